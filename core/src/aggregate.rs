@@ -1,0 +1,156 @@
+//! Aggregation as mergeable states. A state folds events one at a time, and two states
+//! over disjoint sets of events merge into the state of their union, whatever the order
+//! or split: that is what lets a Durable Object update aggregates batch by batch, and what
+//! the property tests in `core/tests/aggregate_props.rs` hold.
+//!
+//! Dedupe happens before aggregation (by idempotency key, in the customer's object), so a
+//! state never sees one event twice; [`aggregate`] applies the same rule for pure callers.
+
+use crate::event::ValidEvent;
+use crate::metric::{Aggregation, MetricDef};
+use crate::time::Timestamp;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashSet};
+
+/// The newest event seen by a `latest` metric.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestValue {
+    pub timestamp: Timestamp,
+    pub idempotency_key: String,
+    pub value: Decimal,
+}
+
+/// What an aggregation keeps between events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AggState {
+    Sum { total: Decimal, events: u64 },
+    Count { events: u64 },
+    Max { max: Option<Decimal>, events: u64 },
+    UniqueCount { values: BTreeSet<String>, events: u64 },
+    Latest { latest: Option<LatestValue>, events: u64 },
+}
+
+impl AggState {
+    /// The state of no events.
+    pub fn empty(aggregation: Aggregation) -> AggState {
+        match aggregation {
+            Aggregation::Sum => AggState::Sum { total: Decimal::ZERO, events: 0 },
+            Aggregation::Count => AggState::Count { events: 0 },
+            Aggregation::Max => AggState::Max { max: None, events: 0 },
+            Aggregation::UniqueCount => AggState::UniqueCount { values: BTreeSet::new(), events: 0 },
+            Aggregation::Latest => AggState::Latest { latest: None, events: 0 },
+        }
+    }
+
+    /// Folds in one event the metric matches. `field` is the metric's `field` (for
+    /// `unique_count`).
+    pub fn apply(&mut self, ev: &ValidEvent<'_>, field: Option<&str>) {
+        match self {
+            AggState::Sum { total, events } => {
+                // Values are < 1e15 with ≤ 9 decimals, so this stays exact far beyond any
+                // real period; saturate rather than panic if it ever did not.
+                *total = total.checked_add(ev.value).unwrap_or(Decimal::MAX);
+                *events += 1;
+            }
+            AggState::Count { events } => *events += 1,
+            AggState::Max { max, events } => {
+                *max = Some(max.map_or(ev.value, |m| m.max(ev.value)));
+                *events += 1;
+            }
+            AggState::UniqueCount { values, events } => {
+                if let Some(v) = field.and_then(|f| ev.properties.get(f)) {
+                    if !values.contains(v.as_text()) {
+                        values.insert(v.as_text().to_owned());
+                    }
+                }
+                *events += 1;
+            }
+            AggState::Latest { latest, events } => {
+                let newer = latest
+                    .as_ref()
+                    .is_none_or(|l| (ev.timestamp, ev.idempotency_key.as_ref()) > (l.timestamp, l.idempotency_key.as_str()));
+                if newer {
+                    *latest = Some(LatestValue {
+                        timestamp: ev.timestamp,
+                        idempotency_key: ev.idempotency_key.to_string(),
+                        value: ev.value,
+                    });
+                }
+                *events += 1;
+            }
+        }
+    }
+
+    /// Merges the state of a disjoint set of events into this one. States of different
+    /// aggregations never merge; `other` is ignored then (a caller bug, not input).
+    pub fn merge(&mut self, other: &AggState) {
+        match (self, other) {
+            (AggState::Sum { total, events }, AggState::Sum { total: t, events: e }) => {
+                *total = total.checked_add(*t).unwrap_or(Decimal::MAX);
+                *events += e;
+            }
+            (AggState::Count { events }, AggState::Count { events: e }) => *events += e,
+            (AggState::Max { max, events }, AggState::Max { max: m, events: e }) => {
+                *max = match (*max, *m) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                *events += e;
+            }
+            (AggState::UniqueCount { values, events }, AggState::UniqueCount { values: v, events: e }) => {
+                values.extend(v.iter().cloned());
+                *events += e;
+            }
+            (AggState::Latest { latest, events }, AggState::Latest { latest: l, events: e }) => {
+                if let Some(l) = l {
+                    let newer = latest
+                        .as_ref()
+                        .is_none_or(|cur| (l.timestamp, &l.idempotency_key) > (cur.timestamp, &cur.idempotency_key));
+                    if newer {
+                        *latest = Some(l.clone());
+                    }
+                }
+                *events += e;
+            }
+            _ => {}
+        }
+    }
+
+    /// The metric's quantity: 0 when no event counted.
+    pub fn quantity(&self) -> Decimal {
+        match self {
+            AggState::Sum { total, .. } => *total,
+            AggState::Count { events } => Decimal::from(*events),
+            AggState::Max { max, .. } => max.unwrap_or(Decimal::ZERO),
+            AggState::UniqueCount { values, .. } => Decimal::from(values.len() as u64),
+            AggState::Latest { latest, .. } => latest.as_ref().map_or(Decimal::ZERO, |l| l.value),
+        }
+        .normalize()
+    }
+
+    /// How many events the metric counted.
+    pub fn event_count(&self) -> u64 {
+        match self {
+            AggState::Sum { events, .. }
+            | AggState::Count { events }
+            | AggState::Max { events, .. }
+            | AggState::UniqueCount { events, .. }
+            | AggState::Latest { events, .. } => *events,
+        }
+    }
+}
+
+/// Aggregates events for one metric, skipping those it does not match and any event whose
+/// idempotency key was already seen (the first one wins, as in the customer's object).
+pub fn aggregate<'e, 'a: 'e>(metric: &MetricDef, events: impl IntoIterator<Item = &'e ValidEvent<'a>>) -> AggState {
+    let mut state = AggState::empty(metric.aggregation);
+    let mut seen = HashSet::new();
+    for ev in events {
+        if seen.insert(ev.idempotency_key.as_ref()) && metric.matches(ev) {
+            state.apply(ev, metric.field.as_deref());
+        }
+    }
+    state
+}

@@ -1,0 +1,164 @@
+//! Customers (API.md, "Customers"): who is billed, in which currency, on which schedule.
+
+use crate::currency::Currency;
+use crate::error::ApiError;
+use crate::ingest::valid_name;
+use crate::input::Fields;
+use crate::period::Schedule;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A customer as stored and returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub external_id: Option<String>,
+    pub currency: Currency,
+    pub invoice_schedule: Schedule,
+    pub auto_send: bool,
+    pub created_at: Timestamp,
+}
+
+/// The writable fields of `POST /v1/customers` and `PATCH /v1/customers/{id}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomerInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    pub currency: Option<Currency>,
+    pub invoice_schedule: Option<Schedule>,
+    pub auto_send: Option<bool>,
+}
+
+impl CustomerInput {
+    /// Reads a create or patch body; `now` anchors a default schedule.
+    pub fn from_body(body: &[u8], now: Timestamp) -> Result<CustomerInput, ApiError> {
+        let mut f = Fields::parse(body)?;
+        let name = f.opt_str("name")?;
+        if let Some(n) = &name {
+            if !valid_name(n.trim(), 256) {
+                return Err(f.invalid("name", "`name` must be 1 to 256 characters"));
+            }
+        }
+        let email = f.opt_str("email")?;
+        if let Some(e) = &email {
+            if !valid_email(e) {
+                return Err(f.invalid("email", "`email` must be an address such as billing@example.com"));
+            }
+        }
+        let external_id = f.opt_str("external_id")?;
+        if let Some(x) = &external_id {
+            if !valid_name(x, 128) {
+                return Err(f.invalid("external_id", "`external_id` must be 1 to 128 characters"));
+            }
+        }
+        let currency = match f.opt_str("currency")? {
+            None => None,
+            Some(c) => Some(
+                Currency::parse(&c)
+                    .ok_or_else(|| f.invalid("currency", "`currency` must be an ISO 4217 code such as USD"))?,
+            ),
+        };
+        let invoice_schedule = match f.take("invoice_schedule") {
+            None => None,
+            Some(v) => Some(Schedule::from_value(v, now)?),
+        };
+        let auto_send = f.opt_bool("auto_send")?;
+        f.finish()?;
+        Ok(CustomerInput { name, email, external_id, currency, invoice_schedule, auto_send })
+    }
+
+    /// Builds a new customer; `name` and `email` are required.
+    pub fn create(self, id: String, now: Timestamp) -> Result<Customer, ApiError> {
+        Ok(Customer {
+            id,
+            name: self.name.ok_or_else(|| ApiError::missing("name"))?,
+            email: self.email.ok_or_else(|| ApiError::missing("email"))?,
+            external_id: self.external_id,
+            currency: self.currency.unwrap_or(Currency::USD),
+            invoice_schedule: self.invoice_schedule.unwrap_or_else(|| Schedule::default_at(now)),
+            auto_send: self.auto_send.unwrap_or(false),
+            created_at: now,
+        })
+    }
+
+    /// Applies a patch. Currency and schedule are fixed once usage may have been recorded
+    /// against them, so changing them is refused.
+    pub fn apply(self, c: &mut Customer) -> Result<(), ApiError> {
+        if self.currency.is_some_and(|x| x != c.currency) {
+            return Err(ApiError::invalid("currency", "`currency` cannot change after creation"));
+        }
+        if self.invoice_schedule.as_ref().is_some_and(|s| *s != c.invoice_schedule) {
+            return Err(ApiError::invalid("invoice_schedule", "`invoice_schedule` cannot change after creation"));
+        }
+        if let Some(n) = self.name {
+            c.name = n;
+        }
+        if let Some(e) = self.email {
+            c.email = e;
+        }
+        if let Some(x) = self.external_id {
+            c.external_id = Some(x);
+        }
+        if let Some(a) = self.auto_send {
+            c.auto_send = a;
+        }
+        Ok(())
+    }
+}
+
+/// A pragmatic address check: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn valid_email(s: &str) -> bool {
+    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn create_applies_defaults() {
+        let now = Timestamp::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
+        let c = CustomerInput::from_body(br#"{"name":"Acme","email":"ap@acme.test"}"#, now)
+            .unwrap()
+            .create("cus_1".into(), now)
+            .unwrap();
+        assert_eq!(c.currency, Currency::USD);
+        assert_eq!(c.invoice_schedule.anchor.to_string(), "2026-11-01");
+        assert!(!c.auto_send);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let now = Timestamp(0);
+        for (body, field) in [
+            (r#"{"name":"","email":"a@b.co"}"#, "name"),
+            (r#"{"name":"A","email":"nope"}"#, "email"),
+            (r#"{"name":"A","email":"a@b.co","currency":"usd"}"#, "currency"),
+            (r#"{"name":"A","email":"a@b.co","invoice_schedule":{"interval":"day"}}"#, "invoice_schedule.interval"),
+            (r#"{"name":"A","email":"a@b.co","invoice_schedule":{"anchor":"2026-02-30"}}"#, "invoice_schedule.anchor"),
+            (r#"{"name":"A","email":"a@b.co","auto_send":"yes"}"#, "auto_send"),
+        ] {
+            let e = CustomerInput::from_body(body.as_bytes(), now).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{body}");
+        }
+        let e = CustomerInput::from_body(br#"{"email":"a@b.co"}"#, now).unwrap().create("c".into(), now).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::MissingField, Some("name")));
+    }
+}

@@ -1,0 +1,111 @@
+//! Reading admin request bodies field by field, so every error names its field and the
+//! code is stable (`missing_field`, `invalid_field`, `unknown_field`), instead of serde's
+//! free-text messages.
+
+use crate::error::{ApiError, ErrorCode};
+use serde_json::{Map, Value};
+
+/// A JSON object being read; [`Fields::finish`] refuses any field nobody asked for.
+pub struct Fields {
+    map: Map<String, Value>,
+    /// Prefix for nested field names in errors (`invoice_schedule.interval`).
+    prefix: &'static str,
+}
+
+impl Fields {
+    /// Parses a request body that must be a JSON object.
+    pub fn parse(body: &[u8]) -> Result<Fields, ApiError> {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}")))?;
+        match v {
+            Value::Object(map) => Ok(Fields { map, prefix: "" }),
+            _ => Err(ApiError::new(ErrorCode::InvalidRequest, "body must be a JSON object")),
+        }
+    }
+
+    pub fn from_value(v: Value, field: &'static str, prefix: &'static str) -> Result<Fields, ApiError> {
+        match v {
+            Value::Object(map) => Ok(Fields { map, prefix }),
+            _ => Err(ApiError::invalid(field, format!("`{field}` must be an object"))),
+        }
+    }
+
+    fn name(&self, key: &'static str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn missing(&self, key: &'static str) -> ApiError {
+        let name = self.name(key);
+        ApiError::new(ErrorCode::MissingField, format!("`{name}` is required")).field(name)
+    }
+
+    /// An error naming `key` (with this object's prefix).
+    pub fn invalid(&self, key: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::invalid(self.name(key), message.into())
+    }
+
+    /// Takes a field out, treating `null` as absent.
+    pub fn take(&mut self, key: &'static str) -> Option<Value> {
+        match self.map.remove(key) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v),
+        }
+    }
+
+    pub fn opt_str(&mut self, key: &'static str) -> Result<Option<String>, ApiError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(self.invalid(key, format!("`{}` must be a string", self.name(key)))),
+        }
+    }
+
+    pub fn req_str(&mut self, key: &'static str) -> Result<String, ApiError> {
+        self.opt_str(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    pub fn opt_bool(&mut self, key: &'static str) -> Result<Option<bool>, ApiError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(_) => Err(self.invalid(key, format!("`{}` must be true or false", self.name(key)))),
+        }
+    }
+
+    /// A whole number in `min..=max`.
+    pub fn opt_u64(&mut self, key: &'static str, min: u64, max: u64) -> Result<Option<u64>, ApiError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(v) if (min..=max).contains(&v) => Ok(Some(v)),
+                _ => Err(self.invalid(key, format!("`{}` must be a whole number from {min} to {max}", self.name(key)))),
+            },
+            Some(_) => Err(self.invalid(key, format!("`{}` must be a whole number", self.name(key)))),
+        }
+    }
+
+    pub fn req_value(&mut self, key: &'static str) -> Result<Value, ApiError> {
+        self.take(key).ok_or_else(|| self.missing(key))
+    }
+
+    /// Refuses fields that were not read: a typo must not be silently ignored.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.map.keys().next() {
+            None => Ok(()),
+            Some(k) => {
+                let name = format!("{}{k}", self.prefix);
+                Err(ApiError::new(ErrorCode::UnknownField, format!("unknown field `{name}`")).field(name))
+            }
+        }
+    }
+}
+
+/// A decimal amount's text: a string, or a whole JSON number. A fractional JSON number
+/// is refused, since it has already passed through a binary float in the parser.
+pub fn decimal_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        _ => None,
+    }
+}

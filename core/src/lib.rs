@@ -1,0 +1,23 @@
+//! edgemeter's billing domain, with no I/O: no clock, no randomness, no network.
+//!
+//! The worker and the SDK are thin shells around this crate, so a client and the server
+//! can never disagree on what a valid event is. Anything that needs "now" or random bytes
+//! takes them as parameters.
+
+pub mod aggregate;
+pub mod currency;
+pub mod customer;
+pub mod error;
+pub mod event;
+pub mod hash;
+pub mod id;
+pub mod ingest;
+pub mod input;
+pub mod item;
+pub mod metric;
+pub mod period;
+pub mod pricing;
+pub mod quantity;
+pub mod time;
+
+pub use error::{ApiError, ErrorCode};

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Builds the worker with the project's pinned tools, never downloading any: worker-build
+# honours ESBUILD_BIN, WASM_BINDGEN_BIN and WASM_OPT_BIN (see ../shared/TOOLCHAIN.md).
+# With EDGEMETER_SKIP_BUILD=1 an existing build is reused (the tests build once, then
+# start several servers).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${EDGEMETER_SKIP_BUILD:-}" = 1 ] && [ -f "$root/worker/build/index.js" ]; then
+  exit 0
+fi
+bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
+export WASM_BINDGEN_BIN="$bin/wasm-bindgen"
+cd "$root/worker"
+exec "$bin/worker-build" --release

@@ -1,0 +1,85 @@
+//! Who is calling (API.md, "Conventions", Auth). Keys come from worker variables
+//! (`EDGEMETER_SECRET_KEYS`, `EDGEMETER_INGEST_KEYS`, comma-separated) and are compared in
+//! constant time: both sides are hashed to 32 bytes and every configured key is compared
+//! in full, so timing says nothing about how much of a guess was right.
+
+use edgemeter_core::{ApiError, ErrorCode};
+use sha2::{Digest, Sha256};
+use worker::{Env, Request};
+
+/// What a credential may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// `sk_…`: everything.
+    Secret,
+    /// `pk_…`: only `POST /v1/usage/ingest`.
+    Ingest,
+}
+
+impl Principal {
+    /// Refuses an ingest key on a route that needs a secret key (403, not 401: the key is
+    /// valid, it just may not do this).
+    pub fn require_secret(self) -> Result<(), ApiError> {
+        match self {
+            Principal::Secret => Ok(()),
+            Principal::Ingest => Err(ApiError::new(ErrorCode::Forbidden, "this route needs a secret key (sk_…)")),
+        }
+    }
+}
+
+/// Reads a comma-separated key list from a variable or secret; absent means none.
+pub fn configured_keys(env: &Env, name: &str) -> Vec<String> {
+    let raw = env
+        .var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .unwrap_or_default();
+    raw.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
+}
+
+/// Authenticates the request's bearer key.
+pub fn authenticate(req: &Request, env: &Env) -> Result<Principal, ApiError> {
+    let unauthorized = |m: &'static str| ApiError::new(ErrorCode::Unauthorized, m);
+    let header = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .ok_or_else(|| unauthorized("send `Authorization: Bearer <key>`"))?;
+    let key = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| unauthorized("send `Authorization: Bearer <key>`"))?;
+    let digest = Sha256::digest(key.as_bytes());
+    let secret = any_matches(&digest, &configured_keys(env, "EDGEMETER_SECRET_KEYS"));
+    let ingest = any_matches(&digest, &configured_keys(env, "EDGEMETER_INGEST_KEYS"));
+    if secret {
+        Ok(Principal::Secret)
+    } else if ingest {
+        Ok(Principal::Ingest)
+    } else {
+        Err(unauthorized("unknown API key"))
+    }
+}
+
+fn any_matches(digest: &[u8], keys: &[String]) -> bool {
+    let mut found = 0u8;
+    for k in keys {
+        found |= ct_eq(digest, &Sha256::digest(k.as_bytes())) as u8;
+    }
+    found == 1
+}
+
+/// Constant-time equality of two equal-length digests.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        diff |= x ^ y;
+    }
+    diff == 0
+}

@@ -1,0 +1,167 @@
+//! The account-wide catalog: billable metrics and the customer directory.
+//!
+//! Admin writes go to one `CatalogObject` (metric codes must be unique, lists must page
+//! consistently); it is never called on the ingest path. Ingest learns the metrics from a
+//! snapshot the object writes to KV (`catalog:metrics`) after every change, read through
+//! a short per-isolate cache: a rarely-changing, read-mostly value, which is what KV is
+//! for. On real Cloudflare a new metric reaches ingest within KV's propagation (up to
+//! about a minute); an ingest request that meets an unknown event name re-reads the
+//! snapshot once before rejecting, so a stale cache never outlives a fresh KV copy.
+
+use crate::respond::{self, internal};
+use crate::rpc::{CreateMetricCall, DirectoryPut, ListCall};
+use edgemeter_core::customer::Customer;
+use edgemeter_core::metric::{Metric, MetricDef};
+use edgemeter_core::time::Timestamp;
+use edgemeter_core::{ApiError, ErrorCode};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue as V, State};
+
+/// The KV binding.
+pub const KV: &str = "EDGEMETER_KV";
+/// Where the metrics snapshot lives in KV.
+pub const METRICS_KEY: &str = "catalog:metrics";
+/// How long an isolate trusts its copy of the snapshot.
+const CACHE_MS: i64 = 10_000;
+
+#[durable_object]
+pub struct CatalogObject {
+    state: State,
+    env: Env,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS metrics (code TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS customers (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+";
+
+#[derive(Deserialize)]
+struct BodyRow {
+    body: String,
+}
+
+/// A page of a list (API.md, "Conventions": `{"data", "next_cursor"}`).
+#[derive(Serialize, Deserialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl DurableObject for CatalogObject {
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op = req.path();
+        let body = req.bytes().await?;
+        let sql = self.state.storage().sql();
+        sql.exec(SCHEMA, None)?;
+        let answer = match op.trim_start_matches('/') {
+            "metrics/create" => self.create_metric(&sql, &body).await,
+            "metrics/list" => list_metrics(&sql).map(|m| respond::json(200, &Page { data: m, next_cursor: None })),
+            "customers/put" => put_customer(&sql, &body),
+            "customers/list" => list_customers(&sql, &body),
+            other => Err(ApiError::new(ErrorCode::NotFound, format!("no catalog operation `{other}`"))),
+        };
+        match answer {
+            Ok(r) => r,
+            Err(e) => respond::error(&e),
+        }
+    }
+}
+
+fn rows<T: for<'de> Deserialize<'de>>(sql: &SqlStorage, q: &str, args: Vec<V>) -> std::result::Result<Vec<T>, ApiError> {
+    sql.exec(q, args).and_then(|c| c.to_array()).map_err(|e| internal("catalog storage", e))
+}
+
+fn list_metrics(sql: &SqlStorage) -> std::result::Result<Vec<Metric>, ApiError> {
+    let rows: Vec<BodyRow> = rows(sql, "SELECT body FROM metrics ORDER BY created_at, code", vec![])?;
+    rows.iter().map(|r| serde_json::from_str(&r.body).map_err(|e| internal("catalog storage", e))).collect()
+}
+
+impl CatalogObject {
+    async fn create_metric(&self, sql: &SqlStorage, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
+        let call: CreateMetricCall = serde_json::from_slice(body).map_err(|e| internal("malformed internal call", e))?;
+        let m = call.metric;
+        let text = serde_json::to_string(&m).map_err(|e| internal("rendering metric", e))?;
+        let written = sql
+            .exec(
+                "INSERT INTO metrics (code, body, created_at) VALUES (?, ?, ?) ON CONFLICT (code) DO NOTHING",
+                vec![V::String(m.def.code.clone()), V::String(text), V::Integer(m.created_at.millis())],
+            )
+            .map_err(|e| internal("catalog storage", e))?
+            .rows_written();
+        if written == 0 {
+            return Err(ApiError::new(ErrorCode::DuplicateMetricCode, format!("a metric with code `{}` exists", m.def.code))
+                .field("code"));
+        }
+        // Publish before answering, so a client that sees 201 can ingest at once (locally;
+        // on Cloudflare, after KV propagation).
+        let all: Vec<MetricDef> = list_metrics(sql)?.into_iter().map(|m| m.def).collect();
+        let kv = self.env.kv(KV).map_err(|e| internal("KV binding", e))?;
+        kv.put(METRICS_KEY, serde_json::to_string(&all).map_err(|e| internal("rendering catalog", e))?)
+            .map_err(|e| internal("KV put", e))?
+            .execute()
+            .await
+            .map_err(|e| internal("KV put", e))?;
+        Ok(respond::json(201, &m))
+    }
+}
+
+fn put_customer(sql: &SqlStorage, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
+    let call: DirectoryPut = serde_json::from_slice(body).map_err(|e| internal("malformed internal call", e))?;
+    let text = serde_json::to_string(&call.customer).map_err(|e| internal("rendering customer", e))?;
+    sql.exec(
+        "INSERT INTO customers (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+        vec![V::String(call.customer.id.clone()), V::String(text)],
+    )
+    .map_err(|e| internal("catalog storage", e))?;
+    Ok(respond::json(200, &serde_json::json!({"ok": true})))
+}
+
+fn list_customers(sql: &SqlStorage, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
+    let call: ListCall = serde_json::from_slice(body).map_err(|e| internal("malformed internal call", e))?;
+    let after = call.cursor.unwrap_or_default();
+    let rows: Vec<BodyRow> = rows(
+        sql,
+        "SELECT body FROM customers WHERE id > ? ORDER BY id LIMIT ?",
+        vec![V::String(after), V::Integer(call.limit as i64 + 1)],
+    )?;
+    let mut data: Vec<Customer> =
+        rows.iter().map(|r| serde_json::from_str(&r.body)).collect::<std::result::Result<_, _>>().map_err(|e| internal("catalog storage", e))?;
+    let next_cursor = if data.len() > call.limit {
+        data.truncate(call.limit);
+        data.last().map(|c| c.id.clone())
+    } else {
+        None
+    };
+    Ok(respond::json(200, &Page { data, next_cursor }))
+}
+
+thread_local! {
+    /// The isolate's copy of the metrics snapshot and when it was read.
+    static CACHE: RefCell<Option<(i64, Rc<Vec<MetricDef>>)>> = const { RefCell::new(None) };
+}
+
+/// The metrics as ingest sees them: the cached KV snapshot, refreshed when older than
+/// `CACHE_MS` or when `force` is set.
+pub async fn metrics_for_ingest(env: &Env, now: Timestamp, force: bool) -> std::result::Result<Rc<Vec<MetricDef>>, ApiError> {
+    if !force {
+        let cached = CACHE.with(|c| c.borrow().as_ref().filter(|(at, _)| now.millis() - at < CACHE_MS).map(|(_, m)| m.clone()));
+        if let Some(m) = cached {
+            return Ok(m);
+        }
+    }
+    let kv = env.kv(KV).map_err(|e| internal("KV binding", e))?;
+    let text = kv.get(METRICS_KEY).text().await.map_err(|e| internal("KV get", e))?;
+    let metrics: Vec<MetricDef> = match text {
+        Some(t) => serde_json::from_str(&t).map_err(|e| internal("reading catalog snapshot", e))?,
+        None => Vec::new(),
+    };
+    let metrics = Rc::new(metrics);
+    CACHE.with(|c| *c.borrow_mut() = Some((now.millis(), metrics.clone())));
+    Ok(metrics)
+}

@@ -1,0 +1,128 @@
+//! edgemeter's Cloudflare Worker: the edge shell around `edgemeter-core`.
+//!
+//! The front (`#[event(fetch)]`) authenticates, validates with `core`, and routes each
+//! customer's work to that customer's Durable Object (`CustomerObject`); account-wide
+//! admin state lives in `CatalogObject`. See ARCHITECTURE.md for the map.
+
+mod api;
+mod auth;
+mod catalog;
+mod customer_object;
+mod ledger;
+mod replay;
+mod respond;
+mod rpc;
+mod tx;
+
+pub use catalog::CatalogObject;
+pub use customer_object::CustomerObject;
+
+use auth::Principal;
+use edgemeter_core::ingest::MAX_BODY_BYTES;
+use edgemeter_core::time::Timestamp;
+use edgemeter_core::{ApiError, ErrorCode};
+use replay::Replay;
+use respond::Reply;
+use worker::{event, Context, Env, Method, Request, Response, Result};
+
+/// What every handler gets: the bindings and the request's arrival time.
+pub struct Ctx {
+    pub env: Env,
+    pub now: Timestamp,
+}
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let ctx = Ctx { env, now: Timestamp(worker::Date::now().as_millis() as i64) };
+    let reply = match handle(&mut req, &ctx).await {
+        Ok(r) => r,
+        Err(e) => Reply::error(&e),
+    };
+    reply.into_response()
+}
+
+async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiError> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = req.method();
+
+    // Unauthenticated operations.
+    match (&method, segments.as_slice()) {
+        (Method::Get, ["healthz"]) => return Reply::json(200, &serde_json::json!({"status": "ok"})),
+        (Method::Get, ["openapi.json"]) => {
+            return Ok(Reply { status: 200, body: include_bytes!("../../openapi.json").to_vec() })
+        }
+        _ => {}
+    }
+
+    let principal = auth::authenticate(req, &ctx.env)?;
+    let query = query_pairs(req);
+    let body = if matches!(method, Method::Post | Method::Patch) { read_body(req).await? } else { Vec::new() };
+    let is_ingest = matches!((&method, segments.as_slice()), (Method::Post, ["v1", "usage", "ingest"]));
+    if !is_ingest {
+        principal.require_secret()?;
+    }
+
+    let replay = if method == Method::Post { Replay::from_request(req, &path, &body)? } else { None };
+    if let Some(r) = &replay {
+        if let Some(stored) = r.lookup(&ctx.env).await? {
+            return Ok(stored);
+        }
+    }
+
+    let reply = route(ctx, principal, &method, &segments, &query, &body).await?;
+    if let Some(r) = &replay {
+        r.store(&ctx.env, reply.status, &reply.body).await?;
+    }
+    Ok(reply)
+}
+
+async fn route(
+    ctx: &Ctx,
+    principal: Principal,
+    method: &Method,
+    segments: &[&str],
+    query: &[(String, String)],
+    body: &[u8],
+) -> std::result::Result<Reply, ApiError> {
+    use Method::*;
+    match (method, segments) {
+        (Post, ["v1", "usage", "ingest"]) => api::ingest::ingest(ctx, principal, body).await,
+        (Post, ["v1", "usage", "void"]) => api::usage::void(ctx, body).await,
+        (Post, ["v1", "customers"]) => api::customers::create(ctx, body).await,
+        (Get, ["v1", "customers"]) => api::customers::list(ctx, query).await,
+        (Get, ["v1", "customers", id]) => api::customers::get(ctx, id).await,
+        (Patch, ["v1", "customers", id]) => api::customers::patch(ctx, id, body).await,
+        (Post, ["v1", "customers", id, "items"]) => api::items::create(ctx, id, body).await,
+        (Get, ["v1", "customers", id, "usage"]) => api::usage::usage(ctx, id, query).await,
+        (Get, ["v1", "items"]) => api::items::list(ctx, query).await,
+        (Post, ["v1", "billing", "metrics"]) => api::metrics::create(ctx, body).await,
+        (Get, ["v1", "billing", "metrics"]) => api::metrics::list(ctx, query).await,
+        (Get, ["v1", "billing", "metrics", code]) => api::metrics::get(ctx, code).await,
+        _ => Err(ApiError::new(ErrorCode::NotFound, format!("no route {} /{}", method, segments.join("/")))),
+    }
+}
+
+/// Reads the body, refusing more than the API's 1 MiB before reading when the client
+/// says how much it sends.
+async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::new(ErrorCode::PayloadTooLarge, format!("body exceeds {MAX_BODY_BYTES} bytes"));
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let body = req.bytes().await.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("could not read the body: {e}")))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(body)
+}
+
+fn query_pairs(req: &Request) -> Vec<(String, String)> {
+    req.url().map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()).unwrap_or_default()
+}

@@ -1,0 +1,90 @@
+//! `Idempotency-Key` on `POST`s that create something (API.md, "Conventions").
+//!
+//! The first successful answer is kept in KV for 24 hours under the caller, the route and
+//! the key; the same key with the same body gets that answer again without running the
+//! handler (for ingest: without touching any Durable Object), and with another body gets
+//! 422 `idempotency_key_reused`.
+//!
+//! KV is the fast path, not the authority: it is eventually consistent, and two copies of
+//! a request racing each other may both miss it. That is safe because the authority
+//! sits behind it: every event is deduped by its own key in its customer's Durable Object,
+//! so a replay that slips past KV is answered `duplicate`, never counted twice.
+
+use crate::respond::{internal, Reply};
+use edgemeter_core::{ApiError, ErrorCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use worker::{Env, Request};
+
+/// How long an answer is kept: API.md promises at least 24 hours.
+const TTL_SECONDS: u64 = 24 * 60 * 60;
+const MAX_KEY_LEN: usize = 255;
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    body_sha256: String,
+    status: u16,
+    body: String,
+}
+
+/// A request that carries an `Idempotency-Key`.
+pub struct Replay {
+    kv_key: String,
+    body_sha256: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Replay {
+    /// Reads the header; `Ok(None)` when there is none.
+    pub fn from_request(req: &Request, route: &str, body: &[u8]) -> std::result::Result<Option<Replay>, ApiError> {
+        let Some(key) = req.headers().get("idempotency-key").ok().flatten() else { return Ok(None) };
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Err(ApiError::invalid("Idempotency-Key", "the `Idempotency-Key` header must be 1 to 255 characters"));
+        }
+        // Scope by caller, so one client's keys never answer another's requests.
+        let caller = req.headers().get("authorization").ok().flatten().unwrap_or_default();
+        let scope = hex(&Sha256::digest(caller.as_bytes())[..8]);
+        let key_hash = hex(&Sha256::digest(key.as_bytes())[..16]);
+        Ok(Some(Replay {
+            kv_key: format!("replay:{scope}:{route}:{key_hash}"),
+            body_sha256: hex(&Sha256::digest(body)),
+        }))
+    }
+
+    /// The stored answer for this key, or `None` to run the request.
+    pub async fn lookup(&self, env: &Env) -> std::result::Result<Option<Reply>, ApiError> {
+        let kv = env.kv(crate::catalog::KV).map_err(|e| internal("KV binding", e))?;
+        let stored: Option<Stored> = kv.get(&self.kv_key).json().await.map_err(|e| internal("KV get", e))?;
+        match stored {
+            None => Ok(None),
+            Some(s) if s.body_sha256 == self.body_sha256 => Ok(Some(Reply { status: s.status, body: s.body.into_bytes() })),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used with a different request body",
+            )
+            .field("Idempotency-Key")),
+        }
+    }
+
+    /// Keeps a successful answer; other answers are not kept, so a retry runs again.
+    pub async fn store(&self, env: &Env, status: u16, body: &[u8]) -> std::result::Result<(), ApiError> {
+        if !(200..300).contains(&status) {
+            return Ok(());
+        }
+        let stored = Stored {
+            body_sha256: self.body_sha256.clone(),
+            status,
+            body: String::from_utf8_lossy(body).into_owned(),
+        };
+        let kv = env.kv(crate::catalog::KV).map_err(|e| internal("KV binding", e))?;
+        kv.put(&self.kv_key, serde_json::to_string(&stored).map_err(|e| internal("rendering replay", e))?)
+            .map_err(|e| internal("KV put", e))?
+            .expiration_ttl(TTL_SECONDS)
+            .execute()
+            .await
+            .map_err(|e| internal("KV put", e))
+    }
+}
