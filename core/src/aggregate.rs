@@ -68,9 +68,9 @@ impl AggState {
                 *events += 1;
             }
             AggState::Latest { latest, events } => {
-                let newer = latest
-                    .as_ref()
-                    .is_none_or(|l| (ev.timestamp, ev.idempotency_key.as_ref()) > (l.timestamp, l.idempotency_key.as_str()));
+                let newer = latest.as_ref().is_none_or(|l| {
+                    (ev.timestamp, ev.idempotency_key.as_ref()) > (l.timestamp, l.idempotency_key.as_str())
+                });
                 if newer {
                     *latest = Some(LatestValue {
                         timestamp: ev.timestamp,

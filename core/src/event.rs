@@ -68,10 +68,7 @@ pub struct Properties<'a>(pub Vec<(Cow<'a, str>, PropValue<'a>)>);
 
 impl<'a> Properties<'a> {
     pub fn get(&self, key: &str) -> Option<&PropValue<'a>> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
-            .ok()
-            .map(|i| &self.0[i].1)
+        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key)).ok().map(|i| &self.0[i].1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -79,12 +76,7 @@ impl<'a> Properties<'a> {
     }
 
     pub fn into_owned(self) -> Properties<'static> {
-        Properties(
-            self.0
-                .into_iter()
-                .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
-                .collect(),
-        )
+        Properties(self.0.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect())
     }
 }
 

@@ -121,10 +121,7 @@ mod tests {
     #[test]
     fn field_boundaries_are_unambiguous() {
         let p = Properties::default();
-        assert_ne!(
-            content_hash("ab", "c", Decimal::ONE, None, &p),
-            content_hash("a", "bc", Decimal::ONE, None, &p)
-        );
+        assert_ne!(content_hash("ab", "c", Decimal::ONE, None, &p), content_hash("a", "bc", Decimal::ONE, None, &p));
     }
 
     #[test]

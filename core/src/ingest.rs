@@ -52,11 +52,10 @@ pub fn parse_ingest(body: &[u8], now: Timestamp) -> Result<Envelope<'_>, ApiErro
         return Err(payload_too_large());
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    let top = de.deserialize_any(TopVisitor).map_err(|e| {
-        ApiError::new(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}"))
-    })?;
-    de.end()
-        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("trailing data after JSON: {e}")))?;
+    let top = de
+        .deserialize_any(TopVisitor)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}")))?;
+    de.end().map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("trailing data after JSON: {e}")))?;
     let top = match top {
         Top::NotObject => {
             return Err(ApiError::new(
@@ -79,9 +78,7 @@ pub fn parse_ingest(body: &[u8], now: Timestamp) -> Result<Envelope<'_>, ApiErro
                 return Err(ApiError::new(ErrorCode::InvalidRequest, "field `events` appears twice").field("events"));
             }
             let events = match events {
-                Events::NotArray => {
-                    return Err(ApiError::invalid("events", "`events` must be an array of events"))
-                }
+                Events::NotArray => return Err(ApiError::invalid("events", "`events` must be an array of events")),
                 Events::TooMany => {
                     return Err(ApiError::new(
                         ErrorCode::TooManyEvents,
@@ -104,7 +101,12 @@ fn payload_too_large() -> ApiError {
 // ---------------------------------------------------------------------------------------
 // Validation of one raw event.
 
-fn reject<'a>(key: &Option<Cow<'a, str>>, code: ErrorCode, msg: impl Into<Cow<'static, str>>, field: &'static str) -> Rejected<'a> {
+fn reject<'a>(
+    key: &Option<Cow<'a, str>>,
+    code: ErrorCode,
+    msg: impl Into<Cow<'static, str>>,
+    field: &'static str,
+) -> Rejected<'a> {
     Rejected { idempotency_key: key.clone(), error: ApiError::new(code, msg).field(field) }
 }
 
@@ -124,14 +126,24 @@ fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejecte
         Some(JsonStr::Str(s)) => match canonical_uuid(s) {
             Some(k) => k,
             None => {
-                return Err(reject(&no_key, InvalidIdempotencyKey, "`idempotency_key` must be a UUID", "idempotency_key"))
+                return Err(reject(
+                    &no_key,
+                    InvalidIdempotencyKey,
+                    "`idempotency_key` must be a UUID",
+                    "idempotency_key",
+                ))
             }
         },
         Some(_) => {
-            return Err(reject(&no_key, InvalidIdempotencyKey, "`idempotency_key` must be a UUID string", "idempotency_key"))
+            return Err(reject(
+                &no_key,
+                InvalidIdempotencyKey,
+                "`idempotency_key` must be a UUID string",
+                "idempotency_key",
+            ))
         }
     };
-    let key = Some(idempotency_key);
+    let key = Some(idempotency_key.clone());
 
     if let Some(dup) = raw.duplicate_key {
         return Err(reject(&key, InvalidRequest, format!("field `{dup}` appears twice"), "event"));
@@ -143,7 +155,9 @@ fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejecte
     }
 
     let customer_id = match raw.customer_id.map(json_str) {
-        None | Some(JsonStr::Null) => return Err(reject(&key, MissingCustomerId, "`customer_id` is required", "customer_id")),
+        None | Some(JsonStr::Null) => {
+            return Err(reject(&key, MissingCustomerId, "`customer_id` is required", "customer_id"))
+        }
         Some(JsonStr::Str(s)) => s,
         Some(_) => return Err(reject(&key, InvalidCustomerId, "`customer_id` must be a string", "customer_id")),
     };
@@ -151,14 +165,21 @@ fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejecte
         || customer_id.len() > MAX_CUSTOMER_ID_LEN
         || !customer_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
-        return Err(reject(&key, InvalidCustomerId, "`customer_id` must be a customer id such as `cus_…`", "customer_id"));
+        return Err(reject(
+            &key,
+            InvalidCustomerId,
+            "`customer_id` must be a customer id such as `cus_…`",
+            "customer_id",
+        ));
     }
     if !customer_id.starts_with("cus_") {
         return Err(reject(&key, UnknownCustomer, format!("no customer `{customer_id}`"), "customer_id"));
     }
 
     let event_name = match raw.event_name.map(json_str) {
-        None | Some(JsonStr::Null) => return Err(reject(&key, MissingEventName, "`event_name` is required", "event_name")),
+        None | Some(JsonStr::Null) => {
+            return Err(reject(&key, MissingEventName, "`event_name` is required", "event_name"))
+        }
         Some(JsonStr::Str(s)) => s,
         Some(_) => return Err(reject(&key, InvalidEventName, "`event_name` must be a string", "event_name")),
     };
@@ -174,7 +195,9 @@ fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejecte
     let value = match raw.value.map(|r| (r, json_str(r))) {
         None | Some((_, JsonStr::Null)) => Decimal::ONE,
         Some((_, JsonStr::Str(s))) => parse_value(&s).map_err(|e| reject(&key, InvalidValue, e.message(), "value"))?,
-        Some((r, JsonStr::Number)) => parse_value(r.get()).map_err(|e| reject(&key, InvalidValue, e.message(), "value"))?,
+        Some((r, JsonStr::Number)) => {
+            parse_value(r.get()).map_err(|e| reject(&key, InvalidValue, e.message(), "value"))?
+        }
         Some(_) => return Err(reject(&key, InvalidValue, "`value` must be a number or numeric string", "value")),
     };
 
@@ -207,16 +230,7 @@ fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejecte
     };
 
     let hash = content_hash(&customer_id, &event_name, value, timestamp_given.then_some(timestamp), &properties);
-    Ok(ValidEvent {
-        idempotency_key: key.unwrap_or_default(),
-        customer_id,
-        event_name,
-        value,
-        timestamp,
-        timestamp_given,
-        properties,
-        hash,
-    })
+    Ok(ValidEvent { idempotency_key, customer_id, event_name, value, timestamp, timestamp_given, properties, hash })
 }
 
 /// A name: 1..=max characters, none of them control characters.
@@ -306,7 +320,9 @@ impl<'de> Visitor<'de> for PropsVisitor {
                 return Err(de::Error::custom(format!("`properties` has more than {MAX_PROPERTIES} keys")));
             }
             if k.is_empty() || (k.len() > MAX_PROPERTY_KEY_CHARS && k.chars().count() > MAX_PROPERTY_KEY_CHARS) {
-                return Err(de::Error::custom(format!("property keys must be 1 to {MAX_PROPERTY_KEY_CHARS} characters")));
+                return Err(de::Error::custom(format!(
+                    "property keys must be 1 to {MAX_PROPERTY_KEY_CHARS} characters"
+                )));
             }
             let raw: &'de RawValue = map.next_value()?;
             let v = match json_str(raw) {
@@ -322,11 +338,7 @@ impl<'de> Visitor<'de> for PropsVisitor {
                 _ => match raw.get() {
                     "true" => PropValue::Bool(true),
                     "false" => PropValue::Bool(false),
-                    _ => {
-                        return Err(de::Error::custom(format!(
-                            "property `{k}` must be a string, number or bool"
-                        )))
-                    }
+                    _ => return Err(de::Error::custom(format!("property `{k}` must be a string, number or bool"))),
                 },
             };
             out.push((k, v));
@@ -405,7 +417,11 @@ enum Top<'a> {
 }
 
 /// Reads one event field into `ev`; returns false when the key is not an event field.
-fn read_field<'de, A: MapAccess<'de>>(ev: &mut RawEvent<'de>, key: Cow<'de, str>, map: &mut A) -> Result<bool, A::Error> {
+fn read_field<'de, A: MapAccess<'de>>(
+    ev: &mut RawEvent<'de>,
+    key: Cow<'de, str>,
+    map: &mut A,
+) -> Result<bool, A::Error> {
     let slot = match key.as_ref() {
         "idempotency_key" => &mut ev.idempotency_key,
         "customer_id" => &mut ev.customer_id,
@@ -422,7 +438,11 @@ fn read_field<'de, A: MapAccess<'de>>(ev: &mut RawEvent<'de>, key: Cow<'de, str>
     Ok(true)
 }
 
-fn skip_unknown<'de, A: MapAccess<'de>>(ev: &mut RawEvent<'de>, key: Cow<'de, str>, map: &mut A) -> Result<(), A::Error> {
+fn skip_unknown<'de, A: MapAccess<'de>>(
+    ev: &mut RawEvent<'de>,
+    key: Cow<'de, str>,
+    map: &mut A,
+) -> Result<(), A::Error> {
     map.next_value::<IgnoredAny>()?;
     if ev.unknown_key.is_none() {
         ev.unknown_key = Some(key);

@@ -61,7 +61,9 @@ impl ItemInput {
         f.finish()?;
         match (kind, &metric_code, &price) {
             (ItemKind::Usage, None, _) => {
-                return Err(ApiError::new(ErrorCode::MissingField, "a usage item needs `metric_code`").field("metric_code"))
+                return Err(
+                    ApiError::new(ErrorCode::MissingField, "a usage item needs `metric_code`").field("metric_code")
+                )
             }
             (ItemKind::Usage, Some(_), Price::Fixed { .. }) => {
                 return Err(ApiError::invalid("price.model", "a usage item takes a usage price, not `fixed`"))

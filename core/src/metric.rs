@@ -74,7 +74,9 @@ impl MetricDef {
         let code = f.req_str("code")?;
         if code.is_empty()
             || code.len() > MAX_METRIC_CODE_LEN
-            || !code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-' || b == b'.')
+            || !code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-' || b == b'.')
         {
             return Err(f.invalid("code", "`code` must be 1 to 64 of a-z, 0-9, `_`, `-`, `.`"));
         }
@@ -93,15 +95,20 @@ impl MetricDef {
         let field = f.opt_str("field")?;
         match (aggregation, &field) {
             (Aggregation::UniqueCount, None) => {
-                return Err(ApiError::new(ErrorCode::MissingField, "`unique_count` needs `field`, the property to count")
-                    .field("field"))
+                return Err(ApiError::new(
+                    ErrorCode::MissingField,
+                    "`unique_count` needs `field`, the property to count",
+                )
+                .field("field"))
             }
             (Aggregation::UniqueCount, Some(p)) if !valid_name(p, 64) => {
                 return Err(f.invalid("field", "`field` must be a property key of 1 to 64 characters"))
             }
             (Aggregation::UniqueCount, Some(_)) => {}
             (_, Some(_)) => {
-                return Err(f.invalid("field", "`field` applies only to `unique_count`; other aggregations read `value`"))
+                return Err(
+                    f.invalid("field", "`field` applies only to `unique_count`; other aggregations read `value`")
+                )
             }
             (_, None) => {}
         }
@@ -167,11 +174,31 @@ mod tests {
         let cases: &[(&str, &str, ErrorCode)] = &[
             (r#"{"name":"x","event_name":"e","aggregation":"sum"}"#, "code", ErrorCode::MissingField),
             (r#"{"code":"A B","name":"x","event_name":"e","aggregation":"sum"}"#, "code", ErrorCode::InvalidField),
-            (r#"{"code":"c","name":"x","event_name":"e","aggregation":"median"}"#, "aggregation", ErrorCode::InvalidField),
-            (r#"{"code":"c","name":"x","event_name":"e","aggregation":"unique_count"}"#, "field", ErrorCode::MissingField),
-            (r#"{"code":"c","name":"x","event_name":"e","aggregation":"sum","field":"f"}"#, "field", ErrorCode::InvalidField),
-            (r#"{"code":"c","name":"x","event_name":"e","aggregation":"sum","filters":{"a":[]}}"#, "filters", ErrorCode::InvalidField),
-            (r#"{"code":"c","name":"x","event_name":"e","aggregation":"sum","extra":1}"#, "extra", ErrorCode::UnknownField),
+            (
+                r#"{"code":"c","name":"x","event_name":"e","aggregation":"median"}"#,
+                "aggregation",
+                ErrorCode::InvalidField,
+            ),
+            (
+                r#"{"code":"c","name":"x","event_name":"e","aggregation":"unique_count"}"#,
+                "field",
+                ErrorCode::MissingField,
+            ),
+            (
+                r#"{"code":"c","name":"x","event_name":"e","aggregation":"sum","field":"f"}"#,
+                "field",
+                ErrorCode::InvalidField,
+            ),
+            (
+                r#"{"code":"c","name":"x","event_name":"e","aggregation":"sum","filters":{"a":[]}}"#,
+                "filters",
+                ErrorCode::InvalidField,
+            ),
+            (
+                r#"{"code":"c","name":"x","event_name":"e","aggregation":"sum","extra":1}"#,
+                "extra",
+                ErrorCode::UnknownField,
+            ),
         ];
         for (body, field, code) in cases {
             let e = MetricDef::from_body(body.as_bytes()).unwrap_err();

@@ -80,7 +80,11 @@ impl Schedule {
                 "month" => Interval::Month,
                 "quarter" => Interval::Quarter,
                 "year" => Interval::Year,
-                _ => return Err(f.invalid("interval", "`invoice_schedule.interval` must be week, month, quarter or year")),
+                _ => {
+                    return Err(
+                        f.invalid("interval", "`invoice_schedule.interval` must be week, month, quarter or year")
+                    )
+                }
             };
         }
         if let Some(a) = f.opt_str("anchor")? {

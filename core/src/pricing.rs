@@ -22,14 +22,25 @@ pub struct Tier {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum Price {
-    PerUnit { unit_amount: Decimal },
+    PerUnit {
+        unit_amount: Decimal,
+    },
     /// Whole packages, rounded up: 101 units at 100 per package bill 2 packages.
-    Package { package_size: u64, package_amount: Decimal },
+    Package {
+        package_size: u64,
+        package_amount: Decimal,
+    },
     /// Each unit priced by the tier it falls in.
-    Graduated { tiers: Vec<Tier> },
+    Graduated {
+        tiers: Vec<Tier>,
+    },
     /// All units priced by the one tier the total falls in.
-    Volume { tiers: Vec<Tier> },
-    Fixed { amount: Decimal },
+    Volume {
+        tiers: Vec<Tier>,
+    },
+    Fixed {
+        amount: Decimal,
+    },
 }
 
 /// Most tiers a price may have.
@@ -45,7 +56,9 @@ impl Price {
         let price = match model.as_str() {
             "per_unit" => Price::PerUnit { unit_amount: money(&mut f, "unit_amount")? },
             "package" => Price::Package {
-                package_size: f.opt_u64("package_size", 1, 1_000_000_000)?.ok_or_else(|| missing("price.package_size"))?,
+                package_size: f
+                    .opt_u64("package_size", 1, 1_000_000_000)?
+                    .ok_or_else(|| missing("price.package_size"))?,
                 package_amount: money(&mut f, "package_amount")?,
             },
             "graduated" | "volume" => {
@@ -122,7 +135,11 @@ fn missing(field: &'static str) -> ApiError {
 /// A non-negative decimal amount from a string (or whole number).
 pub fn parse_money(v: &Value) -> Option<Decimal> {
     let text = decimal_text(v)?;
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') || text.starts_with('.') || text.ends_with('.') {
+    if text.is_empty()
+        || !text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        || text.starts_with('.')
+        || text.ends_with('.')
+    {
         return None;
     }
     Decimal::from_str(&text).ok().filter(|d| d.scale() <= MAX_AMOUNT_SCALE && *d < Decimal::from(1_000_000_000_000u64))

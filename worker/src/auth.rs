@@ -29,11 +29,8 @@ impl Principal {
 
 /// Reads a comma-separated key list from a variable or secret; absent means none.
 pub fn configured_keys(env: &Env, name: &str) -> Vec<String> {
-    let raw = env
-        .var(name)
-        .map(|v| v.to_string())
-        .or_else(|_| env.secret(name).map(|v| v.to_string()))
-        .unwrap_or_default();
+    let raw =
+        env.var(name).map(|v| v.to_string()).or_else(|_| env.secret(name).map(|v| v.to_string())).unwrap_or_default();
     raw.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
 }
 

@@ -73,7 +73,11 @@ impl DurableObject for CatalogObject {
     }
 }
 
-fn rows<T: for<'de> Deserialize<'de>>(sql: &SqlStorage, q: &str, args: Vec<V>) -> std::result::Result<Vec<T>, ApiError> {
+fn rows<T: for<'de> Deserialize<'de>>(
+    sql: &SqlStorage,
+    q: &str,
+    args: Vec<V>,
+) -> std::result::Result<Vec<T>, ApiError> {
     sql.exec(q, args).and_then(|c| c.to_array()).map_err(|e| internal("catalog storage", e))
 }
 
@@ -84,7 +88,8 @@ fn list_metrics(sql: &SqlStorage) -> std::result::Result<Vec<Metric>, ApiError> 
 
 impl CatalogObject {
     async fn create_metric(&self, sql: &SqlStorage, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
-        let call: CreateMetricCall = serde_json::from_slice(body).map_err(|e| internal("malformed internal call", e))?;
+        let call: CreateMetricCall =
+            serde_json::from_slice(body).map_err(|e| internal("malformed internal call", e))?;
         let m = call.metric;
         let text = serde_json::to_string(&m).map_err(|e| internal("rendering metric", e))?;
         let written = sql
@@ -95,8 +100,11 @@ impl CatalogObject {
             .map_err(|e| internal("catalog storage", e))?
             .rows_written();
         if written == 0 {
-            return Err(ApiError::new(ErrorCode::DuplicateMetricCode, format!("a metric with code `{}` exists", m.def.code))
-                .field("code"));
+            return Err(ApiError::new(
+                ErrorCode::DuplicateMetricCode,
+                format!("a metric with code `{}` exists", m.def.code),
+            )
+            .field("code"));
         }
         // Publish before answering, so a client that sees 201 can ingest at once (locally;
         // on Cloudflare, after KV propagation).
@@ -130,8 +138,11 @@ fn list_customers(sql: &SqlStorage, body: &[u8]) -> std::result::Result<Result<R
         "SELECT body FROM customers WHERE id > ? ORDER BY id LIMIT ?",
         vec![V::String(after), V::Integer(call.limit as i64 + 1)],
     )?;
-    let mut data: Vec<Customer> =
-        rows.iter().map(|r| serde_json::from_str(&r.body)).collect::<std::result::Result<_, _>>().map_err(|e| internal("catalog storage", e))?;
+    let mut data: Vec<Customer> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.body))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| internal("catalog storage", e))?;
     let next_cursor = if data.len() > call.limit {
         data.truncate(call.limit);
         data.last().map(|c| c.id.clone())
@@ -148,9 +159,14 @@ thread_local! {
 
 /// The metrics as ingest sees them: the cached KV snapshot, refreshed when older than
 /// `CACHE_MS` or when `force` is set.
-pub async fn metrics_for_ingest(env: &Env, now: Timestamp, force: bool) -> std::result::Result<Rc<Vec<MetricDef>>, ApiError> {
+pub async fn metrics_for_ingest(
+    env: &Env,
+    now: Timestamp,
+    force: bool,
+) -> std::result::Result<Rc<Vec<MetricDef>>, ApiError> {
     if !force {
-        let cached = CACHE.with(|c| c.borrow().as_ref().filter(|(at, _)| now.millis() - at < CACHE_MS).map(|(_, m)| m.clone()));
+        let cached =
+            CACHE.with(|c| c.borrow().as_ref().filter(|(at, _)| now.millis() - at < CACHE_MS).map(|(_, m)| m.clone()));
         if let Some(m) = cached {
             return Ok(m);
         }

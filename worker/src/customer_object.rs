@@ -128,8 +128,10 @@ impl CustomerObject {
         let outcome = atomically(&self.state.storage(), || ledger.void(&customer, &call.metrics, &call.key, call.now))
             .map_err(|e| internal("voiding event", e))?;
         match outcome {
-            None => Err(ApiError::new(ErrorCode::EventNotFound, "no event with this idempotency key for this customer")
-                .field("idempotency_key")),
+            None => {
+                Err(ApiError::new(ErrorCode::EventNotFound, "no event with this idempotency key for this customer")
+                    .field("idempotency_key"))
+            }
             Some(newly) => {
                 #[derive(Serialize)]
                 struct Voided<'a> {
@@ -210,7 +212,10 @@ impl CustomerObject {
                     kind: it.kind,
                     metric_code: it.metric_code.as_deref(),
                     quantity: quantity::format(q),
-                    amount: edgemeter_core::pricing::format_amount(it.price.amount(q, customer.currency), customer.currency),
+                    amount: edgemeter_core::pricing::format_amount(
+                        it.price.amount(q, customer.currency),
+                        customer.currency,
+                    ),
                 }
             })
             .collect();

@@ -23,6 +23,7 @@ use edgemeter_core::period::Period;
 use edgemeter_core::time::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use worker::{SqlStorage, SqlStorageValue as V};
 
@@ -95,7 +96,10 @@ impl Ledger {
     pub fn put_customer(&self, c: &Customer) -> LedgerResult<()> {
         let body = serde_json::to_string(c).map_err(err)?;
         self.sql
-            .exec("INSERT INTO meta (k, v) VALUES ('customer', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", vec![V::String(body)])
+            .exec(
+                "INSERT INTO meta (k, v) VALUES ('customer', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                vec![V::String(body)],
+            )
             .map_err(err)?;
         Ok(())
     }
@@ -117,7 +121,8 @@ impl Ledger {
     pub fn ensure_metrics(&self, customer: &Customer, metrics: &[MetricDef]) -> LedgerResult<()> {
         for m in metrics {
             let def = serde_json::to_string(m).map_err(err)?;
-            let seen: Vec<TextRow> = self.rows("SELECT def AS v FROM metrics_seen WHERE metric = ?", vec![V::String(m.code.clone())])?;
+            let seen: Vec<TextRow> =
+                self.rows("SELECT def AS v FROM metrics_seen WHERE metric = ?", vec![V::String(m.code.clone())])?;
             if seen.first().is_some_and(|r| r.v == def) {
                 continue;
             }
@@ -151,7 +156,10 @@ impl Ledger {
             let ev: WireEvent = serde_json::from_str(&r.body).map_err(err)?;
             let ev = ev.to_valid(&customer.id);
             if m.matches(&ev) {
-                states.entry(r.period_start).or_insert_with(|| AggState::empty(m.aggregation)).apply(&ev, m.field.as_deref());
+                states
+                    .entry(r.period_start)
+                    .or_insert_with(|| AggState::empty(m.aggregation))
+                    .apply(&ev, m.field.as_deref());
             }
         }
         if period_start.is_none() {
@@ -227,7 +235,8 @@ impl Ledger {
                 )
                 .map_err(err)?;
             if cursor.rows_written() == 0 {
-                let stored: Vec<HashRow> = self.rows("SELECT hash FROM events WHERE key = ?", vec![V::String(ev.key.to_string())])?;
+                let stored: Vec<HashRow> =
+                    self.rows("SELECT hash FROM events WHERE key = ?", vec![V::String(ev.key.to_string())])?;
                 let same = stored.first().is_some_and(|r| r.hash == ev.hash.to_string());
                 fates.push(if same { Fate::Duplicate } else { Fate::Reused });
                 continue;
@@ -248,12 +257,11 @@ impl Ledger {
                     continue;
                 }
                 let key = (mi, period.start.millis());
-                if !touched.contains_key(&key) {
-                    touched.insert(key, self.state(m, key.1)?);
-                }
-                if let Some(s) = touched.get_mut(&key) {
-                    s.apply(&ev, m.field.as_deref());
-                }
+                let state = match touched.entry(key) {
+                    Entry::Occupied(o) => o.into_mut(),
+                    Entry::Vacant(v) => v.insert(self.state(m, key.1)?),
+                };
+                state.apply(&ev, m.field.as_deref());
             }
         }
         for ((mi, p), s) in touched {
@@ -264,16 +272,29 @@ impl Ledger {
 
     /// Voids an accepted event: marks it and recomputes what it fed. `None` when the key
     /// is unknown; `Some(false)` when it was already void.
-    pub fn void(&self, customer: &Customer, metrics: &[MetricDef], key: &str, now: Timestamp) -> LedgerResult<Option<bool>> {
+    pub fn void(
+        &self,
+        customer: &Customer,
+        metrics: &[MetricDef],
+        key: &str,
+        now: Timestamp,
+    ) -> LedgerResult<Option<bool>> {
         self.ensure_metrics(customer, metrics)?;
-        let rows: Vec<EventRowFull> =
-            self.rows("SELECT event_name, period_start, voided_at FROM events WHERE key = ?", vec![V::String(key.to_owned())])?;
-        let Some(row) = rows.into_iter().next() else { return Ok(None) };
+        let rows: Vec<EventRowFull> = self.rows(
+            "SELECT event_name, period_start, voided_at FROM events WHERE key = ?",
+            vec![V::String(key.to_owned())],
+        )?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
         if row.voided_at.is_some() {
             return Ok(Some(false));
         }
         self.sql
-            .exec("UPDATE events SET voided_at = ? WHERE key = ?", vec![V::Integer(now.millis()), V::String(key.to_owned())])
+            .exec(
+                "UPDATE events SET voided_at = ? WHERE key = ?",
+                vec![V::Integer(now.millis()), V::String(key.to_owned())],
+            )
             .map_err(err)?;
         for m in metrics.iter().filter(|m| m.event_name == row.event_name) {
             self.rebuild(customer, m, Some(row.period_start))?;

@@ -116,7 +116,10 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, ApiError> 
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    let body = req.bytes().await.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("could not read the body: {e}")))?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("could not read the body: {e}")))?;
     if body.len() > MAX_BODY_BYTES {
         return Err(too_large());
     }

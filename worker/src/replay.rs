@@ -40,9 +40,14 @@ fn hex(bytes: &[u8]) -> String {
 impl Replay {
     /// Reads the header; `Ok(None)` when there is none.
     pub fn from_request(req: &Request, route: &str, body: &[u8]) -> std::result::Result<Option<Replay>, ApiError> {
-        let Some(key) = req.headers().get("idempotency-key").ok().flatten() else { return Ok(None) };
+        let Some(key) = req.headers().get("idempotency-key").ok().flatten() else {
+            return Ok(None);
+        };
         if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return Err(ApiError::invalid("Idempotency-Key", "the `Idempotency-Key` header must be 1 to 255 characters"));
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "the `Idempotency-Key` header must be 1 to 255 characters",
+            ));
         }
         // Scope by caller, so one client's keys never answer another's requests.
         let caller = req.headers().get("authorization").ok().flatten().unwrap_or_default();
@@ -60,7 +65,9 @@ impl Replay {
         let stored: Option<Stored> = kv.get(&self.kv_key).json().await.map_err(|e| internal("KV get", e))?;
         match stored {
             None => Ok(None),
-            Some(s) if s.body_sha256 == self.body_sha256 => Ok(Some(Reply { status: s.status, body: s.body.into_bytes() })),
+            Some(s) if s.body_sha256 == self.body_sha256 => {
+                Ok(Some(Reply { status: s.status, body: s.body.into_bytes() }))
+            }
             Some(_) => Err(ApiError::new(
                 ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used with a different request body",
@@ -74,11 +81,8 @@ impl Replay {
         if !(200..300).contains(&status) {
             return Ok(());
         }
-        let stored = Stored {
-            body_sha256: self.body_sha256.clone(),
-            status,
-            body: String::from_utf8_lossy(body).into_owned(),
-        };
+        let stored =
+            Stored { body_sha256: self.body_sha256.clone(), status, body: String::from_utf8_lossy(body).into_owned() };
         let kv = env.kv(crate::catalog::KV).map_err(|e| internal("KV binding", e))?;
         kv.put(&self.kv_key, serde_json::to_string(&stored).map_err(|e| internal("rendering replay", e))?)
             .map_err(|e| internal("KV put", e))?

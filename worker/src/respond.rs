@@ -9,10 +9,25 @@ use worker::{Headers, Response, Result};
 pub fn status_of(code: ErrorCode) -> u16 {
     use ErrorCode::*;
     match code {
-        InvalidJson | InvalidRequest | MissingField | InvalidField | UnknownField | MissingIdempotencyKey
-        | InvalidIdempotencyKey | MissingCustomerId | InvalidCustomerId | MissingEventName | InvalidEventName
-        | InvalidValue | InvalidTimestamp | TimestampInFuture | TimestampTooOld | InvalidProperties
-        | UnknownEventName | PeriodClosed | UnknownMetric => 400,
+        InvalidJson
+        | InvalidRequest
+        | MissingField
+        | InvalidField
+        | UnknownField
+        | MissingIdempotencyKey
+        | InvalidIdempotencyKey
+        | MissingCustomerId
+        | InvalidCustomerId
+        | MissingEventName
+        | InvalidEventName
+        | InvalidValue
+        | InvalidTimestamp
+        | TimestampInFuture
+        | TimestampTooOld
+        | InvalidProperties
+        | UnknownEventName
+        | PeriodClosed
+        | UnknownMetric => 400,
         Unauthorized => 401,
         Forbidden | ForbiddenCustomer => 403,
         NotFound | UnknownCustomer | EventNotFound => 404,

@@ -12,7 +12,9 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
     // The customer's own object is the authority; the directory copy only serves lists.
     let reply = call(&customer_stub(&ctx.env, &customer.id)?, "create", &customer).await?;
     let created: Customer = decode(&reply)?;
-    decode::<serde_json::Value>(&call(&catalog_stub(&ctx.env)?, "customers/put", &DirectoryPut { customer: created }).await?)?;
+    decode::<serde_json::Value>(
+        &call(&catalog_stub(&ctx.env)?, "customers/put", &DirectoryPut { customer: created }).await?,
+    )?;
     Ok(reply)
 }
 
@@ -21,7 +23,8 @@ pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
 }
 
 pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
-    let body = std::str::from_utf8(body).map_err(|_| ApiError::new(edgemeter_core::ErrorCode::InvalidJson, "body is not UTF-8"))?;
+    let body = std::str::from_utf8(body)
+        .map_err(|_| ApiError::new(edgemeter_core::ErrorCode::InvalidJson, "body is not UTF-8"))?;
     // Validate here too, so a bad patch never reaches the object.
     CustomerInput::from_body(body.as_bytes(), ctx.now)?;
     let reply = call(
@@ -32,7 +35,9 @@ pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> 
     .await?;
     if reply.ok() {
         let c: Customer = decode(&reply)?;
-        decode::<serde_json::Value>(&call(&catalog_stub(&ctx.env)?, "customers/put", &DirectoryPut { customer: c }).await?)?;
+        decode::<serde_json::Value>(
+            &call(&catalog_stub(&ctx.env)?, "customers/put", &DirectoryPut { customer: c }).await?,
+        )?;
     }
     Ok(reply)
 }

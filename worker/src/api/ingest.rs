@@ -54,15 +54,18 @@ pub async fn ingest(ctx: &Ctx, _principal: Principal, body: &[u8]) -> Result<Rep
     }
 
     // Group the valid events by customer, keeping request order within each group.
-    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut groups: Vec<(&str, Vec<(usize, &ValidEvent)>)> = Vec::new();
     let mut group_of: HashMap<&str, usize> = HashMap::new();
     for (i, ev) in envelope.events.iter().enumerate() {
         match ev {
             Err(r) => outcomes[i] = Some(Outcome::Rejected(r.error.clone())),
             Ok(e) if !known(&metrics, &e.event_name) => {
                 outcomes[i] = Some(Outcome::Rejected(
-                    ApiError::new(ErrorCode::UnknownEventName, format!("no billable metric reads event name `{}`", e.event_name))
-                        .field("event_name"),
+                    ApiError::new(
+                        ErrorCode::UnknownEventName,
+                        format!("no billable metric reads event name `{}`", e.event_name),
+                    )
+                    .field("event_name"),
                 ))
             }
             Ok(e) => {
@@ -70,16 +73,16 @@ pub async fn ingest(ctx: &Ctx, _principal: Principal, body: &[u8]) -> Result<Rep
                     groups.push((&e.customer_id, Vec::new()));
                     groups.len() - 1
                 });
-                groups[g].1.push(i);
+                groups[g].1.push((i, e));
             }
         }
     }
 
-    let valid = |i: usize| -> &ValidEvent { envelope.events[i].as_ref().ok().expect("grouped events are valid") };
     let calls = groups.iter().map(|(customer_id, idx)| {
-        let events: Vec<WireEvent> = idx.iter().map(|&i| WireEvent::from_valid(valid(i))).collect();
+        let events: Vec<WireEvent> = idx.iter().map(|(_, e)| WireEvent::from_valid(e)).collect();
         let names: Vec<&str> = events.iter().map(|e| e.event_name.as_ref()).collect();
-        let metrics: Vec<MetricDef> = metrics.iter().filter(|m| names.contains(&m.event_name.as_str())).cloned().collect();
+        let metrics: Vec<MetricDef> =
+            metrics.iter().filter(|m| names.contains(&m.event_name.as_str())).cloned().collect();
         let call = IngestCall { now: ctx.now, metrics, events };
         async move {
             let stub = customer_stub(&ctx.env, customer_id)?;
@@ -93,7 +96,7 @@ pub async fn ingest(ctx: &Ctx, _principal: Principal, body: &[u8]) -> Result<Rep
         let reply = reply?;
         match decode::<IngestReply>(&reply) {
             Ok(r) if r.fates.len() == idx.len() => {
-                for (&i, fate) in idx.iter().zip(r.fates) {
+                for (&(i, _), fate) in idx.iter().zip(r.fates) {
                     outcomes[i] = Some(match fate {
                         Fate::Accepted => Outcome::Accepted,
                         Fate::Duplicate => Outcome::Duplicate,
@@ -113,7 +116,7 @@ pub async fn ingest(ctx: &Ctx, _principal: Principal, body: &[u8]) -> Result<Rep
             }
             Ok(_) => return Err(internal("customer object answered", "a wrong number of fates")),
             Err(e) if e.code == ErrorCode::UnknownCustomer => {
-                for &i in idx {
+                for &(i, _) in idx {
                     outcomes[i] = Some(Outcome::Rejected(e.clone()));
                 }
             }
@@ -129,7 +132,8 @@ pub async fn ingest(ctx: &Ctx, _principal: Principal, body: &[u8]) -> Result<Rep
             Ok(e) => Some(e.idempotency_key.as_ref()),
             Err(r) => r.idempotency_key.as_deref(),
         };
-        let outcome = outcome.unwrap_or_else(|| Outcome::Rejected(internal("ingest", "an event was left without an outcome")));
+        let outcome =
+            outcome.unwrap_or_else(|| Outcome::Rejected(internal("ingest", "an event was left without an outcome")));
         let (status, error) = match outcome {
             Outcome::Accepted => {
                 resp.accepted += 1;

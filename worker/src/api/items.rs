@@ -36,8 +36,9 @@ pub async fn create(ctx: &Ctx, customer_id: &str, body: &[u8]) -> Result<Reply, 
 
 /// `GET /v1/items?customer_id=…`.
 pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiError> {
-    let customer_id = query_value(query, "customer_id")
-        .ok_or_else(|| ApiError::new(ErrorCode::MissingField, "`customer_id` query parameter is required").field("customer_id"))?;
+    let customer_id = query_value(query, "customer_id").ok_or_else(|| {
+        ApiError::new(ErrorCode::MissingField, "`customer_id` query parameter is required").field("customer_id")
+    })?;
     let reply = call(&customer_stub(&ctx.env, customer_id)?, "items/list", &serde_json::json!({})).await?;
     let items: Vec<Item> = super::decode(&reply)?;
     Reply::json(200, &Page { data: items, next_cursor: None })

@@ -25,9 +25,7 @@ pub fn customer_stub(env: &Env, id: &str) -> Result<Stub, ApiError> {
     if !is_id(id, "cus") {
         return Err(ApiError::new(ErrorCode::UnknownCustomer, format!("no customer `{id}`")).field("customer_id"));
     }
-    env.durable_object(CUSTOMERS)
-        .and_then(|ns| ns.get_by_name(id))
-        .map_err(|e| internal("customer object binding", e))
+    env.durable_object(CUSTOMERS).and_then(|ns| ns.get_by_name(id)).map_err(|e| internal("customer object binding", e))
 }
 
 /// The one catalog object (admin routes only, never ingest).
@@ -52,7 +50,9 @@ pub fn decode<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T, ApiErr
     struct ErrBody {
         error: ApiError,
     }
-    Err(serde_json::from_slice::<ErrBody>(&reply.body).map(|b| b.error).unwrap_or_else(|e| internal("decoding an object's error", e)))
+    Err(serde_json::from_slice::<ErrBody>(&reply.body)
+        .map(|b| b.error)
+        .unwrap_or_else(|e| internal("decoding an object's error", e)))
 }
 
 /// Every metric, read from the catalog object (strongly consistent; admin paths).

@@ -15,8 +15,9 @@ use std::borrow::Cow;
 pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)]) -> Result<Reply, ApiError> {
     let at = match query_value(query, "at") {
         None => ctx.now,
-        Some(s) => Timestamp::parse_rfc3339(s)
-            .map_err(|_| ApiError::new(ErrorCode::InvalidTimestamp, "`at` must be RFC 3339 with an offset").field("at"))?,
+        Some(s) => Timestamp::parse_rfc3339(s).map_err(|_| {
+            ApiError::new(ErrorCode::InvalidTimestamp, "`at` must be RFC 3339 with an offset").field("at")
+        })?,
     };
     let metrics: Vec<MetricDef> = all_metrics(&ctx.env).await?.into_iter().map(|m| m.def).collect();
     let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
@@ -32,7 +33,9 @@ pub async fn void(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
         ApiError::new(ErrorCode::MissingIdempotencyKey, "`idempotency_key` is required").field("idempotency_key")
     })?;
     let key = canonical_uuid(Cow::Owned(key))
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidIdempotencyKey, "`idempotency_key` must be a UUID").field("idempotency_key"))?
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidIdempotencyKey, "`idempotency_key` must be a UUID").field("idempotency_key")
+        })?
         .into_owned();
     let customer_id = f
         .opt_str("customer_id")?

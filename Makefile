@@ -1,0 +1,40 @@
+# edgemeter: two commands on a fresh machine.
+#   make dev    set up, build and serve the API on http://127.0.0.1:8787
+#   make test   set up, build, lint and run every test (what CI runs)
+# `make setup` is the install step on its own (idempotent).
+
+SHELL := /bin/sh
+export WRANGLER_SEND_METRICS := false
+
+.PHONY: setup build dev lint test test-core test-e2e sdk bench clean
+
+setup:
+	@sh scripts/setup.sh
+
+build: setup
+	sh scripts/build-worker.sh
+
+dev: setup
+	node_modules/.bin/wrangler dev --ip 127.0.0.1 --port 8787 --show-interactive-dev-session=false
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p edgemeter-worker -p edgemeter-sdk --target wasm32-unknown-unknown -- -D warnings
+
+sdk: setup
+	cargo build -p edgemeter-sdk --target wasm32-unknown-unknown --release
+
+test-core:
+	cargo test -p edgemeter-core -p edgemeter-sdk
+
+test-e2e: build
+	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests
+
+test: lint sdk test-core test-e2e
+
+bench:
+	cargo bench -p edgemeter-core --bench ingest_path
+
+clean:
+	rm -rf target worker/build .wrangler

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Installs what edgemeter needs to build, serve and test, and nothing that is already
+# there: the wasm32 target, the wasm-bindgen CLI pinned to Cargo.lock's wasm-bindgen,
+# worker-build, the npm tools from package-lock.json, and a local .dev.vars.
+# Idempotent; quick when everything is present. Nothing is downloaded outside the
+# package registries (see ../shared/TOOLCHAIN.md).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+WORKER_BUILD_VERSION=0.8.7
+
+say() { printf 'setup: %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# The CLI must equal the library version exactly, or wasm-bindgen refuses the module.
+wb=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ -z "$wb" ]; then
+  echo "setup: cannot read wasm-bindgen's version from Cargo.lock" >&2
+  exit 1
+fi
+if [ "$("$bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wb" ]; then
+  say "installing wasm-bindgen-cli $wb (a few minutes)"
+  # Not --locked: its lockfile wants a crate version the registry does not serve.
+  cargo install wasm-bindgen-cli --version "=$wb"
+fi
+
+if [ "$("$bin/worker-build" --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
+  say "installing worker-build $WORKER_BUILD_VERSION (a few minutes)"
+  cargo install worker-build --version "=$WORKER_BUILD_VERSION" --locked
+fi
+
+# npm ci only when node_modules is missing or older than the lockfile.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages from package-lock.json"
+  npm ci --no-audit --no-fund
+fi
+
+if [ ! -f .dev.vars ]; then
+  say "creating .dev.vars from .dev.vars.example (local keys only)"
+  cp .dev.vars.example .dev.vars
+fi
+say "ready"
