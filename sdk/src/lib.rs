@@ -1,1 +1,77 @@
-pub fn x() {}
+//! edgemeter's client SDK. For now: local validation with the server's own rules, so a
+//! client learns about a bad event when it tracks it, with the same code the server would
+//! answer. Batching, delivery and the npm package build on this (see the SDK issue).
+
+use edgemeter_core::ingest::parse_ingest;
+use edgemeter_core::time::Timestamp;
+use edgemeter_core::ApiError;
+
+/// Validates one event (its JSON text) as `POST /v1/usage/ingest` would, with `now_ms` as
+/// the arrival time. Returns the event's canonical idempotency key.
+pub fn validate_event(json: &str, now_ms: i64) -> Result<String, ApiError> {
+    let envelope = parse_ingest(json.as_bytes(), Timestamp(now_ms))?;
+    match envelope.events.into_iter().next() {
+        Some(Ok(ev)) if !envelope.batch => Ok(ev.idempotency_key.into_owned()),
+        Some(Err(rejected)) if !envelope.batch => Err(rejected.error),
+        _ => Err(ApiError::new(edgemeter_core::ErrorCode::InvalidRequest, "expected one event object")),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod wasm {
+    use wasm_bindgen::prelude::*;
+
+    /// JS: `validateEvent(json, nowMs)` returns the canonical idempotency key, or throws
+    /// an `Error` whose message is `code: message` and whose `field` names the culprit.
+    #[wasm_bindgen(js_name = validateEvent)]
+    pub fn validate_event(json: &str, now_ms: f64) -> Result<String, JsValue> {
+        super::validate_event(json, now_ms as i64).map_err(|e| {
+            let err = js_sys_error(&format!("{}: {}", e.code, e.message));
+            let _ = js_set(&err, "code", &JsValue::from_str(e.code.as_str()));
+            if let Some(f) = &e.field {
+                let _ = js_set(&err, "field", &JsValue::from_str(f));
+            }
+            err
+        })
+    }
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_name = Error)]
+        fn js_error_ctor(message: &str) -> JsValue;
+        #[wasm_bindgen(js_namespace = Reflect, js_name = set, catch)]
+        fn reflect_set(target: &JsValue, key: &JsValue, value: &JsValue) -> Result<bool, JsValue>;
+    }
+
+    fn js_sys_error(message: &str) -> JsValue {
+        js_error_ctor(message)
+    }
+
+    fn js_set(target: &JsValue, key: &str, value: &JsValue) -> Result<bool, JsValue> {
+        reflect_set(target, &JsValue::from_str(key), value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgemeter_core::ErrorCode;
+
+    const NOW: i64 = 1_795_600_000_000;
+
+    #[test]
+    fn a_valid_event_gives_its_canonical_key() {
+        let key = validate_event(
+            r#"{"idempotency_key":"0192F0C1-0000-7000-8000-000000000001","customer_id":"cus_1","event_name":"x"}"#,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(key, "0192f0c1-0000-7000-8000-000000000001");
+    }
+
+    #[test]
+    fn an_invalid_event_gives_the_servers_code_and_field() {
+        let e = validate_event(r#"{"customer_id":"cus_1","event_name":"x"}"#, NOW).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::MissingIdempotencyKey, Some("idempotency_key")));
+    }
+}
