@@ -6,7 +6,7 @@
 SHELL := /bin/sh
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: setup build dev lint test test-core test-e2e sdk bench clean
+.PHONY: setup build dev lint test test-core test-e2e sdk bench clean bench-wasm
 
 setup:
 	@sh scripts/setup.sh
@@ -33,8 +33,15 @@ test-e2e: build
 
 test: lint sdk test-core test-e2e
 
-bench:
+bench: bench-wasm
 	cargo bench -p edgemeter-core --bench ingest_path
 
 clean:
 	rm -rf target worker/build .wrangler
+
+# The same path in wasm under Node, built as the Worker is (release profile, opt-level "s").
+bench-wasm: setup
+	cargo build -p edgemeter-sdk --target wasm32-unknown-unknown --release --features bench
+	"$${CARGO_HOME:-$$HOME/.cargo}/bin/wasm-bindgen" --target nodejs --out-dir target/bench-wasm \
+	  target/wasm32-unknown-unknown/release/edgemeter_sdk.wasm
+	node tests/bench/wasm-ingest.mjs "$$(pwd)/target/bench-wasm"

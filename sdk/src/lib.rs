@@ -17,6 +17,9 @@ pub fn validate_event(json: &str, now_ms: i64) -> Result<String, ApiError> {
     }
 }
 
+#[cfg(all(target_arch = "wasm32", feature = "bench"))]
+mod bench;
+
 #[cfg(target_arch = "wasm32")]
 mod wasm {
     use wasm_bindgen::prelude::*;
