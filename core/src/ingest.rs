@@ -51,9 +51,15 @@ pub fn parse_ingest(body: &[u8], now: Timestamp) -> Result<Envelope<'_>, ApiErro
     if body.len() > MAX_BODY_BYTES {
         return Err(payload_too_large());
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // One UTF-8 check for the whole body, so the parser borrows every string as it is
+    // instead of checking each one again.
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("body is not valid UTF-8: {e}")))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    // A valid event takes more than 64 bytes, so a batch of them never outgrows this.
+    let capacity = (body.len() / 64 + 1).min(MAX_BATCH_EVENTS);
     let top = de
-        .deserialize_any(TopVisitor)
+        .deserialize_any(TopVisitor { now, capacity })
         .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}")))?;
     de.end().map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("trailing data after JSON: {e}")))?;
     let top = match top {
@@ -88,7 +94,6 @@ pub fn parse_ingest(body: &[u8], now: Timestamp) -> Result<Envelope<'_>, ApiErro
                 }
                 Events::List(list) => list,
             };
-            let events = events.into_iter().map(|raw| validate(raw, now)).collect();
             Ok(Envelope { batch: true, events })
         }
     }
@@ -235,32 +240,54 @@ fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejecte
 
 /// A name: 1..=max characters, none of them control characters.
 pub fn valid_name(s: &str, max_chars: usize) -> bool {
+    if s.is_ascii() {
+        // The common case, by bytes: one per character, and the ASCII control characters
+        // are those below space and DEL.
+        return !s.is_empty() && s.len() <= max_chars && !s.bytes().any(|b| b < b' ' || b == 0x7f);
+    }
     !s.is_empty() && (s.len() <= max_chars || s.chars().count() <= max_chars) && !s.chars().any(char::is_control)
 }
 
 /// `8-4-4-4-12` hex digits, any case, returned lower-case.
 pub fn canonical_uuid(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
     let b = s.as_bytes();
-    if b.len() != 36 {
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    let mut upper = false;
-    for (i, &c) in b.iter().enumerate() {
-        match i {
-            8 | 13 | 18 | 23 => {
-                if c != b'-' {
-                    return None;
-                }
-            }
-            _ => match c {
-                b'0'..=b'9' | b'a'..=b'f' => {}
-                b'A'..=b'F' => upper = true,
-                _ => return None,
-            },
+    // Branch-free over the 32 digits: the smallest class seen is 0 for a non-hex byte, and
+    // the union has bit 2 for an upper-case one.
+    let (mut min, mut any) = (HEX_LOWER, 0);
+    for group in [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]] {
+        for &c in group {
+            let class = HEX_CLASS[c as usize];
+            min = min.min(class);
+            any |= class;
         }
     }
-    Some(if upper { Cow::Owned(s.to_ascii_lowercase()) } else { s })
+    match min {
+        0 => None,
+        _ if any & HEX_UPPER != 0 => Some(Cow::Owned(s.to_ascii_lowercase())),
+        _ => Some(s),
+    }
 }
+
+const HEX_LOWER: u8 = 1;
+const HEX_UPPER: u8 = 2;
+
+/// Per byte: [`HEX_LOWER`] for `0-9a-f`, [`HEX_UPPER`] for `A-F`, 0 otherwise.
+const HEX_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'0'..=b'9' | b'a'..=b'f' => HEX_LOWER,
+            b'A'..=b'F' => HEX_UPPER,
+            _ => 0,
+        };
+        c += 1;
+    }
+    t
+};
 
 /// What a raw JSON value is, with strings decoded (borrowed when they have no escapes).
 enum JsonStr<'a> {
@@ -399,7 +426,8 @@ impl RawEvent<'_> {
 }
 
 enum Events<'a> {
-    List(Vec<RawEvent<'a>>),
+    /// Each event validated as soon as it is read.
+    List(Vec<Result<ValidEvent<'a>, Rejected<'a>>>),
     TooMany,
     NotArray,
 }
@@ -450,7 +478,10 @@ fn skip_unknown<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
-struct TopVisitor;
+struct TopVisitor {
+    now: Timestamp,
+    capacity: usize,
+}
 
 impl<'de> Visitor<'de> for TopVisitor {
     type Value = Top<'de>;
@@ -465,7 +496,8 @@ impl<'de> Visitor<'de> for TopVisitor {
         let mut duplicate_events = false;
         while let Some(CowStr(key)) = map.next_key()? {
             if key == "events" {
-                duplicate_events |= events.replace(map.next_value_seed(EventsSeed)?).is_some();
+                let seed = EventsSeed { now: self.now, capacity: self.capacity };
+                duplicate_events |= events.replace(map.next_value_seed(seed)?).is_some();
             } else if !read_field(&mut event, key.clone(), &mut map)? {
                 skip_unknown(&mut event, key, &mut map)?;
             }
@@ -498,16 +530,22 @@ impl<'de> Visitor<'de> for TopVisitor {
     }
 }
 
-struct EventsSeed;
+struct EventsSeed {
+    now: Timestamp,
+    capacity: usize,
+}
 
 impl<'de> DeserializeSeed<'de> for EventsSeed {
     type Value = Events<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(EventsVisitor)
+        d.deserialize_any(EventsVisitor { now: self.now, capacity: self.capacity })
     }
 }
 
-struct EventsVisitor;
+struct EventsVisitor {
+    now: Timestamp,
+    capacity: usize,
+}
 
 impl<'de> Visitor<'de> for EventsVisitor {
     type Value = Events<'de>;
@@ -517,13 +555,13 @@ impl<'de> Visitor<'de> for EventsVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(MAX_BATCH_EVENTS));
+        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(self.capacity).min(MAX_BATCH_EVENTS));
         while let Some(ev) = seq.next_element_seed(EventSeed)? {
             if list.len() == MAX_BATCH_EVENTS {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 return Ok(Events::TooMany);
             }
-            list.push(ev);
+            list.push(validate(ev, self.now));
         }
         Ok(Events::List(list))
     }
