@@ -32,6 +32,8 @@ pub struct Server {
     pgid: u32,
     port: u16,
     pub log: PathBuf,
+    /// The group's leader, reaped in [`Server::stop`].
+    child: std::process::Child,
 }
 
 fn free_port() -> u16 {
@@ -64,10 +66,26 @@ pub fn fresh_state_dir(name: &str) -> PathBuf {
         *g += 1;
         *g
     };
-    let dir = root().join("target/e2e").join(format!("{name}-{}-{n}", std::process::id()));
+    let base = root().join("target/e2e");
+    static SWEPT: OnceLock<()> = OnceLock::new();
+    SWEPT.get_or_init(|| sweep_dead_state_dirs(&base));
+    let dir = base.join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the state folder");
     dir
+}
+
+/// Removes the state folders of test processes that have exited (`<name>-<pid>-<n>`),
+/// so runs do not pile up state under `target/e2e/`.
+fn sweep_dead_state_dirs(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 impl Server {
@@ -110,6 +128,7 @@ impl Server {
             pgid: child.id(),
             port,
             log,
+            child,
         };
         server.wait_healthy(Duration::from_secs(90));
         server
@@ -133,8 +152,18 @@ impl Server {
 
     /// Stops the whole process group and waits until the port is free.
     pub fn stop(&mut self) {
+        self.signal("TERM");
+    }
+
+    /// Kills the whole process group at once (SIGKILL, no shutdown), as a crash would,
+    /// and waits until the port is free.
+    pub fn kill(&mut self) {
+        self.signal("KILL");
+    }
+
+    fn signal(&mut self, signal: &str) {
         let group = format!("-{}", self.pgid);
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = Command::new("kill").args([&format!("-{signal}"), "--", &group]).status();
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
             if Instant::now() > deadline {
@@ -143,6 +172,7 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        let _ = self.child.wait();
         // Give workerd a moment to release its SQLite files before a restart reuses them.
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -164,17 +194,55 @@ pub fn shared() -> &'static Server {
     SHARED.get_or_init(|| Server::start("shared"))
 }
 
-/// A response: status and JSON body (`Value::Null` when the body is not JSON).
+/// A response: status, JSON body (`Value::Null` when the body is not JSON) and the body
+/// as sent.
 #[derive(Debug)]
 pub struct Resp {
     pub status: u16,
     pub body: Value,
+    pub text: String,
 }
 
 impl Resp {
     /// The error code of an error response.
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// The field an error response names.
+    pub fn field(&self) -> Option<&str> {
+        self.body["error"]["field"].as_str()
+    }
+
+    /// An ingest answer's `(accepted, duplicates, rejected)`.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let n = |k: &str| self.body[k].as_u64().unwrap_or_else(|| panic!("`{k}` missing in {}", self.text));
+        (n("accepted"), n("duplicates"), n("rejected"))
+    }
+
+    /// An ingest answer's per-event statuses, in request order.
+    pub fn statuses(&self) -> Vec<&str> {
+        self.body["results"]
+            .as_array()
+            .map_or_else(Vec::new, |r| r.iter().map(|e| e["status"].as_str().unwrap_or("")).collect())
+    }
+
+    /// An ingest answer's per-event error codes (`""` for events not rejected).
+    pub fn event_codes(&self) -> Vec<&str> {
+        self.body["results"]
+            .as_array()
+            .map_or_else(Vec::new, |r| r.iter().map(|e| e["error"]["code"].as_str().unwrap_or("")).collect())
+    }
+
+    /// Asserts an error answer: status, code and (when given) field, with the message
+    /// every error carries.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str, field: Option<&str>) {
+        assert_eq!((self.status, self.code()), (status, code), "{}", self.text);
+        assert!(self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", self.text);
+        if field.is_some() {
+            assert_eq!(self.field(), field, "{}", self.text);
+        }
     }
 }
 
@@ -199,14 +267,48 @@ impl Client {
     }
 
     fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
+        Self::try_finish(result).unwrap_or_else(|e| panic!("request failed: {e}"))
+    }
+
+    fn try_finish(result: Result<ureq::Response, ureq::Error>) -> Result<Resp, String> {
         let resp = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("request failed: {e}"),
+            Err(e) => return Err(e.to_string()),
         };
         let status = resp.status();
         let text = resp.into_string().unwrap_or_default();
-        Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
+        Ok(Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text })
+    }
+
+    /// Any method, an optional raw body and extra headers; `Err` only when the transport
+    /// fails (the server closed the connection without answering).
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp, String> {
+        let mut r = self.request(method, path);
+        for (k, v) in headers {
+            r = r.set(k, v);
+        }
+        Self::try_finish(match body {
+            Some(b) => r.set("content-type", "application/json").send_bytes(b),
+            None => r.call(),
+        })
+    }
+
+    /// [`Client::try_send`] that panics on a transport failure.
+    pub fn send(&self, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Resp {
+        self.try_send(method, path, body, headers).unwrap_or_else(|e| panic!("{method} {path} failed: {e}"))
+    }
+
+    /// POSTs a body of unknown length (chunked transfer encoding, no `Content-Length`).
+    pub fn post_chunked(&self, path: &str, body: Vec<u8>) -> Result<Resp, String> {
+        let r = self.request("POST", path).set("content-type", "application/json");
+        Self::try_finish(r.send(std::io::Cursor::new(body)))
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -218,7 +320,9 @@ impl Client {
     }
 
     pub fn patch(&self, path: &str, body: &Value) -> Resp {
-        Self::finish(self.request("PATCH", path).set("content-type", "application/json").send_bytes(body.to_string().as_bytes()))
+        Self::finish(
+            self.request("PATCH", path).set("content-type", "application/json").send_bytes(body.to_string().as_bytes()),
+        )
     }
 
     /// POSTs raw bytes with extra headers.
@@ -271,6 +375,97 @@ impl Client {
     pub fn ingest(&self, body: &Value) -> Resp {
         self.post("/v1/usage/ingest", body)
     }
+
+    /// Ingests a batch of events.
+    pub fn ingest_batch(&self, events: &[Value]) -> Resp {
+        self.ingest(&json!({ "events": events }))
+    }
+
+    /// A customer and one metric on a fresh event name: where most tests start.
+    pub fn setup(&self, aggregation: &str, extra: Value) -> Setup {
+        let customer = self.customer();
+        let event_name = event_name("ev");
+        let metric = self.metric("m", &event_name, aggregation, extra);
+        Setup { customer, event_name, metric }
+    }
+
+    /// The whole `GET /v1/customers/{id}/usage` answer, for the period containing `at`
+    /// (default now).
+    pub fn usage_body(&self, customer: &str, at: Option<&str>) -> Value {
+        let path = match at {
+            Some(at) => format!("/v1/customers/{customer}/usage?at={}", at.replace('+', "%2B")),
+            None => format!("/v1/customers/{customer}/usage"),
+        };
+        let r = self.get(&path);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    }
+
+    /// One metric's `(quantity, event_count)` in the current period.
+    pub fn quantity(&self, customer: &str, metric: &str) -> (String, u64) {
+        self.usage(customer).remove(metric).unwrap_or_else(|| panic!("metric {metric} missing from usage"))
+    }
+}
+
+/// What [`Client::setup`] made.
+pub struct Setup {
+    pub customer: String,
+    pub event_name: String,
+    pub metric: String,
+}
+
+impl Setup {
+    /// An event for this setup's customer and event name, with a fresh key.
+    pub fn event(&self, value: Value) -> Value {
+        event(&self.customer, &self.event_name, value)
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("the clock is after 1970");
+    d.as_millis() as i64
+}
+
+/// RFC 3339 in UTC for a time `offset_ms` from now (`2026-11-25T10:00:00.123Z`).
+pub fn time_from_now(offset_ms: i64) -> String {
+    rfc3339(now_ms() + offset_ms)
+}
+
+/// Milliseconds since the epoch for an RFC 3339 time in UTC as the API returns them
+/// (`2026-11-01T00:00:00Z`, `2026-11-01T00:00:00.123Z`).
+pub fn parse_utc(s: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| -> i64 {
+        s.get(r).and_then(|d| d.parse().ok()).unwrap_or_else(|| panic!("not UTC RFC 3339: {s}"))
+    };
+    assert!(s.ends_with('Z') && s.len() >= 20, "not UTC RFC 3339: {s}");
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Howard Hinnant's days-from-civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let millis = if s.len() > 20 { n(20..23) } else { 0 };
+    days * 86_400_000 + n(11..13) * 3_600_000 + n(14..16) * 60_000 + n(17..19) * 1000 + millis
+}
+
+/// RFC 3339 in UTC (with milliseconds) for milliseconds since the epoch.
+pub fn rfc3339(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
 /// A new idempotency key.
@@ -286,4 +481,18 @@ pub fn event_name(prefix: &str) -> String {
 /// An event for `customer` with a fresh key.
 pub fn event(customer: &str, name: &str, value: Value) -> Value {
     json!({"idempotency_key": key(), "customer_id": customer, "event_name": name, "value": value})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip() {
+        for ms in [0, 951_782_400_000, 1_709_164_799_999, 1_795_000_000_123, 253_402_300_799_999] {
+            assert_eq!(parse_utc(&rfc3339(ms)), ms);
+        }
+        assert_eq!(rfc3339(1_709_164_800_000), "2024-02-29T00:00:00.000Z");
+        assert_eq!(parse_utc("2024-02-29T00:00:00Z"), 1_709_164_800_000);
+    }
 }

@@ -17,6 +17,7 @@
 use crate::rpc::{Fate, WireEvent};
 use edgemeter_core::aggregate::AggState;
 use edgemeter_core::customer::Customer;
+use edgemeter_core::hash::ContentHash;
 use edgemeter_core::item::Item;
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::period::Period;
@@ -137,6 +138,29 @@ impl Ledger {
         Ok(())
     }
 
+    /// The caller's metrics plus those this ledger already aggregates for the batch's
+    /// event names. Ingest learns the metrics through a cache that can lag behind a new
+    /// metric; once that metric's aggregates exist here (back-filled by a usage read), an
+    /// event they miss would be missed for good. Definitions never change, so the stored
+    /// one is the metric.
+    fn with_seen_metrics(&self, metrics: &[MetricDef], events: &[WireEvent<'_>]) -> LedgerResult<Vec<MetricDef>> {
+        let mut names: Vec<&str> = events.iter().map(|e| e.event_name.as_ref()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let rows: Vec<TextRow> = self.rows(
+            "SELECT def AS v FROM metrics_seen WHERE json_extract(def, '$.event_name') IN (SELECT value FROM json_each(?))",
+            vec![V::String(serde_json::to_string(&names).map_err(err)?)],
+        )?;
+        let mut all = metrics.to_vec();
+        for r in &rows {
+            let m: MetricDef = serde_json::from_str(&r.v).map_err(err)?;
+            if !all.iter().any(|x| x.code == m.code) {
+                all.push(m);
+            }
+        }
+        Ok(all)
+    }
+
     /// Recomputes a metric's aggregates from the live events: for every period, or one.
     fn rebuild(&self, customer: &Customer, m: &MetricDef, period_start: Option<i64>) -> LedgerResult<()> {
         let (q, mut args) = match period_start {
@@ -206,6 +230,7 @@ impl Ledger {
         fault: Option<&str>,
     ) -> LedgerResult<Vec<Fate>> {
         self.ensure_metrics(customer, metrics)?;
+        let metrics = &self.with_seen_metrics(metrics, events)?[..];
         let schedule = &customer.invoice_schedule;
         let mut fates = Vec::with_capacity(events.len());
         let mut in_batch: HashMap<&str, u128> = HashMap::new();
@@ -237,8 +262,13 @@ impl Ledger {
             if cursor.rows_written() == 0 {
                 let stored: Vec<HashRow> =
                     self.rows("SELECT hash FROM events WHERE key = ?", vec![V::String(ev.key.to_string())])?;
-                let same = stored.first().is_some_and(|r| r.hash == ev.hash.to_string());
-                fates.push(if same { Fate::Duplicate } else { Fate::Reused });
+                let stored = stored.first().and_then(|r| ContentHash::parse_hex(&r.hash));
+                // Later copies of this key in the batch are judged against the stored
+                // event, not against this copy.
+                if let Some(h) = stored {
+                    in_batch.insert(&ev.key, h.0);
+                }
+                fates.push(if stored == Some(ev.hash) { Fate::Duplicate } else { Fate::Reused });
                 continue;
             }
             if fault == Some(ev.key.as_ref()) {
