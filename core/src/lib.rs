@@ -13,6 +13,7 @@ pub mod hash;
 pub mod id;
 pub mod ingest;
 pub mod input;
+pub mod invoice;
 pub mod item;
 pub mod metric;
 pub mod period;

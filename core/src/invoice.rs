@@ -1,0 +1,117 @@
+//! Invoice lines (API.md, "Invoices"): what a customer owes for one service period, from
+//! its items and the usage recorded for them. Pure arithmetic: the worker reads the items
+//! and usage, stores the invoice and drives its lifecycle.
+//!
+//! Each line is priced and rounded once ([`Price::price`]); the subtotal and total are the
+//! exact sums of the rounded lines, never rounded again, so the lines a customer reads
+//! always add up to the total.
+
+use crate::currency::Currency;
+use crate::item::{Item, ItemKind};
+use crate::pricing::{self, format_amount, PricedLine, PricingError};
+use crate::time::Timestamp;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// What was recorded for a usage line's metric in the period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageSummary {
+    pub metric_code: String,
+    pub event_count: u64,
+    pub first_event_at: Option<Timestamp>,
+    pub last_event_at: Option<Timestamp>,
+}
+
+/// One item to bill, with its metric's quantity and usage for the period.
+#[derive(Clone, Debug)]
+pub struct LineInput<'a> {
+    pub item: &'a Item,
+    /// The metric's quantity; ignored for a fixed item, which bills quantity 1.
+    pub quantity: Decimal,
+    /// `None` for a usage item means no event was recorded.
+    pub usage: Option<UsageSummary>,
+}
+
+/// One invoice line: an item, its priced quantity, and the usage behind it.
+///
+/// Serialized with the [`PricedLine`] fields inline: `{"item_id", "name", "kind",
+/// "model", "quantity", "unit_amount", "tiers", …, "amount", "usage"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InvoiceLine {
+    pub item_id: String,
+    pub name: String,
+    pub kind: ItemKind,
+    #[serde(flatten)]
+    pub priced: PricedLine,
+    /// `None` for a fixed item.
+    pub usage: Option<UsageSummary>,
+}
+
+/// The lines of an invoice and their sums, in the invoice's currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceLines {
+    pub currency: Currency,
+    /// In the order the items were given.
+    pub lines: Vec<InvoiceLine>,
+    /// The exact sum of the lines' rounded amounts.
+    pub subtotal: Decimal,
+    /// What is due: the subtotal (there are no discounts, credits or taxes yet).
+    pub total: Decimal,
+}
+
+/// Prices every item for the period in the customer's `currency`. A fixed item bills its
+/// amount once per period (quantity 1, no proration); an item's minimum applies to its
+/// line. Fails only when an amount is too large to compute exactly.
+pub fn invoice_lines<'a>(
+    currency: Currency,
+    inputs: impl IntoIterator<Item = LineInput<'a>>,
+) -> Result<InvoiceLines, PricingError> {
+    let mut lines = Vec::new();
+    let mut subtotal = Decimal::ZERO;
+    for input in inputs {
+        let item = input.item;
+        let (quantity, usage) = match item.kind {
+            ItemKind::Fixed => (Decimal::ONE, None),
+            ItemKind::Usage => {
+                let usage = input.usage.unwrap_or_else(|| UsageSummary {
+                    metric_code: item.metric_code.clone().unwrap_or_default(),
+                    event_count: 0,
+                    first_event_at: None,
+                    last_event_at: None,
+                });
+                (input.quantity, Some(usage))
+            }
+        };
+        let priced = item.price.price(quantity, currency, item.minimum)?;
+        subtotal = pricing::add(subtotal, priced.amount)?;
+        lines.push(InvoiceLine { item_id: item.id.clone(), name: item.name.clone(), kind: item.kind, priced, usage });
+    }
+    Ok(InvoiceLines { currency, lines, subtotal, total: subtotal })
+}
+
+/// An invoice's number from its sequence number (counted from 1): `INV-000001`, and with
+/// more digits past 999,999 (`INV-1000000`).
+pub fn invoice_number(seq: u64) -> String {
+    format!("INV-{seq:06}")
+}
+
+impl Serialize for InvoiceLines {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        InvoiceLinesWire {
+            currency: self.currency,
+            lines: &self.lines,
+            subtotal: format_amount(self.subtotal, self.currency),
+            total: format_amount(self.total, self.currency),
+        }
+        .serialize(s)
+    }
+}
+
+/// [`InvoiceLines`] as the API shows it, inside an invoice.
+#[derive(Serialize)]
+struct InvoiceLinesWire<'a> {
+    currency: Currency,
+    lines: &'a [InvoiceLine],
+    subtotal: String,
+    total: String,
+}
