@@ -1,0 +1,33 @@
+//! The README's walk-through is run as written (keys and address swapped for this test
+//! server's), so the documentation cannot drift from what the server does.
+
+use edgemeter_tests::*;
+use std::process::Command;
+
+/// The first ```sh block after the walk-through heading.
+fn walkthrough_script() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let section = readme.split("## Walk-through").nth(1).expect("a walk-through section");
+    let block = section.split("```sh\n").nth(1).expect("a sh block").split("```").next().expect("a closed block");
+    block.to_owned()
+}
+
+#[test]
+fn readme_walkthrough_runs_as_documented() {
+    let server = Server::start("readme");
+    let script = walkthrough_script()
+        .replace("http://127.0.0.1:8787", &server.base)
+        .replace("sk_test_local", SECRET_KEY)
+        .replace("pk_test_local", INGEST_KEY);
+    let out = Command::new("bash").arg("-euc").arg(&script).output().expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the walk-through failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for expected in [
+        r#""accepted":2,"duplicates":1,"rejected":1"#,
+        r#""code":"unknown_event_name""#,
+        r#""quantity":"85.7","event_count":2"#,
+        r#""amount":"4.28""#,
+    ] {
+        assert!(stdout.contains(expected), "missing {expected} in:\n{stdout}");
+    }
+}
