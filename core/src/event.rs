@@ -90,7 +90,7 @@ impl Serialize for Properties<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for Properties<'static> {
+impl<'de, 'a> Deserialize<'de> for Properties<'a> {
     /// Reads properties back from storage, where they were written by [`Serialize`]
     /// after validation, so no limit is checked again here.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

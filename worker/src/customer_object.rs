@@ -13,17 +13,20 @@ use edgemeter_core::quantity;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::Serialize;
+use std::cell::Cell;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 #[durable_object]
 pub struct CustomerObject {
     state: State,
     env: Env,
+    /// Whether this instance has run the schema yet (it does on its first request).
+    schema_ready: Cell<bool>,
 }
 
 impl DurableObject for CustomerObject {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self { state, env, schema_ready: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -48,7 +51,10 @@ fn bad_call(e: serde_json::Error) -> ApiError {
 
 impl CustomerObject {
     fn ledger(&self) -> std::result::Result<Ledger, ApiError> {
-        Ledger::open(self.state.storage().sql()).map_err(|e| internal("opening customer storage", e))
+        let ledger = Ledger::open(self.state.storage().sql(), !self.schema_ready.get())
+            .map_err(|e| internal("opening customer storage", e))?;
+        self.schema_ready.set(true);
+        Ok(ledger)
     }
 
     fn existing(&self, ledger: &Ledger) -> std::result::Result<Customer, ApiError> {

@@ -79,9 +79,12 @@ struct EventRow {
 }
 
 impl Ledger {
-    /// Opens the ledger, creating its tables on first use.
-    pub fn open(sql: SqlStorage) -> LedgerResult<Ledger> {
-        sql.exec(SCHEMA, None).map_err(err)?;
+    /// Opens the ledger. `create` runs the schema (`CREATE … IF NOT EXISTS`): once per
+    /// object instance is enough, so callers pass true only the first time.
+    pub fn open(sql: SqlStorage, create: bool) -> LedgerResult<Ledger> {
+        if create {
+            sql.exec(SCHEMA, None).map_err(err)?;
+        }
         Ok(Ledger { sql })
     }
 

@@ -26,19 +26,20 @@ pub struct WireEvent<'a> {
     /// Milliseconds since the epoch, UTC.
     pub ts: i64,
     pub ts_given: bool,
-    pub props: Properties<'static>,
+    pub props: Properties<'a>,
     pub hash: ContentHash,
 }
 
 impl<'a> WireEvent<'a> {
-    pub fn from_valid(ev: &'a ValidEvent<'_>) -> WireEvent<'a> {
+    pub fn from_valid(ev: &'a ValidEvent<'a>) -> WireEvent<'a> {
         WireEvent {
             key: Cow::Borrowed(&ev.idempotency_key),
             event_name: Cow::Borrowed(&ev.event_name),
             value: ev.value,
             ts: ev.timestamp.millis(),
             ts_given: ev.timestamp_given,
-            props: ev.properties.clone().into_owned(),
+            // Borrowed property strings are copied as pointers, not bytes.
+            props: ev.properties.clone(),
             hash: ev.hash,
         }
     }
