@@ -61,6 +61,7 @@ codes! {
     NotFound => "not_found",
     UnknownMetric => "unknown_metric",
     DuplicateMetricCode => "duplicate_metric_code",
+    InvalidInvoiceState => "invalid_invoice_state",
     MethodNotAllowed => "method_not_allowed",
     // The server's own failures: safe to retry.
     InternalError => "internal_error",

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod input;
 pub mod invoice;
 pub mod item;
+pub mod lifecycle;
 pub mod metric;
 pub mod period;
 pub mod pricing;

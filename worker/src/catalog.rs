@@ -8,6 +8,7 @@
 //! about a minute); an ingest request that meets an unknown event name re-reads the
 //! snapshot once before rejecting, so a stale cache never outlives a fresh KV copy.
 
+use crate::billing_index;
 use crate::respond::{self, internal};
 use crate::rpc::{CreateMetricCall, DirectoryPut, ListCall};
 use edgemeter_core::customer::Customer;
@@ -35,6 +36,12 @@ pub struct CatalogObject {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS metrics (code TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS customers (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS billing_index (customer_id TEXT PRIMARY KEY, next_due INTEGER NOT NULL, last_run INTEGER);
+CREATE INDEX IF NOT EXISTS billing_index_due ON billing_index (next_due);
+CREATE TABLE IF NOT EXISTS invoices (
+  id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL, number TEXT, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
 
 #[derive(Deserialize)]
@@ -64,6 +71,10 @@ impl DurableObject for CatalogObject {
             "metrics/list" => list_metrics(&sql).map(|m| respond::json(200, &Page { data: m, next_cursor: None })),
             "customers/put" => put_customer(&sql, &body),
             "customers/list" => list_customers(&sql, &body),
+            "invoicing/page" => billing_index::page(&self.env, &sql, &body).await,
+            "invoices/list" => billing_index::list_invoices(&sql, &body),
+            "invoices/owner" => billing_index::owner(&sql, &body),
+            "invoices/put" => billing_index::put_invoices(&sql, &body),
             other => Err(ApiError::new(ErrorCode::NotFound, format!("no catalog operation `{other}`"))),
         };
         match answer {
@@ -84,6 +95,11 @@ fn rows<T: for<'de> Deserialize<'de>>(
 fn list_metrics(sql: &SqlStorage) -> std::result::Result<Vec<Metric>, ApiError> {
     let rows: Vec<BodyRow> = rows(sql, "SELECT body FROM metrics ORDER BY created_at, code", vec![])?;
     rows.iter().map(|r| serde_json::from_str(&r.body).map_err(|e| internal("catalog storage", e))).collect()
+}
+
+/// The metric definitions, as the customers' objects need them.
+pub fn list_metric_defs(sql: &SqlStorage) -> std::result::Result<Vec<MetricDef>, ApiError> {
+    Ok(list_metrics(sql)?.into_iter().map(|m| m.def).collect())
 }
 
 impl CatalogObject {
@@ -127,6 +143,7 @@ fn put_customer(sql: &SqlStorage, body: &[u8]) -> std::result::Result<Result<Res
         vec![V::String(call.customer.id.clone()), V::String(text)],
     )
     .map_err(|e| internal("catalog storage", e))?;
+    billing_index::enroll(sql, &call.customer)?;
     Ok(respond::json(200, &serde_json::json!({"ok": true})))
 }
 

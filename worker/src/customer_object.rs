@@ -4,17 +4,23 @@
 //!
 //! Handlers stay short: parse the call, run one ledger method, render the answer.
 
+use crate::invoicing::{self, RunResult};
 use crate::ledger::Ledger;
 use crate::respond::{self, internal};
 use crate::rpc::{CreateItemCall, IngestCall, IngestReply, UsageCall, VoidCall};
 use crate::tx::atomically;
 use edgemeter_core::customer::{Customer, CustomerInput};
+use edgemeter_core::lifecycle::{self, InvoiceStatus};
+use edgemeter_core::metric::MetricDef;
 use edgemeter_core::quantity;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
+use serde::Deserialize;
 use serde::Serialize;
+use serde_json::{json, Value};
 use std::cell::Cell;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+use worker::{Fetch, Headers, Method, RequestInit};
 
 #[durable_object]
 pub struct CustomerObject {
@@ -31,8 +37,10 @@ impl DurableObject for CustomerObject {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let op = req.path();
+        let op = op.trim_start_matches('/');
         let body = req.bytes().await?;
-        match self.handle(op.trim_start_matches('/'), &body) {
+        let answer = if op.starts_with("invoic") { self.invoicing(op, &body).await } else { self.handle(op, &body) };
+        match answer {
             Ok(r) => r,
             Err(e) => respond::error(&e),
         }
@@ -235,5 +243,160 @@ impl CustomerObject {
                 items: items_out,
             },
         ))
+    }
+}
+
+#[derive(Deserialize)]
+struct InvoicingCall {
+    now: Timestamp,
+    #[serde(default)]
+    metrics: Vec<MetricDef>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    numbers: Vec<(String, String)>,
+}
+
+fn invoice_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such invoice")
+}
+
+impl CustomerObject {
+    /// API.md "Invoices", inside the customer's object. State changes run in one
+    /// transaction; webhook deliveries (which await the network) come after it.
+    async fn invoicing(&self, op: &str, body: &[u8]) -> Answer {
+        let call: InvoicingCall = serde_json::from_slice(body).map_err(bad_call)?;
+        let ledger = self.ledger()?;
+        let customer = self.existing(&ledger)?;
+        let now = call.now;
+        let webhooks = self.env.var("EDGEMETER_WEBHOOK_URL").is_ok_and(|v| !v.to_string().is_empty());
+        let answer = match op {
+            "invoicing/run" => {
+                let result: RunResult =
+                    atomically(&self.state.storage(), || invoicing::run(&ledger, &customer, &call.metrics, now))
+                        .map_err(|e| internal("invoicing run", e))?;
+                self.deliver(&ledger, now).await;
+                respond::json(200, &result)
+            }
+            "invoices/number" => {
+                let updated = atomically(&self.state.storage(), || {
+                    let mut out = Vec::new();
+                    for (id, number) in &call.numbers {
+                        let Some(mut inv) = ledger.invoice(id)? else { continue };
+                        if !inv["number"].is_null() {
+                            out.push(inv);
+                            continue;
+                        }
+                        inv["number"] = json!(number);
+                        let start = period_start(&inv)?;
+                        ledger.put_invoice(&inv, start)?;
+                        if webhooks {
+                            invoicing::enqueue_webhook(&ledger, "invoice.finalized", &inv, now)?;
+                            if inv["status"] == "sent" {
+                                invoicing::enqueue_webhook(&ledger, "invoice.sent", &inv, now)?;
+                            }
+                        }
+                        out.push(inv);
+                    }
+                    Ok(out)
+                })
+                .map_err(|e| internal("numbering invoices", e))?;
+                self.deliver(&ledger, now).await;
+                respond::json(200, &updated)
+            }
+            "invoices/list" => {
+                let list = ledger.invoices(call.status.as_deref()).map_err(|e| internal("reading invoices", e))?;
+                respond::json(200, &list)
+            }
+            "invoices/get" => {
+                let id = call.id.as_deref().unwrap_or_default();
+                let inv =
+                    ledger.invoice(id).map_err(|e| internal("reading invoices", e))?.ok_or_else(invoice_not_found)?;
+                respond::json(200, &inv)
+            }
+            "invoices/approve" | "invoices/void" => {
+                let id = call.id.as_deref().unwrap_or_default();
+                let mut inv =
+                    ledger.invoice(id).map_err(|e| internal("reading invoices", e))?.ok_or_else(invoice_not_found)?;
+                let status = inv["status"]
+                    .as_str()
+                    .and_then(InvoiceStatus::parse)
+                    .ok_or_else(|| internal("invoice status", id))?;
+                let next =
+                    if op == "invoices/approve" { lifecycle::approve(status)? } else { lifecycle::void(status)? };
+                inv["status"] = json!(next.as_str());
+                if next == InvoiceStatus::Sent {
+                    inv["sent_at"] = json!(now);
+                }
+                atomically(&self.state.storage(), || {
+                    ledger.put_invoice(&inv, period_start(&inv)?)?;
+                    if webhooks && next == InvoiceStatus::Sent {
+                        invoicing::enqueue_webhook(&ledger, "invoice.sent", &inv, now)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| internal("updating invoice", e))?;
+                self.deliver(&ledger, now).await;
+                respond::json(200, &inv)
+            }
+            "invoices/upcoming" => {
+                let p = customer.invoice_schedule.period_containing(now);
+                let mut inv = invoicing::compute(&ledger, &customer, &call.metrics, p, "upcoming")
+                    .map_err(|e| internal("computing the upcoming invoice", e))?;
+                if let Some(o) = inv.as_object_mut() {
+                    for k in ["id", "number", "created_at", "finalized_at", "sent_at"] {
+                        o.remove(k);
+                    }
+                }
+                respond::json(200, &inv)
+            }
+            _ => return Err(ApiError::new(ErrorCode::NotFound, format!("no object operation `{op}`"))),
+        };
+        Ok(answer)
+    }
+
+    /// Sends the webhooks due at `now`; a failure is kept for a later run with backoff.
+    async fn deliver(&self, ledger: &Ledger, now: Timestamp) {
+        let Ok(url) = self.env.var("EDGEMETER_WEBHOOK_URL").map(|v| v.to_string()) else { return };
+        if url.is_empty() {
+            return;
+        }
+        let secret = self.env.var("EDGEMETER_WEBHOOK_SECRET").map(|v| v.to_string()).unwrap_or_default();
+        let Ok(due) = ledger.due_deliveries(now) else { return };
+        for p in due {
+            let outcome = post(&url, &secret, &p.body, now).await;
+            let recorded = match outcome {
+                Ok(()) => ledger.delivered(&p.id, now),
+                Err(e) => ledger.delivery_failed(&p.id, now.saturating_add_ms(invoicing::backoff(p.attempts)), &e),
+            };
+            if let Err(e) = recorded {
+                worker::console_error!("recording a webhook delivery: {e}");
+            }
+        }
+    }
+}
+
+fn period_start(inv: &Value) -> Result<i64, String> {
+    inv["period_start"]
+        .as_str()
+        .and_then(|s| Timestamp::parse_rfc3339(s).ok())
+        .map(|t| t.millis())
+        .ok_or_else(|| "invoice without period_start".to_owned())
+}
+
+async fn post(url: &str, secret: &str, body: &str, now: Timestamp) -> std::result::Result<(), String> {
+    let headers = Headers::new();
+    let sig = invoicing::signature(secret, now.millis().div_euclid(1000), body);
+    headers.set("content-type", "application/json").map_err(|e| e.to_string())?;
+    headers.set("edgemeter-signature", &sig).map_err(|e| e.to_string())?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+    let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let resp = Fetch::Request(req).send().await.map_err(|e| e.to_string())?;
+    match resp.status_code() {
+        200..=299 => Ok(()),
+        s => Err(format!("receiver answered {s}")),
     }
 }

@@ -7,6 +7,8 @@
 //!   the start of its service period. A voided event keeps its row (`voided_at`), so its
 //!   key stays a duplicate.
 //! - `aggregates`: per metric and period, the mergeable [`AggState`] of the live events.
+//! - `invoices`: one row per service period (`UNIQUE`), the invoice as the API shows it.
+//! - `outbox`: webhook deliveries not yet acknowledged, retried with backoff.
 //! - `metrics_seen`: which metric definitions the aggregates already cover. A metric new
 //!   to this customer is back-filled from `events` the first time it is seen, so a metric
 //!   created after events arrived still counts them.
@@ -51,6 +53,20 @@ CREATE TABLE IF NOT EXISTS aggregates (
   PRIMARY KEY (metric, period_start)
 );
 CREATE TABLE IF NOT EXISTS metrics_seen (metric TEXT PRIMARY KEY, def TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS invoices (
+  id TEXT PRIMARY KEY,
+  period_start INTEGER NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  id TEXT PRIMARY KEY,
+  body TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  delivered_at INTEGER,
+  last_error TEXT
+);
 ";
 
 /// One customer's storage.
@@ -235,6 +251,7 @@ impl Ledger {
         self.ensure_metrics(customer, metrics)?;
         let metrics = &self.with_seen_metrics(metrics, events)?[..];
         let schedule = &customer.invoice_schedule;
+        let closed_before = self.closed_before()?;
         let mut fates = Vec::with_capacity(events.len());
         let mut in_batch: HashMap<&str, u128> = HashMap::new();
         let mut fresh: Vec<(usize, Period)> = Vec::new();
@@ -245,6 +262,16 @@ impl Ledger {
             }
             in_batch.insert(&ev.key, ev.hash.0);
             let period = schedule.period_containing(Timestamp(ev.ts));
+            if closed_before.is_some_and(|c| period.start < c) {
+                // A retry of an event stored before its period closed is still a
+                // duplicate; only a new event is refused.
+                fates.push(match self.stored_hash(&ev.key)? {
+                    Some(h) if h == ev.hash => Fate::Duplicate,
+                    Some(_) => Fate::Reused,
+                    None => Fate::Closed,
+                });
+                continue;
+            }
             let body = serde_json::to_string(ev).map_err(err)?;
             let cursor = self
                 .sql
@@ -263,9 +290,7 @@ impl Ledger {
                 )
                 .map_err(err)?;
             if cursor.rows_written() == 0 {
-                let stored: Vec<HashRow> =
-                    self.rows("SELECT hash FROM events WHERE key = ?", vec![V::String(ev.key.to_string())])?;
-                let stored = stored.first().and_then(|r| ContentHash::parse_hex(&r.hash));
+                let stored = self.stored_hash(&ev.key)?;
                 // Later copies of this key in the batch are judged against the stored
                 // event, not against this copy.
                 if let Some(h) = stored {
@@ -339,6 +364,152 @@ impl Ledger {
     pub fn usage(&self, customer: &Customer, metrics: &[MetricDef], period: Period) -> LedgerResult<Vec<AggState>> {
         self.ensure_metrics(customer, metrics)?;
         metrics.iter().map(|m| self.state(m, period.start.millis())).collect()
+    }
+}
+
+/// An event name's live events in one period: how many, first and last.
+#[derive(Deserialize)]
+pub struct NameSummary {
+    pub event_name: String,
+    pub first_ts: i64,
+    pub last_ts: i64,
+}
+
+/// A webhook delivery waiting in the outbox.
+#[derive(Deserialize)]
+pub struct Pending {
+    pub id: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+impl Ledger {
+    fn stored_hash(&self, key: &str) -> LedgerResult<Option<ContentHash>> {
+        let stored: Vec<HashRow> =
+            self.rows("SELECT hash FROM events WHERE key = ?", vec![V::String(key.to_owned())])?;
+        Ok(stored.first().and_then(|r| ContentHash::parse_hex(&r.hash)))
+    }
+
+    pub fn meta(&self, k: &str) -> LedgerResult<Option<String>> {
+        let rows: Vec<TextRow> = self.rows("SELECT v FROM meta WHERE k = ?", vec![V::String(k.to_owned())])?;
+        Ok(rows.into_iter().next().map(|r| r.v))
+    }
+
+    pub fn put_meta(&self, k: &str, v: &str) -> LedgerResult<()> {
+        self.sql
+            .exec(
+                "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                vec![V::String(k.to_owned()), V::String(v.to_owned())],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Events in periods starting before this are refused (`period_closed`).
+    pub fn closed_before(&self) -> LedgerResult<Option<Timestamp>> {
+        Ok(self.meta("closed_before")?.and_then(|v| v.parse().ok()).map(Timestamp))
+    }
+
+    /// Per event name, the first and last live event of a period.
+    pub fn period_summaries(&self, period_start: i64) -> LedgerResult<Vec<NameSummary>> {
+        self.rows(
+            "SELECT event_name, MIN(ts) AS first_ts, MAX(ts) AS last_ts FROM events
+             WHERE period_start = ? AND voided_at IS NULL GROUP BY event_name",
+            vec![V::Integer(period_start)],
+        )
+    }
+
+    pub fn invoice(&self, id: &str) -> LedgerResult<Option<serde_json::Value>> {
+        let rows: Vec<TextRow> =
+            self.rows("SELECT body AS v FROM invoices WHERE id = ?", vec![V::String(id.to_owned())])?;
+        rows.first().map(|r| serde_json::from_str(&r.v).map_err(err)).transpose()
+    }
+
+    pub fn invoice_for_period(&self, period_start: i64) -> LedgerResult<Option<serde_json::Value>> {
+        let rows: Vec<TextRow> =
+            self.rows("SELECT body AS v FROM invoices WHERE period_start = ?", vec![V::Integer(period_start)])?;
+        rows.first().map(|r| serde_json::from_str(&r.v).map_err(err)).transpose()
+    }
+
+    /// Every invoice, oldest period first, optionally of one status.
+    pub fn invoices(&self, status: Option<&str>) -> LedgerResult<Vec<serde_json::Value>> {
+        let rows: Vec<TextRow> = match status {
+            Some(s) => self.rows(
+                "SELECT body AS v FROM invoices WHERE status = ? ORDER BY period_start",
+                vec![V::String(s.to_owned())],
+            )?,
+            None => self.rows("SELECT body AS v FROM invoices ORDER BY period_start", vec![])?,
+        };
+        rows.iter().map(|r| serde_json::from_str(&r.v).map_err(err)).collect()
+    }
+
+    /// Stores an invoice (`id`, `status` and `period_start` read from its body).
+    pub fn put_invoice(&self, inv: &serde_json::Value, period_start: i64) -> LedgerResult<()> {
+        let id = inv["id"].as_str().ok_or("invoice without id")?;
+        let status = inv["status"].as_str().ok_or("invoice without status")?;
+        self.sql
+            .exec(
+                "INSERT INTO invoices (id, period_start, status, body) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
+                vec![
+                    V::String(id.to_owned()),
+                    V::Integer(period_start),
+                    V::String(status.to_owned()),
+                    V::String(inv.to_string()),
+                ],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    pub fn enqueue(&self, id: &str, body: &str, now: Timestamp) -> LedgerResult<()> {
+        self.sql
+            .exec(
+                "INSERT INTO outbox (id, body, next_attempt_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                vec![V::String(id.to_owned()), V::String(body.to_owned()), V::Integer(now.millis())],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Deliveries due at `now`, oldest first.
+    pub fn due_deliveries(&self, now: Timestamp) -> LedgerResult<Vec<Pending>> {
+        self.rows(
+            "SELECT id, body, attempts FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ?
+             ORDER BY next_attempt_at LIMIT 20",
+            vec![V::Integer(now.millis())],
+        )
+    }
+
+    /// The earliest pending delivery, if any.
+    pub fn next_delivery(&self) -> LedgerResult<Option<Timestamp>> {
+        #[derive(Deserialize)]
+        struct Row {
+            t: Option<i64>,
+        }
+        let rows: Vec<Row> =
+            self.rows("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE delivered_at IS NULL", vec![])?;
+        Ok(rows.first().and_then(|r| r.t).map(Timestamp))
+    }
+
+    pub fn delivered(&self, id: &str, now: Timestamp) -> LedgerResult<()> {
+        self.sql
+            .exec(
+                "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
+                vec![V::Integer(now.millis()), V::String(id.to_owned())],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    pub fn delivery_failed(&self, id: &str, next: Timestamp, error: &str) -> LedgerResult<()> {
+        self.sql
+            .exec(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                vec![V::Integer(next.millis()), V::String(error.to_owned()), V::String(id.to_owned())],
+            )
+            .map_err(err)?;
+        Ok(())
     }
 }
 

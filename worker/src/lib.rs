@@ -6,8 +6,11 @@
 
 mod api;
 mod auth;
+mod billing_index;
 mod catalog;
 mod customer_object;
+mod ids;
+mod invoicing;
 mod ledger;
 mod replay;
 mod respond;
@@ -23,7 +26,7 @@ use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use replay::Replay;
 use respond::Reply;
-use worker::{event, Context, Env, Method, Request, Response, Result};
+use worker::{event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 /// What every handler gets: the bindings and the request's arrival time.
 pub struct Ctx {
@@ -34,6 +37,17 @@ pub struct Ctx {
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
+}
+
+/// The invoicing run (API.md, "Invoices"), with "now" = the trigger's scheduled time, so a
+/// late or replayed trigger computes what was due then. It asks the catalog for pages of
+/// due customers until none are left; each page is one bounded request.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let now = Timestamp(event.schedule() as i64);
+    if let Err(e) = api::run_invoicing(&env, now).await {
+        worker::console_error!("invoicing run at {now}: {}", e.message);
+    }
 }
 
 #[event(fetch)]
@@ -101,6 +115,11 @@ async fn route(
         (Post, ["v1", "customers", id, "items"]) => api::items::create(ctx, id, body).await,
         (Get, ["v1", "customers", id, "usage"]) => api::usage::usage(ctx, id, query).await,
         (Get, ["v1", "items"]) => api::items::list(ctx, query).await,
+        (Get, ["v1", "customers", id, "invoices", "upcoming"]) => api::invoices::upcoming(ctx, id).await,
+        (Get, ["v1", "invoices"]) => api::invoices::list(ctx, query).await,
+        (Get, ["v1", "invoices", id]) => api::invoices::get(ctx, id).await,
+        (Post, ["v1", "invoices", id, "approve"]) => api::invoices::transition(ctx, id, "invoices/approve").await,
+        (Post, ["v1", "invoices", id, "void"]) => api::invoices::transition(ctx, id, "invoices/void").await,
         (Post, ["v1", "billing", "metrics"]) => api::metrics::create(ctx, body).await,
         (Get, ["v1", "billing", "metrics"]) => api::metrics::list(ctx, query).await,
         (Get, ["v1", "billing", "metrics", code]) => api::metrics::get(ctx, code).await,

@@ -3,6 +3,7 @@
 
 pub mod customers;
 pub mod ingest;
+pub mod invoices;
 pub mod items;
 pub mod metrics;
 pub mod usage;
@@ -91,4 +92,19 @@ pub fn list_params(query: &[(String, String)]) -> Result<(usize, Option<String>)
 /// The value of one query parameter.
 pub fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
     query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Runs invoicing at `now`: pages of due customers until the catalog has none left.
+/// Bounded, so a run can never loop forever; what is left is caught up by the next run.
+pub async fn run_invoicing(env: &Env, now: edgemeter_core::time::Timestamp) -> Result<(), ApiError> {
+    const MAX_PAGES: usize = 400;
+    let catalog = catalog_stub(env)?;
+    for _ in 0..MAX_PAGES {
+        let reply = call(&catalog, "invoicing/page", &serde_json::json!({"now": now})).await?;
+        let page: crate::billing_index::PageReply = decode(&reply)?;
+        if !page.more {
+            break;
+        }
+    }
+    Ok(())
 }
