@@ -33,6 +33,41 @@ impl QuantityError {
 /// Parses a non-negative decimal from its JSON text: `50`, `85.7`, `1e3`, `-0`.
 /// Exponents are accepted because JSON allows them; the result is exact.
 pub fn parse_value(text: &str) -> Result<Decimal, QuantityError> {
+    match parse_plain(text.as_bytes()) {
+        Some(d) => check_value(d),
+        None => parse_value_slow(text),
+    }
+}
+
+/// The common shape: at most 18 digits with an optional `.` between digits (`50`,
+/// `85.70`), read straight into the mantissa. `None` for anything else. Such a text is
+/// exact, and the places it needs are those of its normalized value, which
+/// [`check_value`] bounds.
+fn parse_plain(bytes: &[u8]) -> Option<Decimal> {
+    let (mut mantissa, mut digits, mut scale) = (0u64, 0u32, None);
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 18 {
+                    return None;
+                }
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+            }
+            b'.' if scale.is_none() && i > 0 && i + 1 < bytes.len() => scale = Some((bytes.len() - i - 1) as u32),
+            _ => return None,
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    Some(Decimal::from_parts(mantissa as u32, (mantissa >> 32) as u32, 0, false, scale.unwrap_or(0)))
+}
+
+/// [`parse_value`] without its fast path for plain decimals: what that path must agree
+/// with.
+#[doc(hidden)]
+pub fn parse_value_slow(text: &str) -> Result<Decimal, QuantityError> {
     let bytes = text.as_bytes();
     if bytes.is_empty() || bytes.len() > 64 {
         return Err(QuantityError::NotANumber);

@@ -43,14 +43,21 @@ impl Timestamp {
     /// Parses RFC 3339 with a `Z` or `±hh:mm` offset; a naive time is refused so that no
     /// event is silently read in the server's zone.
     pub fn parse_rfc3339(s: &str) -> Result<Timestamp, TimestampError> {
-        // chrono also accepts a space for `T` and lower-case `t`/`z`, as RFC 3339 allows.
-        let dt = DateTime::parse_from_rfc3339(s).map_err(|_| TimestampError::Invalid)?;
-        let ms = dt.timestamp_millis();
+        let ms = match fast_rfc3339_millis(s.as_bytes()) {
+            Some(ms) => ms,
+            None => Self::parse_rfc3339_chrono(s)?,
+        };
         // Years 1970..=9999 only: nothing before the epoch is usage.
         if !(0..=253_402_300_799_999).contains(&ms) {
             return Err(TimestampError::Invalid);
         }
         Ok(Timestamp(ms))
+    }
+
+    fn parse_rfc3339_chrono(s: &str) -> Result<i64, TimestampError> {
+        // chrono also accepts a space for `T` and lower-case `t`/`z`, as RFC 3339 allows.
+        let dt = DateTime::parse_from_rfc3339(s).map_err(|_| TimestampError::Invalid)?;
+        Ok(dt.timestamp_millis())
     }
 
     pub fn millis(self) -> i64 {
@@ -75,6 +82,86 @@ impl Timestamp {
         let format = if self.0 % 1000 == 0 { SecondsFormat::Secs } else { SecondsFormat::Millis };
         self.to_datetime().to_rfc3339_opts(format, true)
     }
+}
+
+/// Two ASCII digits as a number, or `None`.
+#[inline]
+fn two_digits(b: &[u8], i: usize) -> Option<i64> {
+    let (h, l) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+    (h < 10 && l < 10).then_some(h as i64 * 10 + l as i64)
+}
+
+/// Days from 1970-01-01 to a valid proleptic Gregorian date (Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The common shapes `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` (`t`, `z` too) with every
+/// field in range, as epoch milliseconds; `None` for anything else, which chrono then
+/// judges (a leap second, a space for `T`, a longer fraction, an invalid date…).
+fn fast_rfc3339_millis(b: &[u8]) -> Option<i64> {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let year = two_digits(b, 0)? * 100 + two_digits(b, 2)?;
+    let (month, day) = (two_digits(b, 5)?, two_digits(b, 8)?);
+    let (hour, minute, second) = (two_digits(b, 11)?, two_digits(b, 14)?, two_digits(b, 17)?);
+    if !(1..=12).contains(&month) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if day < 1 || day > month_days {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 3 {
+                millis = millis * 10 + (b[i] - b'0') as i64;
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if !(1..=9).contains(&n) {
+            return None;
+        }
+        for _ in n..3 {
+            millis *= 10;
+        }
+    }
+    let offset_minutes = match &b[i..] {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (oh, om) = (two_digits(b, i + 1)?, two_digits(b, i + 4)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let m = oh * 60 + om;
+            if *sign == b'-' {
+                -m
+            } else {
+                m
+            }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
+    Some(secs * 1_000 + millis)
 }
 
 impl fmt::Display for Timestamp {
