@@ -96,7 +96,13 @@ impl Server {
 
     /// Starts a server on the given state folder (to restart on the same state).
     pub fn start_on(state_dir: &Path) -> Server {
+        Server::start_with(state_dir, &[])
+    }
+
+    /// Starts a server on the given state folder with extra worker variables.
+    pub fn start_with(state_dir: &Path, vars: &[(&str, &str)]) -> Server {
         ensure_built();
+        let extra: String = vars.iter().map(|(k, v)| format!(" --var '{k}:{v}'")).collect();
         let port = free_port();
         let inspector = free_port();
         let log = state_dir.join(format!("wrangler-{port}.log"));
@@ -105,7 +111,7 @@ impl Server {
             "node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --inspector-port {inspector} \
              --persist-to '{state}' --show-interactive-dev-session=false \
              --var EDGEMETER_SECRET_KEYS:{SECRET_KEY} --var EDGEMETER_INGEST_KEYS:{INGEST_KEY} \
-             --var EDGEMETER_TOKEN_SECRET:e2e-token-secret --var EDGEMETER_FAULT_INJECTION:1 & \
+             --var EDGEMETER_TOKEN_SECRET:e2e-token-secret --var EDGEMETER_FAULT_INJECTION:1{extra} & \
              w=$!; while kill -0 {parent} 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done; kill -TERM 0",
             state = state_dir.join("state").display(),
             parent = std::process::id(),
@@ -175,6 +181,13 @@ impl Server {
         let _ = self.child.wait();
         // Give workerd a moment to release its SQLite files before a restart reuses them.
         std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// Runs the cron handler as if triggered at `ms` (unix milliseconds), and waits for it.
+    pub fn run_cron_at(&self, ms: i64) {
+        let url = format!("{}/cdn-cgi/handler/scheduled?cron=0+*+*+*+*&time={ms}", self.base);
+        let r = ureq::get(&url).timeout(Duration::from_secs(300)).call();
+        assert!(r.is_ok(), "the scheduled handler failed: {:?}", r.err());
     }
 
     pub fn client(&self) -> Client {
@@ -495,4 +508,82 @@ mod tests {
         assert_eq!(rfc3339(1_709_164_800_000), "2024-02-29T00:00:00.000Z");
         assert_eq!(parse_utc("2024-02-29T00:00:00Z"), 1_709_164_800_000);
     }
+}
+
+/// A webhook receiver on a local port: records every request, and answers 500 to the
+/// first `fail_first` ones (to test retries), 200 after that.
+pub struct Receiver {
+    pub url: String,
+    requests: std::sync::Arc<Mutex<Vec<Received>>>,
+}
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub signature: String,
+    pub body: String,
+    pub answered: u16,
+}
+
+impl Receiver {
+    pub fn start(fail_first: usize) -> Receiver {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
+        let url = format!("http://{}/hook", listener.local_addr().expect("receiver address"));
+        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+                let (mut length, mut signature) = (0usize, String::new());
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if lower.starts_with("edgemeter-signature:") {
+                        signature = line["edgemeter-signature:".len()..].trim().to_owned();
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let mut all = seen.lock().unwrap_or_else(|e| e.into_inner());
+                let answered = if all.len() < fail_first { 500 } else { 200 };
+                all.push(Received { signature, body: String::from_utf8_lossy(&body).into_owned(), answered });
+                drop(all);
+                let _ = write!(stream, "HTTP/1.1 {answered} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            }
+        });
+        Receiver { url, requests }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Checks `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+pub fn signature_valid(secret: &str, header: &str, body: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", x)) => t = Some(x),
+            Some(("v1", x)) => v1 = Some(x),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else { return false };
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else { return false };
+    mac.update(format!("{t}.{body}").as_bytes());
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    expected == v1
 }

@@ -176,10 +176,12 @@ fn events_for_known_and_unknown_customers_in_one_batch_each_get_their_fate() {
         event("cus_00000000000000000000000000", &s.event_name, json!(1)),
         event(&other, &s.event_name, json!(1)),
         event("cus_00000000000000000000000000", &s.event_name, json!(1)),
+        // Right prefix, not an id this server could have made: still only this event.
+        event("cus_doesnotexist", &s.event_name, json!(1)),
     ]);
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.statuses(), ["accepted", "rejected", "accepted", "rejected"]);
-    assert_eq!(r.event_codes(), ["", "unknown_customer", "", "unknown_customer"]);
+    assert_eq!(r.statuses(), ["accepted", "rejected", "accepted", "rejected", "rejected"]);
+    assert_eq!(r.event_codes(), ["", "unknown_customer", "", "unknown_customer", "unknown_customer"]);
     assert_eq!(c.quantity(&s.customer, &s.metric), ("1".to_owned(), 1));
     assert_eq!(c.quantity(&other, &s.metric), ("1".to_owned(), 1));
 }

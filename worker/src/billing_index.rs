@@ -126,15 +126,21 @@ pub async fn page(env: &Env, sql: &SqlStorage, body: &[u8]) -> Answer {
             let r = rpc::call(&stub, "invoices/number", &call)
                 .await
                 .map_err(|e| internal("calling a customer object", e))?;
-            decode::<Vec<Value>>(&Reply::from_response(r).await?)
+            decode::<RunResult>(&Reply::from_response(r).await?)
         }
     });
-    for updated in join_all(numbering).await {
+    for ((cid, _), updated) in to_number.iter().zip(join_all(numbering).await) {
         match updated {
-            Ok(list) => {
-                for inv in &list {
+            Ok(run) => {
+                for inv in &run.invoices {
                     put_invoice(sql, inv)?;
                 }
+                // Webhooks queued by numbering may have failed: their retry time counts.
+                sql.exec(
+                    "UPDATE billing_index SET next_due = ? WHERE customer_id = ?",
+                    vec![V::Integer(run.next_due.millis()), V::String(cid.clone())],
+                )
+                .map_err(storage)?;
             }
             Err(e) => worker::console_error!("numbering invoices: {}", e.message),
         }

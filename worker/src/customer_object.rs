@@ -274,10 +274,11 @@ impl CustomerObject {
         let webhooks = self.env.var("EDGEMETER_WEBHOOK_URL").is_ok_and(|v| !v.to_string().is_empty());
         let answer = match op {
             "invoicing/run" => {
-                let result: RunResult =
+                let mut result: RunResult =
                     atomically(&self.state.storage(), || invoicing::run(&ledger, &customer, &call.metrics, now))
                         .map_err(|e| internal("invoicing run", e))?;
                 self.deliver(&ledger, now).await;
+                result.next_due = invoicing::next_due(&ledger, &customer).map_err(|e| internal("invoicing run", e))?;
                 respond::json(200, &result)
             }
             "invoices/number" => {
@@ -304,7 +305,9 @@ impl CustomerObject {
                 })
                 .map_err(|e| internal("numbering invoices", e))?;
                 self.deliver(&ledger, now).await;
-                respond::json(200, &updated)
+                let next_due =
+                    invoicing::next_due(&ledger, &customer).map_err(|e| internal("numbering invoices", e))?;
+                respond::json(200, &RunResult { next_due, invoices: updated })
             }
             "invoices/list" => {
                 let list = ledger.invoices(call.status.as_deref()).map_err(|e| internal("reading invoices", e))?;

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-/// What a run tells the catalog: when this customer is next due, and the invoices it
-/// created or changed (plus finalized ones still waiting for a number).
+/// What a run (or numbering) tells the catalog: when this customer is next due, and the
+/// invoices it created or changed (for a run, plus final ones still waiting for a number).
 #[derive(Serialize, Deserialize)]
 pub struct RunResult {
     pub next_due: Timestamp,
@@ -130,12 +130,23 @@ pub fn run(ledger: &Ledger, customer: &Customer, metrics: &[MetricDef], now: Tim
             changed.push(inv);
         }
     }
-    // While a draft is open its start is in the past, so every run refreshes it.
-    let mut next_due = draft_from(s, s.period_containing(cursor));
-    if let Some(t) = ledger.next_delivery()? {
-        next_due = next_due.min(t);
-    }
-    Ok(RunResult { next_due, invoices: changed })
+    Ok(RunResult { next_due: next_due(ledger, customer)?, invoices: changed })
+}
+
+/// When the customer next needs a run: its next draft point (in the past while a draft
+/// is open, so every run refreshes it) or its next webhook retry, whichever is first.
+/// Call it after deliveries, which move the retries.
+pub fn next_due(ledger: &Ledger, customer: &Customer) -> LedgerResult<Timestamp> {
+    let s = &customer.invoice_schedule;
+    let cursor = match ledger.meta("billing_cursor")?.and_then(|v| v.parse().ok()) {
+        Some(c) => Timestamp(c),
+        None => s.period_containing(customer.created_at).start,
+    };
+    let due = draft_from(s, s.period_containing(cursor));
+    Ok(match ledger.next_delivery()? {
+        Some(t) => due.min(t),
+        None => due,
+    })
 }
 
 fn refreshed(

@@ -93,8 +93,9 @@ pub async fn ingest(ctx: &Ctx, _principal: Principal, body: &[u8]) -> Result<Rep
     let replies = join_all(calls).await;
 
     for ((_, idx), reply) in groups.iter().zip(replies) {
-        let reply = reply?;
-        match decode::<IngestReply>(&reply) {
+        // An id that cannot name a customer fails before any call: that customer's
+        // events are rejected like those of a customer that does not exist.
+        match reply.and_then(|r| decode::<IngestReply>(&r)) {
             Ok(r) if r.fates.len() == idx.len() => {
                 for (&(i, _), fate) in idx.iter().zip(r.fates) {
                     outcomes[i] = Some(match fate {
