@@ -22,8 +22,7 @@ lint: setup
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p edgemeter-worker -p edgemeter-sdk --target wasm32-unknown-unknown -- -D warnings
 
-sdk: setup
-	cargo build -p edgemeter-sdk --target wasm32-unknown-unknown --release
+sdk: sdk-build
 
 test-core:
 	cargo test -p edgemeter-core -p edgemeter-sdk
@@ -31,7 +30,7 @@ test-core:
 test-e2e: build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests
 
-test: lint sdk test-core test-e2e
+test: lint sdk-build test-core test-e2e
 
 bench: bench-wasm
 	cargo bench -p edgemeter-core --bench ingest_path
@@ -45,3 +44,13 @@ bench-wasm: setup
 	"$${CARGO_HOME:-$$HOME/.cargo}/bin/wasm-bindgen" --target nodejs --out-dir target/bench-wasm \
 	  target/wasm32-unknown-unknown/release/edgemeter_sdk.wasm
 	node tests/bench/wasm-ingest.mjs "$$(pwd)/target/bench-wasm"
+
+.PHONY: sdk-build sdk-test
+
+# The npm package @edgemeter/sdk in sdk/pkg/ (wasm-bindgen --target web, wasm-opt, ESM client).
+sdk-build: setup
+	npm run sdk:build
+
+# The JS SDK's Node tests (tests/sdk/) against a real wrangler dev, after a fresh package build.
+sdk-test: build sdk-build
+	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test sdk_node

@@ -1,0 +1,169 @@
+// Types of @edgemeter/sdk (hand-written; the implementation is index.js).
+
+/** Stable error codes: the server's (API.md) and the SDK's own. */
+export type ErrorCode =
+  // Event validation, as the server answers it.
+  | 'missing_idempotency_key'
+  | 'invalid_idempotency_key'
+  | 'missing_customer_id'
+  | 'invalid_customer_id'
+  | 'missing_event_name'
+  | 'invalid_event_name'
+  | 'invalid_value'
+  | 'invalid_timestamp'
+  | 'timestamp_in_future'
+  | 'timestamp_too_old'
+  | 'invalid_properties'
+  | 'unknown_field'
+  | 'unknown_customer'
+  | 'unknown_event_name'
+  | 'period_closed'
+  | 'idempotency_key_reused'
+  | 'forbidden_customer'
+  // Request level, as the server answers it.
+  | 'invalid_json'
+  | 'invalid_request'
+  | 'payload_too_large'
+  | 'too_many_events'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'internal_error'
+  // The SDK's own.
+  /** `track()` while `maxQueueSize` events are pending; the event was not queued. */
+  | 'queue_full'
+  /** `track()` after `shutdown()`. */
+  | 'closed'
+  /** The request failed before an answer (connection refused or dropped). */
+  | 'network_error'
+  /** No answer within `timeoutMs`. */
+  | 'timeout'
+  /** A 200 answer that is not an ingest result. */
+  | 'invalid_response'
+  /** An error answer without an error body. */
+  | 'http_error'
+  /** A constructor option is missing or out of range. */
+  | 'invalid_option';
+
+/** A property value: a string of at most 512 characters, a number or a boolean. */
+export type PropertyValue = string | number | boolean;
+
+/** A usage event as `track()` takes it (the wire format in camelCase). */
+export interface Event {
+  /** The customer's id (`cus_…`). */
+  customerId: string;
+  /** An event name that at least one billable metric reads. */
+  eventName: string;
+  /** A finite, non-negative decimal; a string keeps every digit exact. Default 1. */
+  value?: number | string;
+  /** RFC 3339 with an offset, or a Date. Default: when `track()` is called. */
+  timestamp?: Date | string;
+  /** A UUID that identifies this event across retries. Default: a new UUIDv7. */
+  idempotencyKey?: string;
+  /** At most 50 keys of at most 64 characters. */
+  properties?: Record<string, PropertyValue>;
+}
+
+/**
+ * The runtime's `AbortSignal` (from the DOM or Node's types), written so that these
+ * declarations also compile in a project that has neither.
+ */
+export type AbortSignalOf<G = typeof globalThis> = G extends { AbortSignal: { prototype: infer S } }
+  ? S
+  : { readonly aborted: boolean };
+
+/** What `fetch` is called with. */
+export interface FetchInit {
+  method: 'POST';
+  headers: Record<string, string>;
+  body: string;
+  signal: AbortSignalOf;
+}
+
+/** The part of a `fetch` response the client reads. */
+export interface FetchResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
+/** A `fetch`-compatible function (the global `fetch` is one). */
+export type FetchFunction = (url: string, init: FetchInit) => Promise<FetchResponse>;
+
+export interface Options {
+  /** A secret (`sk_…`), ingest (`pk_…`) or customer (`ct_…`) key. */
+  apiKey: string;
+  /** The API's origin, e.g. `https://billing.example.com`. */
+  baseUrl: string;
+  /** Send a batch once this many events are queued (1 to 1000). Default 100. */
+  flushAt?: number;
+  /** Send what is queued at most this long after it was tracked. Default 10000. */
+  flushIntervalMs?: number;
+  /** Most events pending (queued or being sent); beyond, `track()` throws `queue_full`. Default 10000. */
+  maxQueueSize?: number;
+  /** Retries of a batch after network errors, 408, 429 and 5xx. Default 5. */
+  maxRetries?: number;
+  /** Backoff before retry n is uniform in [0, min(retryMaxMs, retryBaseMs × 2^n)], unless the server sent `Retry-After`. Default 500. */
+  retryBaseMs?: number;
+  /** Default 30000. */
+  retryMaxMs?: number;
+  /** An attempt with no answer by then is aborted and retried. Default 30000. */
+  timeoutMs?: number;
+  /**
+   * Called for each event the server rejected, for each batch that failed for good, and
+   * for `queue_full`. Delivery goes on whatever it does.
+   */
+  onError?: (error: EdgemeterError) => void;
+  /** Default: the global `fetch`. */
+  fetch?: FetchFunction;
+}
+
+/** An event the server refused, with why. */
+export interface RejectedEvent {
+  idempotencyKey: string;
+  error: EdgemeterError;
+}
+
+/** An event that could not be delivered (retries exhausted, or a 4xx for the whole batch). */
+export interface FailedEvent {
+  idempotencyKey: string;
+  error: EdgemeterError;
+}
+
+/** What became of the batches that settled while `flush()` waited. */
+export interface FlushResult {
+  /** Events stored and counted. */
+  accepted: number;
+  /** Events the server had already (a retry of an accepted event); counted once. */
+  duplicates: number;
+  rejected: RejectedEvent[];
+  failed: FailedEvent[];
+}
+
+export class EdgemeterError extends Error {
+  readonly name: 'EdgemeterError';
+  readonly code: ErrorCode;
+  /** The field at fault, in camelCase for the event's own fields (`customerId`). */
+  readonly field?: string;
+  /** The HTTP status, when the server answered with one. */
+  readonly status?: number;
+  /** The events concerned (empty for errors about no event in particular). */
+  readonly idempotencyKeys: readonly string[];
+}
+
+export class Edgemeter {
+  /** Throws an `EdgemeterError` (`invalid_option`) for a bad option. */
+  constructor(options: Options);
+  /** Events tracked and not yet settled (queued or being sent). */
+  readonly pending: number;
+  /**
+   * Validates the event with the server's rules, fills `timestamp` and `idempotencyKey`
+   * when absent, queues it and returns its idempotency key (canonical: lowercase).
+   * Throws an `EdgemeterError` and queues nothing when the event is invalid, the queue is
+   * full (`queue_full`) or the client is shut down (`closed`).
+   */
+  track(event: Event): string;
+  /** Sends everything tracked so far; resolves once all of it is delivered or failed for good. */
+  flush(): Promise<FlushResult>;
+  /** Flushes and stops the timer; later `track()` calls throw `closed`. */
+  shutdown(): Promise<FlushResult>;
+}

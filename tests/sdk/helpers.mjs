@@ -1,0 +1,84 @@
+// Shared by the SDK's Node tests: the server under test (from the environment the Rust
+// test `tests/tests/sdk_node.rs` sets), admin calls over HTTP, and a scripted fetch.
+//
+// Tests that need no server use a stub `fetch`; the others skip when run without one
+// (`node --test tests/sdk/` alone), and run under `cargo test -p edgemeter-tests --test sdk_node`.
+
+export { Edgemeter, EdgemeterError } from '../../sdk/pkg/index.js';
+
+export const BASE_URL = process.env.EDGEMETER_BASE_URL ?? '';
+export const SECRET_KEY = process.env.EDGEMETER_SECRET_KEY ?? '';
+export const INGEST_KEY = process.env.EDGEMETER_INGEST_KEY ?? '';
+/** For `test(name, NEEDS_SERVER, fn)`. */
+export const NEEDS_SERVER = { skip: BASE_URL ? false : 'no server: run through `cargo test --test sdk_node`' };
+
+async function admin(method, path, body) {
+  const res = await fetch(`${BASE_URL}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+const suffix = () => Math.random().toString(36).slice(2, 10);
+
+/** A new customer's id. */
+export async function customer() {
+  return (await admin('POST', '/v1/customers', { name: 'Acme Corp', email: 'billing@acme.test' })).id;
+}
+
+/** A `sum` metric on a fresh event name: `{ code, eventName }`. */
+export async function sumMetric() {
+  const code = `sdk_${suffix()}`;
+  const eventName = `ev_${suffix()}`;
+  await admin('POST', '/v1/billing/metrics', { code, name: code, event_name: eventName, aggregation: 'sum' });
+  return { code, eventName };
+}
+
+/** One metric's `{ quantity, eventCount }` in the customer's current period. */
+export async function usage(customerId, code) {
+  const body = await admin('GET', `/v1/customers/${customerId}/usage`);
+  const m = body.metrics.find((x) => x.code === code);
+  return m ? { quantity: m.quantity, eventCount: m.event_count } : { quantity: '0', eventCount: 0 };
+}
+
+/** A decimal string without trailing zeros for an integer count of tenths. */
+export function tenths(n) {
+  return n % 10 === 0 ? String(n / 10) : `${Math.floor(n / 10)}.${n % 10}`;
+}
+
+/**
+ * A stub `fetch` that records each call and answers with `answer(call)` (default: every
+ * event accepted). `calls[i]` has `url`, `headers`, `body` (parsed) and `bytes`.
+ */
+export function stubFetch(answer) {
+  const calls = [];
+  const fetch = async (url, init) => {
+    const call = { url, headers: init.headers, body: JSON.parse(init.body), bytes: Buffer.byteLength(init.body) };
+    calls.push(call);
+    const r = answer ? await answer(call) : acceptAll(call);
+    return new Response(typeof r.body === 'string' ? r.body : JSON.stringify(r.body), {
+      status: r.status ?? 200,
+      headers: r.headers ?? {},
+    });
+  };
+  return { fetch, calls };
+}
+
+/** The answer a server gives when it accepts every event of a batch. */
+export function acceptAll(call) {
+  const results = call.body.events.map((e) => ({ idempotency_key: e.idempotency_key, status: 'accepted' }));
+  return { body: { accepted: results.length, duplicates: 0, rejected: 0, results } };
+}
+
+/** A promise and its resolver, to wait for a stub to be called without sleeping. */
+export function signal() {
+  let resolve;
+  const promise = new Promise((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
