@@ -25,6 +25,14 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repository").to_path_buf()
 }
 
+/// The HTTP agent for every test request. It keeps no idle connections: after a long
+/// quiet spell the dev server can drop a pooled keep-alive connection without the client
+/// noticing, and the next request on it would wait for an answer that never comes.
+pub fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| ureq::AgentBuilder::new().max_idle_connections(0).build())
+}
+
 /// A running `wrangler dev`.
 pub struct Server {
     pub base: String,
@@ -186,8 +194,11 @@ impl Server {
     /// Runs the cron handler as if triggered at `ms` (unix milliseconds), and waits for it.
     pub fn run_cron_at(&self, ms: i64) {
         let url = format!("{}/cdn-cgi/handler/scheduled?cron=0+*+*+*+*&time={ms}", self.base);
-        let r = ureq::get(&url).timeout(Duration::from_secs(300)).call();
+        let r = agent().get(&url).timeout(Duration::from_secs(300)).call();
         assert!(r.is_ok(), "the scheduled handler failed: {:?}", r.err());
+        // After a long run the dev server can leave the next connection unanswered once;
+        // the health check's short retries get past that before the test goes on.
+        self.wait_healthy(Duration::from_secs(30));
     }
 
     pub fn client(&self) -> Client {
@@ -272,7 +283,7 @@ impl Client {
     }
 
     fn request(&self, method: &str, path: &str) -> ureq::Request {
-        let mut r = ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(60));
+        let mut r = agent().request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(60));
         if let Some(k) = &self.key {
             r = r.set("authorization", &format!("Bearer {k}"));
         }
