@@ -161,6 +161,9 @@ fn events_for_a_finalized_period_are_period_closed_but_retries_stay_duplicates()
     let retry = b.c.ingest(&json!({"events": [first]}));
     assert_eq!(retry.statuses(), vec!["duplicate"]);
     assert_eq!(line(&b.only_invoice(), "OCR")["quantity"], "5");
+    let void =
+        b.c.post("/v1/usage/void", &json!({"idempotency_key": first["idempotency_key"], "customer_id": b.customer}));
+    void.assert_error(400, "period_closed", Some("idempotency_key"));
 }
 
 #[test]

@@ -4,12 +4,12 @@
 use edgemeter_tests::*;
 use std::process::Command;
 
-/// The first ```sh block after the walk-through heading.
+/// The walk-through section's ```sh blocks, in order, as one script.
 fn walkthrough_script() -> String {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
     let section = readme.split("## Walk-through").nth(1).expect("a walk-through section");
-    let block = section.split("```sh\n").nth(1).expect("a sh block").split("```").next().expect("a closed block");
-    block.to_owned()
+    let section = section.split("\n## ").next().expect("the section");
+    section.split("```sh\n").skip(1).map(|b| b.split("```").next().expect("a closed block")).collect()
 }
 
 #[test]
@@ -27,6 +27,9 @@ fn readme_walkthrough_runs_as_documented() {
         r#""code":"unknown_event_name""#,
         r#""quantity":"85.7","event_count":2"#,
         r#""amount":"4.28""#,
+        r#""number":"INV-000001""#,
+        r#""status":"pending_approval""#,
+        r#""status":"sent""#,
     ] {
         assert!(stdout.contains(expected), "missing {expected} in:\n{stdout}");
     }

@@ -5,7 +5,7 @@
 //! Handlers stay short: parse the call, run one ledger method, render the answer.
 
 use crate::invoicing::{self, RunResult};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Voided};
 use crate::respond::{self, internal};
 use crate::rpc::{CreateItemCall, IngestCall, IngestReply, UsageCall, VoidCall};
 use crate::tx::atomically;
@@ -142,19 +142,24 @@ impl CustomerObject {
         let outcome = atomically(&self.state.storage(), || ledger.void(&customer, &call.metrics, &call.key, call.now))
             .map_err(|e| internal("voiding event", e))?;
         match outcome {
-            None => {
+            Voided::NotFound => {
                 Err(ApiError::new(ErrorCode::EventNotFound, "no event with this idempotency key for this customer")
                     .field("idempotency_key"))
             }
-            Some(newly) => {
+            Voided::PeriodClosed => Err(ApiError::new(
+                ErrorCode::PeriodClosed,
+                "the event's service period is already invoiced; it can no longer be voided",
+            )
+            .field("idempotency_key")),
+            Voided::Now | Voided::Already => {
                 #[derive(Serialize)]
-                struct Voided<'a> {
+                struct VoidAnswer<'a> {
                     idempotency_key: &'a str,
                     customer_id: &'a str,
                     status: &'static str,
                 }
-                let status = if newly { "voided" } else { "already_voided" };
-                Ok(respond::json(200, &Voided { idempotency_key: &call.key, customer_id: &customer.id, status }))
+                let status = if outcome == Voided::Now { "voided" } else { "already_voided" };
+                Ok(respond::json(200, &VoidAnswer { idempotency_key: &call.key, customer_id: &customer.id, status }))
             }
         }
     }

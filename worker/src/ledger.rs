@@ -330,23 +330,20 @@ impl Ledger {
 
     /// Voids an accepted event: marks it and recomputes what it fed. `None` when the key
     /// is unknown; `Some(false)` when it was already void.
-    pub fn void(
-        &self,
-        customer: &Customer,
-        metrics: &[MetricDef],
-        key: &str,
-        now: Timestamp,
-    ) -> LedgerResult<Option<bool>> {
+    pub fn void(&self, customer: &Customer, metrics: &[MetricDef], key: &str, now: Timestamp) -> LedgerResult<Voided> {
         self.ensure_metrics(customer, metrics)?;
         let rows: Vec<EventRowFull> = self.rows(
             "SELECT event_name, period_start, voided_at FROM events WHERE key = ?",
             vec![V::String(key.to_owned())],
         )?;
         let Some(row) = rows.into_iter().next() else {
-            return Ok(None);
+            return Ok(Voided::NotFound);
         };
         if row.voided_at.is_some() {
-            return Ok(Some(false));
+            return Ok(Voided::Already);
+        }
+        if self.closed_before()?.is_some_and(|c| row.period_start < c.millis()) {
+            return Ok(Voided::PeriodClosed);
         }
         self.sql
             .exec(
@@ -357,7 +354,7 @@ impl Ledger {
         for m in metrics.iter().filter(|m| m.event_name == row.event_name) {
             self.rebuild(customer, m, Some(row.period_start))?;
         }
-        Ok(Some(true))
+        Ok(Voided::Now)
     }
 
     /// Each metric's state for one period.
@@ -511,6 +508,16 @@ impl Ledger {
             .map_err(err)?;
         Ok(())
     }
+}
+
+/// What `void` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Voided {
+    Now,
+    Already,
+    NotFound,
+    /// The event's period is final: its invoice must not change.
+    PeriodClosed,
 }
 
 #[derive(Deserialize)]
