@@ -3,39 +3,55 @@
 //! constant time: both sides are hashed to 32 bytes and every configured key is compared
 //! in full, so timing says nothing about how much of a guess was right.
 
+use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
 use worker::{Env, Request};
 
 /// What a credential may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
     /// `sk_…`: everything.
     Secret,
     /// `pk_…`: only `POST /v1/usage/ingest`.
     Ingest,
+    /// `ct_…`: only `POST /v1/usage/ingest`, and only for this customer.
+    Customer(String),
 }
 
 impl Principal {
     /// Refuses an ingest key on a route that needs a secret key (403, not 401: the key is
     /// valid, it just may not do this).
-    pub fn require_secret(self) -> Result<(), ApiError> {
+    pub fn require_secret(&self) -> Result<(), ApiError> {
         match self {
             Principal::Secret => Ok(()),
-            Principal::Ingest => Err(ApiError::new(ErrorCode::Forbidden, "this route needs a secret key (sk_…)")),
+            Principal::Ingest | Principal::Customer(_) => {
+                Err(ApiError::new(ErrorCode::Forbidden, "this route needs a secret key (sk_…)"))
+            }
+        }
+    }
+
+    /// The one customer this credential may report for, if it is limited to one.
+    pub fn only_customer(&self) -> Option<&str> {
+        match self {
+            Principal::Customer(c) => Some(c),
+            _ => None,
         }
     }
 }
 
+/// A variable or secret's text; absent means empty.
+pub fn setting(env: &Env, name: &str) -> String {
+    env.var(name).map(|v| v.to_string()).or_else(|_| env.secret(name).map(|v| v.to_string())).unwrap_or_default()
+}
+
 /// Reads a comma-separated key list from a variable or secret; absent means none.
 pub fn configured_keys(env: &Env, name: &str) -> Vec<String> {
-    let raw =
-        env.var(name).map(|v| v.to_string()).or_else(|_| env.secret(name).map(|v| v.to_string())).unwrap_or_default();
-    raw.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
+    setting(env, name).split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
 }
 
 /// Authenticates the request's bearer key.
-pub fn authenticate(req: &Request, env: &Env) -> Result<Principal, ApiError> {
+pub fn authenticate(req: &Request, env: &Env, now: Timestamp) -> Result<Principal, ApiError> {
     let unauthorized = |m: &'static str| ApiError::new(ErrorCode::Unauthorized, m);
     let header = req
         .headers()
@@ -49,6 +65,10 @@ pub fn authenticate(req: &Request, env: &Env) -> Result<Principal, ApiError> {
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .ok_or_else(|| unauthorized("send `Authorization: Bearer <key>`"))?;
+    if key.starts_with(crate::token::PREFIX) {
+        let secret = setting(env, "EDGEMETER_TOKEN_SECRET");
+        return crate::token::verify(&secret, key, now).map(Principal::Customer);
+    }
     let digest = Sha256::digest(key.as_bytes());
     let secret = any_matches(&digest, &configured_keys(env, "EDGEMETER_SECRET_KEYS"));
     let ingest = any_matches(&digest, &configured_keys(env, "EDGEMETER_INGEST_KEYS"));

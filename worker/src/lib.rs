@@ -15,6 +15,7 @@ mod ledger;
 mod replay;
 mod respond;
 mod rpc;
+mod token;
 mod tx;
 
 pub use catalog::CatalogObject;
@@ -74,7 +75,7 @@ async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiE
         _ => {}
     }
 
-    let principal = auth::authenticate(req, &ctx.env)?;
+    let principal = auth::authenticate(req, &ctx.env, ctx.now)?;
     let query = query_pairs(req);
     let body = if matches!(method, Method::Post | Method::Patch) { read_body(req).await? } else { Vec::new() };
     let is_ingest = matches!((&method, segments.as_slice()), (Method::Post, ["v1", "usage", "ingest"]));
@@ -89,7 +90,7 @@ async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiE
         }
     }
 
-    let reply = route(ctx, principal, &method, &segments, &query, &body).await?;
+    let reply = route(ctx, &principal, &method, &segments, &query, &body).await?;
     if let Some(r) = &replay {
         r.store(&ctx.env, reply.status, &reply.body).await?;
     }
@@ -98,7 +99,7 @@ async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiE
 
 async fn route(
     ctx: &Ctx,
-    principal: Principal,
+    principal: &Principal,
     method: &Method,
     segments: &[&str],
     query: &[(String, String)],
@@ -109,6 +110,7 @@ async fn route(
         (Post, ["v1", "usage", "ingest"]) => api::ingest::ingest(ctx, principal, body).await,
         (Post, ["v1", "usage", "void"]) => api::usage::void(ctx, body).await,
         (Post, ["v1", "customers"]) => api::customers::create(ctx, body).await,
+        (Post, ["v1", "tokens"]) => api::tokens::create(ctx, body).await,
         (Get, ["v1", "customers"]) => api::customers::list(ctx, query).await,
         (Get, ["v1", "customers", id]) => api::customers::get(ctx, id).await,
         (Patch, ["v1", "customers", id]) => api::customers::patch(ctx, id, body).await,

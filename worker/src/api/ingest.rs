@@ -40,7 +40,7 @@ enum Outcome {
     Rejected(ApiError),
 }
 
-pub async fn ingest(ctx: &Ctx, _principal: Principal, body: &[u8]) -> Result<Reply, ApiError> {
+pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Reply, ApiError> {
     let envelope = parse_ingest(body, ctx.now)?;
     let n = envelope.events.len();
     let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
@@ -59,6 +59,12 @@ pub async fn ingest(ctx: &Ctx, _principal: Principal, body: &[u8]) -> Result<Rep
     for (i, ev) in envelope.events.iter().enumerate() {
         match ev {
             Err(r) => outcomes[i] = Some(Outcome::Rejected(r.error.clone())),
+            Ok(e) if principal.only_customer().is_some_and(|c| c != e.customer_id) => {
+                outcomes[i] = Some(Outcome::Rejected(
+                    ApiError::new(ErrorCode::ForbiddenCustomer, "this customer token may only report its own customer")
+                        .field("customer_id"),
+                ))
+            }
             Ok(e) if !known(&metrics, &e.event_name) => {
                 outcomes[i] = Some(Outcome::Rejected(
                     ApiError::new(

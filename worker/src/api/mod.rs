@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod invoices;
 pub mod items;
 pub mod metrics;
+pub mod tokens;
 pub mod usage;
 
 use crate::catalog::Page;
