@@ -2,6 +2,10 @@
 //! client learns about a bad event when it tracks it, with the same code the server would
 //! answer. Batching, delivery and the npm package build on this (see the SDK issue).
 
+pub mod webhook;
+
+pub use webhook::verify_signature;
+
 use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::ApiError;

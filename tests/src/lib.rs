@@ -579,22 +579,3 @@ impl Receiver {
         self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
-
-/// Checks `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-pub fn signature_valid(secret: &str, header: &str, body: &str) -> bool {
-    use hmac::{Hmac, Mac};
-    let mut t = None;
-    let mut v1 = None;
-    for part in header.split(',') {
-        match part.split_once('=') {
-            Some(("t", x)) => t = Some(x),
-            Some(("v1", x)) => v1 = Some(x),
-            _ => {}
-        }
-    }
-    let (Some(t), Some(v1)) = (t, v1) else { return false };
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else { return false };
-    mac.update(format!("{t}.{body}").as_bytes());
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    expected == v1
-}

@@ -2,6 +2,7 @@
 //! scheduled handler: each test has its own server, since a run invoices every due
 //! customer of its server.
 
+use edgemeter_sdk::verify_signature;
 use edgemeter_tests::*;
 use serde_json::{json, Value};
 
@@ -210,9 +211,12 @@ fn auto_send_customer_gets_sent_with_signed_webhooks() {
         .map(|r| serde_json::from_str::<Value>(&r.body).expect("JSON")["type"].as_str().unwrap_or("").to_owned())
         .collect();
     assert_eq!(types, vec!["invoice.finalized", "invoice.sent"]);
+    // Signed at the run's time; verified with the SDK's own function.
+    let sent_at = (b.end + 25 * H) / 1000;
     for r in &got {
-        assert!(signature_valid(WEBHOOK_SECRET, &r.signature, &r.body), "bad signature {}", r.signature);
-        assert!(!signature_valid("wrong", &r.signature, &r.body));
+        let verify = |secret: &str| verify_signature(secret, &r.signature, r.body.as_bytes(), sent_at, 300);
+        assert_eq!(verify(WEBHOOK_SECRET), Ok(()), "bad signature {}", r.signature);
+        assert!(verify("wrong").is_err());
         let v: Value = serde_json::from_str(&r.body).expect("JSON");
         assert!(v["id"].as_str().is_some_and(|i| i.starts_with("evt_")));
         assert_eq!(v["data"]["id"], inv["id"]);
@@ -266,4 +270,25 @@ fn restart_between_draft_and_final_keeps_one_invoice() {
     assert_eq!(all.len(), 1, "{all:#?}");
     assert_eq!(all[0]["status"], "pending_approval");
     assert_eq!(all[0]["total"], "3.00");
+}
+
+#[test]
+fn a_final_period_is_compacted_after_its_late_window_and_its_invoice_stays() {
+    let b = Billing::new(false, &[]);
+    let first = event(&b.customer, &b.name, json!(5));
+    assert_eq!(b.c.ingest(&first).status, 200);
+    b.run(b.end + 25 * H);
+    assert_eq!(b.c.ingest(&json!({"events": [first.clone()]})).statuses(), vec!["duplicate"]);
+
+    // 35 days after the period ended, its events are gone: a retry is no longer known,
+    // but it still cannot count (the period is final).
+    b.run(b.end + 37 * D);
+    let retry = b.c.ingest(&json!({"events": [first]}));
+    assert_eq!(retry.event_codes(), vec!["period_closed"], "{}", retry.text);
+    let inv = &b.invoices()[0];
+    assert_eq!(line(inv, "OCR")["quantity"], "5", "the invoice keeps its lines");
+    let usage = b.c.get(&format!("/v1/customers/{}/usage?at={}", b.customer, rfc3339(b.start)));
+    let q: Vec<&str> =
+        usage.body["metrics"].as_array().expect("metrics").iter().filter_map(|m| m["quantity"].as_str()).collect();
+    assert_eq!(q, vec!["5"], "aggregates of final periods are kept");
 }

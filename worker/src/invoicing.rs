@@ -11,6 +11,7 @@
 use crate::ids;
 use crate::ledger::{Ledger, LedgerResult};
 use edgemeter_core::customer::Customer;
+use edgemeter_core::ingest::LATE_WINDOW_MS;
 use edgemeter_core::invoice::{invoice_lines, LineInput, UsageSummary};
 use edgemeter_core::item::ItemKind;
 use edgemeter_core::lifecycle::{draft_from, stage, InvoiceStatus, Stage};
@@ -129,6 +130,12 @@ pub fn run(ledger: &Ledger, customer: &Customer, metrics: &[MetricDef], now: Tim
         if unnumbered && !changed.iter().any(|c| c["id"] == inv["id"]) {
             changed.push(inv);
         }
+    }
+    // Compaction: once a period is final and its late window has passed, its events
+    // can neither be invoiced again nor retried into it (older timestamps are refused),
+    // so their rows go. Aggregates and invoices stay: they are small and are the record.
+    if let Some(closed) = ledger.closed_before()? {
+        ledger.compact(closed, now.saturating_add_ms(-LATE_WINDOW_MS))?;
     }
     Ok(RunResult { next_due: next_due(ledger, customer)?, invoices: changed })
 }

@@ -181,9 +181,15 @@ impl Ledger {
     }
 
     /// Recomputes a metric's aggregates from the live events: for every period, or one.
+    /// Final periods are never rebuilt: their events may be compacted away, and their
+    /// invoices are the record.
     fn rebuild(&self, customer: &Customer, m: &MetricDef, period_start: Option<i64>) -> LedgerResult<()> {
+        let open_from = self.closed_before()?.map_or(i64::MIN, |t| t.millis());
         let (q, mut args) = match period_start {
-            None => ("SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL", vec![]),
+            None => (
+                "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start >= ?",
+                vec![V::Integer(open_from)],
+            ),
             Some(p) => (
                 "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start = ?",
                 vec![V::Integer(p)],
@@ -206,7 +212,12 @@ impl Ledger {
             }
         }
         if period_start.is_none() {
-            self.sql.exec("DELETE FROM aggregates WHERE metric = ?", vec![V::String(m.code.clone())]).map_err(err)?;
+            self.sql
+                .exec(
+                    "DELETE FROM aggregates WHERE metric = ? AND period_start >= ?",
+                    vec![V::String(m.code.clone()), V::Integer(open_from)],
+                )
+                .map_err(err)?;
         }
         for (p, s) in states {
             self.put_state(&m.code, p, &s)?;
@@ -454,6 +465,24 @@ impl Ledger {
                     V::String(status.to_owned()),
                     V::String(inv.to_string()),
                 ],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Deletes the events of final periods (starting before `closed_before`) whose
+    /// timestamps are older than `horizon`, and webhook deliveries done before it.
+    pub fn compact(&self, closed_before: Timestamp, horizon: Timestamp) -> LedgerResult<()> {
+        self.sql
+            .exec(
+                "DELETE FROM events WHERE period_start < ? AND ts < ?",
+                vec![V::Integer(closed_before.millis()), V::Integer(horizon.millis())],
+            )
+            .map_err(err)?;
+        self.sql
+            .exec(
+                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?",
+                vec![V::Integer(horizon.millis())],
             )
             .map_err(err)?;
         Ok(())
