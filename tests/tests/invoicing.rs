@@ -292,3 +292,26 @@ fn a_final_period_is_compacted_after_its_late_window_and_its_invoice_stays() {
         usage.body["metrics"].as_array().expect("metrics").iter().filter_map(|m| m["quantity"].as_str()).collect();
     assert_eq!(q, vec!["5"], "aggregates of final periods are kept");
 }
+
+#[test]
+fn concurrent_runs_make_one_invoice_per_period() {
+    let b = Billing::new(false, &[]);
+    b.ingest(9);
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let b = &b;
+            s.spawn(move || b.run(b.end + 25 * H + i));
+        }
+    });
+    let inv = b.only_invoice();
+    assert_eq!(inv["status"], "pending_approval");
+    assert_eq!(line(&inv, "OCR")["quantity"], "9");
+    let numbers = b.c.get("/v1/invoices?limit=500");
+    let ours: Vec<_> = numbers.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|i| i["customer_id"] == b.customer.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "one directory entry, one number");
+}
