@@ -84,13 +84,18 @@ pub fn compute(
     Ok(body)
 }
 
+/// The start of the customer's first period that is not final yet.
+fn first_open_period(ledger: &Ledger, customer: &Customer) -> LedgerResult<Timestamp> {
+    Ok(match ledger.meta("billing_cursor")?.and_then(|v| v.parse().ok()) {
+        Some(c) => Timestamp(c),
+        None => customer.invoice_schedule.period_containing(customer.created_at).start,
+    })
+}
+
 /// One invoicing run at `now`. Synchronous: the caller runs it in one transaction.
 pub fn run(ledger: &Ledger, customer: &Customer, metrics: &[MetricDef], now: Timestamp) -> LedgerResult<RunResult> {
     let s = &customer.invoice_schedule;
-    let mut cursor = match ledger.meta("billing_cursor")?.and_then(|v| v.parse().ok()) {
-        Some(c) => Timestamp(c),
-        None => s.period_containing(customer.created_at).start,
-    };
+    let mut cursor = first_open_period(ledger, customer)?;
     let mut changed = Vec::new();
     loop {
         let p = s.period_containing(cursor);
@@ -145,10 +150,7 @@ pub fn run(ledger: &Ledger, customer: &Customer, metrics: &[MetricDef], now: Tim
 /// Call it after deliveries, which move the retries.
 pub fn next_due(ledger: &Ledger, customer: &Customer) -> LedgerResult<Timestamp> {
     let s = &customer.invoice_schedule;
-    let cursor = match ledger.meta("billing_cursor")?.and_then(|v| v.parse().ok()) {
-        Some(c) => Timestamp(c),
-        None => s.period_containing(customer.created_at).start,
-    };
+    let cursor = first_open_period(ledger, customer)?;
     let due = draft_from(s, s.period_containing(cursor));
     Ok(match ledger.next_delivery()? {
         Some(t) => due.min(t),

@@ -12,7 +12,7 @@ pub mod usage;
 use crate::catalog::Page;
 use crate::respond::{internal, Reply};
 use crate::rpc;
-use edgemeter_core::id::{is_id, new_id};
+use edgemeter_core::id::is_id;
 use edgemeter_core::metric::Metric;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::Serialize;
@@ -65,9 +65,7 @@ pub async fn all_metrics(env: &Env) -> Result<Vec<Metric>, ApiError> {
 
 /// A new id with the given prefix: the time now and 80 random bits.
 pub fn fresh_id(prefix: &str, ctx: &crate::Ctx) -> Result<String, ApiError> {
-    let mut random = [0u8; 10];
-    getrandom::getrandom(&mut random).map_err(|e| internal("random source", e))?;
-    Ok(new_id(prefix, ctx.now, random))
+    crate::ids::fresh(prefix, ctx.now).map_err(|e| internal("new id", e))
 }
 
 /// `limit` (default 50, 1..=500) and `cursor` from a list's query.
