@@ -6,7 +6,7 @@
 SHELL := /bin/sh
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: setup build dev lint test test-core test-e2e sdk bench clean bench-wasm
+.PHONY: setup build dev lint test test-core test-wasm test-e2e sdk bench clean bench-wasm
 
 setup:
 	@sh scripts/setup.sh
@@ -30,7 +30,7 @@ test-core:
 test-e2e: build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests
 
-test: lint sdk-build test-core test-e2e
+test: lint sdk-build test-core test-wasm test-e2e
 
 bench: bench-wasm
 	cargo bench -p edgemeter-core --bench ingest_path
@@ -54,3 +54,15 @@ sdk-build: setup
 # The JS SDK's Node tests (tests/sdk/) against a real wrangler dev, after a fresh package build.
 sdk-test: build sdk-build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test sdk_node
+
+# The SDK's wasm API under Node (wasm-bindgen-test; the runner comes with wasm-bindgen-cli).
+test-wasm: setup
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$${CARGO_HOME:-$$HOME/.cargo}/bin/wasm-bindgen-test-runner" \
+	  cargo test -p edgemeter-sdk --target wasm32-unknown-unknown
+
+# @edgemeter/sdk's track() against posthog-node's capture(), both against a local receiver
+# (tests/bench/sdk-track/, its own package.json; BENCHMARKS.md).
+.PHONY: bench-sdk
+bench-sdk:
+	$(MAKE) sdk-build
+	cd tests/bench/sdk-track && npm ci --no-audit --no-fund && node run.mjs

@@ -25,7 +25,7 @@ pub fn validate_event(json: &str, now_ms: i64) -> Result<String, ApiError> {
 mod bench;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm {
+pub mod wasm {
     use wasm_bindgen::prelude::*;
 
     /// JS: `validateEvent(json, nowMs)` returns the canonical idempotency key, or throws
