@@ -375,16 +375,29 @@ function utf8Length(s) {
   return n;
 }
 
+/** Two hex digits per byte value, so a key is built without per-byte formatting. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Random bytes drawn 4 KiB at a time: one getRandomValues call serves 409 keys. */
+const POOL = new Uint8Array(4096);
+let poolAt = POOL.length;
+
 /** A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. */
 function uuidv7() {
-  const b = webCrypto.getRandomValues(new Uint8Array(16));
-  let ms = Date.now();
-  for (let i = 5; i >= 0; i--) {
-    b[i] = ms % 256;
-    ms = Math.floor(ms / 256);
+  if (poolAt + 10 > POOL.length) {
+    webCrypto.getRandomValues(POOL);
+    poolAt = 0;
   }
-  b[6] = (b[6] & 0x0f) | 0x70;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const r = POOL.subarray(poolAt, poolAt + 10);
+  poolAt += 10;
+  const ms = Date.now();
+  // 48-bit milliseconds: the high 16 bits and the low 32, without float division.
+  const hi = Math.floor(ms / 0x100000000);
+  const lo = ms >>> 0;
+  const t =
+    HEX[(hi >>> 8) & 0xff] + HEX[hi & 0xff] + HEX[lo >>> 24] + HEX[(lo >>> 16) & 0xff] + '-' +
+    HEX[(lo >>> 8) & 0xff] + HEX[lo & 0xff];
+  return (
+    t + '-' + HEX[0x70 | (r[0] & 0x0f)] + HEX[r[1]] + '-' + HEX[0x80 | (r[2] & 0x3f)] + HEX[r[3]] + '-' +
+    HEX[r[4]] + HEX[r[5]] + HEX[r[6]] + HEX[r[7]] + HEX[r[8]] + HEX[r[9]]
+  );
 }

@@ -56,6 +56,8 @@ test('track fills a UUIDv7 key and an RFC 3339 timestamp, and keeps given ones',
   const before = Date.now();
   const key = m.track({ customerId: 'cus_1', eventName: 'invoices', value: '2.5' });
   assert.match(key, UUID);
+  const ms = parseInt(key.replace(/-/g, '').slice(0, 12), 16);
+  assert.ok(ms >= before && ms <= Date.now(), 'the key starts with the time now');
   const given = m.track({
     customerId: 'cus_1',
     eventName: 'invoices',
@@ -158,4 +160,15 @@ test('bad options throw invalid_option', () => {
   assert.deepEqual(codeOf(() => new Edgemeter({ baseUrl: 'http://x' })), ['invalid_option', 'apiKey']);
   assert.deepEqual(codeOf(() => new Edgemeter({ apiKey: 'k', baseUrl: 'ftp://x' })), ['invalid_option', 'baseUrl']);
   assert.deepEqual(codeOf(() => new Edgemeter({ apiKey: 'k', baseUrl: 'http://x', flushAt: 1001 })), ['invalid_option', 'flushAt']);
+});
+
+test('generated keys are version 7, variant 10 and unique across random-pool refills', async () => {
+  const stub = stubFetch();
+  const m = client({ fetch: stub.fetch, maxQueueSize: 5000 });
+  const keys = Array.from({ length: 3000 }, () => m.track({ customerId: 'cus_1', eventName: 'invoices' }));
+  assert.equal(new Set(keys).size, keys.length);
+  for (const k of keys) {
+    assert.match(k, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  }
+  await m.shutdown();
 });
