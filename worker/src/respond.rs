@@ -41,11 +41,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
 
 /// `{"error": {...}}` with the status its code maps to.
 pub fn error(e: &ApiError) -> Result<Response> {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        error: &'a ApiError,
-    }
-    json(status_of(e.code), &Body { error: e })
+    Reply::error(e).into_response()
 }
 
 /// A JSON response.

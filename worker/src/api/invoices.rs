@@ -2,11 +2,10 @@
 //! its customer's object; the catalog keeps a directory copy for account-wide lists and
 //! for finding an invoice's customer from its id.
 
-use super::{all_metrics, call, catalog_stub, customer_stub, decode, list_params, query_value};
+use super::{call, catalog_stub, customer_stub, decode, list_params, metric_defs, query_value};
 use crate::respond::Reply;
 use crate::Ctx;
 use edgemeter_core::lifecycle::InvoiceStatus;
-use edgemeter_core::metric::MetricDef;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde_json::{json, Value};
 
@@ -74,7 +73,7 @@ pub async fn transition(ctx: &Ctx, id: &str, op: &str) -> Result<Reply, ApiError
 
 /// `GET /v1/customers/{id}/invoices/upcoming`: the current period as if it ended now.
 pub async fn upcoming(ctx: &Ctx, customer_id: &str) -> Result<Reply, ApiError> {
-    let metrics: Vec<MetricDef> = all_metrics(&ctx.env).await?.into_iter().map(|m| m.def).collect();
+    let metrics = metric_defs(&ctx.env).await?;
     let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
     call(&stub, "invoices/upcoming", &json!({"now": ctx.now, "metrics": metrics})).await
 }

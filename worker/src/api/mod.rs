@@ -63,6 +63,11 @@ pub async fn all_metrics(env: &Env) -> Result<Vec<Metric>, ApiError> {
     Ok(decode::<Page<Metric>>(&reply)?.data)
 }
 
+/// Every metric's definition, as the customers' objects need them.
+pub async fn metric_defs(env: &Env) -> Result<Vec<edgemeter_core::metric::MetricDef>, ApiError> {
+    Ok(all_metrics(env).await?.into_iter().map(|m| m.def).collect())
+}
+
 /// A new id with the given prefix: the time now and 80 random bits.
 pub fn fresh_id(prefix: &str, ctx: &crate::Ctx) -> Result<String, ApiError> {
     crate::ids::fresh(prefix, ctx.now).map_err(|e| internal("new id", e))

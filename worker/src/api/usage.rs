@@ -1,12 +1,11 @@
 //! API.md "Usage and upcoming invoice" (usage) and `POST /v1/usage/void`.
 
-use super::{all_metrics, call, customer_stub, query_value};
+use super::{call, customer_stub, metric_defs, query_value};
 use crate::respond::Reply;
 use crate::rpc::{UsageCall, VoidCall};
 use crate::Ctx;
 use edgemeter_core::ingest::canonical_uuid;
 use edgemeter_core::input::Fields;
-use edgemeter_core::metric::MetricDef;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use std::borrow::Cow;
@@ -19,7 +18,7 @@ pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)]) -> 
             ApiError::new(ErrorCode::InvalidTimestamp, "`at` must be RFC 3339 with an offset").field("at")
         })?,
     };
-    let metrics: Vec<MetricDef> = all_metrics(&ctx.env).await?.into_iter().map(|m| m.def).collect();
+    let metrics = metric_defs(&ctx.env).await?;
     let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
     call(&stub, "usage", &UsageCall { at, metrics }).await
 }
@@ -41,6 +40,6 @@ pub async fn void(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
         .opt_str("customer_id")?
         .ok_or_else(|| ApiError::new(ErrorCode::MissingCustomerId, "`customer_id` is required").field("customer_id"))?;
     f.finish()?;
-    let metrics: Vec<MetricDef> = all_metrics(&ctx.env).await?.into_iter().map(|m| m.def).collect();
+    let metrics = metric_defs(&ctx.env).await?;
     call(&customer_stub(&ctx.env, &customer_id)?, "void", &VoidCall { now: ctx.now, key, metrics }).await
 }
