@@ -55,7 +55,7 @@ run(wasmOpt, [
   join(glue, 'edgemeter_sdk_bg.wasm'), '-o', join(pkg, 'edgemeter_sdk_bg.wasm'),
 ]);
 copyFileSync(join(glue, 'edgemeter_sdk.js'), join(pkg, 'edgemeter_sdk.js'));
-for (const f of ['index.js', 'index.d.ts', 'README.md']) {
+for (const f of ['index.js', 'errors.js', 'api.js', 'index.d.ts', 'README.md']) {
   copyFileSync(join(root, 'sdk/js', f), join(pkg, f));
 }
 
@@ -76,7 +76,7 @@ const manifest = {
     '.': { types: './index.d.ts', default: './index.js' },
     './package.json': './package.json',
   },
-  files: ['index.js', 'index.d.ts', 'edgemeter_sdk.js', 'edgemeter_sdk_bg.wasm', 'README.md'],
+  files: ['index.js', 'errors.js', 'api.js', 'index.d.ts', 'edgemeter_sdk.js', 'edgemeter_sdk_bg.wasm', 'README.md'],
   engines: { node: '>=18' },
 };
 writeFileSync(join(pkg, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -4,6 +4,10 @@
 // ingestion"). Types: index.d.ts.
 
 import initWasm, { validateEvent } from './edgemeter_sdk.js';
+import { EVENT_KEYS, EdgemeterError, fromApiError } from './errors.js';
+import { createApi } from './api.js';
+
+export { EdgemeterError } from './errors.js';
 
 // Loaded from a file (Node, Deno, Bun): read the bytes, since Node's fetch cannot read
 // `file:` URLs. Otherwise (a browser, a CDN): fetch, which lets the browser compile while
@@ -28,36 +32,6 @@ const MAX_BATCH_EVENTS = 1000;
 /** Largest request body, in bytes (API.md). */
 const MAX_BODY_BYTES = 1024 * 1024;
 const ENVELOPE_BYTES = '{"events":[]}'.length;
-
-const EVENT_KEYS = new Map([
-  ['idempotencyKey', 'idempotency_key'],
-  ['customerId', 'customer_id'],
-  ['eventName', 'event_name'],
-  ['value', 'value'],
-  ['timestamp', 'timestamp'],
-  ['properties', 'properties'],
-]);
-const CAMEL_FIELDS = new Map([...EVENT_KEYS].map(([camel, wire]) => [wire, camel]));
-
-/** An error with a stable machine-readable `code` (the server's codes, plus the SDK's). */
-export class EdgemeterError extends Error {
-  constructor(code, message, { field, status, idempotencyKeys = [], cause } = {}) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'EdgemeterError';
-    this.code = code;
-    if (field !== undefined && field !== null) this.field = CAMEL_FIELDS.get(field) ?? field;
-    if (status !== undefined) this.status = status;
-    this.idempotencyKeys = idempotencyKeys;
-  }
-}
-
-function fromApiError(e, extra) {
-  const code = String(e?.code ?? 'http_error');
-  // The wasm's errors read `code: message`; the server's carry the message alone.
-  let message = String(e?.message ?? 'the server refused the request');
-  if (message.startsWith(`${code}: `)) message = message.slice(code.length + 2);
-  return new EdgemeterError(code, message, { field: e?.field, ...extra });
-}
 
 /** A client that queues events and delivers them in batches. */
 export class Edgemeter {
@@ -90,6 +64,9 @@ export class Edgemeter {
     if (o.onError !== undefined && typeof o.onError !== 'function') throw optionError('onError', 'a function');
     o.url = `${o.baseUrl.replace(/\/+$/, '')}/v1/usage/ingest`;
     this.#o = o;
+    // The typed client for the rest of the API: customers, items, metrics, usage,
+    // invoices, tokens (api.js).
+    Object.assign(this, createApi(o));
   }
 
   /** Events tracked and not yet settled (queued or in a request). */
