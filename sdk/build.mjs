@@ -10,7 +10,7 @@
 // package.json whose version is the workspace's. Prints each file's size, raw and gzipped.
 
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,10 @@ import { gzipSync } from 'node:zlib';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = join(root, 'sdk/pkg');
-const glue = join(root, 'target/sdk-bindgen');
+// Built beside sdk/pkg and swapped in at the end, so a test reading the package while it
+// is rebuilt sees the old one or the new one, never half of each.
+const out = join(root, `sdk/pkg.tmp-${process.pid}`);
+const glue = join(root, `target/sdk-bindgen-${process.pid}`);
 const cargoHome = process.env.CARGO_HOME || join(homedir(), '.cargo');
 
 function run(cmd, args) {
@@ -43,8 +46,8 @@ run(wasmBindgen, [
   join(root, 'target/wasm32-unknown-unknown/release/edgemeter_sdk.wasm'),
 ]);
 
-rmSync(pkg, { recursive: true, force: true });
-mkdirSync(pkg, { recursive: true });
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
 // The features rustc's wasm32 target enables by default; wasm-opt must be told, and must
 // not add any others.
 const wasmOpt = need(join(root, 'node_modules/.bin/wasm-opt'), 'run `make setup` (npm `binaryen`)');
@@ -52,11 +55,12 @@ run(wasmOpt, [
   '-Oz', '--strip-debug', '--strip-producers',
   '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
   '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
-  join(glue, 'edgemeter_sdk_bg.wasm'), '-o', join(pkg, 'edgemeter_sdk_bg.wasm'),
+  join(glue, 'edgemeter_sdk_bg.wasm'), '-o', join(out, 'edgemeter_sdk_bg.wasm'),
 ]);
-copyFileSync(join(glue, 'edgemeter_sdk.js'), join(pkg, 'edgemeter_sdk.js'));
+copyFileSync(join(glue, 'edgemeter_sdk.js'), join(out, 'edgemeter_sdk.js'));
+rmSync(glue, { recursive: true, force: true });
 for (const f of ['index.js', 'errors.js', 'api.js', 'index.d.ts', 'README.md']) {
-  copyFileSync(join(root, 'sdk/js', f), join(pkg, f));
+  copyFileSync(join(root, 'sdk/js', f), join(out, f));
 }
 
 const version = /\[workspace\.package\][^[]*?\nversion = "([^"]+)"/.exec(readFileSync(join(root, 'Cargo.toml'), 'utf8'))?.[1];
@@ -79,7 +83,9 @@ const manifest = {
   files: ['index.js', 'errors.js', 'api.js', 'index.d.ts', 'edgemeter_sdk.js', 'edgemeter_sdk_bg.wasm', 'README.md'],
   engines: { node: '>=18' },
 };
-writeFileSync(join(pkg, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+writeFileSync(join(out, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+rmSync(pkg, { recursive: true, force: true });
+renameSync(out, pkg);
 
 let raw = 0;
 let gz = 0;
