@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what edgemeter needs to build, serve and test, and nothing that is already
 # there: the wasm32 target, the wasm-bindgen CLI pinned to Cargo.lock's wasm-bindgen,
-# worker-build, the npm tools from package-lock.json, and a local .dev.vars.
+# worker-build, the npm tools from package-lock.json (with playwright-core for the browser
+# test), Debian's chromium for that test, and a local .dev.vars.
 # Idempotent; quick when everything is present. Nothing is downloaded outside the
 # package registries (see ../shared/TOOLCHAIN.md).
 set -eu
@@ -38,6 +39,15 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund
+fi
+
+# The browser test drives Debian's chromium through npm playwright-core; never `playwright
+# install`, which downloads a browser build from outside the package registries.
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium (Debian's) for the browser test"
+  if [ "$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium
 fi
 
 if [ ! -f .dev.vars ]; then
