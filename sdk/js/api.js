@@ -1,8 +1,312 @@
 // The typed client for the rest of the API (API.md): customers, items, metrics, usage,
 // invoices and tokens. `createApi(options)` returns the resources that `Edgemeter`
-// exposes as properties (`em.customers.create(…)`).
+// exposes as properties (`em.customers.create(…)`). Types: api.d.ts.
+//
+// Names. The SDK speaks camelCase and the API snake_case (API.md, "Conventions"), as the
+// tracking client does for events: object keys are converted both ways, deeply, and
+// nothing else is. Values are never touched, so money and quantities stay the decimal
+// strings the server sends, and the keys inside the maps that hold the caller's own names
+// (`filters`, `properties`, `metadata`) pass through as they are. A snake_case key in
+// input is refused (`unknown_field`), as `track()` refuses one; the `field` of an error
+// is camelCased the same way (`metric_code` → `metricCode`, `price.tiers[0].up_to` →
+// `price.tiers[0].upTo`).
+//
+// Retries. Every request is retried on network errors, timeouts, 408, 429 and 5xx, with
+// the tracking client's backoff (full jitter, `Retry-After` honoured, `maxRetries`), and
+// is safe to retry:
+// - GET and PATCH are idempotent: a patch sets the same fields again.
+// - Every POST carries an `Idempotency-Key` header, kept across its retries (the
+//   caller's `idempotencyKey` option, else a random UUID per call). The server keeps a
+//   POST's successful answer for 24 hours before it answers, and replays it for the same
+//   key and body, so a retry of a create whose answer was lost returns the first result
+//   instead of creating a second customer or item.
+// - The replay store (Workers KV) is eventually consistent, so a retry could miss it; the
+//   POSTs that are idempotent by nature then recover by reading the state: a retried
+//   approve or void that gets 409 `invalid_invoice_state` returns the invoice if it
+//   already has the wanted status; a retried metric create that gets 409
+//   `duplicate_metric_code` returns the metric if its definition is the one sent;
+//   `usage.void` answers `already_voided`; minting a token changes nothing. For
+//   `customers.create` and `items.create` that small window remains; pass your own
+//   `idempotencyKey` (say, your user's id) to also cover a restart of your process.
+
+import { EdgemeterError, fromApiError } from './errors.js';
+
+// Node 18 has Web Crypto but not as a global (as in index.js).
+const webCrypto = globalThis.crypto?.getRandomValues
+  ? globalThis.crypto
+  : (await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:' + 'crypto')).webcrypto;
+
+/** Maps whose keys are the caller's own names: passed through without conversion. */
+const OPAQUE = new Set(['filters', 'properties', 'metadata']);
 
 /** Resources to assign onto an `Edgemeter`, sharing its validated options. */
-export function createApi(_options) {
-  return {};
+export function createApi(options) {
+  const o = { ...options, root: options.baseUrl.replace(/\/+$/, '') };
+  const call = (method, path, init = {}) => request(o, method, path, init);
+  const id = (value, name) => segment(value, name);
+
+  const customers = {
+    create: async (input, opts) => call('POST', '/v1/customers', { body: input, opts }),
+    get: async (customerId) => call('GET', `/v1/customers/${id(customerId, 'customerId')}`),
+    list: async (params) => call('GET', '/v1/customers', { query: listQuery(params) }),
+    listAll: (params) => all(customers.list, params),
+    update: async (customerId, patch) => call('PATCH', `/v1/customers/${id(customerId, 'customerId')}`, { body: patch }),
+  };
+
+  const items = {
+    create: async (customerId, input, opts) =>
+      call('POST', `/v1/customers/${id(customerId, 'customerId')}/items`, { body: input, opts }),
+    list: async (customerId) => call('GET', '/v1/items', { query: { customerId: id(customerId, 'customerId') } }),
+  };
+
+  const metrics = {
+    create: async (input, opts) =>
+      call('POST', '/v1/billing/metrics', {
+        body: input,
+        opts,
+        // A retry whose first attempt created the metric: the same definition is success.
+        recover: async (e) => {
+          if (e.code !== 'duplicate_metric_code') return undefined;
+          const m = await metrics.get(input.code);
+          return sameMetric(m, input) ? m : undefined;
+        },
+      }),
+    get: async (code) => call('GET', `/v1/billing/metrics/${id(code, 'code')}`),
+    list: async (params) => call('GET', '/v1/billing/metrics', { query: listQuery(params) }),
+    listAll: (params) => all(metrics.list, params),
+  };
+
+  const usage = {
+    get: async (customerId, params = {}) => {
+      const at = params.at instanceof Date ? params.at.toISOString() : params.at;
+      return call('GET', `/v1/customers/${id(customerId, 'customerId')}/usage`, { query: { at } });
+    },
+    upcoming: async (customerId) => call('GET', `/v1/customers/${id(customerId, 'customerId')}/invoices/upcoming`),
+    // Voiding twice answers `already_voided`: idempotent by nature.
+    void: async (input, opts) => call('POST', '/v1/usage/void', { body: input, opts }),
+  };
+
+  /** Approve or void: a retry that finds the invoice already there is a success. */
+  const transition = (invoiceId, op, target, opts) =>
+    call('POST', `/v1/invoices/${id(invoiceId, 'invoiceId')}/${op}`, {
+      body: undefined,
+      opts,
+      recover: async (e) => {
+        if (e.code !== 'invalid_invoice_state') return undefined;
+        const inv = await invoices.get(invoiceId);
+        return inv.status === target ? inv : undefined;
+      },
+    });
+
+  const invoices = {
+    list: async (params = {}) => {
+      const { customerId, status, ...rest } = params ?? {};
+      return call('GET', '/v1/invoices', { query: { ...listQuery(rest), customerId, status } });
+    },
+    listAll: (params) => all(invoices.list, params),
+    get: async (invoiceId) => call('GET', `/v1/invoices/${id(invoiceId, 'invoiceId')}`),
+    approve: async (invoiceId, opts) => transition(invoiceId, 'approve', 'sent', opts),
+    void: async (invoiceId, opts) => transition(invoiceId, 'void', 'void', opts),
+  };
+
+  const tokens = {
+    // A token is minted from the request alone and stored nowhere: retrying is harmless.
+    create: async (input, opts) => call('POST', '/v1/tokens', { body: input, opts }),
+  };
+
+  return { customers, items, metrics, usage, invoices, tokens };
+}
+
+/**
+ * One API call: the camelCase body to the wire, retries under one `Idempotency-Key`, the
+ * answer back to camelCase, or an `EdgemeterError` with the server's `code`, `field` and
+ * `status`. `recover(error)` may turn the final error of a retried call into a result.
+ */
+async function request(o, method, path, { query, body, opts, recover } = {}) {
+  let url = `${o.root}${path}`;
+  const qs = queryString(query);
+  if (qs) url += `?${qs}`;
+  const headers = { authorization: `Bearer ${o.apiKey}` };
+  const init = { method, headers };
+  if (method !== 'GET') {
+    headers['content-type'] = 'application/json';
+    init.body = body === undefined ? '{}' : JSON.stringify(toWire(body));
+  }
+  if (method === 'POST') {
+    const key = opts?.idempotencyKey ?? randomUuid();
+    if (typeof key !== 'string' || key === '' || key.length > 255) {
+      throw new EdgemeterError('invalid_option', '`idempotencyKey` must be a string of 1 to 255 characters', {
+        field: 'idempotencyKey',
+      });
+    }
+    headers['idempotency-key'] = key;
+  }
+
+  for (let attempt = 0; ; attempt++) {
+    let error;
+    let retryAfterMs = null;
+    const abort = new AbortController();
+    const timeout = setTimeout(() => abort.abort(), o.timeoutMs);
+    try {
+      const res = await o.fetch(url, { ...init, signal: abort.signal });
+      const text = await res.text();
+      const answer = parseJson(text);
+      if (res.status >= 200 && res.status < 300) {
+        if (answer !== null && typeof answer === 'object') return fromWire(answer);
+        error = new EdgemeterError('invalid_response', `the server answered ${res.status} without a JSON object`, {
+          status: res.status,
+        });
+      } else {
+        const e = answer?.error;
+        error = fromApiError(e && { ...e, field: camelField(e.field) }, { status: res.status });
+        retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+        if (!retryable(res.status)) {
+          if (attempt > 0 && recover) {
+            const recovered = await recover(error);
+            if (recovered !== undefined) return recovered;
+          }
+          throw error;
+        }
+      }
+    } catch (e) {
+      if (e instanceof EdgemeterError) throw e;
+      const timedOut = abort.signal.aborted;
+      error = new EdgemeterError(
+        timedOut ? 'timeout' : 'network_error',
+        timedOut ? `no answer within ${o.timeoutMs} ms` : `request failed: ${e?.message ?? e}`,
+        { cause: e },
+      );
+    } finally {
+      clearTimeout(timeout);
+    }
+    if (attempt >= o.maxRetries) throw error;
+    // Full jitter (AWS), as the tracking client: uniform in [0, min(cap, base × 2^attempt)].
+    const backoff = Math.random() * Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** attempt);
+    await sleep(retryAfterMs ?? backoff);
+  }
+}
+
+/** Every element of every page, fetching the next page only when the last is used up. */
+async function* all(list, params = {}) {
+  let cursor = params?.cursor;
+  do {
+    const page = await list({ ...params, cursor });
+    yield* page.data;
+    cursor = page.nextCursor;
+  } while (cursor);
+}
+
+function listQuery(params) {
+  const { limit, cursor } = params ?? {};
+  return { limit, cursor };
+}
+
+/** A path segment: a non-empty string, percent-encoded. */
+function segment(value, name) {
+  if (typeof value !== 'string' || value === '') {
+    throw new EdgemeterError('invalid_request', `\`${name}\` must be a non-empty string`, { field: name });
+  }
+  return encodeURIComponent(value);
+}
+
+function queryString(query) {
+  if (!query) return '';
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== null) qs.set(snake(k), String(v));
+  }
+  return qs.toString();
+}
+
+/** A request body in the API's names. Refuses snake_case keys, as `track()` does. */
+function toWire(value, path = '') {
+  if (Array.isArray(value)) return value.map((v, i) => toWire(v, `${path}[${i}]`));
+  if (!isPlainObject(value)) return value;
+  const out = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    const at = path ? `${path}.${k}` : k;
+    if (k.includes('_')) {
+      throw new EdgemeterError('unknown_field', `unknown field \`${at}\` (the SDK takes camelCase names)`, { field: at });
+    }
+    const name = snake(k);
+    out[name] = OPAQUE.has(name) ? v : toWire(v, at);
+  }
+  return out;
+}
+
+/** An answer in the SDK's names. */
+function fromWire(value) {
+  if (Array.isArray(value)) return value.map(fromWire);
+  if (!isPlainObject(value)) return value;
+  const out = {};
+  for (const [k, v] of Object.entries(value)) out[camel(k)] = OPAQUE.has(k) ? v : fromWire(v);
+  return out;
+}
+
+function isPlainObject(v) {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function snake(k) {
+  return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function camel(k) {
+  return k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+}
+
+/** An error's `field` (a name or a path such as `price.tiers[0].up_to`) in camelCase. */
+function camelField(field) {
+  return typeof field === 'string' ? camel(field) : field;
+}
+
+/** Whether a metric read back is the one `input` asked for. */
+function sameMetric(m, input) {
+  const filters = (f) => JSON.stringify(Object.entries(f ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return (
+    m.code === input.code &&
+    m.name === input.name &&
+    m.eventName === input.eventName &&
+    m.aggregation === input.aggregation &&
+    (m.field ?? null) === (input.field ?? null) &&
+    filters(m.filters) === filters(input.filters)
+  );
+}
+
+function retryable(status) {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in ms; null when absent or unreadable. */
+function parseRetryAfter(value) {
+  if (value === null || value === undefined || value.trim() === '') return null;
+  const s = Number(value);
+  if (Number.isFinite(s) && s >= 0) return s * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A random (version 4) UUID for an `Idempotency-Key`. */
+function randomUuid() {
+  if (typeof webCrypto.randomUUID === 'function') return webCrypto.randomUUID();
+  const b = webCrypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

@@ -1,5 +1,10 @@
 // Types of @edgemeter/sdk (hand-written; the implementation is index.js).
 
+import type { CustomersResource, InvoicesResource, ItemsResource, MetricsResource, TokensResource, UsageResource } from './api.js';
+
+/** The API client's types: Customer, Item, Price, Invoice, … */
+export * from './api.js';
+
 /** Stable error codes: the server's (API.md) and the SDK's own. */
 export type ErrorCode =
   // Event validation, as the server answers it.
@@ -28,6 +33,15 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'internal_error'
+  // The API client's resources, as the server answers them.
+  | 'missing_field'
+  | 'invalid_field'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'unknown_metric'
+  | 'duplicate_metric_code'
+  | 'event_not_found'
+  | 'invalid_invoice_state'
   // The SDK's own.
   /** `track()` while `maxQueueSize` events are pending; the event was not queued. */
   | 'queue_full'
@@ -73,9 +87,10 @@ export type AbortSignalOf<G = typeof globalThis> = G extends { AbortSignal: { pr
 
 /** What `fetch` is called with. */
 export interface FetchInit {
-  method: 'POST';
+  method: 'GET' | 'POST' | 'PATCH';
   headers: Record<string, string>;
-  body: string;
+  /** Absent on a GET (the API client's reads). */
+  body?: string;
   signal: AbortSignalOf;
 }
 
@@ -100,7 +115,7 @@ export interface Options {
   flushIntervalMs?: number;
   /** Most events pending (queued or being sent); beyond, `track()` throws `queue_full`. Default 10000. */
   maxQueueSize?: number;
-  /** Retries of a batch after network errors, 408, 429 and 5xx. Default 5. */
+  /** Retries of a batch, or of an API call, after network errors, 408, 429 and 5xx. Default 5. */
   maxRetries?: number;
   /** Backoff before retry n is uniform in [0, min(retryMaxMs, retryBaseMs × 2^n)], unless the server sent `Retry-After`. Default 500. */
   retryBaseMs?: number;
@@ -166,4 +181,11 @@ export class Edgemeter {
   flush(): Promise<FlushResult>;
   /** Flushes and stops the timer; later `track()` calls throw `closed`. */
   shutdown(): Promise<FlushResult>;
+  // The API client (api.d.ts): needs a secret key (`sk_…`).
+  readonly customers: CustomersResource;
+  readonly items: ItemsResource;
+  readonly metrics: MetricsResource;
+  readonly usage: UsageResource;
+  readonly invoices: InvoicesResource;
+  readonly tokens: TokensResource;
 }
