@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod billing_index;
 mod catalog;
+mod cors;
 mod customer_object;
 mod ids;
 mod invoicing;
@@ -53,12 +54,16 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    // A browser's preflight carries no credentials: answer it before authenticating.
+    if req.method() == Method::Options {
+        return cors::preflight();
+    }
     let ctx = Ctx { env, now: Timestamp(worker::Date::now().as_millis() as i64) };
     let reply = match handle(&mut req, &ctx).await {
         Ok(r) => r,
         Err(e) => Reply::error(&e),
     };
-    reply.into_response()
+    cors::allow(reply.into_response()?)
 }
 
 async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiError> {
