@@ -6,14 +6,13 @@
 //! not an object fails as a whole.
 
 use crate::error::{ApiError, ErrorCode};
-use crate::event::{
-    PropValue, Properties, ValidEvent, MAX_CUSTOMER_ID_LEN, MAX_EVENT_NAME_CHARS, MAX_PROPERTIES,
-    MAX_PROPERTY_KEY_CHARS, MAX_PROPERTY_VALUE_CHARS,
-};
+use crate::event::{PropValue, Properties, ValidEvent};
 use crate::hash::content_hash;
-use crate::quantity::parse_value;
-use crate::time::{Timestamp, DAY_MS, MINUTE_MS};
-use rust_decimal::Decimal;
+use crate::rules::{
+    check_event, check_property_key, check_property_value, properties_from_list, property_kind_error, EventFields,
+    Field, PROPERTIES_NOT_OBJECT,
+};
+use crate::time::Timestamp;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -23,11 +22,7 @@ use std::fmt;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most events in one batch.
 pub const MAX_BATCH_EVENTS: usize = 1000;
-/// How far ahead of the server's clock a timestamp may be.
-pub const MAX_FUTURE_MS: i64 = 5 * MINUTE_MS;
-/// How late an event may arrive: its period can still be invoiced that long, and dedupe
-/// records are kept at least that long.
-pub const LATE_WINDOW_MS: i64 = 35 * DAY_MS;
+pub use crate::rules::{canonical_uuid, valid_name, Rejected, LATE_WINDOW_MS, MAX_FUTURE_MS};
 
 /// A parsed request: a single event or a batch, each event valid or rejected.
 #[derive(Debug)]
@@ -36,13 +31,6 @@ pub struct Envelope<'a> {
     pub batch: bool,
     /// In request order.
     pub events: Vec<Result<ValidEvent<'a>, Rejected<'a>>>,
-}
-
-/// An event refused before any storage is consulted, with the key to echo if it had one.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rejected<'a> {
-    pub idempotency_key: Option<Cow<'a, str>>,
-    pub error: ApiError,
 }
 
 /// Parses and validates a body. `now` is the request's arrival time: it defaults missing
@@ -104,190 +92,63 @@ fn payload_too_large() -> ApiError {
 }
 
 // ---------------------------------------------------------------------------------------
-// Validation of one raw event.
-
-fn reject<'a>(
-    key: &Option<Cow<'a, str>>,
-    code: ErrorCode,
-    msg: impl Into<Cow<'static, str>>,
-    field: &'static str,
-) -> Rejected<'a> {
-    Rejected { idempotency_key: key.clone(), error: ApiError::new(code, msg).field(field) }
-}
+// One raw event, read into the fields every rule works on (rules.rs).
 
 fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejected<'_>> {
-    use ErrorCode::*;
     if raw.not_object {
         return Err(Rejected {
             idempotency_key: None,
-            error: ApiError::new(InvalidRequest, "each event must be a JSON object"),
+            error: ApiError::new(ErrorCode::InvalidRequest, "each event must be a JSON object"),
         });
     }
-    let no_key = None;
-    let idempotency_key = match raw.idempotency_key.map(json_str) {
-        None | Some(JsonStr::Null) => {
-            return Err(reject(&no_key, MissingIdempotencyKey, "`idempotency_key` is required", "idempotency_key"))
-        }
-        Some(JsonStr::Str(s)) => match canonical_uuid(s) {
-            Some(k) => k,
-            None => {
-                return Err(reject(
-                    &no_key,
-                    InvalidIdempotencyKey,
-                    "`idempotency_key` must be a UUID",
-                    "idempotency_key",
-                ))
-            }
+    let fields = EventFields {
+        idempotency_key: raw.idempotency_key.map(field),
+        customer_id: raw.customer_id.map(field),
+        event_name: raw.event_name.map(field),
+        value: raw.value.map(field),
+        timestamp: raw.timestamp.map(field),
+        unknown_key: raw.unknown_key,
+        duplicate_key: raw.duplicate_key,
+    };
+    let properties = raw.properties;
+    let ev = check_event(fields, now, || match properties {
+        None => Ok(Properties::default()),
+        Some(r) if r.get() == "null" => Ok(Properties::default()),
+        Some(r) => parse_properties(r),
+    })?;
+    let hash = content_hash(
+        &ev.customer_id,
+        &ev.event_name,
+        ev.value,
+        ev.timestamp_given.then_some(ev.timestamp),
+        &ev.properties,
+    );
+    Ok(ValidEvent {
+        idempotency_key: ev.idempotency_key,
+        customer_id: ev.customer_id,
+        event_name: ev.event_name,
+        value: ev.value,
+        timestamp: ev.timestamp,
+        timestamp_given: ev.timestamp_given,
+        properties: ev.properties,
+        hash,
+    })
+}
+
+/// A raw JSON value as a rule input: strings decoded (borrowed when they have no
+/// escapes), numbers as their exact text.
+fn field(raw: &RawValue) -> Field<'_> {
+    match json_str(raw) {
+        JsonStr::Str(s) => Field::Str(s),
+        JsonStr::Number => Field::Number(Cow::Borrowed(raw.get())),
+        JsonStr::Null => Field::Null,
+        JsonStr::Other => match raw.get() {
+            "true" => Field::Bool(true),
+            "false" => Field::Bool(false),
+            _ => Field::Other,
         },
-        Some(_) => {
-            return Err(reject(
-                &no_key,
-                InvalidIdempotencyKey,
-                "`idempotency_key` must be a UUID string",
-                "idempotency_key",
-            ))
-        }
-    };
-    let key = Some(idempotency_key.clone());
-
-    if let Some(dup) = raw.duplicate_key {
-        return Err(reject(&key, InvalidRequest, format!("field `{dup}` appears twice"), "event"));
-    }
-    if let Some(unknown) = raw.unknown_key {
-        let mut r = reject(&key, UnknownField, format!("unknown field `{unknown}`"), "event");
-        r.error.field = Some(Cow::Owned(unknown.into_owned()));
-        return Err(r);
-    }
-
-    let customer_id = match raw.customer_id.map(json_str) {
-        None | Some(JsonStr::Null) => {
-            return Err(reject(&key, MissingCustomerId, "`customer_id` is required", "customer_id"))
-        }
-        Some(JsonStr::Str(s)) => s,
-        Some(_) => return Err(reject(&key, InvalidCustomerId, "`customer_id` must be a string", "customer_id")),
-    };
-    if customer_id.is_empty()
-        || customer_id.len() > MAX_CUSTOMER_ID_LEN
-        || !customer_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(reject(
-            &key,
-            InvalidCustomerId,
-            "`customer_id` must be a customer id such as `cus_…`",
-            "customer_id",
-        ));
-    }
-    if !customer_id.starts_with("cus_") {
-        return Err(reject(&key, UnknownCustomer, format!("no customer `{customer_id}`"), "customer_id"));
-    }
-
-    let event_name = match raw.event_name.map(json_str) {
-        None | Some(JsonStr::Null) => {
-            return Err(reject(&key, MissingEventName, "`event_name` is required", "event_name"))
-        }
-        Some(JsonStr::Str(s)) => s,
-        Some(_) => return Err(reject(&key, InvalidEventName, "`event_name` must be a string", "event_name")),
-    };
-    if !valid_name(&event_name, MAX_EVENT_NAME_CHARS) {
-        return Err(reject(
-            &key,
-            InvalidEventName,
-            "`event_name` must be 1 to 128 characters with no control characters",
-            "event_name",
-        ));
-    }
-
-    let value = match raw.value.map(|r| (r, json_str(r))) {
-        None | Some((_, JsonStr::Null)) => Decimal::ONE,
-        Some((_, JsonStr::Str(s))) => parse_value(&s).map_err(|e| reject(&key, InvalidValue, e.message(), "value"))?,
-        Some((r, JsonStr::Number)) => {
-            parse_value(r.get()).map_err(|e| reject(&key, InvalidValue, e.message(), "value"))?
-        }
-        Some(_) => return Err(reject(&key, InvalidValue, "`value` must be a number or numeric string", "value")),
-    };
-
-    let (timestamp, timestamp_given) = match raw.timestamp.map(json_str) {
-        None | Some(JsonStr::Null) => (now, false),
-        Some(JsonStr::Str(s)) => match Timestamp::parse_rfc3339(&s) {
-            Ok(t) => (t, true),
-            Err(_) => {
-                return Err(reject(
-                    &key,
-                    InvalidTimestamp,
-                    "`timestamp` must be RFC 3339 with an offset, e.g. 2024-07-15T11:30:00Z",
-                    "timestamp",
-                ))
-            }
-        },
-        Some(_) => return Err(reject(&key, InvalidTimestamp, "`timestamp` must be an RFC 3339 string", "timestamp")),
-    };
-    if timestamp.millis() > now.millis().saturating_add(MAX_FUTURE_MS) {
-        return Err(reject(&key, TimestampInFuture, "`timestamp` is more than 5 minutes in the future", "timestamp"));
-    }
-    if timestamp.millis() < now.millis().saturating_sub(LATE_WINDOW_MS) {
-        return Err(reject(&key, TimestampTooOld, "`timestamp` is more than 35 days in the past", "timestamp"));
-    }
-
-    let properties = match raw.properties {
-        None => Properties::default(),
-        Some(r) if r.get() == "null" => Properties::default(),
-        Some(r) => parse_properties(r).map_err(|m| reject(&key, InvalidProperties, m, "properties"))?,
-    };
-
-    let hash = content_hash(&customer_id, &event_name, value, timestamp_given.then_some(timestamp), &properties);
-    Ok(ValidEvent { idempotency_key, customer_id, event_name, value, timestamp, timestamp_given, properties, hash })
-}
-
-/// A name: 1..=max characters, none of them control characters.
-pub fn valid_name(s: &str, max_chars: usize) -> bool {
-    if s.is_ascii() {
-        // The common case, by bytes: one per character, and the ASCII control characters
-        // are those below space and DEL.
-        return !s.is_empty() && s.len() <= max_chars && !s.bytes().any(|b| b < b' ' || b == 0x7f);
-    }
-    !s.is_empty() && (s.len() <= max_chars || s.chars().count() <= max_chars) && !s.chars().any(char::is_control)
-}
-
-/// `8-4-4-4-12` hex digits, any case, returned lower-case.
-pub fn canonical_uuid(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
-    let b = s.as_bytes();
-    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
-        return None;
-    }
-    // Branch-free over the 32 digits: the smallest class seen is 0 for a non-hex byte, and
-    // the union has bit 2 for an upper-case one.
-    let (mut min, mut any) = (HEX_LOWER, 0);
-    for group in [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]] {
-        for &c in group {
-            let class = HEX_CLASS[c as usize];
-            min = min.min(class);
-            any |= class;
-        }
-    }
-    match min {
-        0 => None,
-        _ if any & HEX_UPPER != 0 => Some(Cow::Owned(s.to_ascii_lowercase())),
-        _ => Some(s),
     }
 }
-
-const HEX_LOWER: u8 = 1;
-const HEX_UPPER: u8 = 2;
-
-/// Per byte: [`HEX_LOWER`] for `0-9a-f`, [`HEX_UPPER`] for `A-F`, 0 otherwise.
-const HEX_CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut c = 0;
-    while c < 256 {
-        t[c] = match c as u8 {
-            b'0'..=b'9' | b'a'..=b'f' => HEX_LOWER,
-            b'A'..=b'F' => HEX_UPPER,
-            _ => 0,
-        };
-        c += 1;
-    }
-    t
-};
 
 /// What a raw JSON value is, with strings decoded (borrowed when they have no escapes).
 enum JsonStr<'a> {
@@ -319,15 +180,11 @@ fn json_str(raw: &RawValue) -> JsonStr<'_> {
 
 fn parse_properties(raw: &RawValue) -> Result<Properties<'_>, String> {
     if !raw.get().starts_with('{') {
-        return Err("`properties` must be an object".into());
+        return Err(PROPERTIES_NOT_OBJECT.into());
     }
     let mut de = serde_json::Deserializer::from_str(raw.get());
-    let mut props = de.deserialize_map(PropsVisitor).map_err(|e| e.to_string())?;
-    props.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if props.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err("`properties` has a key twice".into());
-    }
-    Ok(Properties(props))
+    let props = de.deserialize_map(PropsVisitor).map_err(|e| e.to_string())?;
+    properties_from_list(props)
 }
 
 struct PropsVisitor;
@@ -343,31 +200,15 @@ impl<'de> Visitor<'de> for PropsVisitor {
         let mut out = Vec::new();
         while let Some(k) = map.next_key::<CowStr<'de>>()? {
             let k = k.0;
-            if out.len() == MAX_PROPERTIES {
-                return Err(de::Error::custom(format!("`properties` has more than {MAX_PROPERTIES} keys")));
-            }
-            if k.is_empty() || (k.len() > MAX_PROPERTY_KEY_CHARS && k.chars().count() > MAX_PROPERTY_KEY_CHARS) {
-                return Err(de::Error::custom(format!(
-                    "property keys must be 1 to {MAX_PROPERTY_KEY_CHARS} characters"
-                )));
-            }
+            check_property_key(&k, out.len()).map_err(de::Error::custom)?;
             let raw: &'de RawValue = map.next_value()?;
-            let v = match json_str(raw) {
-                JsonStr::Str(s) => {
-                    if s.len() > MAX_PROPERTY_VALUE_CHARS && s.chars().count() > MAX_PROPERTY_VALUE_CHARS {
-                        return Err(de::Error::custom(format!(
-                            "property `{k}` is longer than {MAX_PROPERTY_VALUE_CHARS} characters"
-                        )));
-                    }
-                    PropValue::Str(s)
-                }
-                JsonStr::Number => PropValue::Num(Cow::Borrowed(raw.get())),
-                _ => match raw.get() {
-                    "true" => PropValue::Bool(true),
-                    "false" => PropValue::Bool(false),
-                    _ => return Err(de::Error::custom(format!("property `{k}` must be a string, number or bool"))),
-                },
+            let v = match field(raw) {
+                Field::Str(s) => PropValue::Str(s),
+                Field::Number(n) => PropValue::Num(n),
+                Field::Bool(b) => PropValue::Bool(b),
+                Field::Null | Field::Other => return Err(de::Error::custom(property_kind_error(&k))),
             };
+            check_property_value(&k, &v).map_err(de::Error::custom)?;
             out.push((k, v));
         }
         Ok(out)

@@ -20,6 +20,7 @@ pub mod metric;
 pub mod period;
 pub mod pricing;
 pub mod quantity;
+pub mod rules;
 pub mod time;
 
 pub use error::{ApiError, ErrorCode};

@@ -18,7 +18,11 @@ export class EdgemeterError extends Error {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'EdgemeterError';
     this.code = code;
-    if (field !== undefined && field !== null) this.field = CAMEL_FIELDS.get(field) ?? field;
+    // The API names fields in snake_case and the SDK in camelCase; an unknown field is
+    // named as the caller spelled it.
+    if (field !== undefined && field !== null) {
+      this.field = code === 'unknown_field' ? field : (CAMEL_FIELDS.get(field) ?? field);
+    }
     if (status !== undefined) this.status = status;
     this.idempotencyKeys = idempotencyKeys;
   }

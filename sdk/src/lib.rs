@@ -2,6 +2,7 @@
 //! client learns about a bad event when it tracks it, with the same code the server would
 //! answer. Batching, delivery and the npm package build on this (see the SDK issue).
 
+pub mod compact;
 pub mod webhook;
 
 pub use webhook::verify_signature;

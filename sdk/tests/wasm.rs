@@ -1,19 +1,18 @@
 //! The wasm API as JavaScript sees it, run under Node by wasm-bindgen-test
-//! (`make test-wasm`): `validateEvent` gives the canonical key, or throws an `Error`
-//! carrying the server's `code` and `field`.
+//! (`make test-wasm`): an event written into the scratch buffer in the compact format
+//! (as sdk/js/index.js writes it) is checked by `checkEvent`, and a refused one's
+//! `lastError()` is an `Error` carrying the server's `code` and `field`.
 #![cfg(target_arch = "wasm32")]
 
-use edgemeter_sdk::wasm::validate_event;
+use edgemeter_sdk::compact::{Writer, ABSENT, NUMBER, OTHER, STR};
+use edgemeter_sdk::wasm::{check_event, last_error, scratch, REFUSED, VALID, VALID_KEY_UPPER};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const NOW: f64 = 1_795_600_000_000.0;
+const KEY: &str = "0192f0c1-0000-7000-8000-000000000001";
 
 fn prop(v: &JsValue, name: &str) -> Option<String> {
-    js_sys_get(v, name)
-}
-
-fn js_sys_get(v: &JsValue, name: &str) -> Option<String> {
     #[wasm_bindgen::prelude::wasm_bindgen]
     extern "C" {
         #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
@@ -22,30 +21,65 @@ fn js_sys_get(v: &JsValue, name: &str) -> Option<String> {
     reflect_get(v, &JsValue::from_str(name)).as_string()
 }
 
-#[wasm_bindgen_test]
-fn a_valid_event_gives_its_canonical_key() {
-    let key = validate_event(
-        r#"{"idempotency_key":"0192F0C1-0000-7000-8000-000000000001","customer_id":"cus_1","event_name":"x","value":"2.5"}"#,
-        NOW,
-    );
-    assert_eq!(key.ok().as_deref(), Some("0192f0c1-0000-7000-8000-000000000001"));
+/// Copies the event into the scratch buffer, as the JS client writes it there, and checks it.
+fn check(w: &Writer) -> u32 {
+    let at = scratch(w.buf.len());
+    // SAFETY: `scratch` returned a buffer of at least `w.buf.len()` bytes that nothing
+    // else borrows until `check_event` reads it.
+    unsafe { std::ptr::copy_nonoverlapping(w.buf.as_ptr(), at, w.buf.len()) };
+    check_event(w.buf.len(), NOW)
+}
+
+fn event(key: &str, value: (u8, &str), timestamp: Option<&str>) -> Writer {
+    let mut w = Writer::default();
+    w.str(STR, key).str(STR, "cus_1").str(STR, "api_calls").str(value.0, value.1);
+    match timestamp {
+        Some(t) => w.str(STR, t),
+        None => w.tag(ABSENT),
+    };
+    w.tag(ABSENT).object(1).raw_str("region").str(STR, "eu");
+    w
 }
 
 #[wasm_bindgen_test]
-fn an_invalid_event_throws_the_servers_code_and_field() {
-    let err = validate_event(r#"{"idempotency_key":"0192f0c1-0000-7000-8000-000000000001","customer_id":"cus_1","event_name":"x","value":-1}"#, NOW)
-        .expect_err("a negative value is refused");
+fn a_valid_event_passes_and_an_upper_case_key_is_flagged() {
+    assert_eq!(check(&event(KEY, (NUMBER, "2.5"), None)), VALID);
+    assert_eq!(check(&event(&KEY.to_uppercase(), (STR, "2.5"), None)), VALID_KEY_UPPER);
+}
+
+#[wasm_bindgen_test]
+fn an_invalid_event_gives_the_servers_code_and_field() {
+    assert_eq!(check(&event(KEY, (NUMBER, "-1"), None)), REFUSED);
+    let err = last_error();
     assert_eq!(prop(&err, "code").as_deref(), Some("invalid_value"));
     assert_eq!(prop(&err, "field").as_deref(), Some("value"));
-    assert!(prop(&err, "message").is_some_and(|m| m.starts_with("invalid_value")));
+    assert!(prop(&err, "message").is_some_and(|m| m.starts_with("invalid_value: ")));
 }
 
 #[wasm_bindgen_test]
 fn a_timestamp_beyond_five_minutes_of_now_is_refused() {
-    let err = validate_event(
-        r#"{"idempotency_key":"0192f0c1-0000-7000-8000-000000000001","customer_id":"cus_1","event_name":"x","timestamp":"2099-01-01T00:00:00Z"}"#,
-        NOW,
-    )
-    .expect_err("future");
-    assert_eq!(prop(&err, "code").as_deref(), Some("timestamp_in_future"));
+    assert_eq!(check(&event(KEY, (NUMBER, "1"), Some("2099-01-01T00:00:00Z"))), REFUSED);
+    assert_eq!(prop(&last_error(), "code").as_deref(), Some("timestamp_in_future"));
+}
+
+#[wasm_bindgen_test]
+fn a_property_of_the_wrong_kind_is_refused() {
+    let mut w = Writer::default();
+    w.str(STR, KEY).str(STR, "cus_1").str(STR, "api_calls").tag(ABSENT).tag(ABSENT).tag(ABSENT);
+    w.object(1).raw_str("nested").tag(OTHER);
+    assert_eq!(check(&w), REFUSED);
+    let err = last_error();
+    assert_eq!(prop(&err, "code").as_deref(), Some("invalid_properties"));
+    assert_eq!(prop(&err, "field").as_deref(), Some("properties"));
+}
+
+#[wasm_bindgen_test]
+fn a_scratch_buffer_that_grows_keeps_working() {
+    let big = "x".repeat(100_000);
+    let mut w = Writer::default();
+    w.str(STR, KEY).str(STR, "cus_1").str(STR, "api_calls").tag(ABSENT).tag(ABSENT).tag(ABSENT);
+    w.object(1).raw_str("region").str(STR, &big);
+    assert_eq!(check(&w), REFUSED, "a 100,000-character property is too long");
+    assert_eq!(prop(&last_error(), "code").as_deref(), Some("invalid_properties"));
+    assert_eq!(check(&event(KEY, (NUMBER, "1"), None)), VALID);
 }

@@ -42,6 +42,18 @@ test('invalid events throw the server codes with the field at fault, and nothing
     [{ ...ok, properties: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, i])) }, 'invalid_properties', 'properties'],
     [{ ...ok, properties: { region: 'x'.repeat(513) } }, 'invalid_properties', 'properties'],
     [{ ...ok, customer_id: 'cus_1' }, 'unknown_field', 'customer_id'],
+    [{ ...ok, value: Number.NaN }, 'invalid_value', 'value'],
+    [{ ...ok, value: Infinity }, 'invalid_value', 'value'],
+    [{ ...ok, value: true }, 'invalid_value', 'value'],
+    [{ ...ok, idempotencyKey: 42 }, 'invalid_idempotency_key', 'idempotencyKey'],
+    [{ ...ok, eventName: 7 }, 'invalid_event_name', 'eventName'],
+    [{ ...ok, timestamp: 1_795_600_000_000 }, 'invalid_timestamp', 'timestamp'],
+    [{ ...ok, properties: 'eu' }, 'invalid_properties', 'properties'],
+    [{ ...ok, properties: ['eu'] }, 'invalid_properties', 'properties'],
+    [{ ...ok, properties: { nested: { a: 1 } } }, 'invalid_properties', 'properties'],
+    [{ ...ok, properties: { at: new Date() } }, 'invalid_properties', 'properties'],
+    [{ ...ok, properties: { none: null } }, 'invalid_properties', 'properties'],
+    [{ ...ok, properties: { '': 1 } }, 'invalid_properties', 'properties'],
   ];
   for (const [event, code, field] of cases) {
     assert.deepEqual(codeOf(() => m.track(event)), [code, field], JSON.stringify(event));
@@ -171,4 +183,35 @@ test('generated keys are version 7, variant 10 and unique across random-pool ref
     assert.match(k, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   }
   await m.shutdown();
+});
+
+test('the queued event is the event as tracked: later changes to the caller\'s objects do not reach it', async () => {
+  const stub = stubFetch();
+  const m = client({ fetch: stub.fetch });
+  const properties = { region: 'eu', pages: 3, ok: true, skipped: undefined };
+  const event = { customerId: 'cus_1', eventName: 'invoices', value: 1.5, properties };
+  m.track(event);
+  properties.region = 'us';
+  properties.extra = 'late';
+  event.value = 99;
+  const result = await m.shutdown();
+  assert.equal(result.accepted, 1);
+  const [sent] = stub.calls[0].body.events;
+  assert.equal(sent.value, 1.5);
+  assert.deepEqual(sent.properties, { region: 'eu', pages: 3, ok: true });
+});
+
+test('non-ASCII names and properties are sent intact, and batches measure their UTF-8 bytes', async () => {
+  const stub = stubFetch();
+  const m = client({ fetch: stub.fetch });
+  const name = 'facturas_procesadas_€_日本';
+  const region = 'Zürich "Süd" \\ 🚀'.repeat(20);
+  for (let i = 0; i < 3000; i++) m.track({ customerId: 'cus_1', eventName: name, properties: { region, 'clé': 'ü' } });
+  await m.shutdown();
+  for (const call of stub.calls) assert.ok(call.bytes <= 1024 * 1024, `a batch of ${call.bytes} bytes`);
+  const events = stub.calls.flatMap((c) => c.body.events);
+  assert.equal(events.length, 3000);
+  assert.equal(events[0].event_name, name);
+  assert.deepEqual(events[2999].properties, { region, 'clé': 'ü' });
+  assert.ok(stub.calls.length >= 2, 'the byte limit split the batches');
 });

@@ -1,0 +1,249 @@
+//! The compact event format that carries an event from JavaScript into the wasm
+//! validator, and its reader.
+//!
+//! `track()` must cost about a microsecond, and a round trip through JSON (stringify in
+//! JS, parse in wasm) alone costs several. So the JS client writes the caller's fields
+//! straight into a buffer in wasm memory, and this module reads them, borrowing every
+//! string, into the same [`EventFields`] the server's JSON reader produces, for the same
+//! [`check_event`]. It also keeps the JSON parser out of the package's wasm.
+//!
+//! Layout (lengths are u32 little-endian, strings UTF-8):
+//!
+//! ```text
+//! event   := field{idempotency_key} field{customer_id} field{event_name} field{value}
+//!            field{timestamp} unknown props
+//! field   := ABSENT | NULL | STR str | NUMBER str (the number's JSON text) | FALSE | TRUE | OTHER
+//! unknown := ABSENT | STR str          (the first field name that is not an event field)
+//! props   := ABSENT | NULL | OTHER     (not an object)
+//!          | OBJECT u32 n, n × (str key, field value)
+//! str     := u32 len, len bytes
+//! ```
+//!
+//! A defaulted timestamp is sent ABSENT: the arrival time `now` stands in for it, as on
+//! the server. sdk/js/index.js (`encodeEvent`) is the writer.
+
+use edgemeter_core::event::{PropValue, Properties};
+use edgemeter_core::rules::{
+    check_event, check_property_key, check_property_value, properties_from_list, property_kind_error, CheckedEvent,
+    EventFields, Field, PROPERTIES_NOT_OBJECT,
+};
+use edgemeter_core::time::Timestamp;
+use edgemeter_core::{ApiError, ErrorCode};
+use std::borrow::Cow;
+
+pub const ABSENT: u8 = 0;
+pub const NULL: u8 = 1;
+pub const STR: u8 = 2;
+pub const NUMBER: u8 = 3;
+pub const FALSE: u8 = 4;
+pub const TRUE: u8 = 5;
+pub const OTHER: u8 = 6;
+pub const OBJECT: u8 = 7;
+
+/// Reads and checks one event in the compact format, with `now_ms` as its arrival time.
+pub fn check_compact(buf: &[u8], now_ms: i64) -> Result<CheckedEvent<'_>, ApiError> {
+    let mut r = Reader { buf, at: 0 };
+    let fields = EventFields {
+        idempotency_key: r.field()?,
+        customer_id: r.field()?,
+        event_name: r.field()?,
+        value: r.field()?,
+        timestamp: r.field()?,
+        unknown_key: match r.tag()? {
+            ABSENT => None,
+            STR => Some(Cow::Borrowed(r.str()?)),
+            _ => return Err(malformed()),
+        },
+        duplicate_key: None,
+    };
+    check_event(fields, Timestamp(now_ms), || r.properties()).map_err(|rejected| rejected.error)
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn tag(&mut self) -> Result<u8, ApiError> {
+        let t = *self.buf.get(self.at).ok_or_else(malformed)?;
+        self.at += 1;
+        Ok(t)
+    }
+
+    fn u32(&mut self) -> Result<usize, ApiError> {
+        let b = self.buf.get(self.at..self.at + 4).ok_or_else(malformed)?;
+        self.at += 4;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+
+    fn str(&mut self) -> Result<&'a str, ApiError> {
+        let len = self.u32()?;
+        let bytes = self.buf.get(self.at..self.at + len).ok_or_else(malformed)?;
+        self.at += len;
+        std::str::from_utf8(bytes).map_err(|_| malformed())
+    }
+
+    fn value(&mut self, tag: u8) -> Result<Field<'a>, ApiError> {
+        Ok(match tag {
+            NULL => Field::Null,
+            STR => Field::Str(Cow::Borrowed(self.str()?)),
+            NUMBER => Field::Number(Cow::Borrowed(self.str()?)),
+            FALSE => Field::Bool(false),
+            TRUE => Field::Bool(true),
+            OTHER => Field::Other,
+            _ => return Err(malformed()),
+        })
+    }
+
+    fn field(&mut self) -> Result<Option<Field<'a>>, ApiError> {
+        match self.tag()? {
+            ABSENT => Ok(None),
+            t => self.value(t).map(Some),
+        }
+    }
+
+    /// The properties, checked as the server's JSON reader checks them. A malformed buffer
+    /// is reported as such, not as the caller's mistake.
+    fn properties(&mut self) -> Result<Properties<'a>, String> {
+        let inner = |r: &mut Self| -> Result<Result<Properties<'a>, String>, ApiError> {
+            match r.tag()? {
+                ABSENT | NULL => return Ok(Ok(Properties::default())),
+                OTHER => return Ok(Err(PROPERTIES_NOT_OBJECT.into())),
+                OBJECT => {}
+                _ => return Err(malformed()),
+            }
+            let n = r.u32()?;
+            let mut props = Vec::with_capacity(n.min(64));
+            for i in 0..n {
+                let key = r.str()?;
+                if let Err(m) = check_property_key(key, i) {
+                    return Ok(Err(m));
+                }
+                let tag = r.tag()?;
+                let value = match r.value(tag)? {
+                    Field::Str(s) => PropValue::Str(s),
+                    Field::Number(n) => PropValue::Num(n),
+                    Field::Bool(b) => PropValue::Bool(b),
+                    Field::Null | Field::Other => return Ok(Err(property_kind_error(key))),
+                };
+                if let Err(m) = check_property_value(key, &value) {
+                    return Ok(Err(m));
+                }
+                props.push((Cow::Borrowed(key), value));
+            }
+            Ok(properties_from_list(props))
+        };
+        inner(self).unwrap_or_else(|e| Err(e.message.into_owned()))
+    }
+}
+
+fn malformed() -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, "malformed event buffer (an SDK bug)")
+}
+
+/// Writes the compact format (the JS client's job; here for tests).
+#[derive(Default)]
+pub struct Writer {
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn tag(&mut self, tag: u8) -> &mut Self {
+        self.buf.push(tag);
+        self
+    }
+
+    pub fn str(&mut self, tag: u8, s: &str) -> &mut Self {
+        self.buf.push(tag);
+        self.raw_str(s)
+    }
+
+    /// A string with no tag before it (a property key).
+    pub fn raw_str(&mut self, s: &str) -> &mut Self {
+        self.buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(s.as_bytes());
+        self
+    }
+
+    /// `OBJECT` and the number of properties that follow.
+    pub fn object(&mut self, n: u32) -> &mut Self {
+        self.buf.push(OBJECT);
+        self.buf.extend_from_slice(&n.to_le_bytes());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgemeter_core::ingest::parse_ingest;
+
+    const NOW: i64 = 1_795_600_000_000;
+    const KEY: &str = "0192f0c1-0000-7000-8000-000000000001";
+
+    fn event(customer: &str, value: (u8, &str), props: &[(&str, u8, &str)]) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.str(STR, KEY).str(STR, customer).str(STR, "api_calls");
+        if value.0 == NUMBER || value.0 == STR {
+            w.str(value.0, value.1);
+        } else {
+            w.tag(value.0);
+        }
+        w.tag(ABSENT).tag(ABSENT).object(props.len() as u32);
+        for (k, tag, v) in props {
+            w.raw_str(k);
+            if *tag == STR || *tag == NUMBER {
+                w.str(*tag, v);
+            } else {
+                w.tag(*tag);
+            }
+        }
+        w.buf
+    }
+
+    #[test]
+    fn a_valid_event_reads_as_the_server_reads_its_json() {
+        let buf = event("cus_1", (NUMBER, "2.50"), &[("region", STR, "eu"), ("n", NUMBER, "3"), ("ok", TRUE, "")]);
+        let ev = check_compact(&buf, NOW).unwrap();
+        let json = format!(
+            r#"{{"idempotency_key":"{KEY}","customer_id":"cus_1","event_name":"api_calls","value":2.50,"properties":{{"region":"eu","n":3,"ok":true}}}}"#
+        );
+        let env = parse_ingest(json.as_bytes(), edgemeter_core::time::Timestamp(NOW)).unwrap();
+        let server = env.events.into_iter().next().unwrap().unwrap();
+        assert_eq!(
+            (&ev.idempotency_key, &ev.customer_id, &ev.event_name, ev.value, ev.timestamp, &ev.properties),
+            (
+                &server.idempotency_key,
+                &server.customer_id,
+                &server.event_name,
+                server.value,
+                server.timestamp,
+                &server.properties
+            )
+        );
+    }
+
+    #[test]
+    fn errors_carry_the_servers_codes_and_fields() {
+        let cases: [(Vec<u8>, ErrorCode, &str); 4] = [
+            (event("acme", (ABSENT, ""), &[]), ErrorCode::UnknownCustomer, "customer_id"),
+            (event("cus_1", (NUMBER, "-1"), &[]), ErrorCode::InvalidValue, "value"),
+            (event("cus_1", (TRUE, ""), &[]), ErrorCode::InvalidValue, "value"),
+            (event("cus_1", (ABSENT, ""), &[("x", OTHER, "")]), ErrorCode::InvalidProperties, "properties"),
+        ];
+        for (buf, code, field) in cases {
+            let e = check_compact(&buf, NOW).unwrap_err();
+            assert_eq!((e.code, e.field.as_deref()), (code, Some(field)));
+        }
+    }
+
+    #[test]
+    fn a_truncated_buffer_is_an_sdk_bug_not_a_panic() {
+        let buf = event("cus_1", (NUMBER, "1"), &[("region", STR, "eu")]);
+        for cut in 0..buf.len() {
+            let e = check_compact(&buf[..cut], NOW).unwrap_err();
+            assert!(e.message.contains("malformed") || e.code == ErrorCode::InvalidProperties, "{cut}: {e:?}");
+        }
+    }
+}
