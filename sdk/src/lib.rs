@@ -7,6 +7,10 @@ pub mod webhook;
 
 pub use webhook::verify_signature;
 
+/// The native client (tokio + reqwest): tracking and the typed API client.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+
 use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::ApiError;

@@ -1,0 +1,427 @@
+//! The tracking client: `track()` validates with the server's own rules and queues; a
+//! background tokio task sends batches and retries them under one `Idempotency-Key`, so a
+//! retry of a request the server did process can never count an event twice (API.md,
+//! "Usage ingestion"). The behaviour is the JS client's (`sdk/js/index.js`).
+
+use super::api::Api;
+use super::batch::{self, Queued};
+use super::error::{codes, Error, WireError};
+use super::event::{Event, Wire};
+use super::options::Options;
+use edgemeter_core::time::Timestamp;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
+
+/// What became of the events a `flush()` waited for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlushResult {
+    /// Events the server stored now.
+    pub accepted: u64,
+    /// Events it had already (the same key sent before): stored once, counted once.
+    pub duplicates: u64,
+    /// Events the server refused, with its reason (`unknown_customer`, …).
+    pub rejected: Vec<EventError>,
+    /// Events whose request failed for good (retries exhausted, or a 4xx such as 401).
+    pub failed: Vec<EventError>,
+}
+
+/// One event's failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventError {
+    pub idempotency_key: String,
+    pub error: Error,
+}
+
+/// The tracking client, with the typed API client at [`Edgemeter::api`]. Create it inside
+/// a tokio runtime; share it with an `Arc`. Call [`Edgemeter::shutdown`] before exiting:
+/// dropping it without one still sends what is queued, but only while the runtime runs.
+pub struct Edgemeter {
+    inner: Arc<Inner>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    api: Api,
+}
+
+struct Inner {
+    options: Options,
+    http: reqwest::Client,
+    url: String,
+    state: Mutex<State>,
+    /// Wakes the delivery task: a full batch, a flush, or shutdown.
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Queued>,
+    in_flight: usize,
+    /// The last `track()`'s sequence number.
+    seq: u64,
+    /// Every event up to this one is settled (batches go out in order).
+    settled_seq: u64,
+    /// Events up to this one are due now, whatever `flush_at` says.
+    flush_target: u64,
+    waiters: Vec<Waiter>,
+    closed: bool,
+    /// The task ends once nothing is due.
+    stop: bool,
+}
+
+struct Waiter {
+    target: u64,
+    result: FlushResult,
+    tx: oneshot::Sender<FlushResult>,
+}
+
+impl Edgemeter {
+    /// Checks the options and starts the delivery task on the current tokio runtime.
+    pub fn new(options: Options) -> Result<Edgemeter, Error> {
+        options.validate()?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::new(codes::INVALID_OPTION, "Edgemeter::new must be called inside a tokio runtime"))?;
+        let http = super::api::http_client(options.timeout)?;
+        let api = Api::with_client(http.clone(), &options.base_url, &options.api_key)?;
+        let url = format!("{}/v1/usage/ingest", options.root());
+        let inner = Arc::new(Inner { options, http, url, state: Mutex::new(State::default()), wake: Notify::new() });
+        let task = runtime.spawn(run(inner.clone()));
+        Ok(Edgemeter { inner, task: Mutex::new(Some(task)), api })
+    }
+
+    /// The typed client for the rest of the API, with the same key and address.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// Events tracked and not yet settled (queued or in a request).
+    pub fn pending(&self) -> usize {
+        let st = self.inner.lock();
+        st.queue.len() + st.in_flight
+    }
+
+    /// Validates an event with the server's rules, fills its timestamp (now) and
+    /// idempotency key (a UUIDv7) when absent, queues it and returns its canonical key.
+    /// Never blocks on the network. Fails, queuing nothing, for an invalid event (the
+    /// server's `code` and `field`), a full queue (`queue_full`) or after shutdown
+    /// (`closed`); the last two also go to `on_error`.
+    pub fn track(&self, event: Event) -> Result<String, Error> {
+        let now_ms = now_ms();
+        let generated;
+        let key = match &event.idempotency_key {
+            Some(k) => k.as_str(),
+            None => {
+                generated = uuid::Uuid::now_v7().to_string();
+                generated.as_str()
+            }
+        };
+        let default_time;
+        let timestamp = match &event.timestamp {
+            Some(t) => t.as_str(),
+            None => {
+                default_time = Timestamp(now_ms).to_rfc3339();
+                default_time.as_str()
+            }
+        };
+        let wire = Wire {
+            idempotency_key: key,
+            customer_id: &event.customer_id,
+            event_name: &event.event_name,
+            value: event.value.as_ref().map(|v| v.as_str()),
+            timestamp,
+            properties: &event.properties,
+        };
+        let json = serde_json::to_string(&wire)
+            .map_err(|e| Error::new("invalid_request", format!("the event cannot be serialized: {e}")))?;
+        let key = crate::validate_event(&json, now_ms).map_err(Error::from)?;
+        if !batch::fits_alone(json.len()) {
+            return Err(Error::new(
+                "payload_too_large",
+                format!("the event takes {} bytes; a request holds at most {}", json.len(), batch::MAX_BODY_BYTES),
+            ));
+        }
+        let mut st = self.inner.lock();
+        if st.closed {
+            drop(st);
+            return Err(self.inner.report(Error::new(codes::CLOSED, "track() after shutdown()")));
+        }
+        let max = self.inner.options.max_queue_size;
+        if st.queue.len() + st.in_flight >= max {
+            drop(st);
+            let message = format!("the queue holds {max} events (max_queue_size); flush or wait");
+            return Err(self.inner.report(Error::new(codes::QUEUE_FULL, message)));
+        }
+        st.seq += 1;
+        let seq = st.seq;
+        st.queue.push_back(Queued { seq, key: key.clone(), json });
+        let full = st.queue.len() >= self.inner.options.flush_at;
+        drop(st);
+        if full {
+            self.inner.wake.notify_one();
+        }
+        Ok(key)
+    }
+
+    /// Sends everything tracked so far; returns once each of those events is delivered
+    /// or has failed for good, with what became of the batches settled meanwhile.
+    pub async fn flush(&self) -> FlushResult {
+        let rx = {
+            let mut st = self.inner.lock();
+            if st.seq <= st.settled_seq {
+                return FlushResult::default();
+            }
+            let (tx, rx) = oneshot::channel();
+            let target = st.seq;
+            st.waiters.push(Waiter { target, result: FlushResult::default(), tx });
+            st.flush_target = target;
+            rx
+        };
+        self.inner.wake.notify_one();
+        // The task answers every waiter before it ends; a dropped sender means it panicked.
+        rx.await.unwrap_or_default()
+    }
+
+    /// Flushes, then stops the delivery task; `track()` afterwards fails with `closed`.
+    pub async fn shutdown(&self) -> FlushResult {
+        self.inner.lock().closed = true;
+        let result = self.flush().await;
+        self.inner.lock().stop = true;
+        self.inner.wake.notify_one();
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        result
+    }
+}
+
+impl Drop for Edgemeter {
+    /// Without a `shutdown()`: close, and let the task send what is queued, then end.
+    fn drop(&mut self) {
+        let mut st = self.inner.lock();
+        st.closed = true;
+        st.stop = true;
+        st.flush_target = st.seq;
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+}
+
+impl std::fmt::Debug for Edgemeter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edgemeter").field("options", &self.inner.options).field("pending", &self.pending()).finish()
+    }
+}
+
+/// The delivery task: sends what is due when woken, and everything queued every
+/// `flush_interval`.
+async fn run(inner: Arc<Inner>) {
+    let mut tick = tokio::time::interval(inner.options.flush_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = inner.wake.notified() => {}
+            _ = tick.tick() => {
+                let mut st = inner.lock();
+                st.flush_target = st.seq;
+            }
+        }
+        inner.drain().await;
+        if inner.lock().stop {
+            break;
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent between statements, so a panic elsewhere (say, in a
+        // caller's thread) leaves nothing half-done to fear.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Calls `on_error`, containing a panic in it; returns the error for the caller.
+    fn report(&self, error: Error) -> Error {
+        if let Some(f) = &self.options.on_error {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&error)));
+        }
+        error
+    }
+
+    /// Sends batches one at a time, oldest first, while a full batch or a flush is due.
+    async fn drain(&self) {
+        loop {
+            let batch: Vec<Queued> = {
+                let mut st = self.lock();
+                let due = st.queue.front().is_some_and(|first| {
+                    st.queue.len() >= self.options.flush_at || first.seq <= st.flush_target || st.stop
+                });
+                if !due {
+                    return;
+                }
+                let n = batch::batch_len(st.queue.iter().map(|e| e.json.len()));
+                st.in_flight += n;
+                st.queue.drain(..n).collect()
+            };
+            let outcome = self.deliver(&batch).await;
+            self.settle(&batch, outcome);
+        }
+    }
+
+    fn settle(&self, batch: &[Queued], outcome: FlushResult) {
+        let mut done = Vec::new();
+        {
+            let mut st = self.lock();
+            st.in_flight -= batch.len();
+            st.settled_seq = batch.last().map_or(st.settled_seq, |e| e.seq);
+            let settled = st.settled_seq;
+            let mut waiting = Vec::with_capacity(st.waiters.len());
+            for mut w in st.waiters.drain(..) {
+                w.result.accepted += outcome.accepted;
+                w.result.duplicates += outcome.duplicates;
+                w.result.rejected.extend(outcome.rejected.iter().cloned());
+                w.result.failed.extend(outcome.failed.iter().cloned());
+                if w.target <= settled {
+                    done.push(w);
+                } else {
+                    waiting.push(w);
+                }
+            }
+            st.waiters = waiting;
+        }
+        // Outside the lock: `on_error` may call `track()`.
+        for r in &outcome.rejected {
+            self.report(r.error.clone());
+        }
+        if let Some(f) = outcome.failed.first() {
+            self.report(f.error.clone());
+        }
+        for w in done {
+            let _ = w.tx.send(w.result);
+        }
+    }
+
+    /// One batch, retried on network errors, timeouts, 408, 429 and 5xx under one
+    /// `Idempotency-Key`: a retry of a request the server processed is answered from its
+    /// replay cache, and its events would be duplicates anyway.
+    async fn deliver(&self, batch: &[Queued]) -> FlushResult {
+        let o = &self.options;
+        let body = batch::body(batch);
+        let request_key = uuid::Uuid::now_v7().to_string();
+        let keys: Vec<String> = batch.iter().map(|e| e.key.clone()).collect();
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .http
+                .post(&self.url)
+                .bearer_auth(&o.api_key)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header("idempotency-key", &request_key)
+                .body(body.clone())
+                .send()
+                .await;
+            let (error, retry_after) = match sent {
+                Err(e) => (transport_error(&e, o.timeout), None),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| batch::parse_retry_after(v, SystemTime::now()));
+                    match resp.bytes().await {
+                        Err(e) => (transport_error(&e, o.timeout), None),
+                        Ok(bytes) if status == 200 => match serde_json::from_slice::<IngestAnswer>(&bytes) {
+                            Ok(answer) => return answer.outcome(),
+                            Err(e) => (
+                                Error::new(
+                                    codes::INVALID_RESPONSE,
+                                    format!("the server answered 200 without ingest results: {e}"),
+                                )
+                                .with_status(200),
+                                None,
+                            ),
+                        },
+                        Ok(bytes) => {
+                            let error = Error::from_body(status, &bytes);
+                            if !batch::retryable(status) {
+                                return fail_all(&keys, error);
+                            }
+                            (error, retry_after)
+                        }
+                    }
+                }
+            };
+            if attempt >= o.max_retries {
+                return fail_all(&keys, error);
+            }
+            let wait =
+                retry_after.unwrap_or_else(|| batch::jitter(batch::backoff_cap(attempt, o.retry_base, o.retry_max)));
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+fn fail_all(keys: &[String], error: Error) -> FlushResult {
+    let error = error.with_keys(keys.to_vec());
+    let failed = keys.iter().map(|k| EventError { idempotency_key: k.clone(), error: error.clone() }).collect();
+    FlushResult { failed, ..FlushResult::default() }
+}
+
+pub(crate) fn transport_error(e: &reqwest::Error, timeout: Duration) -> Error {
+    if e.is_timeout() {
+        Error::new(codes::TIMEOUT, format!("no answer within {} ms", timeout.as_millis()))
+    } else {
+        // The source chain says why (refused, reset, closed before answering).
+        let mut message = format!("request failed: {e}");
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            message.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        Error::new(codes::NETWORK_ERROR, message)
+    }
+}
+
+fn now_ms() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `POST /v1/usage/ingest`'s 200 answer; lenient, so a field added later breaks nothing.
+#[derive(serde::Deserialize)]
+struct IngestAnswer {
+    #[serde(default)]
+    accepted: u64,
+    #[serde(default)]
+    duplicates: u64,
+    results: Vec<IngestResult>,
+}
+
+#[derive(serde::Deserialize)]
+struct IngestResult {
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    error: Option<WireError>,
+}
+
+impl IngestAnswer {
+    fn outcome(self) -> FlushResult {
+        let rejected = self
+            .results
+            .into_iter()
+            .filter(|r| r.status == "rejected")
+            .map(|r| {
+                let key = r.idempotency_key.unwrap_or_default();
+                let keys = if key.is_empty() { Vec::new() } else { vec![key.clone()] };
+                EventError { idempotency_key: key, error: r.error.unwrap_or_default().into_error().with_keys(keys) }
+            })
+            .collect();
+        FlushResult { accepted: self.accepted, duplicates: self.duplicates, rejected, failed: Vec::new() }
+    }
+}

@@ -1,0 +1,447 @@
+//! The native Rust client (`edgemeter_sdk::native`) through its public API against a real
+//! `wrangler dev`: tracking is counted exactly, directly and through a flaky proxy that
+//! fails, throttles and drops connections; invalid events fail locally with the server's
+//! codes; and the typed API client drives the seed flow end to end.
+
+use edgemeter_sdk::native::{
+    codes, Aggregation, Api, CustomerInput, Edgemeter, Error, Event, InvoiceFilter, InvoiceStatus, ItemInput, ItemKind,
+    ListParams, MetricInput, Options, Price, Quantity, Schedule, TokenInput, VoidUsage,
+};
+use edgemeter_tests::*;
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One server for this file's tests; each makes its own customers and metrics.
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| Server::start("sdk-native"))
+}
+
+/// A sum metric on a fresh event name: `(code, event_name)`.
+fn sum_metric(admin: &Client) -> (String, String) {
+    let name = event_name("native");
+    (admin.metric("native_sum", &name, "sum", json!({})), name)
+}
+
+/// Tenths as the API's decimal text: 855 → "85.5", 850 → "85".
+fn tenths(t: u64) -> String {
+    if t.is_multiple_of(10) {
+        (t / 10).to_string()
+    } else {
+        format!("{}.{}", t / 10, t % 10)
+    }
+}
+
+/// Errors passed to `on_error`, collected.
+fn collector() -> (Arc<Mutex<Vec<Error>>>, impl Fn(&Error) + Send + Sync + 'static) {
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let sink = errors.clone();
+    (errors, move |e: &Error| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_events_for_four_customers_are_counted_exactly() {
+    let admin = server().client();
+    let (metric, name) = sum_metric(&admin);
+    let customers: Vec<String> = (0..4).map(|_| admin.customer()).collect();
+    let (errors, on_error) = collector();
+    let meter = Edgemeter::new(Options::new(INGEST_KEY, &server().base).on_error(on_error)).expect("client");
+
+    // Decimal text and integers, sent while the background task is already delivering.
+    let mut expected = vec![(0u64, 0u64); customers.len()];
+    let mut keys = HashSet::new();
+    for i in 0..10_000u64 {
+        let c = (i % 4) as usize;
+        let value = if i % 2 == 0 { Quantity::from(format!("{}.5", i % 10)) } else { Quantity::from(i % 10) };
+        let key = meter.track(Event::new(&customers[c], &name).value(value).property("n", i)).expect("a valid event");
+        keys.insert(key);
+        expected[c].0 += (i % 10) * 10 + if i % 2 == 0 { 5 } else { 0 };
+        expected[c].1 += 1;
+    }
+    assert_eq!(keys.len(), 10_000, "every event gets its own key");
+
+    // The result covers the batches settled while shutdown() waited (as the JS client's);
+    // any batch the task settled earlier would have reported a rejection to `on_error`.
+    let result = meter.shutdown().await;
+    assert!(result.accepted > 0 && result.accepted <= 10_000 && result.duplicates == 0, "{result:?}");
+    assert!(result.rejected.is_empty() && result.failed.is_empty(), "{result:?}");
+    assert_eq!(meter.pending(), 0);
+    assert!(errors.lock().unwrap().is_empty(), "{:?}", errors.lock().unwrap());
+    for (c, id) in customers.iter().enumerate() {
+        assert_eq!(admin.quantity(id, &metric), (tenths(expected[c].0), expected[c].1), "customer {c}");
+    }
+
+    let closed = meter.track(Event::new(&customers[0], &name)).unwrap_err();
+    assert_eq!(closed.code, codes::CLOSED);
+    assert_eq!(errors.lock().unwrap().iter().map(|e| e.code.clone()).collect::<Vec<_>>(), [codes::CLOSED]);
+}
+
+/// What the flaky proxy saw of one request.
+#[derive(Clone, Debug)]
+struct Seen {
+    at: Instant,
+    step: &'static str,
+    key: String,
+    events: usize,
+}
+
+/// A proxy to the server that plays `script`, one step per request, then passes everything
+/// through: `503`; `429` with `Retry-After: 1`; `drop` forwards the request, lets the
+/// server process it, then closes the connection without answering.
+async fn flaky_proxy(upstream: String, script: Vec<&'static str>) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+    let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (log, script, upstream) = (log.clone(), script.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let _ = proxy_one(stream, log, script, upstream).await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// One request on one connection (answers carry `connection: close`).
+async fn proxy_one(
+    mut stream: TcpStream,
+    log: Arc<Mutex<Vec<Seen>>>,
+    script: Vec<&'static str>,
+    upstream: String,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(&mut stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let (mut length, mut auth, mut key) = (0usize, String::new(), String::new());
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let value = value.trim().to_owned();
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.parse().unwrap_or(0),
+                "authorization" => auth = value,
+                "idempotency-key" => key = value,
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await?;
+    let events = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["events"].as_array().map(Vec::len))
+        .unwrap_or(0);
+    let step = {
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        let step = script.get(log.len()).copied().unwrap_or("pass");
+        log.push(Seen { at: Instant::now(), step, key: key.clone(), events });
+        step
+    };
+    let answer = |status: &str, headers: &str, body: &str| {
+        format!("HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+    };
+    let reply = match step {
+        "503" => answer("503 Service Unavailable", "content-type: text/plain\r\n", "upstream unavailable"),
+        "429" => answer(
+            "429 Too Many Requests",
+            "retry-after: 1\r\ncontent-type: application/json\r\n",
+            r#"{"error":{"code":"rate_limited","message":"slow down"}}"#,
+        ),
+        _ => {
+            let forwarded = tokio::task::spawn_blocking(move || {
+                Client { base: upstream, key: None }.try_send(
+                    "POST",
+                    &path,
+                    Some(&body),
+                    &[("authorization", &auth), ("idempotency-key", &key)],
+                )
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+            if step == "drop" {
+                // The server has processed the batch; the client never hears of it.
+                return Ok(());
+            }
+            match forwarded {
+                Ok(r) => answer(&format!("{} X", r.status), "content-type: application/json\r\n", &r.text),
+                Err(e) => answer("502 Bad Gateway", "content-type: text/plain\r\n", &e),
+            }
+        }
+    };
+    stream.write_all(reply.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+// One thread: every `track()` runs before the delivery task does, so the batches are
+// exactly 1,000 and 500 events, and the script's steps land on known requests.
+#[tokio::test(flavor = "current_thread")]
+async fn through_503s_a_429_and_a_dropped_connection_usage_is_still_exact() {
+    let admin = server().client();
+    let (metric, name) = sum_metric(&admin);
+    let customers = [admin.customer(), admin.customer()];
+    let (url, seen) = flaky_proxy(server().base.clone(), vec!["503", "503", "429", "drop"]).await;
+    let (errors, on_error) = collector();
+    let options = Options {
+        flush_at: 1000,
+        retry_base: Duration::from_millis(20),
+        ..Options::new(INGEST_KEY, url).on_error(on_error)
+    };
+    let meter = Edgemeter::new(options).expect("client");
+    for i in 0..1500 {
+        meter.track(Event::new(&customers[i % 2], &name).value(1u32)).expect("a valid event");
+    }
+    let result = meter.shutdown().await;
+
+    assert!(errors.lock().unwrap().is_empty(), "{:?}", errors.lock().unwrap());
+    assert!(result.rejected.is_empty() && result.failed.is_empty(), "{result:?}");
+    assert_eq!(result.accepted + result.duplicates, 1500, "{result:?}");
+    for id in &customers {
+        assert_eq!(admin.quantity(id, &metric), ("750".to_owned(), 750), "nothing lost, nothing counted twice");
+    }
+
+    let seen = seen.lock().unwrap().clone();
+    let steps: Vec<&str> = seen.iter().map(|s| s.step).collect();
+    assert_eq!(steps, ["503", "503", "429", "drop", "pass", "pass"]);
+    assert_eq!(seen.iter().map(|s| s.events).collect::<Vec<_>>(), [1000, 1000, 1000, 1000, 1000, 500]);
+    // The first batch's five attempts share one Idempotency-Key; the second has its own.
+    assert_eq!(seen[..5].iter().map(|s| &s.key).collect::<HashSet<_>>().len(), 1);
+    assert_eq!(seen.iter().map(|s| &s.key).collect::<HashSet<_>>().len(), 2);
+    assert!(seen.iter().all(|s| uuid_like(&s.key)), "{seen:?}");
+    let waited = seen[3].at - seen[2].at;
+    assert!(waited >= Duration::from_millis(950), "Retry-After honoured: {waited:?}");
+}
+
+fn uuid_like(s: &str) -> bool {
+    s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_events_fail_locally_with_the_servers_code_and_nothing_is_queued() {
+    let admin = server().client();
+    let (metric, name) = sum_metric(&admin);
+    let customer = admin.customer();
+    let (errors, on_error) = collector();
+    let options = Options { max_queue_size: 3, ..Options::new(INGEST_KEY, &server().base).on_error(on_error) };
+    let meter = Edgemeter::new(options).expect("client");
+
+    let cases = [
+        (Event::new("cus 1", &name), "invalid_customer_id", "customer_id"),
+        (Event::new("acme", &name), "unknown_customer", "customer_id"),
+        (Event::new(&customer, ""), "invalid_event_name", "event_name"),
+        (Event::new(&customer, &name).value("-1"), "invalid_value", "value"),
+        (Event::new(&customer, &name).value("1e3x"), "invalid_value", "value"),
+        (Event::new(&customer, &name).timestamp("2026-11-25T10:00:00"), "invalid_timestamp", "timestamp"),
+        (Event::new(&customer, &name).timestamp(time_from_now(3_600_000)), "timestamp_in_future", "timestamp"),
+        (Event::new(&customer, &name).idempotency_key("not-a-uuid"), "invalid_idempotency_key", "idempotency_key"),
+    ];
+    for (event, code, field) in cases {
+        let e = meter.track(event.clone()).expect_err(&format!("{event:?} is invalid"));
+        assert_eq!((e.code.as_str(), e.field.as_deref()), (code, Some(field)), "{event:?}: {e}");
+    }
+    assert_eq!(meter.pending(), 0, "nothing invalid is queued");
+
+    // A key given in capitals comes back canonical, as the server stores it.
+    let given = "0192F0C1-0000-7000-8000-00000000AB01".to_owned();
+    let key = meter.track(Event::new(&customer, &name).idempotency_key(given.clone())).expect("valid");
+    assert_eq!(key, given.to_lowercase());
+    meter.track(Event::new(&customer, &name).value("2.5")).expect("valid");
+    meter.track(Event::new(&customer, &name).value(3u8)).expect("valid");
+    let full = meter.track(Event::new(&customer, &name)).unwrap_err();
+    assert_eq!(full.code, codes::QUEUE_FULL);
+    assert_eq!(errors.lock().unwrap().iter().map(|e| e.code.clone()).collect::<Vec<_>>(), [codes::QUEUE_FULL]);
+
+    let result = meter.shutdown().await;
+    assert_eq!((result.accepted, result.rejected.len(), result.failed.len()), (3, 0, 0), "{result:?}");
+    assert_eq!(admin.quantity(&customer, &metric), ("6.5".to_owned(), 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_the_server_rejects_come_back_in_the_flush_result_and_through_on_error() {
+    let admin = server().client();
+    let (metric, name) = sum_metric(&admin);
+    let customer = admin.customer();
+    let (errors, on_error) = collector();
+    let meter = Edgemeter::new(Options::new(INGEST_KEY, &server().base).on_error(on_error)).expect("client");
+    meter.track(Event::new(&customer, &name).value(2u32)).expect("valid");
+    let unmetered = meter.track(Event::new(&customer, format!("nobody_meters_{metric}"))).expect("valid locally");
+    let stranger = meter.track(Event::new("cus_00000000000000000000000000", &name)).expect("valid locally");
+    let result = meter.flush().await;
+    assert_eq!(result.accepted, 1, "{result:?}");
+    let mut got: Vec<(String, String, Option<String>)> = result
+        .rejected
+        .iter()
+        .map(|r| (r.idempotency_key.clone(), r.error.code.clone(), r.error.field.clone()))
+        .collect();
+    got.sort();
+    let mut want = vec![
+        (unmetered, "unknown_event_name".to_owned(), Some("event_name".to_owned())),
+        (stranger, "unknown_customer".to_owned(), Some("customer_id".to_owned())),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    let mut reported: Vec<(String, String, Option<String>)> = errors
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| (e.idempotency_keys.first().cloned().unwrap_or_default(), e.code.clone(), e.field.clone()))
+        .collect();
+    reported.sort();
+    assert_eq!(reported, want);
+    assert_eq!(admin.quantity(&customer, &metric), ("2".to_owned(), 1));
+    assert_eq!(meter.shutdown().await, Default::default(), "nothing left to send");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_fails_the_batch_for_good_without_retries() {
+    let admin = server().client();
+    let (_, name) = sum_metric(&admin);
+    let customer = admin.customer();
+    let meter = Edgemeter::new(Options::new("pk_wrong", &server().base)).expect("client");
+    let key = meter.track(Event::new(&customer, &name)).expect("valid");
+    let started = Instant::now();
+    let result = meter.shutdown().await;
+    assert_eq!(result.failed.len(), 1, "{result:?}");
+    let e = &result.failed[0];
+    assert_eq!(
+        (e.idempotency_key.as_str(), e.error.code.as_str(), e.error.status),
+        (key.as_str(), "unauthorized", Some(401))
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "a 401 is not retried");
+}
+
+/// The UTC date `days` from today, `2026-11-25`.
+fn date_from_today(days: i64) -> String {
+    let today = now_ms().div_euclid(86_400_000) * 86_400_000;
+    rfc3339(today + days * 86_400_000)[..10].to_owned()
+}
+
+// The customer's weekly periods end at midnight tonight with no grace, so the invoicing run
+// below finalizes its period without touching the other tests' monthly customers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typed_api_client_drives_the_seed_flow() {
+    let api = Api::new(SECRET_KEY, &server().base).expect("client");
+
+    // 1. A customer, read back, renamed, listed.
+    let schedule = Schedule {
+        interval: Some("week".into()),
+        anchor: Some(date_from_today(-6)),
+        pre_generate_days: Some(3),
+        grace_hours: Some(0),
+    };
+    let input = CustomerInput { invoice_schedule: Some(schedule), ..CustomerInput::new("Acme Corp", "ap@acme.test") };
+    let customer = api.customers().create(&input).await.expect("create customer");
+    assert!(customer.id.starts_with("cus_") && customer.currency == "USD" && !customer.auto_send, "{customer:?}");
+    assert_eq!(api.customers().get(&customer.id).await.expect("get"), customer);
+    let renamed = api
+        .customers()
+        .update(&customer.id, &CustomerInput { name: Some("Acme Inc".into()), ..CustomerInput::default() })
+        .await
+        .expect("update");
+    assert_eq!((renamed.name.as_str(), renamed.email.as_str()), ("Acme Inc", "ap@acme.test"));
+    let page = api.customers().list(&ListParams { limit: Some(1), cursor: None }).await.expect("list");
+    assert_eq!(page.data.len(), 1);
+    let cursor = page.next_cursor.expect("more than one customer on this server");
+    let next = api.customers().list(&ListParams { limit: Some(1), cursor: Some(cursor) }).await.expect("next page");
+    assert_ne!(next.data.first().map(|c| &c.id), page.data.first().map(|c| &c.id));
+
+    // 2. A metric; a second one with its code is a conflict.
+    let name = event_name("invoices");
+    let code = format!("ocr_{}", &name[9..]);
+    let metric_input = MetricInput::new(&code, "Invoices processed", &name, Aggregation::Sum);
+    let metric = api.metrics().create(&metric_input).await.expect("create metric");
+    assert_eq!((metric.code.as_str(), metric.aggregation), (code.as_str(), Aggregation::Sum));
+    assert_eq!(api.metrics().get(&code).await.expect("get metric"), metric);
+    let again = api.metrics().create(&metric_input).await.unwrap_err();
+    assert_eq!((again.code.as_str(), again.status), ("duplicate_metric_code", Some(409)), "{again}");
+    let metrics = api.metrics().list(&ListParams { limit: Some(500), cursor: None }).await.expect("list metrics");
+    assert!(metrics.data.iter().any(|m| m.code == code));
+
+    // 3. An item, listed with the event name that feeds it.
+    let price = Price::PerUnit { unit_amount: "0.05".into() };
+    let item =
+        api.items().create(&customer.id, &ItemInput::usage("OCR invoices", &code, price.clone())).await.expect("item");
+    assert_eq!((item.kind, &item.price, item.event_name.as_deref()), (ItemKind::Usage, &price, Some(name.as_str())));
+    let items = api.items().list(&customer.id).await.expect("list items");
+    assert_eq!(items.data, [item]);
+
+    // 4. Usage through the tracking client, then read and previewed.
+    let meter = Edgemeter::new(Options::new(INGEST_KEY, &server().base)).expect("tracker");
+    meter.track(Event::new(&customer.id, &name).value(50u32)).expect("valid");
+    meter.track(Event::new(&customer.id, &name).value("35.7")).expect("valid");
+    let extra = meter.track(Event::new(&customer.id, &name).value("10")).expect("valid");
+    assert_eq!(meter.shutdown().await.accepted, 3);
+    let usage = api.usage().get(&customer.id, None).await.expect("usage");
+    assert_eq!(usage.period.end, format!("{}T00:00:00Z", date_from_today(1)), "{usage:?}");
+    let counted = |u: &edgemeter_sdk::native::Usage| {
+        let m = u.metrics.iter().find(|m| m.code == code).expect("the metric in usage");
+        (m.quantity.clone(), m.event_count)
+    };
+    assert_eq!(counted(&usage), ("95.7".to_owned(), 3));
+    assert_eq!(usage.items[0].amount, "4.78", "95.7 × 0.05 = 4.785, half-even");
+
+    // Retract one; it stops counting.
+    let voided =
+        api.usage().void(&VoidUsage { idempotency_key: extra, customer_id: customer.id.clone() }).await.expect("void");
+    assert_eq!(voided.customer_id, customer.id);
+    let at = usage.period.start.replace('Z', "+00:00");
+    let usage = api.usage().get(&customer.id, Some(&at)).await.expect("usage at the period start");
+    assert_eq!((counted(&usage), usage.items[0].amount.as_str()), (("85.7".to_owned(), 2), "4.28"));
+    let upcoming = api.usage().upcoming(&customer.id).await.expect("upcoming");
+    assert_eq!(
+        (upcoming.status, upcoming.total.as_str(), upcoming.id.as_deref()),
+        (InvoiceStatus::Upcoming, "4.28", None)
+    );
+
+    // 5. The period ends at midnight; an hour later its invoice is final and held for approval.
+    let filter = InvoiceFilter { customer_id: Some(customer.id.clone()), ..InvoiceFilter::default() };
+    server().run_cron_at(parse_utc(&usage.period.end) + 3_600_000);
+    let invoices = api.invoices().list(&filter).await.expect("list invoices");
+    let [invoice] = &invoices.data[..] else { panic!("one invoice: {invoices:?}") };
+    assert_eq!(
+        (invoice.status, invoice.total.as_str(), invoice.lines.len()),
+        (InvoiceStatus::PendingApproval, "4.28", 1)
+    );
+    assert_eq!(invoice.lines[0].quantity, "85.7");
+    let id = invoice.id.clone().expect("a final invoice has an id");
+    assert_eq!(&api.invoices().get(&id).await.expect("get invoice"), invoice);
+    let pending = InvoiceFilter { status: Some(InvoiceStatus::PendingApproval), ..filter.clone() };
+    assert_eq!(api.invoices().list(&pending).await.expect("filtered").data.len(), 1);
+    let sent = api.invoices().approve(&id).await.expect("approve");
+    assert_eq!(sent.status, InvoiceStatus::Sent);
+    assert!(sent.sent_at.is_some());
+    let void = api.invoices().void(&id).await.expect("void");
+    assert_eq!(void.status, InvoiceStatus::Void);
+    let twice = api.invoices().void(&id).await.unwrap_err();
+    assert_eq!((twice.code.as_str(), twice.status), ("invalid_invoice_state", Some(409)), "{twice}");
+
+    // 6. A customer token may ingest its customer's events, and only theirs. (Another
+    // customer: this one's period is final now, so its events would be `period_closed`.)
+    let other = api.customers().create(&CustomerInput::new("Other Ltd", "ap@other.test")).await.expect("customer");
+    let input = TokenInput { customer_id: other.id.clone(), ttl_seconds: Some(600) };
+    let token = api.tokens().create(&input).await.expect("token");
+    assert!(token.token.starts_with("ct_") && token.customer_id == other.id, "{token:?}");
+    let meter = Edgemeter::new(Options::new(token.token, &server().base)).expect("tracker with a token");
+    meter.track(Event::new(&other.id, &name).value(1u32)).expect("valid");
+    let foreign = meter.track(Event::new(&customer.id, &name)).expect("valid locally");
+    let result = meter.shutdown().await;
+    assert_eq!(result.accepted, 1, "{result:?}");
+    let rejected: Vec<(&str, &str)> =
+        result.rejected.iter().map(|r| (r.idempotency_key.as_str(), r.error.code.as_str())).collect();
+    assert_eq!(rejected, [(foreign.as_str(), "forbidden_customer")]);
+
+    // Errors carry the server's code, status and field.
+    let missing = api.customers().get("cus_00000000000000000000000000").await.unwrap_err();
+    assert_eq!(missing.status, Some(404), "{missing}");
+    let bad = api.customers().create(&CustomerInput::new("Acme", "not-an-address")).await.unwrap_err();
+    assert_eq!((bad.status, bad.field.as_deref()), (Some(400), Some("email")), "{bad}");
+}
