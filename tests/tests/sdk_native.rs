@@ -445,3 +445,81 @@ async fn the_typed_api_client_drives_the_seed_flow() {
     let bad = api.customers().create(&CustomerInput::new("Acme", "not-an-address")).await.unwrap_err();
     assert_eq!((bad.status, bad.field.as_deref()), (Some(400), Some("email")), "{bad}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_events_go_out_every_flush_interval_without_a_flush() {
+    let admin = server().client();
+    let (metric, name) = sum_metric(&admin);
+    let customer = admin.customer();
+    let options = Options { flush_interval: Duration::from_millis(200), ..Options::new(INGEST_KEY, &server().base) };
+    let meter = Edgemeter::new(options).expect("client");
+    meter.track(Event::new(&customer, &name).value(7u32)).expect("valid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while meter.pending() > 0 {
+        assert!(Instant::now() < deadline, "the timer never sent the event");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(admin.quantity(&customer, &metric), ("7".to_owned(), 1));
+    assert_eq!(meter.shutdown().await, Default::default(), "nothing left to send");
+}
+
+/// An address where nothing listens.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    drop(listener);
+    url
+}
+
+// No server needed: what happens when none answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_never_gets_through_fails_for_good_after_max_retries() {
+    let (errors, on_error) = collector();
+    let options = Options {
+        max_retries: 2,
+        retry_base: Duration::from_millis(10),
+        ..Options::new(INGEST_KEY, closed_port_url()).on_error(on_error)
+    };
+    let meter = Edgemeter::new(options).expect("client");
+    let keys: Vec<String> = (0..3)
+        .map(|_| meter.track(Event::new("cus_00000000000000000000000000", "x")).expect("valid locally"))
+        .collect();
+    let result = meter.shutdown().await;
+    assert_eq!(result.failed.iter().map(|f| f.idempotency_key.clone()).collect::<Vec<_>>(), keys);
+    assert!(result.failed.iter().all(|f| f.error.code == codes::NETWORK_ERROR), "{result:?}");
+    let errors = errors.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1, "one report per failed batch: {errors:?}");
+    assert_eq!((errors[0].code.as_str(), &errors[0].idempotency_keys), (codes::NETWORK_ERROR, &keys));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_times_out() {
+    // Accepts connections and reads, but never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let attempts = Arc::new(Mutex::new(0));
+    let counted = attempts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            *counted.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            tokio::spawn(async move {
+                let mut sink = vec![0; 65536];
+                while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let options = Options {
+        max_retries: 1,
+        retry_base: Duration::from_millis(10),
+        timeout: Duration::from_millis(300),
+        ..Options::new(INGEST_KEY, url)
+    };
+    let meter = Edgemeter::new(options).expect("client");
+    meter.track(Event::new("cus_00000000000000000000000000", "x")).expect("valid locally");
+    let started = Instant::now();
+    let result = meter.shutdown().await;
+    assert_eq!(result.failed.len(), 1, "{result:?}");
+    assert_eq!(result.failed[0].error.code, codes::TIMEOUT);
+    assert_eq!(*attempts.lock().unwrap(), 2, "the first try and one retry");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -52,10 +52,16 @@ impl Api {
     pub fn new(api_key: impl Into<String>, base_url: impl Into<String>) -> Result<Api, Error> {
         let options = super::Options::new(api_key, base_url);
         options.validate()?;
-        Api::with_client(http_client(DEFAULT_TIMEOUT)?, &options.base_url, &options.api_key)
+        Api::with_client(http_client(DEFAULT_TIMEOUT)?, &options.base_url, &options.api_key, DEFAULT_TIMEOUT)
     }
 
-    pub(crate) fn with_client(http: reqwest::Client, base_url: &str, key: &str) -> Result<Api, Error> {
+    /// Shares a client built with [`http_client`]`(timeout)`.
+    pub(crate) fn with_client(
+        http: reqwest::Client,
+        base_url: &str,
+        key: &str,
+        timeout: Duration,
+    ) -> Result<Api, Error> {
         let root = Url::parse(base_url.trim_end_matches('/')).map_err(|e| {
             Error::new(codes::INVALID_OPTION, format!("option `base_url` is not a URL: {e}")).with_field("base_url")
         })?;
@@ -64,7 +70,7 @@ impl Api {
                 Error::new(codes::INVALID_OPTION, "option `base_url` must be an http(s) URL").with_field("base_url")
             );
         }
-        Ok(Api { http, root, key: key.to_owned(), timeout: DEFAULT_TIMEOUT })
+        Ok(Api { http, root, key: key.to_owned(), timeout })
     }
 
     pub fn customers(&self) -> Customers<'_> {

@@ -2,6 +2,23 @@
 //! JS client does (local validation with `core`, batches, retries under one
 //! `Idempotency-Key`, a background tokio task), and [`Api`] is the typed client for the
 //! rest of the API. See README.md, "SDK".
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), edgemeter_sdk::native::Error> {
+//! use edgemeter_sdk::native::{Api, Edgemeter, Event, Options};
+//!
+//! let meter = Edgemeter::new(Options::new("pk_test_local", "http://127.0.0.1:8787"))?;
+//! let key = meter.track(Event::new("cus_…", "invoices").value("35.7").property("region", "eu"))?;
+//! let result = meter.flush().await;
+//! assert!(result.failed.is_empty());
+//! meter.shutdown().await;
+//!
+//! let api = Api::new("sk_test_local", "http://127.0.0.1:8787")?;
+//! let usage = api.usage().get("cus_…", None).await?;
+//! println!("{key}: {:?}", usage.metrics);
+//! # Ok(())
+//! # }
+//! ```
 
 mod api;
 mod batch;
