@@ -348,6 +348,8 @@ async fn the_typed_api_client_drives_the_seed_flow() {
         .await
         .expect("update");
     assert_eq!((renamed.name.as_str(), renamed.email.as_str()), ("Acme Inc", "ap@acme.test"));
+    // A second customer, so the list has a second page (and for the token below).
+    let other = api.customers().create(&CustomerInput::new("Other Ltd", "ap@other.test")).await.expect("customer");
     let page = api.customers().list(&ListParams { limit: Some(1), cursor: None }).await.expect("list");
     assert_eq!(page.data.len(), 1);
     let cursor = page.next_cursor.expect("more than one customer on this server");
@@ -426,7 +428,6 @@ async fn the_typed_api_client_drives_the_seed_flow() {
 
     // 6. A customer token may ingest its customer's events, and only theirs. (Another
     // customer: this one's period is final now, so its events would be `period_closed`.)
-    let other = api.customers().create(&CustomerInput::new("Other Ltd", "ap@other.test")).await.expect("customer");
     let input = TokenInput { customer_id: other.id.clone(), ttl_seconds: Some(600) };
     let token = api.tokens().create(&input).await.expect("token");
     assert!(token.token.starts_with("ct_") && token.customer_id == other.id, "{token:?}");

@@ -425,3 +425,42 @@ impl IngestAnswer {
         FlushResult { accepted: self.accepted, duplicates: self.duplicates, rejected, failed: Vec::new() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One client is shared across tasks and threads (behind an `Arc`).
+    #[test]
+    fn the_clients_are_send_and_sync() {
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<Edgemeter>();
+        shared::<Api>();
+        shared::<FlushResult>();
+    }
+
+    #[test]
+    fn a_client_needs_a_runtime() {
+        let e = Edgemeter::new(Options::new("pk_x", "http://127.0.0.1:1")).unwrap_err();
+        assert_eq!(e.code, codes::INVALID_OPTION);
+    }
+
+    #[test]
+    fn an_ingest_answer_gives_counts_and_rejections() {
+        let answer: IngestAnswer = serde_json::from_str(
+            r#"{"accepted":1,"duplicates":1,"rejected":1,"results":[
+                {"idempotency_key":"a","status":"accepted"},{"idempotency_key":"b","status":"duplicate"},
+                {"idempotency_key":"c","status":"rejected","error":{"code":"unknown_customer","message":"no","field":"customer_id"}}],
+                "something_new":true}"#,
+        )
+        .unwrap();
+        let r = answer.outcome();
+        assert_eq!((r.accepted, r.duplicates, r.failed.len()), (1, 1, 0));
+        let e = &r.rejected[0];
+        assert_eq!((e.idempotency_key.as_str(), e.error.code.as_str()), ("c", "unknown_customer"));
+        assert_eq!(
+            (e.error.field.as_deref(), &e.error.idempotency_keys[..]),
+            (Some("customer_id"), &["c".to_owned()][..])
+        );
+    }
+}
