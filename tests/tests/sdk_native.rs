@@ -355,6 +355,8 @@ async fn the_typed_api_client_drives_the_seed_flow() {
     let cursor = page.next_cursor.expect("more than one customer on this server");
     let next = api.customers().list(&ListParams { limit: Some(1), cursor: Some(cursor) }).await.expect("next page");
     assert_ne!(next.data.first().map(|c| &c.id), page.data.first().map(|c| &c.id));
+    let everyone = api.customers().list_all().await.expect("all customers");
+    assert!(everyone.iter().any(|c| c.id == customer.id) && everyone.iter().any(|c| c.id == other.id));
 
     // 2. A metric; a second one with its code is a conflict.
     let name = event_name("invoices");
@@ -367,6 +369,7 @@ async fn the_typed_api_client_drives_the_seed_flow() {
     assert_eq!((again.code.as_str(), again.status), ("duplicate_metric_code", Some(409)), "{again}");
     let metrics = api.metrics().list(&ListParams { limit: Some(500), cursor: None }).await.expect("list metrics");
     assert!(metrics.data.iter().any(|m| m.code == code));
+    assert!(api.metrics().list_all().await.expect("all metrics").iter().any(|m| m.code == code));
 
     // 3. An item, listed with the event name that feeds it.
     let price = Price::PerUnit { unit_amount: "0.05".into() };
@@ -418,6 +421,14 @@ async fn the_typed_api_client_drives_the_seed_flow() {
     assert_eq!(&api.invoices().get(&id).await.expect("get invoice"), invoice);
     let pending = InvoiceFilter { status: Some(InvoiceStatus::PendingApproval), ..filter.clone() };
     assert_eq!(api.invoices().list(&pending).await.expect("filtered").data.len(), 1);
+    let account_wide = InvoiceFilter { status: Some(InvoiceStatus::PendingApproval), ..InvoiceFilter::default() };
+    assert!(api
+        .invoices()
+        .list_all(&account_wide)
+        .await
+        .expect("all pending")
+        .iter()
+        .any(|i| i.id.as_ref() == Some(&id)));
     let sent = api.invoices().approve(&id).await.expect("approve");
     assert_eq!(sent.status, InvoiceStatus::Sent);
     assert!(sent.sent_at.is_some());

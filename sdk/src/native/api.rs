@@ -19,6 +19,8 @@ const API_ATTEMPTS: u32 = 3;
 const API_RETRY_BASE: Duration = Duration::from_millis(250);
 const API_RETRY_MAX: Duration = Duration::from_secs(5);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest `limit` a list takes.
+const MAX_PAGE: u32 = 500;
 
 /// The HTTP client both clients share: rustls, the request timeout, and a short idle
 /// timeout for pooled connections (a server may drop a quiet one without notice).
@@ -111,6 +113,27 @@ impl Api {
 
     async fn get<T: DeserializeOwned>(&self, segments: &[&str], query: &[(&str, String)]) -> Result<T, Error> {
         self.call(Method::GET, self.url(segments, query), None, Retry::Safe).await
+    }
+
+    /// Every page of a list, following `next_cursor` (API.md, "Conventions"), at the
+    /// largest page size.
+    async fn all<T: DeserializeOwned>(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = query.to_vec();
+            q.push(("limit", MAX_PAGE.to_string()));
+            if let Some(c) = &cursor {
+                q.push(("cursor", c.clone()));
+            }
+            let page: Page<T> = self.get(segments, &q).await?;
+            out.extend(page.data);
+            // A cursor that does not move would loop forever; the server never sends one.
+            match page.next_cursor {
+                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// A `POST` that creates something: sent with an `Idempotency-Key`, so retried.
@@ -238,6 +261,11 @@ impl Customers<'_> {
         self.0.get(&["v1", "customers"], &list_query(params)).await
     }
 
+    /// Every customer, page after page.
+    pub async fn list_all(&self) -> Result<Vec<Customer>, Error> {
+        self.0.all(&["v1", "customers"], &[]).await
+    }
+
     /// `PATCH /v1/customers/{id}` with the fields to change.
     pub async fn update(&self, id: &str, changes: &CustomerInput) -> Result<Customer, Error> {
         self.0.change(Method::PATCH, &["v1", "customers", id], Some(changes)).await
@@ -276,6 +304,11 @@ impl Metrics<'_> {
 
     pub async fn list(&self, params: &ListParams) -> Result<Page<Metric>, Error> {
         self.0.get(&["v1", "billing", "metrics"], &list_query(params)).await
+    }
+
+    /// Every metric, page after page.
+    pub async fn list_all(&self) -> Result<Vec<Metric>, Error> {
+        self.0.all(&["v1", "billing", "metrics"], &[]).await
     }
 }
 
@@ -316,6 +349,19 @@ impl Invoices<'_> {
             query.push(("status", s.as_str().to_owned()));
         }
         self.0.get(&["v1", "invoices"], &query).await
+    }
+
+    /// Every invoice matching the filter's `customer_id` and `status`, page after page
+    /// (its `limit` and `cursor` are ignored).
+    pub async fn list_all(&self, filter: &InvoiceFilter) -> Result<Vec<Invoice>, Error> {
+        let mut query = Vec::new();
+        if let Some(c) = &filter.customer_id {
+            query.push(("customer_id", c.clone()));
+        }
+        if let Some(s) = filter.status {
+            query.push(("status", s.as_str().to_owned()));
+        }
+        self.0.all(&["v1", "invoices"], &query).await
     }
 
     pub async fn get(&self, id: &str) -> Result<Invoice, Error> {
