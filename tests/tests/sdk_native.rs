@@ -91,8 +91,14 @@ struct Seen {
 
 /// A proxy to the server that plays `script`, one step per request, then passes everything
 /// through: `503`; `429` with `Retry-After: 1`; `drop` forwards the request, lets the
-/// server process it, then closes the connection without answering.
-async fn flaky_proxy(upstream: String, script: Vec<&'static str>) -> (String, Arc<Mutex<Vec<Seen>>>) {
+/// server process it, then closes the connection without answering. Without
+/// `forward_keys` it leaves out the `Idempotency-Key` header, as if the server's replay
+/// store (eventually consistent KV) had missed it.
+async fn flaky_proxy(
+    upstream: String,
+    script: Vec<&'static str>,
+    forward_keys: bool,
+) -> (String, Arc<Mutex<Vec<Seen>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
     let url = format!("http://{}", listener.local_addr().expect("proxy address"));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -101,7 +107,7 @@ async fn flaky_proxy(upstream: String, script: Vec<&'static str>) -> (String, Ar
         while let Ok((stream, _)) = listener.accept().await {
             let (log, script, upstream) = (log.clone(), script.clone(), upstream.clone());
             tokio::spawn(async move {
-                let _ = proxy_one(stream, log, script, upstream).await;
+                let _ = proxy_one(stream, log, script, upstream, forward_keys).await;
             });
         }
     });
@@ -114,10 +120,12 @@ async fn proxy_one(
     log: Arc<Mutex<Vec<Seen>>>,
     script: Vec<&'static str>,
     upstream: String,
+    forward_keys: bool,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(&mut stream);
     let mut line = String::new();
     reader.read_line(&mut line).await?;
+    let method = line.split_whitespace().next().unwrap_or("GET").to_owned();
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
     let (mut length, mut auth, mut key) = (0usize, String::new(), String::new());
     loop {
@@ -159,17 +167,17 @@ async fn proxy_one(
         ),
         _ => {
             let forwarded = tokio::task::spawn_blocking(move || {
-                Client { base: upstream, key: None }.try_send(
-                    "POST",
-                    &path,
-                    Some(&body),
-                    &[("authorization", &auth), ("idempotency-key", &key)],
-                )
+                let mut headers = vec![("authorization", auth.as_str())];
+                if forward_keys && !key.is_empty() {
+                    headers.push(("idempotency-key", key.as_str()));
+                }
+                let body = (!body.is_empty()).then_some(&body[..]);
+                Client { base: upstream, key: None }.try_send(&method, &path, body, &headers)
             })
             .await
             .map_err(std::io::Error::other)?;
             if step == "drop" {
-                // The server has processed the batch; the client never hears of it.
+                // The server has processed the request; the client never hears of it.
                 return Ok(());
             }
             match forwarded {
@@ -189,7 +197,7 @@ async fn through_503s_a_429_and_a_dropped_connection_usage_is_still_exact() {
     let admin = server().client();
     let (metric, name) = sum_metric(&admin);
     let customers = [admin.customer(), admin.customer()];
-    let (url, seen) = flaky_proxy(server().base.clone(), vec!["503", "503", "429", "drop"]).await;
+    let (url, seen) = flaky_proxy(server().base.clone(), vec!["503", "503", "429", "drop"], true).await;
     let (errors, on_error) = collector();
     let options = Options {
         flush_at: 1000,
@@ -429,11 +437,19 @@ async fn the_typed_api_client_drives_the_seed_flow() {
         .expect("all pending")
         .iter()
         .any(|i| i.id.as_ref() == Some(&id)));
-    let sent = api.invoices().approve(&id).await.expect("approve");
+    // Approve and void through a proxy that drops each after the server did it, and
+    // withholds the Idempotency-Key (a replay-store miss): the retry's 409 is recognised
+    // as the first attempt's own work.
+    let (url, seen) = flaky_proxy(server().base.clone(), vec!["drop", "pass", "pass", "503", "drop"], false).await;
+    let flaky = Api::with_options(&Options { retry_base: Duration::from_millis(10), ..Options::new(SECRET_KEY, url) })
+        .expect("client through the proxy");
+    let sent = flaky.invoices().approve(&id).await.expect("approve");
     assert_eq!(sent.status, InvoiceStatus::Sent);
     assert!(sent.sent_at.is_some());
-    let void = api.invoices().void(&id).await.expect("void");
+    let void = flaky.invoices().void(&id).await.expect("void");
     assert_eq!(void.status, InvoiceStatus::Void);
+    let steps: Vec<&str> = seen.lock().unwrap().iter().map(|s| s.step).collect();
+    assert_eq!(steps, ["drop", "pass", "pass", "503", "drop", "pass", "pass"], "each retried, then read back");
     let twice = api.invoices().void(&id).await.unwrap_err();
     assert_eq!((twice.code.as_str(), twice.status), ("invalid_invoice_state", Some(409)), "{twice}");
 
@@ -534,4 +550,54 @@ async fn a_server_that_never_answers_times_out() {
     assert_eq!(result.failed[0].error.code, codes::TIMEOUT);
     assert_eq!(*attempts.lock().unwrap(), 2, "the first try and one retry");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_creates_retried_through_failures_happen_once() {
+    let options = |url: String| Options { retry_base: Duration::from_millis(10), ..Options::new(SECRET_KEY, url) };
+
+    // A 503, then a create the server did but whose answer was lost: the retry, under the
+    // same Idempotency-Key, is answered from the replay store.
+    let (url, seen) = flaky_proxy(server().base.clone(), vec!["503", "drop"], true).await;
+    let flaky = Api::with_options(&options(url)).expect("client");
+    let email = format!("{}@retry.test", event_name("ap"));
+    let customer = flaky.customers().create(&CustomerInput::new("Retry Ltd", &email)).await.expect("create");
+    let seen: Vec<Seen> = seen.lock().unwrap().clone();
+    assert_eq!(seen.iter().map(|s| s.step).collect::<Vec<_>>(), ["503", "drop", "pass"]);
+    assert_eq!(seen.iter().map(|s| &s.key).collect::<HashSet<_>>().len(), 1, "one key for all attempts");
+    let api = Api::new(SECRET_KEY, &server().base).expect("client");
+    let same_email: Vec<String> = api
+        .customers()
+        .list_all()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|c| c.email == email)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(same_email, std::slice::from_ref(&customer.id), "one customer, not two");
+
+    // A metric created by an attempt whose answer was lost, with the replay store missed:
+    // the retry's `duplicate_metric_code` for the same definition is a success.
+    let (url, _) = flaky_proxy(server().base.clone(), vec!["drop"], false).await;
+    let flaky = Api::with_options(&options(url)).expect("client");
+    let name = event_name("retried");
+    let input = MetricInput::new(format!("m_{}", &name[8..]), "Retried", &name, Aggregation::Count);
+    let metric = flaky.metrics().create(&input).await.expect("create metric");
+    assert_eq!((metric.code.as_str(), metric.aggregation), (input.code.as_str(), Aggregation::Count));
+    // Another definition under that code is still a conflict.
+    let other = MetricInput { name: "Not the same".into(), ..input.clone() };
+    let conflict = api.metrics().create(&other).await.unwrap_err();
+    assert_eq!((conflict.code.as_str(), conflict.status), ("duplicate_metric_code", Some(409)));
+
+    // Your own key makes a create safe across restarts of your process.
+    let key = format!("signup-{}", key());
+    let input = CustomerInput::new("Keyed Ltd", "ap@keyed.test");
+    let first = api.customers().create_with_key(&input, &key).await.expect("create");
+    let again = api.customers().create_with_key(&input, &key).await.expect("replayed");
+    assert_eq!(first, again);
+    let reused = api.customers().create_with_key(&CustomerInput::new("Other", "x@y.test"), &key).await.unwrap_err();
+    assert_eq!((reused.code.as_str(), reused.status), ("idempotency_key_reused", Some(422)), "{reused}");
+    let bad = api.customers().create_with_key(&input, "").await.unwrap_err();
+    assert_eq!((bad.code.as_str(), bad.field.as_deref()), (codes::INVALID_OPTION, Some("idempotency_key")));
 }

@@ -1,12 +1,20 @@
 //! The typed client for the rest of the API (API.md): customers, items, metrics, usage,
-//! invoices and tokens, so a server app needs no hand-written HTTP. Each call is one
-//! request; reads, and creates (which carry a fresh `Idempotency-Key`, so the server
-//! answers a repeat with the first response), are retried on network errors, 408, 429
-//! and 5xx. State changes without a key (approve, void, patch) are not: a retry of one
-//! that did happen would fail with a misleading 409.
+//! invoices and tokens, so a server app needs no hand-written HTTP. It retries as the JS
+//! client's `api.js` does, and every request is safe to retry:
+//! - every request is retried on network errors, timeouts, 408, 429 and 5xx, with the
+//!   tracking client's backoff (full jitter, `Retry-After` honoured, `max_retries`);
+//! - GET and PATCH are idempotent (a patch sets the same fields again);
+//! - every POST carries an `Idempotency-Key`, the same on each retry (the caller's, for
+//!   the `*_with_key` methods, else a fresh UUID per call), so the server answers a
+//!   retry of a create whose answer was lost with the first response;
+//! - that replay store is eventually consistent, so a retry could miss it: a retried
+//!   approve or void answered 409 `invalid_invoice_state` returns the invoice if it
+//!   already has the wanted status, and a retried metric create answered 409
+//!   `duplicate_metric_code` returns the metric if its definition is the one sent.
 
 use super::batch;
 use super::error::{codes, Error};
+use super::options::Options;
 use super::tracker::transport_error;
 use super::types::*;
 use reqwest::{Method, Url};
@@ -14,13 +22,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
-/// Attempts of a retryable call, and the backoff between them.
-const API_ATTEMPTS: u32 = 3;
-const API_RETRY_BASE: Duration = Duration::from_millis(250);
-const API_RETRY_MAX: Duration = Duration::from_secs(5);
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest `limit` a list takes.
 const MAX_PAGE: u32 = 500;
+/// The longest `Idempotency-Key` a caller may give.
+const MAX_KEY_LEN: usize = 255;
 
 /// The HTTP client both clients share: rustls, the request timeout, and a short idle
 /// timeout for pooled connections (a server may drop a quiet one without notice).
@@ -41,6 +46,9 @@ pub struct Api {
     root: Url,
     key: String,
     timeout: Duration,
+    max_retries: u32,
+    retry_base: Duration,
+    retry_max: Duration,
 }
 
 impl std::fmt::Debug for Api {
@@ -49,22 +57,36 @@ impl std::fmt::Debug for Api {
     }
 }
 
+/// A call that failed, and whether it was sent more than once (then a conflict may be
+/// the first attempt's own doing).
+struct Failed {
+    error: Error,
+    retried: bool,
+}
+
+impl From<Failed> for Error {
+    fn from(f: Failed) -> Error {
+        f.error
+    }
+}
+
 impl Api {
-    /// A client for the API at `base_url` with the default 30 s request timeout.
+    /// A client for the API at `base_url` with the default options (30 s timeout, 5
+    /// retries).
     pub fn new(api_key: impl Into<String>, base_url: impl Into<String>) -> Result<Api, Error> {
-        let options = super::Options::new(api_key, base_url);
-        options.validate()?;
-        Api::with_client(http_client(DEFAULT_TIMEOUT)?, &options.base_url, &options.api_key, DEFAULT_TIMEOUT)
+        Api::with_options(&Options::new(api_key, base_url))
     }
 
-    /// Shares a client built with [`http_client`]`(timeout)`.
-    pub(crate) fn with_client(
-        http: reqwest::Client,
-        base_url: &str,
-        key: &str,
-        timeout: Duration,
-    ) -> Result<Api, Error> {
-        let root = Url::parse(base_url.trim_end_matches('/')).map_err(|e| {
+    /// A client with these options' key, address, `timeout`, `max_retries`, `retry_base`
+    /// and `retry_max` (the others are the tracking client's).
+    pub fn with_options(options: &Options) -> Result<Api, Error> {
+        options.validate()?;
+        Api::with_client(http_client(options.timeout)?, options)
+    }
+
+    /// Shares a client built with [`http_client`]`(options.timeout)`.
+    pub(crate) fn with_client(http: reqwest::Client, options: &Options) -> Result<Api, Error> {
+        let root = Url::parse(options.root()).map_err(|e| {
             Error::new(codes::INVALID_OPTION, format!("option `base_url` is not a URL: {e}")).with_field("base_url")
         })?;
         if root.cannot_be_a_base() {
@@ -72,7 +94,15 @@ impl Api {
                 Error::new(codes::INVALID_OPTION, "option `base_url` must be an http(s) URL").with_field("base_url")
             );
         }
-        Ok(Api { http, root, key: key.to_owned(), timeout })
+        Ok(Api {
+            http,
+            root,
+            key: options.api_key.clone(),
+            timeout: options.timeout,
+            max_retries: options.max_retries,
+            retry_base: options.retry_base,
+            retry_max: options.retry_max,
+        })
     }
 
     pub fn customers(&self) -> Customers<'_> {
@@ -112,7 +142,7 @@ impl Api {
     }
 
     async fn get<T: DeserializeOwned>(&self, segments: &[&str], query: &[(&str, String)]) -> Result<T, Error> {
-        self.call(Method::GET, self.url(segments, query), None, Retry::Safe).await
+        Ok(self.send(Method::GET, self.url(segments, query), None, None).await?)
     }
 
     /// Every page of a list, following `next_cursor` (API.md, "Conventions"), at the
@@ -136,45 +166,52 @@ impl Api {
         }
     }
 
-    /// A `POST` that creates something: sent with an `Idempotency-Key`, so retried.
-    async fn create<T: DeserializeOwned>(&self, segments: &[&str], body: &impl Serialize) -> Result<T, Error> {
-        self.call(
-            Method::POST,
-            self.url(segments, &[]),
-            Some(json(body)?),
-            Retry::WithKey(uuid::Uuid::now_v7().to_string()),
-        )
-        .await
-    }
-
-    /// A state change without a key: sent once.
-    async fn change<T: DeserializeOwned>(
+    /// A `POST` under `key` (checked), or a fresh one.
+    async fn post<T: DeserializeOwned>(
         &self,
-        method: Method,
         segments: &[&str],
         body: Option<&impl Serialize>,
-    ) -> Result<T, Error> {
-        let body = body.map(json).transpose()?;
-        self.call(method, self.url(segments, &[]), body, Retry::Never).await
+        key: Option<&str>,
+    ) -> Result<T, Failed> {
+        let fresh;
+        let key = match key {
+            Some(k) if k.is_empty() || k.len() > MAX_KEY_LEN || k.chars().any(char::is_control) => {
+                let message = format!("an idempotency key must be 1 to {MAX_KEY_LEN} characters");
+                let error = Error::new(codes::INVALID_OPTION, message).with_field("idempotency_key");
+                return Err(Failed { error, retried: false });
+            }
+            Some(k) => k,
+            None => {
+                fresh = uuid::Uuid::now_v7().to_string();
+                &fresh
+            }
+        };
+        let body = body.map(json).transpose().map_err(|error| Failed { error, retried: false })?;
+        self.send(Method::POST, self.url(segments, &[]), body, Some(key)).await
     }
 
-    async fn call<T: DeserializeOwned>(
+    async fn patch<T: DeserializeOwned>(&self, segments: &[&str], body: &impl Serialize) -> Result<T, Error> {
+        Ok(self.send(Method::PATCH, self.url(segments, &[]), Some(json(body)?), None).await?)
+    }
+
+    /// One call: retried under the same `Idempotency-Key`, decoded, or the server's error.
+    async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
         body: Option<String>,
-        retry: Retry,
-    ) -> Result<T, Error> {
-        let attempts = if matches!(retry, Retry::Never) { 1 } else { API_ATTEMPTS };
+        idempotency_key: Option<&str>,
+    ) -> Result<T, Failed> {
         let mut attempt = 0;
         loop {
             let mut req = self.http.request(method.clone(), url.clone()).bearer_auth(&self.key);
-            if let Retry::WithKey(key) = &retry {
+            if let Some(key) = idempotency_key {
                 req = req.header("idempotency-key", key);
             }
             if let Some(b) = &body {
                 req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.clone());
             }
+            let retried = attempt > 0;
             let (error, retry_after) = match req.send().await {
                 Err(e) => (transport_error(&e, self.timeout), None),
                 Ok(resp) => {
@@ -188,39 +225,31 @@ impl Api {
                         Err(e) => (transport_error(&e, self.timeout), None),
                         Ok(bytes) if (200..300).contains(&status) => {
                             return serde_json::from_slice(&bytes).map_err(|e| {
-                                Error::new(
-                                    codes::INVALID_RESPONSE,
-                                    format!("unexpected answer to {method} {}: {e}", url.path()),
-                                )
-                                .with_status(status)
+                                let message = format!("unexpected answer to {method} {}: {e}", url.path());
+                                Failed {
+                                    error: Error::new(codes::INVALID_RESPONSE, message).with_status(status),
+                                    retried,
+                                }
                             });
                         }
                         Ok(bytes) => {
                             let error = Error::from_body(status, &bytes);
                             if !batch::retryable(status) {
-                                return Err(error);
+                                return Err(Failed { error, retried });
                             }
                             (error, retry_after)
                         }
                     }
                 }
             };
-            attempt += 1;
-            if attempt >= attempts {
-                return Err(error);
+            if attempt >= self.max_retries {
+                return Err(Failed { error, retried });
             }
-            let cap = batch::backoff_cap(attempt - 1, API_RETRY_BASE, API_RETRY_MAX);
+            let cap = batch::backoff_cap(attempt, self.retry_base, self.retry_max);
             tokio::time::sleep(retry_after.unwrap_or_else(|| batch::jitter(cap))).await;
+            attempt += 1;
         }
     }
-}
-
-enum Retry {
-    /// A read.
-    Safe,
-    /// A create, under this `Idempotency-Key` on every attempt.
-    WithKey(String),
-    Never,
 }
 
 fn json(body: &impl Serialize) -> Result<String, Error> {
@@ -242,6 +271,16 @@ fn list_query(p: &ListParams) -> Vec<(&'static str, String)> {
 /// `Option::<&()>::None` for a `POST` without a body.
 const NO_BODY: Option<&()> = None;
 
+/// Whether a stored metric has the definition sent.
+fn same_metric(m: &Metric, input: &MetricInput) -> bool {
+    m.code == input.code
+        && m.name == input.name
+        && m.event_name == input.event_name
+        && m.aggregation == input.aggregation
+        && m.field == input.field
+        && m.filters.as_ref().filter(|f| !f.is_empty()) == input.filters.as_ref().filter(|f| !f.is_empty())
+}
+
 /// API.md "Customers".
 #[derive(Clone, Copy, Debug)]
 pub struct Customers<'a>(&'a Api);
@@ -249,7 +288,13 @@ pub struct Customers<'a>(&'a Api);
 impl Customers<'_> {
     /// `POST /v1/customers` → 201 (needs `name` and `email`).
     pub async fn create(&self, input: &CustomerInput) -> Result<Customer, Error> {
-        self.0.create(&["v1", "customers"], input).await
+        Ok(self.0.post(&["v1", "customers"], Some(input), None).await?)
+    }
+
+    /// [`Customers::create`] under your own `Idempotency-Key` (say, your user's id), so a
+    /// retry after a restart of your process cannot make a second customer (for 24 hours).
+    pub async fn create_with_key(&self, input: &CustomerInput, idempotency_key: &str) -> Result<Customer, Error> {
+        Ok(self.0.post(&["v1", "customers"], Some(input), Some(idempotency_key)).await?)
     }
 
     pub async fn get(&self, id: &str) -> Result<Customer, Error> {
@@ -268,7 +313,7 @@ impl Customers<'_> {
 
     /// `PATCH /v1/customers/{id}` with the fields to change.
     pub async fn update(&self, id: &str, changes: &CustomerInput) -> Result<Customer, Error> {
-        self.0.change(Method::PATCH, &["v1", "customers", id], Some(changes)).await
+        self.0.patch(&["v1", "customers", id], changes).await
     }
 }
 
@@ -279,7 +324,17 @@ pub struct Items<'a>(&'a Api);
 impl Items<'_> {
     /// `POST /v1/customers/{id}/items` → 201.
     pub async fn create(&self, customer_id: &str, input: &ItemInput) -> Result<Item, Error> {
-        self.0.create(&["v1", "customers", customer_id, "items"], input).await
+        Ok(self.0.post(&["v1", "customers", customer_id, "items"], Some(input), None).await?)
+    }
+
+    /// [`Items::create`] under your own `Idempotency-Key`.
+    pub async fn create_with_key(
+        &self,
+        customer_id: &str,
+        input: &ItemInput,
+        idempotency_key: &str,
+    ) -> Result<Item, Error> {
+        Ok(self.0.post(&["v1", "customers", customer_id, "items"], Some(input), Some(idempotency_key)).await?)
     }
 
     /// `GET /v1/items?customer_id=…`: all of a customer's items (one page).
@@ -295,7 +350,19 @@ pub struct Metrics<'a>(&'a Api);
 impl Metrics<'_> {
     /// `POST /v1/billing/metrics` → 201; a code in use is 409 `duplicate_metric_code`.
     pub async fn create(&self, input: &MetricInput) -> Result<Metric, Error> {
-        self.0.create(&["v1", "billing", "metrics"], input).await
+        match self.0.post(&["v1", "billing", "metrics"], Some(input), None).await {
+            Ok(m) => Ok(m),
+            // A retry whose first attempt created the metric: the same definition is success.
+            Err(f) if f.retried && f.error.code == "duplicate_metric_code" => {
+                let m = self.get(&input.code).await?;
+                if same_metric(&m, input) {
+                    Ok(m)
+                } else {
+                    Err(f.error)
+                }
+            }
+            Err(f) => Err(f.error),
+        }
     }
 
     pub async fn get(&self, code: &str) -> Result<Metric, Error> {
@@ -330,7 +397,7 @@ impl UsageApi<'_> {
 
     /// Retracts an accepted event whose period is not final; its key stays a duplicate.
     pub async fn void(&self, input: &VoidUsage) -> Result<VoidedUsage, Error> {
-        self.0.change(Method::POST, &["v1", "usage", "void"], Some(input)).await
+        Ok(self.0.post(&["v1", "usage", "void"], Some(input), None).await?)
     }
 }
 
@@ -370,12 +437,28 @@ impl Invoices<'_> {
 
     /// Sends a `pending_approval` invoice; 409 `invalid_invoice_state` from another state.
     pub async fn approve(&self, id: &str) -> Result<Invoice, Error> {
-        self.0.change(Method::POST, &["v1", "invoices", id, "approve"], NO_BODY).await
+        self.transition(id, "approve", InvoiceStatus::Sent).await
     }
 
     /// Voids an invoice in any state but `void`.
     pub async fn void(&self, id: &str) -> Result<Invoice, Error> {
-        self.0.change(Method::POST, &["v1", "invoices", id, "void"], NO_BODY).await
+        self.transition(id, "void", InvoiceStatus::Void).await
+    }
+
+    /// Approve or void; a retry that finds the invoice already there is a success.
+    async fn transition(&self, id: &str, op: &str, target: InvoiceStatus) -> Result<Invoice, Error> {
+        match self.0.post(&["v1", "invoices", id, op], NO_BODY, None).await {
+            Ok(invoice) => Ok(invoice),
+            Err(f) if f.retried && f.error.code == "invalid_invoice_state" => {
+                let invoice = self.get(id).await?;
+                if invoice.status == target {
+                    Ok(invoice)
+                } else {
+                    Err(f.error)
+                }
+            }
+            Err(f) => Err(f.error),
+        }
     }
 }
 
@@ -386,7 +469,8 @@ pub struct Tokens<'a>(&'a Api);
 impl Tokens<'_> {
     /// A `ct_` token that may ingest this one customer's events until it expires.
     pub async fn create(&self, input: &TokenInput) -> Result<CustomerToken, Error> {
-        self.0.create(&["v1", "tokens"], input).await
+        // Minted from the request alone and stored nowhere: a retry is harmless.
+        Ok(self.0.post(&["v1", "tokens"], Some(input), None).await?)
     }
 }
 

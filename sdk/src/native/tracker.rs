@@ -82,7 +82,7 @@ impl Edgemeter {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::new(codes::INVALID_OPTION, "Edgemeter::new must be called inside a tokio runtime"))?;
         let http = super::api::http_client(options.timeout)?;
-        let api = Api::with_client(http.clone(), &options.base_url, &options.api_key, options.timeout)?;
+        let api = Api::with_client(http.clone(), &options)?;
         let url = format!("{}/v1/usage/ingest", options.root());
         let inner = Arc::new(Inner { options, http, url, state: Mutex::new(State::default()), wake: Notify::new() });
         let task = runtime.spawn(run(inner.clone()));
