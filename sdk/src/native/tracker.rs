@@ -104,7 +104,8 @@ impl Edgemeter {
     /// idempotency key (a UUIDv7) when absent, queues it and returns its canonical key.
     /// Never blocks on the network. Fails, queuing nothing, for an invalid event (the
     /// server's `code` and `field`), a full queue (`queue_full`) or after shutdown
-    /// (`closed`); the last two also go to `on_error`.
+    /// (`closed`); the last two also go to `on_error`. Callable from any thread, inside a
+    /// runtime or not: it only takes a lock and wakes the delivery task.
     pub fn track(&self, event: Event) -> Result<String, Error> {
         let now_ms = now_ms();
         let generated;
