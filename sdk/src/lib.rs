@@ -1,6 +1,14 @@
-//! edgemeter's client SDK. For now: local validation with the server's own rules, so a
-//! client learns about a bad event when it tracks it, with the same code the server would
-//! answer. Batching, delivery and the npm package build on this (see the SDK issue).
+//! edgemeter's client SDK, in two builds of one crate:
+//!
+//! - wasm32: the validator inside the npm package `@edgemeter/sdk` ([`wasm`], fed by the
+//!   JS client in `sdk/js/` through the [`compact`] event format). Batching and delivery
+//!   are JavaScript there, over the runtime's own `fetch`.
+//! - native: [`native`], the same client for Rust servers on tokio and reqwest, and a
+//!   typed client for the rest of the API.
+//!
+//! Both check events with `core`'s own rules, so a client learns about a bad event when
+//! it tracks it, with the code the server would answer. [`verify_signature`] checks the
+//! server's webhooks.
 
 pub mod compact;
 pub mod webhook;
