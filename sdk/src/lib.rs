@@ -1,6 +1,6 @@
 //! edgemeter's client SDK, in two builds of one crate:
 //!
-//! - wasm32: the validator inside the npm package `@edgemeter/sdk` ([`wasm`], fed by the
+//! - wasm32: the validator inside the npm package `@edgemeter/sdk` (`wasm`, fed by the
 //!   JS client in `sdk/js/` through the [`compact`] event format). Batching and delivery
 //!   are JavaScript there, over the runtime's own `fetch`.
 //! - native: [`native`], the same client for Rust servers on tokio and reqwest, and a
@@ -15,7 +15,6 @@ pub mod webhook;
 
 pub use webhook::verify_signature;
 
-/// The native client (tokio + reqwest): tracking and the typed API client.
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 
