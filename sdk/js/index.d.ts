@@ -56,7 +56,9 @@ export type ErrorCode =
   /** An error answer without an error body. */
   | 'http_error'
   /** A constructor option is missing or out of range. */
-  | 'invalid_option';
+  | 'invalid_option'
+  /** `persist`: the storage refused a read or a write (blocked, or over its quota). */
+  | 'storage_error';
 
 /** A property value: a string of at most 512 characters, a number or a boolean. */
 export type PropertyValue = string | number | boolean;
@@ -92,6 +94,8 @@ export interface FetchInit {
   /** Absent on a GET (the API client's reads). */
   body?: string;
   signal: AbortSignalOf;
+  /** Set on the batches sent when a browser page is hidden, so they outlive the page. */
+  keepalive?: boolean;
 }
 
 /** The part of a `fetch` response the client reads. */
@@ -130,6 +134,31 @@ export interface Options {
   onError?: (error: EdgemeterError) => void;
   /** Default: the global `fetch`. */
   fetch?: FetchFunction;
+  /**
+   * In a browser: keep undelivered events across reloads. When the page is hidden the
+   * client saves what is not yet delivered to `localStorage` (under `<key>:<its own
+   * id>`), and a client created later with `persist` on the same origin loads every
+   * saved event and sends it first (the server counts an event sent twice once).
+   * `true` uses localStorage and the key `edgemeter.queue`. Default: off.
+   */
+  persist?: boolean | PersistOptions;
+}
+
+/** Where `persist` saves the queue. */
+export interface PersistOptions {
+  /** The storage keys' prefix; clients that should not share saved events use different ones. Default `edgemeter.queue`. */
+  key?: string;
+  /** Default: `globalThis.localStorage`. */
+  storage?: PersistStorage;
+}
+
+/** The part of the Web Storage API that `persist` uses (`localStorage` is one). */
+export interface PersistStorage {
+  readonly length: number;
+  key(index: number): string | null;
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
 }
 
 /** An event the server refused, with why. */

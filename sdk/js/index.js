@@ -6,6 +6,7 @@
 import initWasm, { checkEvent, lastError, scratch } from './edgemeter_sdk.js';
 import { EdgemeterError, fromApiError } from './errors.js';
 import { createApi } from './api.js';
+import { watchPage } from './browser.js';
 
 export { EdgemeterError } from './errors.js';
 
@@ -46,6 +47,9 @@ export class Edgemeter {
   #timer = null;
   #draining = null;
   #closed = false;
+  /** Batches in a request: the drain loop's, and keepalive ones sent when a page hides. */
+  #sending = new Set();
+  #page = null;
 
   constructor(options) {
     const o = { ...options };
@@ -68,6 +72,25 @@ export class Edgemeter {
     // The typed client for the rest of the API: customers, items, metrics, usage,
     // invoices, tokens (api.js).
     Object.assign(this, createApi(o));
+    // In a browser page: a keepalive flush when the page is hidden, and the `persist`
+    // option's saved queue (browser.js).
+    this.#page = watchPage(o, {
+      unsettled: () => [...this.#sending].flat().concat(this.#queue),
+      take: () => this.#queue.splice(0),
+      putBack: (entries) => {
+        this.#queue = entries.concat(this.#queue);
+      },
+      send: (batch) => this.#send(batch, true),
+      load: (entries) => {
+        for (const e of entries) {
+          e.seq = ++this.#seq;
+          this.#queue.push(e);
+        }
+        this.flush();
+      },
+      flush: () => this.flush(),
+      report: (e) => this.#report(e),
+    });
   }
 
   /** Events tracked and not yet settled (queued or in a request). */
@@ -116,6 +139,7 @@ export class Edgemeter {
     this.#closed = true;
     const result = await this.flush();
     this.#disarm();
+    this.#page?.detach();
     return result;
   }
 
@@ -161,22 +185,30 @@ export class Edgemeter {
 
   /** Sends batches one at a time, oldest first, while a full batch or a flush is due. */
   async #drain() {
-    while (this.#due()) {
-      const batch = takeBatch(this.#queue);
-      this.#inFlight += batch.length;
-      let outcome;
-      try {
-        outcome = await this.#deliver(batch);
-      } catch (e) {
-        outcome = failAll(batch, new EdgemeterError('internal_error', `unexpected: ${e}`, { cause: e }));
-      }
-      this.#inFlight -= batch.length;
-      this.#settle(batch, outcome);
-    }
+    while (this.#due()) await this.#send(takeBatch(this.#queue), false);
   }
 
-  #settle(batch, outcome) {
-    this.#settledSeq = batch[batch.length - 1].seq;
+  /** Delivers one batch and settles it: a step of the drain loop, or a keepalive batch. */
+  async #send(batch, keepalive) {
+    this.#inFlight += batch.length;
+    this.#sending.add(batch);
+    let outcome;
+    try {
+      outcome = await this.#deliver(batch, keepalive);
+    } catch (e) {
+      outcome = failAll(batch, new EdgemeterError('internal_error', `unexpected: ${e}`, { cause: e }));
+    }
+    this.#inFlight -= batch.length;
+    this.#sending.delete(batch);
+    this.#settle(outcome);
+  }
+
+  #settle(outcome) {
+    // A keepalive batch can settle before an older one: settled is what comes before the
+    // oldest event still queued or in a request.
+    let oldest = this.#queue.length > 0 ? this.#queue[0].seq : this.#seq + 1;
+    for (const b of this.#sending) oldest = Math.min(oldest, b[0].seq);
+    this.#settledSeq = oldest - 1;
     for (const r of outcome.rejected) this.#report(r.error);
     if (outcome.failed.length > 0) this.#report(outcome.failed[0].error);
     this.#waiters = this.#waiters.filter((w) => {
@@ -195,7 +227,7 @@ export class Edgemeter {
    * so a retry of a request the server did process is answered from its replay cache
    * (and its events would be duplicates anyway).
    */
-  async #deliver(batch) {
+  async #deliver(batch, keepalive) {
     const o = this.#o;
     const body = `{"events":[${batch.map((e) => e.json).join(',')}]}`;
     const headers = {
@@ -210,7 +242,7 @@ export class Edgemeter {
       const abort = new AbortController();
       const timeout = setTimeout(() => abort.abort(), o.timeoutMs);
       try {
-        const res = await o.fetch(o.url, { method: 'POST', headers, body, signal: abort.signal });
+        const res = await o.fetch(o.url, { method: 'POST', headers, body, signal: abort.signal, ...(keepalive && { keepalive }) });
         const text = await res.text();
         if (res.status === 200) {
           const answer = parseJson(text);
