@@ -35,7 +35,7 @@ test('events the server rejects come back in the flush result and through onErro
   const m = new Edgemeter({ apiKey: INGEST_KEY, baseUrl: BASE_URL, onError: (e) => errors.push(e) });
   m.track({ customerId: id, eventName: metric.eventName, value: 2 });
   const unmetered = m.track({ customerId: id, eventName: `nobody_meters_${metric.code}` });
-  // A well-formed id: a malformed `cus_…` one fails the whole batch with 404 today (worker bug).
+  // An id no customer has: the server rejects that event alone, keeping the others.
   const stranger = m.track({ customerId: 'cus_00000000000000000000000000', eventName: metric.eventName });
   const result = await m.shutdown();
   assert.equal(result.accepted, 1, JSON.stringify(result));
