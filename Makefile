@@ -55,6 +55,11 @@ sdk-build: setup
 sdk-test: build sdk-build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test sdk_node
 
+# The SDK in headless Chromium (tests/browser/; chromium and playwright-core from make setup).
+.PHONY: sdk-browser-test
+sdk-browser-test: build sdk-build
+	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test sdk_browser
+
 # The SDK's wasm API under Node (wasm-bindgen-test; the runner comes with wasm-bindgen-cli).
 test-wasm: setup
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$${CARGO_HOME:-$$HOME/.cargo}/bin/wasm-bindgen-test-runner" \
