@@ -232,7 +232,6 @@ fn unknown_routes_are_404_not_found() {
         "/v1/nope",
         "/v1/customers/x/y/z",
         "/v1/usage",
-        "/v1/invoices/inv_1x",
         "/healthz/x",
     ] {
         c.get(path).assert_error(404, "not_found", None);
@@ -260,9 +259,14 @@ fn wrong_methods_are_refused_with_an_error_code() {
         ("PATCH", "/v1/billing/metrics"),
         ("DELETE", metric.as_str()),
         ("POST", "/v1/items"),
-        ("POST", "/healthz"),
-        ("DELETE", "/openapi.json"),
+        ("POST", "/v1/invoices/inv_1x"),
+        ("GET", "/v1/invoices/inv_1x/approve"),
     ] {
+        let r = c.send(method, path, Some(b"{}"), &[]);
+        r.assert_error(405, "method_not_allowed", None);
+        assert!(r.text.contains(" use "), "{method} {path}: the message names the methods: {}", r.text);
+    }
+    for (method, path) in [("POST", "/healthz"), ("DELETE", "/openapi.json")] {
         let r = c.send(method, path, Some(b"{}"), &[]);
         assert!(
             matches!((r.status, r.code()), (404, "not_found") | (405, "method_not_allowed")),

@@ -130,8 +130,29 @@ async fn route(
         (Post, ["v1", "billing", "metrics"]) => api::metrics::create(ctx, body).await,
         (Get, ["v1", "billing", "metrics"]) => api::metrics::list(ctx, query).await,
         (Get, ["v1", "billing", "metrics", code]) => api::metrics::get(ctx, code).await,
-        _ => Err(ApiError::new(ErrorCode::NotFound, format!("no route {} /{}", method, segments.join("/")))),
+        _ => match methods_for(segments) {
+            Some(allowed) => Err(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{method} is not allowed on /{}; use {allowed}", segments.join("/")),
+            )),
+            None => Err(ApiError::new(ErrorCode::NotFound, format!("no route {} /{}", method, segments.join("/")))),
+        },
     }
+}
+
+/// The methods a known path takes, so a wrong method on it is a 405 rather than a 404
+/// that suggests the path itself is wrong. Kept beside `route`, which it mirrors.
+fn methods_for(segments: &[&str]) -> Option<&'static str> {
+    Some(match segments {
+        ["v1", "usage", "ingest" | "void"] | ["v1", "tokens"] => "POST",
+        ["v1", "customers", _, "items"] => "POST",
+        ["v1", "invoices", _, "approve" | "void"] => "POST",
+        ["v1", "customers"] | ["v1", "billing", "metrics"] => "GET or POST",
+        ["v1", "customers", _] => "GET or PATCH",
+        ["v1", "customers", _, "usage"] | ["v1", "customers", _, "invoices", "upcoming"] => "GET",
+        ["v1", "items"] | ["v1", "invoices"] | ["v1", "invoices", _] | ["v1", "billing", "metrics", _] => "GET",
+        _ => return None,
+    })
 }
 
 /// Reads the body, refusing more than the API's 1 MiB before reading when the client
