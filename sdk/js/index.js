@@ -349,7 +349,7 @@ for (let i = 0; i < 256; i++) {
 const POOL = new Uint8Array(4096);
 let poolAt = POOL.length;
 /** A key's 36 character codes, hyphens in place, rewritten for each key. */
-const KEY = new Array(36).fill(0x2d);
+const KEY = new Uint8Array(36).fill(0x2d);
 
 function hex(at, byte) {
   KEY[at] = HEX[2 * byte];
@@ -453,6 +453,41 @@ function str(t, s) {
   pos += 4 + len;
 }
 
+/** A tagged string already in UTF-8. */
+function bytes(t, b, isAscii) {
+  const n = b.length;
+  room(pos + 5 + n);
+  mem[base + pos] = t;
+  u32At(base + pos + 1, n);
+  mem.set(b, base + pos + 5);
+  pos += 5 + n;
+  if (!isAscii) ascii = false;
+}
+
+/**
+ * The last string of a field whose values repeat from call to call (customer ids, event
+ * names), with its UTF-8 bytes: the same string again is copied, not encoded.
+ */
+class Remembered {
+  text = null;
+  utf8 = null;
+  ascii = true;
+}
+const lastCustomer = new Remembered();
+const lastName = new Remembered();
+
+function remembered(r, s) {
+  if (s === r.text) return bytes(STR, r.utf8, r.ascii);
+  const before = ascii;
+  ascii = true;
+  const at = pos;
+  str(STR, s);
+  r.text = s;
+  r.utf8 = mem.slice(base + at + 5, base + pos);
+  r.ascii = ascii;
+  ascii = before && ascii;
+}
+
 /**
  * A value as JSON would carry it: strings, finite numbers (as their JSON text, which is
  * `String(n)`), booleans and null; anything else (objects, NaN, Infinity) is OTHER,
@@ -494,14 +529,18 @@ function encodeEvent(event, now) {
   for (const k in event) {
     if (!KNOWN[k] && unknown === undefined && Object.hasOwn(event, k)) unknown = k;
   }
-  if (key === undefined || key === null) key = uuidv7(now);
+  const generated = key === undefined || key === null;
+  if (generated) key = uuidv7(now);
   if (timestamp instanceof Date) timestamp = isoOf(timestamp);
 
   pos = 0;
   ascii = true;
-  value(key);
-  value(customerId);
-  value(eventName);
+  if (generated) bytes(STR, KEY, true);
+  else value(key);
+  if (typeof customerId === 'string') remembered(lastCustomer, customerId);
+  else value(customerId);
+  if (typeof eventName === 'string') remembered(lastName, eventName);
+  else value(eventName);
   value(v);
   value(timestamp);
   if (unknown === undefined) tag(ABSENT);
