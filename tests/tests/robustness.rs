@@ -225,15 +225,7 @@ fn non_utf8_bytes_are_400_invalid_json() {
 fn unknown_routes_are_404_not_found() {
     let c = shared().client();
     let s = c.setup("count", json!({}));
-    for path in [
-        "/",
-        "/v1",
-        "/v2/customers",
-        "/v1/nope",
-        "/v1/customers/x/y/z",
-        "/v1/usage",
-        "/healthz/x",
-    ] {
+    for path in ["/", "/v1", "/v2/customers", "/v1/nope", "/v1/customers/x/y/z", "/v1/usage", "/healthz/x"] {
         c.get(path).assert_error(404, "not_found", None);
         c.post_raw(path, b"{}", &[]).assert_error(404, "not_found", None);
     }
