@@ -30,6 +30,7 @@
 //   `idempotencyKey` (say, your user's id) to also cover a restart of your process.
 
 import { EdgemeterError, fromApiError } from './errors.js';
+import { backoffMs, parseJson, parseRetryAfter, retryable, sleep } from './retry.js';
 
 // Node 18 has Web Crypto but not as a global (as in index.js).
 const webCrypto = globalThis.crypto?.getRandomValues
@@ -180,9 +181,7 @@ async function request(o, method, path, { query, body, opts, recover } = {}) {
       clearTimeout(timeout);
     }
     if (attempt >= o.maxRetries) throw error;
-    // Full jitter (AWS), as the tracking client: uniform in [0, min(cap, base × 2^attempt)].
-    const backoff = Math.random() * Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** attempt);
-    await sleep(retryAfterMs ?? backoff);
+    await sleep(retryAfterMs ?? backoffMs(o, attempt));
   }
 }
 
@@ -274,31 +273,6 @@ function sameMetric(m, input) {
     (m.field ?? null) === (input.field ?? null) &&
     filters(m.filters) === filters(input.filters)
   );
-}
-
-function retryable(status) {
-  return status === 408 || status === 429 || status >= 500;
-}
-
-/** `Retry-After` in seconds or as an HTTP date, in ms; null when absent or unreadable. */
-function parseRetryAfter(value) {
-  if (value === null || value === undefined || value.trim() === '') return null;
-  const s = Number(value);
-  if (Number.isFinite(s) && s >= 0) return s * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
-}
-
-function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A random (version 4) UUID for an `Idempotency-Key`. */

@@ -7,6 +7,7 @@ import initWasm, { checkEvent, lastError, scratch } from './edgemeter_sdk.js';
 import { EdgemeterError, fromApiError } from './errors.js';
 import { createApi } from './api.js';
 import { watchPage } from './browser.js';
+import { backoffMs, parseJson, parseRetryAfter, retryable, sleep } from './retry.js';
 
 export { EdgemeterError } from './errors.js';
 
@@ -267,9 +268,7 @@ export class Edgemeter {
         clearTimeout(timeout);
       }
       if (attempt >= o.maxRetries) return failAll(batch, error);
-      // Full jitter (AWS): uniform in [0, min(cap, base * 2^attempt)].
-      const backoff = Math.random() * Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** attempt);
-      await sleep(retryAfterMs ?? backoff);
+      await sleep(retryAfterMs ?? backoffMs(o, attempt));
     }
   }
 }
@@ -311,31 +310,6 @@ function outcomeOf(answer) {
 
 function failAll(batch, error) {
   return { accepted: 0, duplicates: 0, rejected: [], failed: batch.map((e) => ({ idempotencyKey: e.key, error })) };
-}
-
-function retryable(status) {
-  return status === 408 || status === 429 || status >= 500;
-}
-
-/** `Retry-After` in seconds or as an HTTP date, in ms; null when absent or unreadable. */
-function parseRetryAfter(value) {
-  if (value === null || value === undefined || value.trim() === '') return null;
-  const s = Number(value);
-  if (Number.isFinite(s) && s >= 0) return s * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
-}
-
-function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The character codes of two hex digits per byte value. */
