@@ -323,7 +323,7 @@ for (let i = 0; i < 256; i++) {
 const POOL = new Uint8Array(4096);
 let poolAt = POOL.length;
 /** A key's 36 character codes, hyphens in place, rewritten for each key. */
-const KEY = new Uint8Array(36).fill(0x2d);
+const KEY = new Array(36).fill(0x2d);
 
 function hex(at, byte) {
   KEY[at] = HEX[2 * byte];
@@ -427,13 +427,15 @@ function str(t, s) {
   pos += 4 + len;
 }
 
-/** A tagged string already in UTF-8. */
+/** A tagged string already in UTF-8 (an array of its bytes). */
 function bytes(t, b, isAscii) {
   const n = b.length;
   room(pos + 5 + n);
   mem[base + pos] = t;
   u32At(base + pos + 1, n);
-  mem.set(b, base + pos + 5);
+  // A loop: for ids and keys (tens of bytes), faster than `set()` and its checks.
+  const at = base + pos + 5;
+  for (let i = 0; i < n; i++) mem[at + i] = b[i];
   pos += 5 + n;
   if (!isAscii) ascii = false;
 }
