@@ -60,7 +60,7 @@ run(wasmOpt, [
 ]);
 copyFileSync(join(glue, 'edgemeter_sdk.js'), join(out, 'edgemeter_sdk.js'));
 rmSync(glue, { recursive: true, force: true });
-for (const f of ['index.js', 'browser.js', 'errors.js', 'retry.js', 'api.js', 'index.d.ts', 'api.d.ts', 'README.md']) {
+for (const f of ['index.js', 'browser.js', 'errors.js', 'retry.js', 'platform.js', 'api.js', 'index.d.ts', 'api.d.ts', 'README.md']) {
   copyFileSync(join(root, 'sdk/js', f), join(out, f));
 }
 
@@ -81,7 +81,7 @@ const manifest = {
     '.': { types: './index.d.ts', default: './index.js' },
     './package.json': './package.json',
   },
-  files: ['index.js', 'browser.js', 'errors.js', 'retry.js', 'api.js', 'index.d.ts', 'api.d.ts', 'edgemeter_sdk.js', 'edgemeter_sdk_bg.wasm', 'README.md'],
+  files: ['index.js', 'browser.js', 'errors.js', 'retry.js', 'platform.js', 'api.js', 'index.d.ts', 'api.d.ts', 'edgemeter_sdk.js', 'edgemeter_sdk_bg.wasm', 'README.md'],
   engines: { node: '>=18' },
 };
 writeFileSync(join(out, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);

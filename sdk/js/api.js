@@ -30,12 +30,9 @@
 //   `idempotencyKey` (say, your user's id) to also cover a restart of your process.
 
 import { EdgemeterError, fromApiError } from './errors.js';
+import { webCrypto } from './platform.js';
 import { backoffMs, parseJson, parseRetryAfter, retryable, sleep } from './retry.js';
 
-// Node 18 has Web Crypto but not as a global (as in index.js).
-const webCrypto = globalThis.crypto?.getRandomValues
-  ? globalThis.crypto
-  : (await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:' + 'crypto')).webcrypto;
 
 /** Maps whose keys are the caller's own names: passed through without conversion. */
 const OPAQUE = new Set(['filters', 'properties', 'metadata']);

@@ -7,28 +7,22 @@ import initWasm, { checkEvent, lastError, scratch } from './edgemeter_sdk.js';
 import { EdgemeterError, fromApiError } from './errors.js';
 import { createApi } from './api.js';
 import { watchPage } from './browser.js';
+import { nodeModule, webCrypto } from './platform.js';
 import { backoffMs, parseJson, parseRetryAfter, retryable, sleep } from './retry.js';
 
 export { EdgemeterError } from './errors.js';
 
 // Loaded from a file (Node, Deno, Bun): read the bytes, since Node's fetch cannot read
 // `file:` URLs. Otherwise (a browser, a CDN): fetch, which lets the browser compile while
-// downloading. The specifier is hidden from bundlers, which would otherwise try to
-// bundle `node:fs` for the browser.
+// downloading.
 const wasmUrl = new URL('./edgemeter_sdk_bg.wasm', import.meta.url);
 let wasm;
 if (wasmUrl.protocol === 'file:') {
-  const fs = 'node:fs/promises';
-  const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fs);
+  const { readFile } = await nodeModule('fs/promises');
   wasm = await initWasm({ module_or_path: await readFile(wasmUrl) });
 } else {
   wasm = await initWasm({ module_or_path: fetch(wasmUrl) });
 }
-
-// Node 18 has Web Crypto but not as a global.
-const webCrypto = globalThis.crypto?.getRandomValues
-  ? globalThis.crypto
-  : (await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:' + 'crypto')).webcrypto;
 
 /** Most events in one request (API.md). */
 const MAX_BATCH_EVENTS = 1000;

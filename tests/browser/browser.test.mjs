@@ -10,7 +10,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -35,9 +37,30 @@ const PAGE = `<!doctype html>
   window.ready = true;
 </script>`;
 
+/** An app bundled with the package by esbuild (the root's devDependency), as a bundler user ships it. */
+const BUNDLE_PAGE = `<!doctype html>
+<meta charset="utf-8">
+<title>edgemeter browser test, bundled</title>
+<script type="module" src="/bundle/app.js"></script>`;
+
 let browser;
 let site;
 let origin;
+let bundleDir;
+
+/**
+ * Bundles a small app that imports the package, for browsers, into a temporary folder
+ * with the wasm file beside it (the bundle finds it through `import.meta.url`).
+ */
+async function bundle() {
+  const dir = await mkdtemp(join(tmpdir(), 'edgemeter-bundle-'));
+  const entry = join(dir, 'entry.js');
+  await writeFile(entry, `import { Edgemeter } from ${JSON.stringify(join(pkgDir, 'index.js'))};\nwindow.Edgemeter = Edgemeter;\nwindow.ready = true;\n`);
+  const esbuild = fileURLToPath(new URL('../../node_modules/.bin/esbuild', import.meta.url));
+  execFileSync(esbuild, [entry, '--bundle', '--format=esm', '--platform=browser', `--outfile=${join(dir, 'out/app.js')}`], { stdio: 'pipe' });
+  await copyFile(join(pkgDir, 'edgemeter_sdk_bg.wasm'), join(dir, 'out/edgemeter_sdk_bg.wasm'));
+  return join(dir, 'out/');
+}
 
 /** The page's origin: a static server for the page and sdk/pkg/, not the API's. */
 function serve() {
@@ -54,14 +77,25 @@ function serve() {
           return res.writeHead(404).end();
         }
       }
+      if (path.startsWith('/bundle/') && bundleDir) {
+        const file = normalize(join(bundleDir, path.slice('/bundle/'.length)));
+        if (!file.startsWith(bundleDir)) return res.writeHead(403).end();
+        try {
+          const body = await readFile(file);
+          return res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+        } catch {
+          return res.writeHead(404).end();
+        }
+      }
       if (path === '/favicon.ico') return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(path === '/bundled' ? BUNDLE_PAGE : PAGE);
     });
     server.listen(0, '127.0.0.1', () => resolve(server));
   });
 }
 
 before(async () => {
+  bundleDir = await bundle();
   site = await serve();
   origin = `http://127.0.0.1:${site.address().port}`;
   assert.notEqual(origin, new URL(cfg.baseUrl).origin);
@@ -71,15 +105,16 @@ before(async () => {
 after(async () => {
   await browser?.close();
   site?.close();
+  if (bundleDir) await rm(join(bundleDir, '..'), { recursive: true, force: true });
 });
 
-/** A fresh browser context (own cache, own localStorage) with the page loaded. */
-async function openPage() {
+/** A fresh browser context (own cache, own localStorage) with the page (`/` or `/bundled`) loaded. */
+async function openPage(path = '/') {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
-  await load(page, () => page.goto(`${origin}/`));
+  await load(page, () => page.goto(`${origin}${path}`));
   return { context, page, errors };
 }
 
@@ -163,6 +198,18 @@ test('a page tracks events and flushes: usage is exact', async () => {
     return { accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected.length, failed: r.failed.map((f) => f.error.code) };
   });
   assert.deepEqual(result, { accepted: s.events, duplicates: 0, rejected: 0, failed: [] });
+  await expectUsage(s.customer, s.events);
+  assert.deepEqual(await reported(page), []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the package bundled by esbuild for browsers works the same: usage is exact', async () => {
+  const s = cfg.scenarios.bundled;
+  const { context, page, errors } = await openPage('/bundled');
+  await track(page, s, s.events);
+  const accepted = await page.evaluate(async () => (await window.meter.flush()).accepted);
+  assert.equal(accepted, s.events);
   await expectUsage(s.customer, s.events);
   assert.deepEqual(await reported(page), []);
   assert.deepEqual(errors, []);

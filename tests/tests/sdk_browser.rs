@@ -2,10 +2,10 @@
 //! `playwright-core`; both installed by `make setup`) loads a page that imports
 //! `@edgemeter/sdk` from `sdk/pkg/`, served from another origin than the API, and reports
 //! usage with customer tokens (`ct_…`). `tests/browser/browser.test.mjs` plays the
-//! scenarios: flush, reload without flush (keepalive on pagehide), a hidden page (with a
-//! small queue, and with more than keepalive requests may carry), and a saved queue of
-//! that size across a reload (`persist`). Each scenario has
-//! its own customer, whose usage is checked here once more, exactly.
+//! scenarios: flush; the package bundled by esbuild; reload without flush (keepalive on
+//! pagehide); a hidden page, with a small queue and with more than keepalive requests
+//! may carry; and a saved queue of that size across a reload (`persist`). Each scenario
+//! has its own customer, whose usage is checked here once more, exactly.
 //!
 //! Fails (never skips) when Chromium is missing: CI installs it with `make setup`.
 
@@ -18,8 +18,8 @@ use std::time::SystemTime;
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Each scenario's name and how many events it tracks (each worth 2.5).
-const SCENARIOS: [(&str, u64); 5] =
-    [("flush", 50), ("reload", 40), ("hidden", 30), ("hiddenLarge", 400), ("persist", 500)];
+const SCENARIOS: [(&str, u64); 6] =
+    [("flush", 50), ("bundled", 20), ("reload", 40), ("hidden", 30), ("hiddenLarge", 400), ("persist", 500)];
 
 fn newest_mtime(dir: &Path) -> SystemTime {
     let mut newest = SystemTime::UNIX_EPOCH;
