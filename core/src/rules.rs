@@ -25,6 +25,8 @@ pub const LATE_WINDOW_MS: i64 = 35 * DAY_MS;
 
 /// The message for `properties` that is neither an object nor null.
 pub const PROPERTIES_NOT_OBJECT: &str = "`properties` must be an object";
+/// The message for `properties` with a key twice.
+pub const PROPERTIES_DUPLICATE_KEY: &str = "`properties` has a key twice";
 
 /// An event refused before any storage is consulted, with the key to echo if it had one.
 #[derive(Clone, Debug, PartialEq)]
@@ -231,7 +233,7 @@ pub fn property_kind_error(key: &str) -> String {
 pub fn properties_from_list<'a>(mut props: Vec<(Cow<'a, str>, PropValue<'a>)>) -> Result<Properties<'a>, String> {
     props.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     if props.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err("`properties` has a key twice".into());
+        return Err(PROPERTIES_DUPLICATE_KEY.into());
     }
     Ok(Properties(props))
 }

@@ -22,10 +22,10 @@
 //! A defaulted timestamp is sent ABSENT: the arrival time `now` stands in for it, as on
 //! the server. sdk/js/index.js (`encodeEvent`) is the writer.
 
-use edgemeter_core::event::{PropValue, Properties};
+use edgemeter_core::event::{PropValue, Properties, MAX_PROPERTIES};
 use edgemeter_core::rules::{
-    check_event, check_property_key, check_property_value, properties_from_list, property_kind_error, CheckedEvent,
-    EventFields, Field, PROPERTIES_NOT_OBJECT,
+    check_event, check_property_key, check_property_value, property_kind_error, CheckedEvent, EventFields, Field,
+    PROPERTIES_DUPLICATE_KEY, PROPERTIES_NOT_OBJECT,
 };
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
@@ -103,8 +103,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The properties, checked as the server's JSON reader checks them. A malformed buffer
-    /// is reported as such, not as the caller's mistake.
+    /// Checks the properties by the server's rules for each key and value, and refuses a
+    /// key twice, as the server does; they are not collected (the caller only needs the
+    /// verdict), so no allocation. A malformed buffer is reported as such, not as the
+    /// caller's mistake.
     fn properties(&mut self) -> Result<Properties<'a>, String> {
         let inner = |r: &mut Self| -> Result<Result<Properties<'a>, String>, ApiError> {
             match r.tag()? {
@@ -114,12 +116,19 @@ impl<'a> Reader<'a> {
                 _ => return Err(malformed()),
             }
             let n = r.u32()?;
-            let mut props = Vec::with_capacity(n.min(64));
+            // Checked in place, not collected: the SDK needs the verdict, not the list.
+            // A JS object cannot hold a key twice, but the format could: the keys seen
+            // so far (at most MAX_PROPERTIES, beyond which the key check refuses) say.
+            let mut seen: [&str; MAX_PROPERTIES] = [""; MAX_PROPERTIES];
             for i in 0..n {
                 let key = r.str()?;
                 if let Err(m) = check_property_key(key, i) {
                     return Ok(Err(m));
                 }
+                if seen[..i].contains(&key) {
+                    return Ok(Err(PROPERTIES_DUPLICATE_KEY.into()));
+                }
+                seen[i] = key;
                 let tag = r.tag()?;
                 let value = match r.value(tag)? {
                     Field::Str(s) => PropValue::Str(s),
@@ -130,9 +139,8 @@ impl<'a> Reader<'a> {
                 if let Err(m) = check_property_value(key, &value) {
                     return Ok(Err(m));
                 }
-                props.push((Cow::Borrowed(key), value));
             }
-            Ok(properties_from_list(props))
+            Ok(Ok(Properties::default()))
         };
         inner(self).unwrap_or_else(|e| Err(e.message.into_owned()))
     }
@@ -212,16 +220,19 @@ mod tests {
         let env = parse_ingest(json.as_bytes(), edgemeter_core::time::Timestamp(NOW)).unwrap();
         let server = env.events.into_iter().next().unwrap().unwrap();
         assert_eq!(
-            (&ev.idempotency_key, &ev.customer_id, &ev.event_name, ev.value, ev.timestamp, &ev.properties),
-            (
-                &server.idempotency_key,
-                &server.customer_id,
-                &server.event_name,
-                server.value,
-                server.timestamp,
-                &server.properties
-            )
+            (&ev.idempotency_key, &ev.customer_id, &ev.event_name, ev.value, ev.timestamp),
+            (&server.idempotency_key, &server.customer_id, &server.event_name, server.value, server.timestamp)
         );
+        assert_eq!(server.properties.0.len(), 3);
+        assert!(ev.properties.is_empty(), "checked in place, not collected");
+    }
+
+    #[test]
+    fn a_key_twice_in_properties_is_refused_as_the_server_refuses_it() {
+        let buf = event("cus_1", (ABSENT, ""), &[("region", STR, "eu"), ("n", NUMBER, "3"), ("region", STR, "us")]);
+        let e = check_compact(&buf, NOW).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidProperties, Some("properties")));
+        assert_eq!(e.message, edgemeter_core::rules::PROPERTIES_DUPLICATE_KEY);
     }
 
     #[test]
