@@ -31,7 +31,7 @@
 
 import { EdgemeterError, fromApiError } from './errors.js';
 import { webCrypto } from './platform.js';
-import { backoffMs, parseJson, parseRetryAfter, retryable, sleep } from './retry.js';
+import { parseJson, sendWithRetries } from './retry.js';
 
 
 /** Maps whose keys are the caller's own names: passed through without conversion. */
@@ -140,46 +140,21 @@ async function request(o, method, path, { query, body, opts, recover } = {}) {
     headers['idempotency-key'] = key;
   }
 
-  for (let attempt = 0; ; attempt++) {
-    let error;
-    let retryAfterMs = null;
-    const abort = new AbortController();
-    const timeout = setTimeout(() => abort.abort(), o.timeoutMs);
-    try {
-      const res = await o.fetch(url, { ...init, signal: abort.signal });
-      const text = await res.text();
-      const answer = parseJson(text);
-      if (res.status >= 200 && res.status < 300) {
-        if (answer !== null && typeof answer === 'object') return fromWire(answer);
-        error = new EdgemeterError('invalid_response', `the server answered ${res.status} without a JSON object`, {
-          status: res.status,
-        });
-      } else {
-        const e = answer?.error;
-        error = fromApiError(e && { ...e, field: camelField(e.field) }, { status: res.status });
-        retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-        if (!retryable(res.status)) {
-          if (attempt > 0 && recover) {
-            const recovered = await recover(error);
-            if (recovered !== undefined) return recovered;
-          }
-          throw error;
-        }
-      }
-    } catch (e) {
-      if (e instanceof EdgemeterError) throw e;
-      const timedOut = abort.signal.aborted;
-      error = new EdgemeterError(
-        timedOut ? 'timeout' : 'network_error',
-        timedOut ? `no answer within ${o.timeoutMs} ms` : `request failed: ${e?.message ?? e}`,
-        { cause: e },
-      );
-    } finally {
-      clearTimeout(timeout);
+  const sent = await sendWithRetries(o, url, init, (status, text) => {
+    const answer = parseJson(text);
+    if (status >= 200 && status < 300) {
+      if (answer !== null && typeof answer === 'object') return { value: fromWire(answer) };
+      return { error: new EdgemeterError('invalid_response', `the server answered ${status} without a JSON object`, { status }) };
     }
-    if (attempt >= o.maxRetries) throw error;
-    await sleep(retryAfterMs ?? backoffMs(o, attempt));
+    const e = answer?.error;
+    return { error: fromApiError(e && { ...e, field: camelField(e.field) }, { status }) };
+  });
+  if ('value' in sent) return sent.value;
+  if (sent.final && sent.attempt > 0 && recover) {
+    const recovered = await recover(sent.error);
+    if (recovered !== undefined) return recovered;
   }
+  throw sent.error;
 }
 
 /** Every element of every page, fetching the next page only when the last is used up. */

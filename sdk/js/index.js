@@ -8,7 +8,7 @@ import { EdgemeterError, fromApiError } from './errors.js';
 import { createApi } from './api.js';
 import { watchPage } from './browser.js';
 import { nodeModule, webCrypto } from './platform.js';
-import { backoffMs, parseJson, parseRetryAfter, retryable, sleep } from './retry.js';
+import { parseJson, sendWithRetries } from './retry.js';
 
 export { EdgemeterError } from './errors.js';
 
@@ -231,39 +231,26 @@ export class Edgemeter {
       'idempotency-key': uuidv7(),
     };
     const keys = batch.map((e) => e.key);
-    for (let attempt = 0; ; attempt++) {
-      let error;
-      let retryAfterMs = null;
-      const abort = new AbortController();
-      const timeout = setTimeout(() => abort.abort(), o.timeoutMs);
-      try {
-        const res = await o.fetch(o.url, { method: 'POST', headers, body, signal: abort.signal, ...(keepalive && { keepalive }) });
-        const text = await res.text();
-        if (res.status === 200) {
-          const answer = parseJson(text);
-          if (answer && Array.isArray(answer.results)) return outcomeOf(answer);
-          error = new EdgemeterError('invalid_response', 'the server answered 200 without ingest results', {
-            status: 200,
+    const init = { method: 'POST', headers, body, ...(keepalive && { keepalive }) };
+    const sent = await sendWithRetries(
+      o,
+      o.url,
+      init,
+      (status, text) => {
+        const answer = parseJson(text);
+        if (status === 200 && answer && Array.isArray(answer.results)) return { value: outcomeOf(answer) };
+        if (status === 200) {
+          const error = new EdgemeterError('invalid_response', 'the server answered 200 without ingest results', {
+            status,
             idempotencyKeys: keys,
           });
-        } else {
-          error = fromApiError(parseJson(text)?.error, { status: res.status, idempotencyKeys: keys });
-          retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-          if (!retryable(res.status)) return failAll(batch, error);
+          return { error };
         }
-      } catch (e) {
-        const timedOut = abort.signal.aborted;
-        error = new EdgemeterError(
-          timedOut ? 'timeout' : 'network_error',
-          timedOut ? `no answer within ${o.timeoutMs} ms` : `request failed: ${e?.message ?? e}`,
-          { idempotencyKeys: keys, cause: e },
-        );
-      } finally {
-        clearTimeout(timeout);
-      }
-      if (attempt >= o.maxRetries) return failAll(batch, error);
-      await sleep(retryAfterMs ?? backoffMs(o, attempt));
-    }
+        return { error: fromApiError(answer?.error, { status, idempotencyKeys: keys }) };
+      },
+      { idempotencyKeys: keys },
+    );
+    return 'value' in sent ? sent.value : failAll(batch, sent.error);
   }
 }
 

@@ -2,6 +2,8 @@
 // (api.js): which answers are worth another try, how long to wait before it (full
 // jitter, or the server's `Retry-After`), and reading an answer's JSON.
 
+import { EdgemeterError } from './errors.js';
+
 /** Network errors aside, the statuses worth retrying: 408, 429 and 5xx. */
 export function retryable(status) {
   return status === 408 || status === 429 || status >= 500;
@@ -36,4 +38,42 @@ export function parseJson(text) {
 
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Sends one request until it is settled, the one retry loop of both clients. Each try
+ * gets `o.timeoutMs`; `settle(status, text)` reads an answer into `{ value }` (done) or
+ * `{ error }`. A 2xx it cannot read, a network error, a timeout, 408, 429 and 5xx are
+ * tried again, up to `o.maxRetries` times, after `Retry-After` or the backoff; any other
+ * error is final at once. `errorOptions` go into the network and timeout errors.
+ * Resolves to `{ value }`, or `{ error, final, attempt }` (`final`: refused, not given up).
+ */
+export async function sendWithRetries(o, url, init, settle, errorOptions = {}) {
+  for (let attempt = 0; ; attempt++) {
+    let error;
+    let retryAfterMs = null;
+    const abort = new AbortController();
+    const timeout = setTimeout(() => abort.abort(), o.timeoutMs);
+    try {
+      const res = await o.fetch(url, { ...init, signal: abort.signal });
+      const settled = settle(res.status, await res.text());
+      if ('value' in settled) return settled;
+      error = settled.error;
+      if (res.status < 200 || res.status >= 300) {
+        retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+        if (!retryable(res.status)) return { error, final: true, attempt };
+      }
+    } catch (e) {
+      const timedOut = abort.signal.aborted;
+      error = new EdgemeterError(
+        timedOut ? 'timeout' : 'network_error',
+        timedOut ? `no answer within ${o.timeoutMs} ms` : `request failed: ${e?.message ?? e}`,
+        { ...errorOptions, cause: e },
+      );
+    } finally {
+      clearTimeout(timeout);
+    }
+    if (attempt >= o.maxRetries) return { error, final: false, attempt };
+    await sleep(retryAfterMs ?? backoffMs(o, attempt));
+  }
 }
