@@ -579,3 +579,37 @@ impl Receiver {
         self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
+
+/// The newest modification time of any file under `dir`.
+fn newest_mtime(dir: &Path) -> std::time::SystemTime {
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let t = if path.is_dir() {
+            newest_mtime(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+        };
+        newest = newest.max(t);
+    }
+    newest
+}
+
+/// Builds the npm package (`npm run sdk:build`, into sdk/pkg/) unless it is there and no
+/// older than its sources (`sdk/js/`, `sdk/src/`, `core/src/`), for the SDK's Node and
+/// browser tests.
+pub fn ensure_sdk_built() {
+    let root = root();
+    let built = std::fs::metadata(root.join("sdk/pkg/package.json")).and_then(|m| m.modified()).ok();
+    let sources = ["sdk/js", "sdk/src", "core/src"].iter().map(|d| newest_mtime(&root.join(d))).max();
+    if built.is_some_and(|b| sources.is_some_and(|s| s <= b)) {
+        return;
+    }
+    let ok = Command::new("npm")
+        .args(["run", "sdk:build"])
+        .current_dir(&root)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "`npm run sdk:build` failed (run `make setup` first)");
+}

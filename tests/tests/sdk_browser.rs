@@ -13,44 +13,12 @@ use edgemeter_tests::*;
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
-use std::time::SystemTime;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Each scenario's name and how many events it tracks (each worth 2.5).
 const SCENARIOS: [(&str, u64); 6] =
     [("flush", 50), ("bundled", 20), ("reload", 40), ("hidden", 30), ("hiddenLarge", 400), ("persist", 500)];
-
-fn newest_mtime(dir: &Path) -> SystemTime {
-    let mut newest = SystemTime::UNIX_EPOCH;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let t = if path.is_dir() {
-            newest_mtime(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH)
-        };
-        newest = newest.max(t);
-    }
-    newest
-}
-
-/// Builds the package unless it is there and no newer than its sources.
-fn ensure_sdk_built() {
-    let root = root();
-    let built = std::fs::metadata(root.join("sdk/pkg/package.json")).and_then(|m| m.modified()).ok();
-    let sources = ["sdk/js", "sdk/src", "core/src"].iter().map(|d| newest_mtime(&root.join(d))).max();
-    if built.is_some_and(|b| sources.is_some_and(|s| s <= b)) {
-        return;
-    }
-    let ok = Command::new("npm")
-        .args(["run", "sdk:build"])
-        .current_dir(&root)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "`npm run sdk:build` failed (run `make setup` first)");
-}
 
 /// 2.5 × n as the API writes it.
 fn quantity(n: u64) -> String {
