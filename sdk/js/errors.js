@@ -1,16 +1,12 @@
 // Errors of @edgemeter/sdk: one class with the server's stable codes (API.md) plus the
 // SDK's own, shared by the tracking client (index.js) and the API client (api.js).
 
-/** The event's fields: the SDK's camelCase name to the API's. */
-export const EVENT_KEYS = new Map([
-  ['idempotencyKey', 'idempotency_key'],
-  ['customerId', 'customer_id'],
-  ['eventName', 'event_name'],
-  ['value', 'value'],
-  ['timestamp', 'timestamp'],
-  ['properties', 'properties'],
+/** The API's snake_case names of event fields to the SDK's camelCase ones. */
+const CAMEL_FIELDS = new Map([
+  ['idempotency_key', 'idempotencyKey'],
+  ['customer_id', 'customerId'],
+  ['event_name', 'eventName'],
 ]);
-const CAMEL_FIELDS = new Map([...EVENT_KEYS].map(([camel, wire]) => [wire, camel]));
 
 /** An error with a stable machine-readable `code` (the server's codes, plus the SDK's). */
 export class EdgemeterError extends Error {
