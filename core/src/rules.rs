@@ -137,10 +137,7 @@ pub fn check_event<'a>(
         Some(Field::Str(s)) => s,
         Some(_) => return Err(reject(&key, InvalidCustomerId, "`customer_id` must be a string", "customer_id")),
     };
-    if customer_id.is_empty()
-        || customer_id.len() > MAX_CUSTOMER_ID_LEN
-        || !customer_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if !valid_customer_id(&customer_id) {
         return Err(reject(
             &key,
             InvalidCustomerId,
@@ -250,38 +247,57 @@ pub fn valid_name(s: &str, max_chars: usize) -> bool {
 
 /// `8-4-4-4-12` hex digits, any case, returned lower-case.
 pub fn canonical_uuid(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
-    let b = s.as_bytes();
-    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+    let b: &[u8; 36] = s.as_bytes().try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    // Branch-free over the 32 digits: the smallest class seen is 0 for a non-hex byte, and
-    // the union has bit 2 for an upper-case one.
-    let (mut min, mut any) = (HEX_LOWER, 0);
-    for group in [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]] {
-        for &c in group {
-            let class = HEX_CLASS[c as usize];
-            min = min.min(class);
-            any |= class;
-        }
+    // Branch-free over all 36 bytes, one table lookup each: the smallest class seen is 0
+    // for a byte that is neither a hex digit nor a hyphen, the union has HEX_UPPER for an
+    // upper-case digit, and the hyphens counted must be only the four checked above.
+    let (mut min, mut any, mut hyphens) = (HEX_LOWER, 0, 0u32);
+    for &c in b {
+        let class = UUID_CLASS[c as usize];
+        min = min.min(class);
+        any |= class;
+        hyphens += u32::from(class >> 2);
     }
     match min {
-        0 => None,
+        _ if min == 0 || hyphens != 4 => None,
         _ if any & HEX_UPPER != 0 => Some(Cow::Owned(s.to_ascii_lowercase())),
         _ => Some(s),
     }
 }
 
+/// Whether `s` is a well-formed customer id: 1 to 64 of `[A-Za-z0-9_-]`.
+pub fn valid_customer_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_CUSTOMER_ID_LEN && s.bytes().all(|b| ID_BYTE[b as usize])
+}
+
+/// Per byte: whether it may appear in an id (`[A-Za-z0-9_-]`).
+const ID_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = matches!(c as u8, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'-');
+        c += 1;
+    }
+    t
+};
+
 const HEX_LOWER: u8 = 1;
 const HEX_UPPER: u8 = 2;
+const HYPHEN: u8 = 4;
 
-/// Per byte: [`HEX_LOWER`] for `0-9a-f`, [`HEX_UPPER`] for `A-F`, 0 otherwise.
-const HEX_CLASS: [u8; 256] = {
+/// Per byte: [`HEX_LOWER`] for `0-9a-f`, [`HEX_UPPER`] for `A-F`, [`HYPHEN`] for `-`, 0
+/// otherwise.
+const UUID_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
     while c < 256 {
         t[c] = match c as u8 {
             b'0'..=b'9' | b'a'..=b'f' => HEX_LOWER,
             b'A'..=b'F' => HEX_UPPER,
+            b'-' => HYPHEN,
             _ => 0,
         };
         c += 1;

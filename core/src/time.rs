@@ -77,6 +77,35 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(ms))
     }
 
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, as JavaScript's `Date.prototype.toISOString` writes
+    /// it, for years 0 to 9999 (else `None`). Without chrono, so that the SDK's wasm,
+    /// which writes each queued event's default timestamp, stays small.
+    pub fn iso_millis(self) -> Option<[u8; 24]> {
+        const MAX_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+        const MIN_MS: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
+        if !(MIN_MS..=MAX_MS).contains(&self.0) {
+            return None;
+        }
+        let (days, ms_of_day) = (self.0.div_euclid(DAY_MS), self.0.rem_euclid(DAY_MS));
+        let (y, m, d) = civil_from_days(days);
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, n: i64, width: usize| {
+            let mut n = n;
+            for i in (0..width).rev() {
+                out[at + i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, y, 4);
+        put(5, m, 2);
+        put(8, d, 2);
+        put(11, ms_of_day / HOUR_MS, 2);
+        put(14, ms_of_day / MINUTE_MS % 60, 2);
+        put(17, ms_of_day / SECOND_MS % 60, 2);
+        put(20, ms_of_day % SECOND_MS, 3);
+        Some(out)
+    }
+
     /// RFC 3339 in UTC with `Z`, with milliseconds only when there are any.
     pub fn to_rfc3339(self) -> String {
         let format = if self.0 % 1000 == 0 { SecondsFormat::Secs } else { SecondsFormat::Millis };
@@ -89,6 +118,20 @@ impl Timestamp {
 fn two_digits(b: &[u8], i: usize) -> Option<i64> {
     let (h, l) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
     (h < 10 && l < 10).then_some(h as i64 * 10 + l as i64)
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (Hinnant's
+/// civil_from_days), the inverse of [`days_from_civil`].
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// Days from 1970-01-01 to a valid proleptic Gregorian date (Hinnant's days_from_civil).
@@ -193,5 +236,27 @@ mod tests {
     fn millis_survive_and_submillis_truncate() {
         let t = Timestamp::parse_rfc3339("2024-07-15T11:30:00.123456Z").unwrap();
         assert_eq!(t.to_rfc3339(), "2024-07-15T11:30:00.123Z");
+    }
+
+    #[test]
+    fn iso_millis_writes_what_chrono_and_javascript_write() {
+        for ms in
+            [0, 1, 999, 86_399_999, 951_782_400_000, 1_795_600_000_123, -1, -62_167_219_200_000, 253_402_300_799_999]
+        {
+            let iso = Timestamp(ms).iso_millis().unwrap();
+            let chrono = Timestamp(ms).to_datetime().to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(std::str::from_utf8(&iso).unwrap(), chrono, "{ms}");
+        }
+        assert_eq!(Timestamp(253_402_300_800_000).iso_millis(), None);
+        assert_eq!(Timestamp(-62_167_219_200_001).iso_millis(), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn iso_millis_round_trips_every_instant_it_writes(ms in -62_167_219_200_000i64..=253_402_300_799_999) {
+            let iso = Timestamp(ms).iso_millis().unwrap();
+            let chrono = Timestamp(ms).to_datetime().to_rfc3339_opts(SecondsFormat::Millis, true);
+            proptest::prop_assert_eq!(std::str::from_utf8(&iso).unwrap(), chrono);
+        }
     }
 }

@@ -5,7 +5,7 @@
 //   sent at once with `fetch(…, { keepalive: true })`, which the browser finishes after
 //   the page is gone. Chromium caps the bodies of a page's keepalive requests in flight at
 //   64 KiB in all, so the client keeps its own under KEEPALIVE_BUDGET (a bit less, for
-//   the page's other beacons) and puts what does not fit back in the queue, where the
+//   the page's other beacons) and leaves what does not fit in the queue, where the
 //   ordinary path sends it if the page lives on.
 // - With `persist`, the events not yet delivered (queued, and in requests whose answer
 //   has not come) are also written to `localStorage` at those moments, and a client
@@ -23,23 +23,22 @@ import { EdgemeterError } from './errors.js';
 
 /** Most bytes of keepalive request bodies this client has in flight (Chromium: 64 KiB for the page). */
 export const KEEPALIVE_BUDGET = 60 * 1024;
-/** Most events in one request (API.md). */
-const MAX_BATCH_EVENTS = 1000;
-const ENVELOPE_BYTES = '{"events":[]}'.length;
 /** The storage key's default prefix. */
 const DEFAULT_KEY = 'edgemeter.queue';
 const FORMAT = 1;
 
 /**
  * Watches the page, if there is one, for the client whose internals `hooks` reach:
- * - `unsettled()`: the entries not yet delivered or failed for good, oldest first;
- * - `take()`: removes and returns the queued entries (not those in a request);
- * - `putBack(entries)`: returns taken entries to the front of the queue;
- * - `send(entries)`: one keepalive batch now, settled as any batch (returns a promise);
- * - `load(entries)`: queues entries from storage and flushes;
+ * - `unsettled()`: the events not yet delivered or failed for good, oldest first, as
+ *   strings of their wire JSON, comma-separated;
+ * - `takeBatch(maxBytes)`: removes the oldest queued events whose request body fits in
+ *   `maxBytes` (not those in a request) and returns them as a batch (its `body`, a
+ *   Uint8Array), or null when none does;
+ * - `queued()`: how many events are queued;
+ * - `send(batch)`: the batch's keepalive request now, settled as any batch (returns a
+ *   promise);
+ * - `load(events)`: queues events from storage (wire JSON objects) and flushes;
  * - `flush()`, `report(error)`.
- * Queue entries are `{ key, json, bytes }` (plus the client's own fields): `json` is the
- * event's wire JSON, already checked, and `bytes` its UTF-8 length.
  *
  * Returns null outside a browser page, where neither event exists.
  */
@@ -51,33 +50,26 @@ export function watchPage(options, hooks) {
   if (!inPage && store === null) return null;
 
   if (store !== null) {
-    const entries = store.claim();
-    if (entries.length > 0) hooks.load(entries);
+    const events = store.claim();
+    if (events.length > 0) hooks.load(events);
   }
   if (!inPage) return null;
 
   let keepaliveBytes = 0;
   const hidden = () => {
     store?.save(hooks.unsettled());
-    const queued = hooks.take();
-    let i = 0;
-    while (i < queued.length) {
-      const n = fits(queued, i, KEEPALIVE_BUDGET - keepaliveBytes);
-      if (n === 0) break;
-      const batch = queued.slice(i, i + n);
-      const bytes = bodyBytes(batch);
+    for (;;) {
+      const batch = hooks.takeBatch(KEEPALIVE_BUDGET - keepaliveBytes);
+      if (batch === null) break;
+      const bytes = batch.body.length;
       keepaliveBytes += bytes;
       hooks.send(batch).finally(() => {
         keepaliveBytes -= bytes;
       });
-      i += n;
     }
-    if (i < queued.length) {
-      hooks.putBack(queued.slice(i));
-      // Sent now, without keepalive: it gets through if the page stays (a tab switch),
-      // and with `persist` it is stored in case the page goes.
-      hooks.flush();
-    }
+    // What did not fit is sent now, without keepalive: it gets through if the page
+    // stays (a tab switch), and with `persist` it is stored in case the page goes.
+    if (hooks.queued() > 0) hooks.flush();
   };
   const onVisibility = () => {
     if (doc.visibilityState === 'hidden') hidden();
@@ -99,25 +91,6 @@ export function watchPage(options, hooks) {
       win.removeEventListener('pageshow', onPageShow);
     },
   };
-}
-
-/** How many entries from `queue[from]` fit in one request body of at most `budget` bytes. */
-function fits(queue, from, budget) {
-  let n = 0;
-  let bytes = ENVELOPE_BYTES;
-  while (from + n < queue.length && n < MAX_BATCH_EVENTS) {
-    const add = queue[from + n].bytes + (n > 0 ? 1 : 0);
-    if (bytes + add > budget) break;
-    bytes += add;
-    n++;
-  }
-  return n;
-}
-
-function bodyBytes(batch) {
-  let bytes = ENVELOPE_BYTES + batch.length - 1;
-  for (const e of batch) bytes += e.bytes;
-  return bytes;
 }
 
 /**
@@ -161,18 +134,21 @@ class Store {
     this.report = report;
   }
 
-  /** Saves the entries, replacing this client's earlier snapshot (or removes it when none). */
-  save(entries) {
-    if (entries.length === 0) return this.clear();
-    let text = `{"v":${FORMAT},"events":[`;
-    for (let i = 0; i < entries.length; i++) text += (i > 0 ? ',' : '') + entries[i].json;
-    text += ']}';
+  /**
+   * Saves the events (strings of their JSON, comma-separated), replacing this client's
+   * earlier snapshot (or removes it when there are none).
+   */
+  save(parts) {
+    parts = parts.filter((p) => p !== '');
+    if (parts.length === 0) return this.clear();
+    const text = `{"v":${FORMAT},"events":[${parts.join(',')}]}`;
     try {
       this.storage.setItem(this.own, text);
     } catch (e) {
+      const keys = JSON.parse(text).events.map((x) => x.idempotency_key);
       this.report(
-        new EdgemeterError('storage_error', `could not save ${entries.length} events: ${e?.message ?? e}`, {
-          idempotencyKeys: entries.map((x) => x.key),
+        new EdgemeterError('storage_error', `could not save ${keys.length} events: ${e?.message ?? e}`, {
+          idempotencyKeys: keys,
           cause: e,
         }),
       );
@@ -187,7 +163,7 @@ class Store {
     }
   }
 
-  /** Removes every snapshot under the prefix and returns their events, deduplicated by key. */
+  /** Removes every snapshot under the prefix and returns their events (wire JSON objects), deduplicated by key. */
   claim() {
     const found = [];
     try {
@@ -199,9 +175,8 @@ class Store {
       this.report(new EdgemeterError('storage_error', `could not read saved events: ${e?.message ?? e}`, { cause: e }));
       return [];
     }
-    const entries = [];
+    const out = [];
     const seen = new Set();
-    const utf8 = new TextEncoder();
     for (const k of found) {
       let events;
       try {
@@ -215,12 +190,10 @@ class Store {
         const key = event?.idempotency_key;
         if (typeof key !== 'string' || seen.has(key)) continue;
         seen.add(key);
-        // The text the client wrote and checked: parsing and writing it back keeps it.
-        const json = JSON.stringify(event);
-        entries.push({ seq: 0, key, json, bytes: utf8.encode(json).length });
+        out.push(event);
       }
     }
-    return entries;
+    return out;
   }
 }
 

@@ -91,8 +91,11 @@ export type AbortSignalOf<G = typeof globalThis> = G extends { AbortSignal: { pr
 export interface FetchInit {
   method: 'GET' | 'POST' | 'PATCH';
   headers: Record<string, string>;
-  /** Absent on a GET (the API client's reads). */
-  body?: string;
+  /**
+   * The JSON body: UTF-8 bytes for a batch of events (the queue writes them, in wasm
+   * memory), text for the API client's requests; absent on a GET.
+   */
+  body?: string | Uint8Array;
   signal: AbortSignalOf;
   /** Set on the batches sent when a browser page is hidden, so they outlive the page. */
   keepalive?: boolean;

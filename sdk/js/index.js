@@ -3,7 +3,7 @@
 // /v1/usage/ingest` with retries that can never count an event twice (API.md, "Usage
 // ingestion"). Types: index.d.ts.
 
-import initWasm, { checkEvent, lastError, scratch } from './edgemeter_sdk.js';
+import initWasm, { EventQueue, lastError } from './edgemeter_sdk.js';
 import { EdgemeterError, fromApiError } from './errors.js';
 import { createApi } from './api.js';
 import { watchPage } from './browser.js';
@@ -28,12 +28,14 @@ if (wasmUrl.protocol === 'file:') {
 const MAX_BATCH_EVENTS = 1000;
 /** Largest request body, in bytes (API.md). */
 const MAX_BODY_BYTES = 1024 * 1024;
-const ENVELOPE_BYTES = '{"events":[]}'.length;
 
 /** A client that queues events and delivers them in batches. */
 export class Edgemeter {
   #o;
-  #queue = [];
+  /** The checked events waiting for a batch, in wasm memory (sdk/src/queue.rs), oldest first. */
+  #queue = new EventQueue();
+  /** How many: counted here, so that track() asks wasm nothing more. */
+  #queued = 0;
   #inFlight = 0;
   #seq = 0;
   #settledSeq = 0;
@@ -70,16 +72,24 @@ export class Edgemeter {
     // In a browser page: a keepalive flush when the page is hidden, and the `persist`
     // option's saved queue (browser.js).
     this.#page = watchPage(o, {
-      unsettled: () => [...this.#sending].flat().concat(this.#queue),
-      take: () => this.#queue.splice(0),
-      putBack: (entries) => {
-        this.#queue = entries.concat(this.#queue);
+      unsettled: () => {
+        const parts = [...this.#sending].map((b) => b.events());
+        if (this.#queued > 0) parts.push(this.#queue.json());
+        return parts;
       },
+      takeBatch: (maxBytes) => this.#take(maxBytes),
+      queued: () => this.#queued,
       send: (batch) => this.#send(batch, true),
-      load: (entries) => {
-        for (const e of entries) {
-          e.seq = ++this.#seq;
-          this.#queue.push(e);
+      load: (events) => {
+        const now = Date.now();
+        for (const e of events) {
+          try {
+            encodeEvent(fromWire(e), now, this.#queue);
+            this.#queued++;
+            this.#seq++;
+          } catch (error) {
+            this.#report(error);
+          }
         }
         this.flush();
       },
@@ -90,7 +100,7 @@ export class Edgemeter {
 
   /** Events tracked and not yet settled (queued or in a request). */
   get pending() {
-    return this.#queue.length + this.#inFlight;
+    return this.#queued + this.#inFlight;
   }
 
   /**
@@ -105,14 +115,12 @@ export class Edgemeter {
         new EdgemeterError('queue_full', `the queue holds ${this.#o.maxQueueSize} events (maxQueueSize); flush or wait`),
       );
     }
-    const now = Date.now();
     // Validation bounds every string, so a valid event is far below a request's 1 MiB.
-    const entry = encodeEvent(event, now);
-    entry.seq = ++this.#seq;
-    this.#queue.push(entry);
-    if (this.#queue.length >= this.#o.flushAt) this.#kick();
+    const key = encodeEvent(event, Date.now(), this.#queue);
+    this.#seq++;
+    if (++this.#queued >= this.#o.flushAt) this.#kick();
     else this.#arm();
-    return entry.key;
+    return key;
   }
 
   /**
@@ -148,7 +156,7 @@ export class Edgemeter {
   }
 
   #arm() {
-    if (this.#timer !== null || this.#queue.length === 0) return;
+    if (this.#timer !== null || this.#queued === 0) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#flushTarget = this.#seq;
@@ -172,20 +180,39 @@ export class Edgemeter {
     });
   }
 
+  /** The oldest queued event's number: the queue is first in, first out. */
+  #head() {
+    return this.#seq - this.#queued + 1;
+  }
+
   /** A full batch is queued, or a flush covers the oldest queued event. */
   #due() {
-    const q = this.#queue;
-    return q.length > 0 && (q.length >= this.#o.flushAt || q[0].seq <= this.#flushTarget);
+    const n = this.#queued;
+    return n > 0 && (n >= this.#o.flushAt || this.#head() <= this.#flushTarget);
   }
 
   /** Sends batches one at a time, oldest first, while a full batch or a flush is due. */
   async #drain() {
-    while (this.#due()) await this.#send(takeBatch(this.#queue), false);
+    while (this.#due()) {
+      const batch = this.#take(MAX_BODY_BYTES);
+      if (batch === null) break; // cannot happen: a valid event is far below 1 MiB
+      await this.#send(batch, false);
+    }
+  }
+
+  /** The oldest events whose request body fits `maxBytes`, as a batch; null when none. */
+  #take(maxBytes) {
+    const first = this.#head();
+    const n = this.#queue.take(MAX_BATCH_EVENTS, maxBytes);
+    forgetTail(this.#queue);
+    if (n === 0) return null;
+    this.#queued -= n;
+    return new Batch(this.#queue.takenBody(), n, first);
   }
 
   /** Delivers one batch and settles it: a step of the drain loop, or a keepalive batch. */
   async #send(batch, keepalive) {
-    this.#inFlight += batch.length;
+    this.#inFlight += batch.n;
     this.#sending.add(batch);
     let outcome;
     try {
@@ -193,7 +220,7 @@ export class Edgemeter {
     } catch (e) {
       outcome = failAll(batch, new EdgemeterError('internal_error', `unexpected: ${e}`, { cause: e }));
     }
-    this.#inFlight -= batch.length;
+    this.#inFlight -= batch.n;
     this.#sending.delete(batch);
     this.#settle(outcome);
   }
@@ -201,8 +228,8 @@ export class Edgemeter {
   #settle(outcome) {
     // A keepalive batch can settle before an older one: settled is what comes before the
     // oldest event still queued or in a request.
-    let oldest = this.#queue.length > 0 ? this.#queue[0].seq : this.#seq + 1;
-    for (const b of this.#sending) oldest = Math.min(oldest, b[0].seq);
+    let oldest = this.#queued > 0 ? this.#head() : this.#seq + 1;
+    for (const b of this.#sending) oldest = Math.min(oldest, b.first);
     this.#settledSeq = oldest - 1;
     for (const r of outcome.rejected) this.#report(r.error);
     if (outcome.failed.length > 0) this.#report(outcome.failed[0].error);
@@ -224,14 +251,18 @@ export class Edgemeter {
    */
   async #deliver(batch, keepalive) {
     const o = this.#o;
-    const body = `{"events":[${batch.map((e) => e.json).join(',')}]}`;
     const headers = {
       authorization: `Bearer ${o.apiKey}`,
       'content-type': 'application/json',
       'idempotency-key': uuidv7(),
     };
-    const keys = batch.map((e) => e.key);
-    const init = { method: 'POST', headers, body, ...(keepalive && { keepalive }) };
+    const init = { method: 'POST', headers, body: batch.body, ...(keepalive && { keepalive }) };
+    // The events' keys, for errors only: read back from the body when one is made.
+    const keyed = {
+      get idempotencyKeys() {
+        return batch.keys();
+      },
+    };
     const sent = await sendWithRetries(
       o,
       o.url,
@@ -242,13 +273,13 @@ export class Edgemeter {
         if (status === 200) {
           const error = new EdgemeterError('invalid_response', 'the server answered 200 without ingest results', {
             status,
-            idempotencyKeys: keys,
+            idempotencyKeys: batch.keys(),
           });
           return { error };
         }
-        return { error: fromApiError(answer?.error, { status, idempotencyKeys: keys }) };
+        return { error: fromApiError(answer?.error, { status, idempotencyKeys: batch.keys() }) };
       },
-      { idempotencyKeys: keys },
+      keyed,
     );
     return 'value' in sent ? sent.value : failAll(batch, sent.error);
   }
@@ -266,16 +297,46 @@ function count(o, name, fallback, min, max = Number.MAX_SAFE_INTEGER) {
   return v;
 }
 
-function takeBatch(queue) {
-  let n = 0;
-  let bytes = ENVELOPE_BYTES;
-  while (n < queue.length && n < MAX_BATCH_EVENTS) {
-    const add = queue[n].bytes + (n > 0 ? 1 : 0);
-    if (bytes + add > MAX_BODY_BYTES) break;
-    bytes += add;
-    n++;
+/**
+ * Events taken from the queue for one request: its body (UTF-8 JSON, as the queue wrote
+ * it), how many, and the first one's number in the client's order.
+ */
+class Batch {
+  #keys = null;
+
+  constructor(body, n, first) {
+    this.body = body;
+    this.n = n;
+    this.first = first;
   }
-  return queue.splice(0, n);
+
+  /** The events' JSON, comma-separated (what `persist` saves). */
+  events() {
+    return utf8Decoder.decode(this.body.subarray(EVENTS_AT, this.body.length - 2));
+  }
+
+  /** The events' idempotency keys, read back from the body (only errors need them). */
+  keys() {
+    this.#keys ??= JSON.parse(utf8Decoder.decode(this.body)).events.map((e) => e.idempotency_key);
+    return this.#keys;
+  }
+}
+
+/** Where the events start in a body: after `{"events":[`. */
+const EVENTS_AT = '{"events":['.length;
+const utf8Decoder = new TextDecoder();
+
+/** An event saved by `persist` (the wire's field names) as track() takes it. */
+function fromWire(e) {
+  if (e === null || typeof e !== 'object') return e;
+  return {
+    idempotencyKey: e.idempotency_key,
+    customerId: e.customer_id,
+    eventName: e.event_name,
+    value: e.value,
+    timestamp: e.timestamp,
+    properties: e.properties,
+  };
 }
 
 function outcomeOf(answer) {
@@ -290,7 +351,7 @@ function outcomeOf(answer) {
 }
 
 function failAll(batch, error) {
-  return { accepted: 0, duplicates: 0, rejected: [], failed: batch.map((e) => ({ idempotencyKey: e.key, error })) };
+  return { accepted: 0, duplicates: 0, rejected: [], failed: batch.keys().map((idempotencyKey) => ({ idempotencyKey, error })) };
 }
 
 /** The character codes of two hex digits per byte value. */
@@ -311,10 +372,14 @@ function hex(at, byte) {
   KEY[at + 1] = HEX[2 * byte + 1];
 }
 
+/** The milliseconds KEY's first 12 digits were last written for. */
+let keyMs = -1;
+
 /**
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Built as one flat
- * string from character codes: concatenating 20 pieces left a tree of strings per key
- * for the garbage collector to walk while the event waits in the queue (3 µs a key).
+ * string from character codes (a flat string is what callers keep and compare). The
+ * time digits are rewritten only when the millisecond changes: a burst of calls shares
+ * them.
  */
 function uuidv7(ms = Date.now()) {
   if (poolAt + 10 > POOL.length) {
@@ -323,24 +388,32 @@ function uuidv7(ms = Date.now()) {
   }
   const r = poolAt;
   poolAt += 10;
-  // 48-bit milliseconds: the high 16 bits and the low 32, without float division.
-  const hi = Math.floor(ms / 0x100000000);
-  const lo = ms >>> 0;
-  hex(0, (hi >>> 8) & 0xff);
-  hex(2, hi & 0xff);
-  hex(4, lo >>> 24);
-  hex(6, (lo >>> 16) & 0xff);
-  hex(9, (lo >>> 8) & 0xff);
-  hex(11, lo & 0xff);
+  if (ms !== keyMs) {
+    keyMs = ms;
+    // 48-bit milliseconds: the high 16 bits and the low 32, without float division.
+    const hi = Math.floor(ms / 0x100000000);
+    const lo = ms >>> 0;
+    hex(0, (hi >>> 8) & 0xff);
+    hex(2, hi & 0xff);
+    hex(4, lo >>> 24);
+    hex(6, (lo >>> 16) & 0xff);
+    hex(9, (lo >>> 8) & 0xff);
+    hex(11, lo & 0xff);
+  }
   hex(14, 0x70 | (POOL[r] & 0x0f));
   hex(16, POOL[r + 1]);
   hex(19, 0x80 | (POOL[r + 2] & 0x3f));
   hex(21, POOL[r + 3]);
-  for (let i = 0; i < 6; i++) hex(24 + 2 * i, POOL[r + 4 + i]);
+  hex(24, POOL[r + 4]);
+  hex(26, POOL[r + 5]);
+  hex(28, POOL[r + 6]);
+  hex(30, POOL[r + 7]);
+  hex(32, POOL[r + 8]);
+  hex(34, POOL[r + 9]);
   return String.fromCharCode.apply(null, KEY);
 }
 
-// ---------------------------------------------------------------- one event: check and wire JSON
+// ---------------------------------------------------------------- one event: check and queue
 
 // Tags of the compact format that carries an event into the wasm validator; the layout
 // is documented in sdk/src/compact.rs, which reads it.
@@ -352,27 +425,40 @@ const FALSE = 4;
 const TRUE = 5;
 const OTHER = 6;
 const OBJECT = 7;
-/** checkEvent's answers (sdk/src/wasm.rs). */
+/** A queue record's header, before the event: its length and arrival time (sdk/src/queue.rs). */
+const RECORD_HEADER = 12;
+/** commit's answers (sdk/src/wasm.rs). */
 const VALID_KEY_UPPER = 1;
 const REFUSED = 2;
 
 const utf8 = new TextEncoder();
-/** The scratch buffer in wasm memory: its address, its size, and a view of memory. */
+/**
+ * Where the next event is written: the free space after the last record of the queue
+ * `into` (sdk/src/queue.rs), in wasm memory. Its address and size, as last asked for
+ * (`tail`), and a view of memory.
+ */
+let into = null;
 let base = 0;
 let cap = 0;
 let mem = new Uint8Array(0);
-/** Write position in the scratch buffer, and whether every string written was ASCII. */
+/** Write position, from `base`. */
 let pos = 0;
-let ascii = true;
+/** Free space asked for at a time, so that most events need no call for it. */
+const TAIL_CHUNK = 64 * 1024;
 
-/** Makes room for `n` bytes in all; the buffer keeps its contents when it moves. */
+/** Makes room for `n` bytes in all; the space keeps its contents when it moves. */
 function room(n) {
   if (n > cap) {
-    cap = Math.max(n, cap * 2, 4096);
-    base = scratch(cap);
+    cap = Math.max(n, TAIL_CHUNK);
+    base = into.tail(cap);
   }
   // Growing wasm memory detaches the old view, which then reads as empty.
   if (mem.length === 0) mem = new Uint8Array(wasm.memory.buffer);
+}
+
+/** The queue moved its records (a take): where it has free space must be asked again. */
+function forgetTail(queue) {
+  if (into === queue) cap = 0;
 }
 
 function tag(t) {
@@ -401,7 +487,6 @@ function str(t, s) {
   }
   let len = i;
   if (i < n) {
-    ascii = false;
     len += utf8.encodeInto(s.slice(i), mem.subarray(start + i, base + cap)).written;
   }
   u32At(base + pos, len);
@@ -409,7 +494,7 @@ function str(t, s) {
 }
 
 /** A tagged string already in UTF-8 (a Uint8Array of its bytes). */
-function bytes(t, b, isAscii) {
+function bytes(t, b) {
   const n = b.length;
   room(pos + 5 + n);
   mem[base + pos] = t;
@@ -418,7 +503,6 @@ function bytes(t, b, isAscii) {
   const at = base + pos + 5;
   for (let i = 0; i < n; i++) mem[at + i] = b[i];
   pos += 5 + n;
-  if (!isAscii) ascii = false;
 }
 
 /** The key uuidv7() just made, from its character codes (all ASCII). */
@@ -438,21 +522,16 @@ function generatedKey() {
 class Remembered {
   text = null;
   utf8 = null;
-  ascii = true;
 }
 const lastCustomer = new Remembered();
 const lastName = new Remembered();
 
 function remembered(r, s) {
-  if (s === r.text) return bytes(STR, r.utf8, r.ascii);
-  const before = ascii;
-  ascii = true;
+  if (s === r.text) return bytes(STR, r.utf8);
   const at = pos;
   str(STR, s);
   r.text = s;
   r.utf8 = mem.slice(base + at + 5, base + pos);
-  r.ascii = ascii;
-  ascii = before && ascii;
 }
 
 /**
@@ -484,10 +563,12 @@ function isoOf(date) {
 }
 
 /**
- * Checks an event with the server's rules (in wasm) and returns it as a `Queued` entry
- * with its canonical key. Throws an `EdgemeterError` for an invalid event.
+ * Writes an event in the compact format into `queue`'s free space, where the queue checks
+ * it with the server's rules (in wasm) and keeps it. Returns its canonical key; throws an
+ * `EdgemeterError` for an invalid event, which is not queued. The queue holds its own
+ * copy: the caller may change its object once track() returns.
  */
-function encodeEvent(event, now) {
+function encodeEvent(event, now, queue) {
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
     throw new EdgemeterError('invalid_request', 'an event must be an object');
   }
@@ -500,8 +581,11 @@ function encodeEvent(event, now) {
   if (generated) key = uuidv7(now);
   if (timestamp instanceof Date) timestamp = isoOf(timestamp);
 
+  if (into !== queue) {
+    into = queue;
+    cap = 0;
+  }
   pos = 0;
-  ascii = true;
   if (generated) generatedKey();
   else value(key);
   if (typeof customerId === 'string') remembered(lastCustomer, customerId);
@@ -512,17 +596,14 @@ function encodeEvent(event, now) {
   value(timestamp);
   if (unknown === undefined) tag(ABSENT);
   else str(STR, unknown);
-  // The properties as JSON.stringify sees them (own enumerable keys; those holding
-  // undefined, a function or a symbol left out), copied as they are checked: the caller
-  // may change its object once track() returns.
-  let props = null;
+  // The properties as JSON.stringify sees them: own enumerable keys, those holding
+  // undefined, a function or a symbol left out.
   if (properties !== null && typeof properties === 'object' && !Array.isArray(properties)) {
     tag(OBJECT);
     room(pos + 4);
     const countAt = pos;
     pos += 4;
     let n = 0;
-    props = {};
     for (const k in properties) {
       if (!Object.hasOwn(properties, k)) continue;
       const x = properties[k];
@@ -530,68 +611,18 @@ function encodeEvent(event, now) {
       if (t === 'undefined' || t === 'function' || t === 'symbol') continue;
       str(ABSENT, k);
       value(x);
-      props[k] = x;
       n++;
     }
     u32At(base + countAt, n);
-    if (n === 0) props = null;
   } else {
     tag(properties === undefined ? ABSENT : properties === null ? NULL : OTHER);
   }
-  const status = checkEvent(pos, now);
+  const status = queue.commit(pos, now);
   if (status === REFUSED) throw fromApiError(lastError(), {});
-  if (status === VALID_KEY_UPPER) key = key.toLowerCase();
-  return new Queued(key, customerId, eventName, v ?? null, timestamp ?? now, props, ascii);
-}
-
-/**
- * A checked event in the queue, holding its own copy of the values. Its wire JSON is
- * built when a batch first needs it, off the caller's path: one flush builds a hundred
- * at once, and track() stays a check and a copy.
- */
-class Queued {
-  constructor(key, customerId, eventName, value, timestamp, props, ascii) {
-    this.seq = 0;
-    this.key = key;
-    this.customerId = customerId;
-    this.eventName = eventName;
-    this.value = value;
-    /** Milliseconds when defaulted to "now", else the caller's RFC 3339 text. */
-    this.timestamp = timestamp;
-    this.props = props;
-    this.ascii = ascii;
-    this.text = null;
-  }
-
-  /** The event as the API takes it (the key, a UUID, and the customer id, checked to be [A-Za-z0-9_-], need no escaping). */
-  get json() {
-    if (this.text !== null) return this.text;
-    let json = `{"idempotency_key":"${this.key}","customer_id":"${this.customerId}","event_name":${JSON.stringify(this.eventName)}`;
-    const v = this.value;
-    if (v !== null) json += `,"value":${typeof v === 'number' ? String(v) : JSON.stringify(v)}`;
-    json += `,"timestamp":${typeof this.timestamp === 'number' ? `"${isoAt(this.timestamp)}"` : JSON.stringify(this.timestamp)}`;
-    json += this.props === null ? '}' : `,"properties":${JSON.stringify(this.props)}}`;
-    this.text = json;
-    return json;
-  }
-
-  /** The JSON's UTF-8 length: its length when every string in it was ASCII. */
-  get bytes() {
-    const json = this.json;
-    return this.ascii ? json.length : utf8Length(json);
-  }
-}
-
-/** The last default timestamp formatted: events of the same millisecond share it. */
-let isoMs = -1;
-let isoText = '';
-
-function isoAt(ms) {
-  if (ms !== isoMs) {
-    isoMs = ms;
-    isoText = new Date(ms).toISOString();
-  }
-  return isoText;
+  // The next event goes after this one and its record header (sdk/src/queue.rs).
+  base += pos + RECORD_HEADER;
+  cap -= pos + RECORD_HEADER;
+  return status === VALID_KEY_UPPER ? key.toLowerCase() : key;
 }
 
 /** An event field's name. A switch: a lookup in a prototype-less object was a hash probe per key. */
@@ -607,8 +638,4 @@ function isEventField(k) {
     default:
       return false;
   }
-}
-
-function utf8Length(s) {
-  return utf8.encode(s).length;
 }

@@ -11,6 +11,7 @@
 //! server's webhooks.
 
 pub mod compact;
+pub mod queue;
 pub mod webhook;
 
 pub use webhook::verify_signature;

@@ -1,32 +1,18 @@
 //! The wasm API of the npm package (`sdk/js/` wraps it): one call per event, with no
 //! string crossing the boundary on the way in and none on the way back for a valid event.
 //!
-//! The JS client asks for a scratch buffer once ([`scratch`]), writes each event into it
-//! in the compact format ([`crate::compact`]) and calls [`check_event`]; only a refused
-//! event costs more, a [`last_error`] call for its `Error`.
+//! The JS client writes each event in the compact format ([`crate::compact`]) straight
+//! into its [`EventQueue`]'s free space (`tail`) and calls `commit`, which checks the
+//! event where it lies and keeps it; only a refused event costs more, a [`last_error`]
+//! call for its `Error`. A batch leaves the queue as its request body.
 
-use crate::compact::check_compact;
+use crate::queue::Queue;
 use edgemeter_core::ApiError;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static LAST_ERROR: RefCell<Option<ApiError>> = const { RefCell::new(None) };
-}
-
-/// JS: `scratch(capacity)` makes the scratch buffer at least `capacity` bytes long and
-/// returns its address in wasm memory. It moves when it grows, so callers ask again for a
-/// larger event; a view of the memory must be taken again whenever memory has grown.
-#[wasm_bindgen]
-pub fn scratch(capacity: usize) -> *mut u8 {
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < capacity {
-            s.resize(capacity, 0);
-        }
-        s.as_mut_ptr()
-    })
 }
 
 /// The event is valid.
@@ -37,30 +23,65 @@ pub const VALID_KEY_UPPER: u32 = 1;
 /// Refused: [`last_error`] has the error.
 pub const REFUSED: u32 = 2;
 
-/// JS: `checkEvent(len, nowMs)` checks the event written in the first `len` bytes of
-/// the scratch buffer, with `nowMs` as its arrival time: [`VALID`], [`VALID_KEY_UPPER`]
-/// or [`REFUSED`].
-#[wasm_bindgen(js_name = checkEvent)]
-pub fn check_event(len: usize, now_ms: f64) -> u32 {
-    let outcome = SCRATCH.with(|s| {
-        let s = s.borrow();
-        match s.get(..len) {
-            Some(buf) => {
-                check_compact(buf, now_ms as i64).map(|ev| matches!(ev.idempotency_key, std::borrow::Cow::Owned(_)))
+/// JS: `new EventQueue()`, one per client: its checked events, waiting for their batch
+/// ([`crate::queue`]), in wasm memory where the garbage collector does not walk them.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct EventQueue {
+    queue: Queue,
+    /// The body of the last [`EventQueue::take`].
+    body: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl EventQueue {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> EventQueue {
+        EventQueue::default()
+    }
+
+    /// JS: `queue.tail(capacity)` makes room for the next event, at least `capacity`
+    /// bytes, and returns its address in wasm memory: write the event there in the
+    /// compact format, then `commit`. Valid until the next `tail` that needs more room
+    /// (which keeps what was written) or `take`; a view of the memory must be taken
+    /// again whenever memory has grown.
+    pub fn tail(&mut self, capacity: usize) -> *mut u8 {
+        self.queue.tail(capacity).as_mut_ptr()
+    }
+
+    /// JS: `queue.commit(len, nowMs)` checks the event written in the first `len` bytes
+    /// at `tail`, with `nowMs` as its arrival time, and queues it when valid: [`VALID`],
+    /// [`VALID_KEY_UPPER`] or [`REFUSED`] (then [`last_error`] has why).
+    pub fn commit(&mut self, len: usize, now_ms: f64) -> u32 {
+        match self.queue.commit(len, now_ms as i64) {
+            Ok(false) => VALID,
+            Ok(true) => VALID_KEY_UPPER,
+            Err(e) => {
+                LAST_ERROR.with(|l| *l.borrow_mut() = Some(e));
+                REFUSED
             }
-            None => Err(ApiError::new(
-                edgemeter_core::ErrorCode::InvalidRequest,
-                "event beyond the scratch buffer (an SDK bug)",
-            )),
         }
-    });
-    match outcome {
-        Ok(false) => VALID,
-        Ok(true) => VALID_KEY_UPPER,
-        Err(e) => {
-            LAST_ERROR.with(|l| *l.borrow_mut() = Some(e));
-            REFUSED
-        }
+    }
+
+    /// JS: `queue.take(maxEvents, maxBytes)` removes the oldest events whose request
+    /// body fits the limits and returns how many (0 when none, or when the oldest alone
+    /// does not fit); `takenBody()` then gives the body.
+    pub fn take(&mut self, max_events: usize, max_bytes: usize) -> usize {
+        self.queue.take(max_events, max_bytes, &mut self.body)
+    }
+
+    /// JS: `queue.takenBody()`: the last take's request body (`{"events":[…]}`), once.
+    #[wasm_bindgen(js_name = takenBody)]
+    pub fn taken_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+
+    /// JS: `queue.json()`: every queued event's JSON, comma-separated, leaving the queue
+    /// as it is.
+    pub fn json(&self) -> String {
+        let mut out = Vec::new();
+        self.queue.json(&mut out);
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 

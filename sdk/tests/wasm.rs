@@ -1,11 +1,13 @@
 //! The wasm API as JavaScript sees it, run under Node by wasm-bindgen-test
 //! (`make test-wasm`): an event written into the scratch buffer in the compact format
-//! (as sdk/js/index.js writes it) is checked by `checkEvent`, and a refused one's
-//! `lastError()` is an `Error` carrying the server's `code` and `field`.
+//! written into an `EventQueue`'s free space (as sdk/js/index.js writes it) is checked
+//! and queued by `commit`, a
+//! refused one's `lastError()` is an `Error` carrying the server's `code` and `field`,
+//! and the queue gives back its events as request bodies.
 #![cfg(target_arch = "wasm32")]
 
 use edgemeter_sdk::compact::{Writer, ABSENT, NUMBER, OTHER, STR};
-use edgemeter_sdk::wasm::{check_event, last_error, scratch, REFUSED, VALID, VALID_KEY_UPPER};
+use edgemeter_sdk::wasm::{last_error, EventQueue, REFUSED, VALID, VALID_KEY_UPPER};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -21,13 +23,19 @@ fn prop(v: &JsValue, name: &str) -> Option<String> {
     reflect_get(v, &JsValue::from_str(name)).as_string()
 }
 
-/// Copies the event into the scratch buffer, as the JS client writes it there, and checks it.
-fn check(w: &Writer) -> u32 {
-    let at = scratch(w.buf.len());
-    // SAFETY: `scratch` returned a buffer of at least `w.buf.len()` bytes that nothing
-    // else borrows until `check_event` reads it.
+/// Writes the event into the queue's free space, as the JS client writes it there, and
+/// commits it.
+fn push(queue: &mut EventQueue, w: &Writer) -> u32 {
+    let at = queue.tail(w.buf.len());
+    // SAFETY: `tail` returned free space of at least `w.buf.len()` bytes that nothing
+    // else borrows until `commit` reads it.
     unsafe { std::ptr::copy_nonoverlapping(w.buf.as_ptr(), at, w.buf.len()) };
-    check_event(w.buf.len(), NOW)
+    queue.commit(w.buf.len(), NOW)
+}
+
+/// Checks the event (pushes it into a queue of its own).
+fn check(w: &Writer) -> u32 {
+    push(&mut EventQueue::new(), w)
 }
 
 fn event(key: &str, value: (u8, &str), timestamp: Option<&str>) -> Writer {
@@ -74,7 +82,7 @@ fn a_property_of_the_wrong_kind_is_refused() {
 }
 
 #[wasm_bindgen_test]
-fn a_scratch_buffer_that_grows_keeps_working() {
+fn free_space_that_grows_keeps_working() {
     let big = "x".repeat(100_000);
     let mut w = Writer::default();
     w.str(STR, KEY).str(STR, "cus_1").str(STR, "api_calls").tag(ABSENT).tag(ABSENT).tag(ABSENT);
@@ -82,4 +90,21 @@ fn a_scratch_buffer_that_grows_keeps_working() {
     assert_eq!(check(&w), REFUSED, "a 100,000-character property is too long");
     assert_eq!(prop(&last_error(), "code").as_deref(), Some("invalid_properties"));
     assert_eq!(check(&event(KEY, (NUMBER, "1"), None)), VALID);
+}
+
+#[wasm_bindgen_test]
+fn queued_events_leave_as_request_bodies_oldest_first() {
+    let mut q = EventQueue::new();
+    assert_eq!(push(&mut q, &event(&KEY.to_uppercase(), (NUMBER, "2.5"), None)), VALID_KEY_UPPER);
+    assert_eq!(push(&mut q, &event(KEY, (NUMBER, "-1"), None)), REFUSED, "not queued");
+    assert_eq!(push(&mut q, &event(KEY, (STR, "3"), Some("2026-11-25T09:00:00Z"))), VALID);
+    let listed = q.json();
+    assert_eq!(q.take(1000, 1 << 20), 2);
+    let body = String::from_utf8(q.taken_body()).unwrap();
+    assert_eq!(body, format!("{{\"events\":[{listed}]}}"));
+    assert!(body.starts_with(&format!("{{\"events\":[{{\"idempotency_key\":\"{KEY}\"")), "{body}");
+    assert!(body.contains("\"value\":2.5,\"timestamp\":\"2026-11-25T09:46:40.000Z\""), "{body}");
+    assert!(body.contains("\"value\":\"3\",\"timestamp\":\"2026-11-25T09:00:00Z\""), "{body}");
+    assert_eq!(q.take(1000, 1 << 20), 0);
+    assert!(q.taken_body().is_empty());
 }

@@ -57,7 +57,9 @@ export function tenths(n) {
 export function stubFetch(answer) {
   const calls = [];
   const fetch = async (url, init) => {
-    const call = { url, headers: init.headers, body: JSON.parse(init.body), bytes: Buffer.byteLength(init.body) };
+    // The client sends its batches as UTF-8 bytes (a Uint8Array), the API client as text.
+    const text = typeof init.body === 'string' ? init.body : new TextDecoder().decode(init.body);
+    const call = { url, headers: init.headers, body: JSON.parse(text), bytes: Buffer.byteLength(init.body) };
     calls.push(call);
     const r = answer ? await answer(call) : acceptAll(call);
     return new Response(typeof r.body === 'string' ? r.body : JSON.stringify(r.body), {

@@ -42,7 +42,7 @@ test('npm pack yields a tarball that installs offline and imports', () => {
     `import { Edgemeter, EdgemeterError } from '@edgemeter/sdk';
 const sent = [];
 const fetch = async (url, init) => {
-  sent.push(JSON.parse(init.body).events.length);
+  sent.push(JSON.parse(new TextDecoder().decode(init.body)).events.length);
   return new Response(JSON.stringify({ accepted: 1, duplicates: 0, rejected: 0, results: [] }), { status: 200 });
 };
 const m = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://billing.example.com', fetch });
