@@ -446,13 +446,26 @@ let pos = 0;
 /** Free space asked for at a time, so that most events need no call for it. */
 const TAIL_CHUNK = 64 * 1024;
 
-/** Makes room for `n` bytes in all; the space keeps its contents when it moves. */
+/**
+ * Makes room for `n` bytes in all; the space keeps its contents when it moves. Each
+ * writer below takes `mem` into a local first: a store through the module's own binding
+ * reloaded and rechecked the view on every byte (a quarter of track()'s time went to
+ * two copy loops).
+ */
 function room(n) {
   if (n > cap) {
     cap = Math.max(n, TAIL_CHUNK);
     base = into.tail(cap);
+    view();
   }
-  // Growing wasm memory detaches the old view, which then reads as empty.
+}
+
+/**
+ * Takes a new view of wasm memory if it has grown, which detaches the old view (it then
+ * reads as empty). Memory grows only in a call into wasm: once per event, and after
+ * `tail`.
+ */
+function view() {
   if (mem.length === 0) mem = new Uint8Array(wasm.memory.buffer);
 }
 
@@ -466,30 +479,31 @@ function tag(t) {
   mem[base + pos++] = t;
 }
 
-function u32At(at, n) {
-  mem[at] = n & 0xff;
-  mem[at + 1] = (n >>> 8) & 0xff;
-  mem[at + 2] = (n >>> 16) & 0xff;
-  mem[at + 3] = n >>> 24;
+function u32At(m, at, n) {
+  m[at] = n & 0xff;
+  m[at + 1] = (n >>> 8) & 0xff;
+  m[at + 2] = (n >>> 16) & 0xff;
+  m[at + 3] = n >>> 24;
 }
 
 /** A string, tagged unless `t` is ABSENT: its UTF-8 length, then its bytes. */
 function str(t, s) {
   const n = s.length;
   room(pos + 5 + n * 3);
-  if (t !== ABSENT) mem[base + pos++] = t;
+  const m = mem;
+  if (t !== ABSENT) m[base + pos++] = t;
   const start = base + pos + 4;
   let i = 0;
   for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c > 0x7f) break;
-    mem[start + i] = c;
+    m[start + i] = c;
   }
   let len = i;
   if (i < n) {
-    len += utf8.encodeInto(s.slice(i), mem.subarray(start + i, base + cap)).written;
+    len += utf8.encodeInto(s.slice(i), m.subarray(start + i, base + cap)).written;
   }
-  u32At(base + pos, len);
+  u32At(m, base + pos, len);
   pos += 4 + len;
 }
 
@@ -497,21 +511,23 @@ function str(t, s) {
 function bytes(t, b) {
   const n = b.length;
   room(pos + 5 + n);
-  mem[base + pos] = t;
-  u32At(base + pos + 1, n);
+  const m = mem;
+  m[base + pos] = t;
+  u32At(m, base + pos + 1, n);
   // A loop: for ids and keys (tens of bytes), faster than `set()` and its checks.
   const at = base + pos + 5;
-  for (let i = 0; i < n; i++) mem[at + i] = b[i];
+  for (let i = 0; i < n; i++) m[at + i] = b[i];
   pos += 5 + n;
 }
 
 /** The key uuidv7() just made, from its character codes (all ASCII). */
 function generatedKey() {
   room(pos + 41);
-  mem[base + pos] = STR;
-  u32At(base + pos + 1, 36);
+  const m = mem;
+  m[base + pos] = STR;
+  u32At(m, base + pos + 1, 36);
   const at = base + pos + 5;
-  for (let i = 0; i < 36; i++) mem[at + i] = KEY[i];
+  for (let i = 0; i < 36; i++) m[at + i] = KEY[i];
   pos += 41;
 }
 
@@ -585,6 +601,7 @@ function encodeEvent(event, now, queue) {
     into = queue;
     cap = 0;
   }
+  view();
   pos = 0;
   if (generated) generatedKey();
   else value(key);
@@ -613,7 +630,7 @@ function encodeEvent(event, now, queue) {
       value(x);
       n++;
     }
-    u32At(base + countAt, n);
+    u32At(mem, base + countAt, n);
   } else {
     tag(properties === undefined ? ABSENT : properties === null ? NULL : OTHER);
   }

@@ -69,8 +69,10 @@ impl Queue {
     pub fn tail(&mut self, n: usize) -> &mut [u8] {
         let need = self.end + HEADER + n;
         if self.buf.len() < need {
-            // Doubling, so that zeroing the new space costs O(1) a byte over time.
-            self.buf.resize(need.max(self.buf.len() * 2), 0);
+            // Only what is asked for is zeroed (the capacity still doubles): the JS
+            // client asks for 64 KiB at a time, which it then writes while that space
+            // is still in cache.
+            self.buf.resize(need, 0);
         }
         &mut self.buf[self.end + HEADER..]
     }
