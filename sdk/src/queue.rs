@@ -118,6 +118,7 @@ impl Queue {
         out.clear();
         out.extend_from_slice(OPEN);
         let mut n = 0;
+        let mut iso = LastIso::default();
         while n < max_events {
             let Some((record, now_ms, next)) = self.record_at(self.head) else { break };
             let mark = out.len();
@@ -126,7 +127,7 @@ impl Queue {
             }
             // A record that does not read back (an SDK bug: `push` checked it) is dropped
             // here rather than stopping the queue for good.
-            let ok = write_event(record, now_ms, out).is_some();
+            let ok = write_event(record, now_ms, &mut iso, out).is_some();
             if ok && out.len() + CLOSE.len() > max_bytes {
                 out.truncate(mark);
                 break;
@@ -150,12 +151,13 @@ impl Queue {
     /// leaving the queue as it is: what a browser page saves when it is hidden.
     pub fn json(&self, out: &mut Vec<u8>) {
         let mut at = self.head;
+        let mut iso = LastIso::default();
         while let Some((record, now_ms, next)) = self.record_at(at) {
             let mark = out.len();
             if mark > 0 {
                 out.push(b',');
             }
-            if write_event(record, now_ms, out).is_none() {
+            if write_event(record, now_ms, &mut iso, out).is_none() {
                 out.truncate(mark);
             }
             at = next;
@@ -188,8 +190,25 @@ impl Queue {
     }
 }
 
+/// The last default timestamp written, as text: the events of one millisecond share it.
+#[derive(Default)]
+struct LastIso(Option<(i64, [u8; 24])>);
+
+impl LastIso {
+    fn of(&mut self, ms: i64) -> Option<[u8; 24]> {
+        match self.0 {
+            Some((at, text)) if at == ms => Some(text),
+            _ => {
+                let text = Timestamp(ms).iso_millis()?;
+                self.0 = Some((ms, text));
+                Some(text)
+            }
+        }
+    }
+}
+
 /// One checked event as the API's JSON. `None` if the record does not read back.
-fn write_event(record: &[u8], now_ms: i64, out: &mut Vec<u8>) -> Option<()> {
+fn write_event(record: &[u8], now_ms: i64, iso: &mut LastIso, out: &mut Vec<u8>) -> Option<()> {
     let mut r = Reader { buf: record, at: 0 };
     out.extend_from_slice(b"{\"idempotency_key\":\"");
     let key = string_field(&mut r)?;
@@ -209,7 +228,7 @@ fn write_event(record: &[u8], now_ms: i64, out: &mut Vec<u8>) -> Option<()> {
     match r.tag().ok()? {
         ABSENT | NULL => {
             out.push(b'"');
-            out.extend_from_slice(&Timestamp(now_ms).iso_millis()?);
+            out.extend_from_slice(&iso.of(now_ms)?);
             out.push(b'"');
         }
         STR => json_str(r.str().ok()?, out),
@@ -262,6 +281,17 @@ fn json_value(r: &mut Reader<'_>, tag: u8, out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
+/// Per byte: whether a JSON string must escape it (`"`, `\\`, control characters).
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = c < 0x20 || c == b'"' as usize || c == b'\\' as usize;
+        c += 1;
+    }
+    t
+};
+
 /// A JSON string: `"` and `\` escaped, control characters as `\n`, `\t`… or `\u00XX`,
 /// everything else as its UTF-8 bytes (valid JSON, read back to the same text).
 fn json_str(s: &str, out: &mut Vec<u8>) {
@@ -270,6 +300,9 @@ fn json_str(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     let mut from = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -278,8 +311,7 @@ fn json_str(s: &str, out: &mut Vec<u8>) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0..=0x1f => &[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]],
-            _ => continue,
+            _ => &[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]],
         };
         out.extend_from_slice(&bytes[from..i]);
         out.extend_from_slice(escape);
