@@ -220,6 +220,24 @@ impl Writer {
         self.buf.extend_from_slice(&n.to_le_bytes());
         self
     }
+
+    /// A field: `STR` or `NUMBER` with its text, or any other tag alone.
+    pub fn field(&mut self, tag: u8, text: &str) -> &mut Self {
+        if tag == STR || tag == NUMBER {
+            self.str(tag, text)
+        } else {
+            self.tag(tag)
+        }
+    }
+
+    /// `OBJECT` and its properties, each a key and a field (`tag`, `text`).
+    pub fn props(&mut self, props: &[(&str, u8, &str)]) -> &mut Self {
+        self.object(props.len() as u32);
+        for (key, tag, text) in props {
+            self.raw_str(key).field(*tag, text);
+        }
+        self
+    }
 }
 
 #[cfg(test)]
@@ -232,21 +250,8 @@ mod tests {
 
     fn event(customer: &str, value: (u8, &str), props: &[(&str, u8, &str)]) -> Vec<u8> {
         let mut w = Writer::default();
-        w.str(STR, KEY).str(STR, customer).str(STR, "api_calls");
-        if value.0 == NUMBER || value.0 == STR {
-            w.str(value.0, value.1);
-        } else {
-            w.tag(value.0);
-        }
-        w.tag(ABSENT).tag(ABSENT).object(props.len() as u32);
-        for (k, tag, v) in props {
-            w.raw_str(k);
-            if *tag == STR || *tag == NUMBER {
-                w.str(*tag, v);
-            } else {
-                w.tag(*tag);
-            }
-        }
+        w.str(STR, KEY).str(STR, customer).str(STR, "api_calls").field(value.0, value.1);
+        w.tag(ABSENT).tag(ABSENT).props(props);
         w.buf
     }
 

@@ -332,20 +332,9 @@ mod tests {
 
     fn event(key: &str, value: Option<(u8, &str)>, props: &[(&str, u8, &str)]) -> Vec<u8> {
         let mut w = Writer::default();
-        w.str(STR, key).str(STR, "cus_1").str(STR, "api\"calls\\");
-        match value {
-            Some((tag, text)) => w.str(tag, text),
-            None => w.tag(ABSENT),
-        };
-        w.tag(ABSENT).tag(ABSENT).object(props.len() as u32);
-        for (k, tag, v) in props {
-            w.raw_str(k);
-            if *tag == STR || *tag == NUMBER {
-                w.str(*tag, v);
-            } else {
-                w.tag(*tag);
-            }
-        }
+        let (tag, text) = value.unwrap_or((ABSENT, ""));
+        w.str(STR, key).str(STR, "cus_1").str(STR, "api\"calls\\").field(tag, text);
+        w.tag(ABSENT).tag(ABSENT).props(props);
         w.buf
     }
 
