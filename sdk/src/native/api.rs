@@ -12,15 +12,14 @@
 //!   already has the wanted status, and a retried metric create answered 409
 //!   `duplicate_metric_code` returns the metric if its definition is the one sent.
 
-use super::batch;
 use super::error::{codes, Error};
 use super::options::Options;
-use super::tracker::transport_error;
+use super::retry::{send_with_retries, Answer, Failed, RetryPolicy};
 use super::types::*;
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// The largest `limit` a list takes.
 const MAX_PAGE: u32 = 500;
@@ -45,28 +44,12 @@ pub struct Api {
     http: reqwest::Client,
     root: Url,
     key: String,
-    timeout: Duration,
-    max_retries: u32,
-    retry_base: Duration,
-    retry_max: Duration,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Api").field("root", &self.root.as_str()).finish_non_exhaustive()
-    }
-}
-
-/// A call that failed, and whether it was sent more than once (then a conflict may be
-/// the first attempt's own doing).
-struct Failed {
-    error: Error,
-    retried: bool,
-}
-
-impl From<Failed> for Error {
-    fn from(f: Failed) -> Error {
-        f.error
     }
 }
 
@@ -94,15 +77,7 @@ impl Api {
                 Error::new(codes::INVALID_OPTION, "option `base_url` must be an http(s) URL").with_field("base_url")
             );
         }
-        Ok(Api {
-            http,
-            root,
-            key: options.api_key.clone(),
-            timeout: options.timeout,
-            max_retries: options.max_retries,
-            retry_base: options.retry_base,
-            retry_max: options.retry_max,
-        })
+        Ok(Api { http, root, key: options.api_key.clone(), retry: RetryPolicy::from(options) })
     }
 
     pub fn customers(&self) -> Customers<'_> {
@@ -202,8 +177,7 @@ impl Api {
         body: Option<String>,
         idempotency_key: Option<&str>,
     ) -> Result<T, Failed> {
-        let mut attempt = 0;
-        loop {
+        let request = || {
             let mut req = self.http.request(method.clone(), url.clone()).bearer_auth(&self.key);
             if let Some(key) = idempotency_key {
                 req = req.header("idempotency-key", key);
@@ -211,44 +185,21 @@ impl Api {
             if let Some(b) = &body {
                 req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.clone());
             }
-            let retried = attempt > 0;
-            let (error, retry_after) = match req.send().await {
-                Err(e) => (transport_error(&e, self.timeout), None),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| batch::parse_retry_after(v, SystemTime::now()));
-                    match resp.bytes().await {
-                        Err(e) => (transport_error(&e, self.timeout), None),
-                        Ok(bytes) if (200..300).contains(&status) => {
-                            return serde_json::from_slice(&bytes).map_err(|e| {
-                                let message = format!("unexpected answer to {method} {}: {e}", url.path());
-                                Failed {
-                                    error: Error::new(codes::INVALID_RESPONSE, message).with_status(status),
-                                    retried,
-                                }
-                            });
-                        }
-                        Ok(bytes) => {
-                            let error = Error::from_body(status, &bytes);
-                            if !batch::retryable(status) {
-                                return Err(Failed { error, retried });
-                            }
-                            (error, retry_after)
-                        }
-                    }
-                }
-            };
-            if attempt >= self.max_retries {
-                return Err(Failed { error, retried });
+            req
+        };
+        let settle = |status: u16, bytes: &[u8]| {
+            if !(200..300).contains(&status) {
+                return Answer::error(status, bytes);
             }
-            let cap = batch::backoff_cap(attempt, self.retry_base, self.retry_max);
-            tokio::time::sleep(retry_after.unwrap_or_else(|| batch::jitter(cap))).await;
-            attempt += 1;
-        }
+            match serde_json::from_slice(bytes) {
+                Ok(value) => Answer::Done(value),
+                Err(e) => {
+                    let message = format!("unexpected answer to {method} {}: {e}", url.path());
+                    Answer::Final(Error::new(codes::INVALID_RESPONSE, message).with_status(status))
+                }
+            }
+        };
+        send_with_retries(self.retry, request, settle).await
     }
 }
 

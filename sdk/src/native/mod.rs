@@ -25,6 +25,7 @@ mod batch;
 mod error;
 mod event;
 mod options;
+mod retry;
 mod tracker;
 mod types;
 

@@ -8,10 +8,11 @@ use super::batch::{self, Queued};
 use super::error::{codes, Error, WireError};
 use super::event::{Event, Wire};
 use super::options::Options;
+use super::retry::{send_with_retries, Answer, RetryPolicy};
 use edgemeter_core::time::Timestamp;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
@@ -310,57 +311,30 @@ impl Inner {
         let o = &self.options;
         let body = batch::body(batch);
         let request_key = uuid::Uuid::now_v7().to_string();
-        let keys: Vec<String> = batch.iter().map(|e| e.key.clone()).collect();
-        let mut attempt = 0;
-        loop {
-            let sent = self
-                .http
+        let request = || {
+            self.http
                 .post(&self.url)
                 .bearer_auth(&o.api_key)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header("idempotency-key", &request_key)
                 .body(body.clone())
-                .send()
-                .await;
-            let (error, retry_after) = match sent {
-                Err(e) => (transport_error(&e, o.timeout), None),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| batch::parse_retry_after(v, SystemTime::now()));
-                    match resp.bytes().await {
-                        Err(e) => (transport_error(&e, o.timeout), None),
-                        Ok(bytes) if status == 200 => match serde_json::from_slice::<IngestAnswer>(&bytes) {
-                            Ok(answer) => return answer.outcome(),
-                            Err(e) => (
-                                Error::new(
-                                    codes::INVALID_RESPONSE,
-                                    format!("the server answered 200 without ingest results: {e}"),
-                                )
-                                .with_status(200),
-                                None,
-                            ),
-                        },
-                        Ok(bytes) => {
-                            let error = Error::from_body(status, &bytes);
-                            if !batch::retryable(status) {
-                                return fail_all(&keys, error);
-                            }
-                            (error, retry_after)
-                        }
-                    }
-                }
-            };
-            if attempt >= o.max_retries {
-                return fail_all(&keys, error);
+        };
+        let settle = |status: u16, bytes: &[u8]| {
+            if status != 200 {
+                return Answer::error(status, bytes);
             }
-            let wait =
-                retry_after.unwrap_or_else(|| batch::jitter(batch::backoff_cap(attempt, o.retry_base, o.retry_max)));
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+            match serde_json::from_slice::<IngestAnswer>(bytes) {
+                Ok(answer) => Answer::Done(answer.outcome()),
+                // Tried again: the events are duplicates if the server did store them.
+                Err(e) => Answer::Retry(
+                    Error::new(codes::INVALID_RESPONSE, format!("the server answered 200 without ingest results: {e}"))
+                        .with_status(200),
+                ),
+            }
+        };
+        match send_with_retries(RetryPolicy::from(o), request, settle).await {
+            Ok(result) => result,
+            Err(failed) => fail_all(&batch.iter().map(|e| e.key.clone()).collect::<Vec<_>>(), failed.error),
         }
     }
 }
@@ -369,21 +343,6 @@ fn fail_all(keys: &[String], error: Error) -> FlushResult {
     let error = error.with_keys(keys.to_vec());
     let failed = keys.iter().map(|k| EventError { idempotency_key: k.clone(), error: error.clone() }).collect();
     FlushResult { failed, ..FlushResult::default() }
-}
-
-pub(crate) fn transport_error(e: &reqwest::Error, timeout: Duration) -> Error {
-    if e.is_timeout() {
-        Error::new(codes::TIMEOUT, format!("no answer within {} ms", timeout.as_millis()))
-    } else {
-        // The source chain says why (refused, reset, closed before answering).
-        let mut message = format!("request failed: {e}");
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            message.push_str(&format!(": {s}"));
-            source = s.source();
-        }
-        Error::new(codes::NETWORK_ERROR, message)
-    }
 }
 
 fn now_ms() -> i64 {
