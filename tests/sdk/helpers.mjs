@@ -4,23 +4,47 @@
 // Tests that need no server use a stub `fetch`; the others skip when run without one
 // (`node --test tests/sdk/` alone), and run under `cargo test -p edgemeter-tests --test sdk_node`.
 
+import { randomUUID } from 'node:crypto';
+
 export { Edgemeter, EdgemeterError } from '../../sdk/pkg/index.js';
 
 export const BASE_URL = process.env.EDGEMETER_BASE_URL ?? '';
 export const SECRET_KEY = process.env.EDGEMETER_SECRET_KEY ?? '';
 export const INGEST_KEY = process.env.EDGEMETER_INGEST_KEY ?? '';
-/** For `test(name, NEEDS_SERVER, fn)`. */
-export const NEEDS_SERVER = { skip: BASE_URL ? false : 'no server: run through `cargo test --test sdk_node`' };
+/**
+ * For `test(name, NEEDS_SERVER, fn)`. A test that hangs fails after 3 minutes, with its
+ * name, instead of holding the whole run (Node 18 has no `--test-timeout`).
+ */
+export const NEEDS_SERVER = {
+  skip: BASE_URL ? false : 'no server: run through `cargo test --test sdk_node`',
+  timeout: 180_000,
+};
 
+/**
+ * One admin call. Each try gets 15 s and a call is tried up to three times: `wrangler dev`
+ * sometimes leaves a connection unanswered on a loaded machine, and a test must then
+ * go on (or fail), not wait forever. A POST keeps one Idempotency-Key across its tries.
+ */
 async function admin(method, path, body) {
-  const res = await fetch(`${BASE_URL}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
-  return JSON.parse(text);
+  const headers = { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json' };
+  if (method === 'POST') headers['idempotency-key'] = randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    let res;
+    try {
+      res = await fetch(`${BASE_URL}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (e) {
+      if (attempt < 3) continue;
+      throw new Error(`${method} ${path}: no answer after ${attempt} tries: ${e}`);
+    }
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+    return JSON.parse(text);
+  }
 }
 
 const suffix = () => Math.random().toString(36).slice(2, 10);
