@@ -265,13 +265,17 @@ fn usage_answer_has_the_period_metrics_and_priced_items() {
 fn usage_at_picks_the_period_containing_that_time() {
     let c = shared().client();
     let s = c.setup("sum", json!({}));
-    // 32 days back is always in the previous monthly period.
-    let old = time_from_now(-32 * 86_400_000);
+    // An hour before the current period starts is always in the previous monthly period
+    // (a fixed "32 days back" is two periods back on 1 December or 1 March), and at most
+    // 31 days and an hour old, inside the 35 days an event may be late.
+    let current = c.usage_body(&s.customer, None);
+    let old = rfc3339(parse_utc(current["period"]["start"].as_str().expect("start")) - 3_600_000);
     let mut ev = s.event(json!(7));
     ev["timestamp"] = json!(old);
     c.ingest_batch(&[ev, s.event(json!(1))]);
 
     let now = c.usage_body(&s.customer, None);
+    assert_eq!(now["period"], current["period"], "the test ran across a period boundary");
     let then = c.usage_body(&s.customer, Some(&old));
     assert_eq!(then["period"]["end"], now["period"]["start"], "consecutive periods");
     let q = |u: &Value| {
