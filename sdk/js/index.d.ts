@@ -141,7 +141,8 @@ export interface Options {
    * In a browser: keep undelivered events across reloads. When the page is hidden the
    * client saves what is not yet delivered to `localStorage` (under `<key>:<its own
    * id>`), and a client created later with `persist` on the same origin loads every
-   * saved event and sends it first (the server counts an event sent twice once).
+   * saved event and sends it first (the server counts an event sent twice once). Past
+   * its `maxQueueSize`, a saved event is reported to `onError` as `queue_full`.
    * `true` uses localStorage and the key `edgemeter.queue`. Default: off.
    */
   persist?: boolean | PersistOptions;

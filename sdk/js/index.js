@@ -84,6 +84,14 @@ export class Edgemeter {
         const now = Date.now();
         for (const e of events) {
           try {
+            // A snapshot larger than this client's queue (another tab's, or a bigger
+            // maxQueueSize before) is refused past the limit, loudly, as track() would.
+            if (this.pending >= this.#o.maxQueueSize) {
+              const key = typeof e?.idempotency_key === 'string' ? [e.idempotency_key] : [];
+              throw new EdgemeterError('queue_full', `a saved event is past maxQueueSize (${this.#o.maxQueueSize})`, {
+                idempotencyKeys: key,
+              });
+            }
             encodeEvent(fromWire(e), now, this.#queue);
             this.#queued++;
             this.#seq++;
@@ -205,6 +213,12 @@ export class Edgemeter {
     const first = this.#head();
     const n = this.#queue.take(MAX_BATCH_EVENTS, maxBytes);
     forgetTail(this.#queue);
+    const lost = this.#queue.takeLost();
+    if (lost > 0) {
+      // Never short of an SDK bug; said, not dropped silently, and the count kept right.
+      this.#queued -= lost;
+      this.#report(new EdgemeterError('internal_error', `${lost} queued event(s) could not be read back to send`));
+    }
     if (n === 0) return null;
     this.#queued -= n;
     return new Batch(this.#queue.takenBody(), n, first);

@@ -44,6 +44,9 @@ pub struct Queue {
     head: usize,
     end: usize,
     len: usize,
+    /// Records that did not read back when taken (an SDK bug: `commit` checked them),
+    /// until [`Queue::take_lost`] reports them.
+    lost: usize,
 }
 
 /// Free space kept at the end after a burst is sent, at most.
@@ -125,8 +128,9 @@ impl Queue {
             if n > 0 {
                 out.push(b',');
             }
-            // A record that does not read back (an SDK bug: `push` checked it) is dropped
-            // here rather than stopping the queue for good.
+            // A record that does not read back (an SDK bug: `commit` checked it) is
+            // counted as lost, for the client to report, rather than stopping the queue
+            // for good.
             let ok = write_event(record, now_ms, &mut iso, out).is_some();
             if ok && out.len() + CLOSE.len() > max_bytes {
                 out.truncate(mark);
@@ -134,6 +138,7 @@ impl Queue {
             }
             if !ok {
                 out.truncate(mark);
+                self.lost += 1;
             }
             self.head = next;
             self.len -= 1;
@@ -145,6 +150,12 @@ impl Queue {
         }
         self.reclaim();
         n
+    }
+
+    /// How many records takes removed without sending since the last call, because they
+    /// did not read back (never, short of an SDK bug); the client reports them.
+    pub fn take_lost(&mut self) -> usize {
+        std::mem::take(&mut self.lost)
     }
 
     /// Every queued event's JSON, comma-separated (the elements of an `events` array),
@@ -390,6 +401,18 @@ mod tests {
         let (n, body) = take_all(&mut q);
         assert_eq!(n, 1);
         assert!(body.contains("\"value\":2,"), "{body}");
+    }
+
+    #[test]
+    fn a_record_that_does_not_read_back_is_counted_as_lost_not_dropped_silently() {
+        let mut q = Queue::new();
+        q.push(&event(KEY, None, &[]), NOW).unwrap();
+        q.push(&event(KEY, None, &[]), NOW).unwrap();
+        // Corrupt the first record's first tag (a bug elsewhere, or a stray write).
+        q.buf[HEADER] = 0xff;
+        let (n, body) = take_all(&mut q);
+        assert_eq!((n, q.len(), q.take_lost(), q.take_lost()), (1, 0, 1, 0));
+        assert_eq!(body.matches("idempotency_key").count(), 1, "{body}");
     }
 
     #[test]

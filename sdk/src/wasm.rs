@@ -70,6 +70,14 @@ impl EventQueue {
         self.queue.take(max_events, max_bytes, &mut self.body)
     }
 
+    /// JS: `queue.takeLost()`: how many events takes removed without sending since the
+    /// last call, because their record did not read back (an SDK bug; the client reports
+    /// them as failed).
+    #[wasm_bindgen(js_name = takeLost)]
+    pub fn take_lost(&mut self) -> usize {
+        self.queue.take_lost()
+    }
+
     /// JS: `queue.takenBody()`: the last take's request body (`{"events":[…]}`), once.
     #[wasm_bindgen(js_name = takenBody)]
     pub fn taken_body(&mut self) -> Vec<u8> {

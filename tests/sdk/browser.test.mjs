@@ -169,6 +169,42 @@ test('persist saves the undelivered queue when hidden, never on track, and a new
   });
 });
 
+test('persist: a saved queue larger than maxQueueSize loads up to it and reports the rest as queue_full', async () => {
+  const storage = memoryStorage();
+  const persist = { key: 'q', storage };
+  const keys = [];
+  await inPage(async (page) => {
+    const a = new Edgemeter({ apiKey: 'ct_x', baseUrl: 'https://b.example', persist, ...NO_TIMER, ...GOING });
+    for (let i = 0; i < 50; i++) keys.push(a.track(event(i, 50)));
+    page.hide();
+    page.pagehide();
+    // Its unanswered keepalive requests fail; shutdown also stops its flush timer.
+    await a.shutdown();
+    assert.equal(storage.keys().length, 1);
+  });
+  await inPage(async () => {
+    const { fetch, calls } = stubFetch();
+    const errors = [];
+    const b = new Edgemeter({
+      apiKey: 'ct_x',
+      baseUrl: 'https://b.example',
+      fetch,
+      persist,
+      maxQueueSize: 30,
+      onError: (e) => errors.push(e),
+      ...NO_TIMER,
+    });
+    assert.equal(b.pending, 30);
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.idempotencyKeys[0]]),
+      keys.slice(30).map((k) => ['queue_full', k]),
+    );
+    await b.flush();
+    assert.deepEqual(calls.flatMap((c) => c.body.events.map((e) => e.idempotency_key)), keys.slice(0, 30));
+    await b.shutdown();
+  });
+});
+
 test('persist: a page shown again drops its snapshot; a bad option is refused', () =>
   inPage(async (page) => {
     const storage = memoryStorage();
