@@ -126,7 +126,7 @@ export interface Options {
   maxRetries?: number;
   /** Backoff before retry n is uniform in [0, min(retryMaxMs, retryBaseMs × 2^n)], unless the server sent `Retry-After`. Default 500. */
   retryBaseMs?: number;
-  /** Default 30000. */
+  /** The longest wait before a retry, a server's `Retry-After` included. Default 30000. */
   retryMaxMs?: number;
   /** An attempt with no answer by then is aborted and retried. Default 30000. */
   timeoutMs?: number;

@@ -44,7 +44,7 @@ export function sleep(ms) {
  * Sends one request until it is settled, the one retry loop of both clients. Each try
  * gets `o.timeoutMs`; `settle(status, text)` reads an answer into `{ value }` (done) or
  * `{ error }`. A 2xx it cannot read, a network error, a timeout, 408, 429 and 5xx are
- * tried again, up to `o.maxRetries` times, after `Retry-After` or the backoff; any other
+ * tried again, up to `o.maxRetries` times, after `Retry-After` (at most `o.retryMaxMs`) or the backoff; any other
  * error is final at once. `errorOptions` go into the network and timeout errors.
  * Resolves to `{ value }`, or `{ error, final, attempt }` (`final`: refused, not given up).
  */
@@ -74,6 +74,8 @@ export async function sendWithRetries(o, url, init, settle, errorOptions = {}) {
       clearTimeout(timeout);
     }
     if (attempt >= o.maxRetries) return { error, final: false, attempt };
-    await sleep(retryAfterMs ?? backoffMs(o, attempt));
+    // A server's Retry-After is honoured up to retryMaxMs: a day-long answer must not
+    // hold flush() or shutdown() for a day (the retries stay bounded by maxRetries).
+    await sleep(retryAfterMs === null ? backoffMs(o, attempt) : Math.min(retryAfterMs, o.retryMaxMs));
   }
 }

@@ -418,6 +418,13 @@ test('GETs are retried after network errors, 429 and 5xx, honouring Retry-After,
   assert.deepEqual(await failure(stubClient(slow, { maxRetries: 1, timeoutMs: 5 }).invoices.list()), ['timeout', undefined, undefined]);
 });
 
+test('a Retry-After longer than retryMaxMs waits retryMaxMs, not the hour the server asked for', { timeout: 20_000 }, async () => {
+  const steps = [() => ({ status: 429, body: '', headers: { 'retry-after': '3600' } }), () => ({ body: { id: 'cus_1' } })];
+  const { fetch, calls } = scripted((_, n) => steps[n]());
+  assert.deepEqual(await stubClient(fetch, { retryMaxMs: 50 }).customers.get('cus_1'), { id: 'cus_1' });
+  assert.equal(calls.length, 2);
+});
+
 test('a POST keeps one Idempotency-Key across its retries; a 4xx is not retried', async () => {
   const steps = [() => apiError(500, 'internal_error'), () => ({ status: 201, body: { id: 'cus_1' } })];
   const { fetch, calls } = scripted((_, n) => steps[n]());

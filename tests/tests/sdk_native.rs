@@ -521,6 +521,60 @@ async fn a_batch_that_never_gets_through_fails_for_good_after_max_retries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_longer_than_retry_max_waits_retry_max() {
+    // Answers every request 429 with "come back in an hour".
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let attempts = Arc::new(Mutex::new(0));
+    let counted = attempts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0; 65536];
+                let mut seen = Vec::new();
+                loop {
+                    // One request per connection: its headers, then its body by length.
+                    let Ok(n) = stream.read(&mut buf).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&seen);
+                    let Some(end) = text.find("\r\n\r\n") else { continue };
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if seen.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+                *counted.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                let body = r#"{"error":{"code":"rate_limited","message":"slow down"}}"#;
+                let answer = format!(
+                    "HTTP/1.1 429 Too Many Requests\r\nretry-after: 3600\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let options = Options { max_retries: 2, retry_max: Duration::from_millis(50), ..Options::new(INGEST_KEY, url) };
+    let meter = Edgemeter::new(options).expect("client");
+    meter.track(Event::new("cus_00000000000000000000000000", "x")).expect("valid locally");
+    // Fails, rather than hangs for hours, if the wait is not capped.
+    let result =
+        tokio::time::timeout(Duration::from_secs(20), meter.shutdown()).await.expect("waited retry_max, not an hour");
+    assert_eq!(result.failed.len(), 1, "{result:?}");
+    assert_eq!(result.failed[0].error.status, Some(429), "{result:?}");
+    assert_eq!(*attempts.lock().unwrap(), 3, "the first try and two retries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_times_out() {
     // Accepts connections and reads, but never answers.
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -32,7 +32,7 @@ pub struct Options {
     /// Backoff base: retry `n` waits uniformly up to `min(retry_max, retry_base * 2^n)`.
     /// Default 500 ms.
     pub retry_base: Duration,
-    /// Backoff cap. Default 30 s.
+    /// The longest wait before a retry, a server's `Retry-After` included. Default 30 s.
     pub retry_max: Duration,
     /// One request's limit, from connecting to the end of the answer. Default 30 s.
     pub timeout: Duration,

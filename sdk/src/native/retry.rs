@@ -1,7 +1,7 @@
 //! The one retry loop of the native clients, for the tracker's batches and the API
 //! client's calls (as `retry.js` is for the JS clients): each try gets the client's
 //! timeout; network errors, timeouts, 408, 429 and 5xx are tried again, up to
-//! `max_retries` times, after `Retry-After` or a full-jitter backoff. What an answer
+//! `max_retries` times, after `Retry-After` (at most `retry_max`) or a full-jitter backoff. What an answer
 //! means is the caller's to say ([`Answer`]).
 
 use super::batch;
@@ -93,7 +93,12 @@ pub(crate) async fn send_with_retries<T>(
         if attempt >= policy.max_retries {
             return Err(Failed { error, retried });
         }
-        let wait = retry_after.unwrap_or_else(|| batch::jitter(batch::backoff_cap(attempt, policy.base, policy.max)));
+        // A server's Retry-After is honoured up to `retry_max`: a day-long answer must not
+        // hold `flush` or `shutdown` for a day (the retries stay bounded by `max_retries`).
+        let wait = match retry_after {
+            Some(wait) => wait.min(policy.max),
+            None => batch::jitter(batch::backoff_cap(attempt, policy.base, policy.max)),
+        };
         tokio::time::sleep(wait).await;
         attempt += 1;
     }
