@@ -258,6 +258,22 @@ fn wrong_methods_are_refused_with_an_error_code() {
         r.assert_error(405, "method_not_allowed", None);
         assert!(r.text.contains(" use "), "{method} {path}: the message names the methods: {}", r.text);
     }
+    // And the `Allow` header names them (RFC 9110).
+    for (method, path, allow) in [
+        ("DELETE", "/v1/customers", "GET, POST"),
+        ("PUT", customer.as_str(), "GET, PATCH"),
+        ("GET", "/v1/usage/ingest", "POST"),
+    ] {
+        let answer = agent()
+            .request(method, &format!("{}{path}", shared().base))
+            .set("authorization", &format!("Bearer {SECRET_KEY}"))
+            .call();
+        let resp = match answer {
+            Err(ureq::Error::Status(405, resp)) => resp,
+            other => panic!("{method} {path}: expected a 405, got {other:?}"),
+        };
+        assert_eq!(resp.header("allow"), Some(allow), "{method} {path}");
+    }
     for (method, path) in [("POST", "/healthz"), ("DELETE", "/openapi.json")] {
         let r = c.send(method, path, Some(b"{}"), &[]);
         assert!(

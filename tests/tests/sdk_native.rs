@@ -90,7 +90,7 @@ struct Seen {
 }
 
 /// A proxy to the server that plays `script`, one step per request, then passes everything
-/// through: `503`; `429` with `Retry-After: 1`; `drop` forwards the request, lets the
+/// through: `503`; `429` with `Retry-After: 1` (`429-hour`: 3600); `drop` forwards the request, lets the
 /// server process it, then closes the connection without answering. Without
 /// `forward_keys` it leaves out the `Idempotency-Key` header, as if the server's replay
 /// store (eventually consistent KV) had missed it.
@@ -160,9 +160,13 @@ async fn proxy_one(
     };
     let reply = match step {
         "503" => answer("503 Service Unavailable", "content-type: text/plain\r\n", "upstream unavailable"),
-        "429" => answer(
+        "429" | "429-hour" => answer(
             "429 Too Many Requests",
-            "retry-after: 1\r\ncontent-type: application/json\r\n",
+            if step == "429" {
+                "retry-after: 1\r\ncontent-type: application/json\r\n"
+            } else {
+                "retry-after: 3600\r\ncontent-type: application/json\r\n"
+            },
             r#"{"error":{"code":"rate_limited","message":"slow down"}}"#,
         ),
         _ => {
@@ -522,47 +526,8 @@ async fn a_batch_that_never_gets_through_fails_for_good_after_max_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_longer_than_retry_max_waits_retry_max() {
-    // Answers every request 429 with "come back in an hour".
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let attempts = Arc::new(Mutex::new(0));
-    let counted = attempts.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let counted = counted.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0; 65536];
-                let mut seen = Vec::new();
-                loop {
-                    // One request per connection: its headers, then its body by length.
-                    let Ok(n) = stream.read(&mut buf).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    seen.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&seen);
-                    let Some(end) = text.find("\r\n\r\n") else { continue };
-                    let length = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
-                        })
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if seen.len() >= end + 4 + length {
-                        break;
-                    }
-                }
-                *counted.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                let body = r#"{"error":{"code":"rate_limited","message":"slow down"}}"#;
-                let answer = format!(
-                    "HTTP/1.1 429 Too Many Requests\r\nretry-after: 3600\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
+    // Every try is answered 429 with "come back in an hour".
+    let (url, seen) = flaky_proxy(closed_port_url(), vec!["429-hour"; 3], true).await;
     let options = Options { max_retries: 2, retry_max: Duration::from_millis(50), ..Options::new(INGEST_KEY, url) };
     let meter = Edgemeter::new(options).expect("client");
     meter.track(Event::new("cus_00000000000000000000000000", "x")).expect("valid locally");
@@ -571,7 +536,7 @@ async fn a_retry_after_longer_than_retry_max_waits_retry_max() {
         tokio::time::timeout(Duration::from_secs(20), meter.shutdown()).await.expect("waited retry_max, not an hour");
     assert_eq!(result.failed.len(), 1, "{result:?}");
     assert_eq!(result.failed[0].error.status, Some(429), "{result:?}");
-    assert_eq!(*attempts.lock().unwrap(), 3, "the first try and two retries");
+    assert_eq!(seen.lock().unwrap().len(), 3, "the first try and two retries");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,12 +63,25 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(r) => r,
         Err(e) => Reply::error(&e),
     };
-    cors::allow(reply.into_response()?)
+    let status = reply.status;
+    let mut response = reply.into_response()?;
+    if status == 405 {
+        // RFC 9110: a 405 names the methods the resource takes.
+        if let Some(allowed) = methods_for(&segments_of(&req.path())) {
+            response.headers_mut().set("allow", &allowed.join(", "))?;
+        }
+    }
+    cors::allow(response)
+}
+
+/// A path's segments: `/v1/customers/cus_1` is `["v1", "customers", "cus_1"]`.
+fn segments_of(path: &str) -> Vec<&str> {
+    path.trim_matches('/').split('/').collect()
 }
 
 async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiError> {
     let path = req.path();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let segments = segments_of(&path);
     let method = req.method();
 
     // Unauthenticated operations.
@@ -133,24 +146,25 @@ async fn route(
         _ => match methods_for(segments) {
             Some(allowed) => Err(ApiError::new(
                 ErrorCode::MethodNotAllowed,
-                format!("{method} is not allowed on /{}; use {allowed}", segments.join("/")),
+                format!("{method} is not allowed on /{}; use {}", segments.join("/"), allowed.join(" or ")),
             )),
             None => Err(ApiError::new(ErrorCode::NotFound, format!("no route {} /{}", method, segments.join("/")))),
         },
     }
 }
 
-/// The methods a known path takes, so a wrong method on it is a 405 rather than a 404
-/// that suggests the path itself is wrong. Kept beside `route`, which it mirrors.
-fn methods_for(segments: &[&str]) -> Option<&'static str> {
+/// The methods a known path takes, so a wrong method on it is a 405 (with an `Allow`
+/// header) rather than a 404 that suggests the path itself is wrong. Kept beside
+/// `route`, which it mirrors.
+fn methods_for(segments: &[&str]) -> Option<&'static [&'static str]> {
     Some(match segments {
-        ["v1", "usage", "ingest" | "void"] | ["v1", "tokens"] => "POST",
-        ["v1", "customers", _, "items"] => "POST",
-        ["v1", "invoices", _, "approve" | "void"] => "POST",
-        ["v1", "customers"] | ["v1", "billing", "metrics"] => "GET or POST",
-        ["v1", "customers", _] => "GET or PATCH",
-        ["v1", "customers", _, "usage"] | ["v1", "customers", _, "invoices", "upcoming"] => "GET",
-        ["v1", "items"] | ["v1", "invoices"] | ["v1", "invoices", _] | ["v1", "billing", "metrics", _] => "GET",
+        ["v1", "usage", "ingest" | "void"] | ["v1", "tokens"] => &["POST"],
+        ["v1", "customers", _, "items"] => &["POST"],
+        ["v1", "invoices", _, "approve" | "void"] => &["POST"],
+        ["v1", "customers"] | ["v1", "billing", "metrics"] => &["GET", "POST"],
+        ["v1", "customers", _] => &["GET", "PATCH"],
+        ["v1", "customers", _, "usage"] | ["v1", "customers", _, "invoices", "upcoming"] => &["GET"],
+        ["v1", "items"] | ["v1", "invoices"] | ["v1", "invoices", _] | ["v1", "billing", "metrics", _] => &["GET"],
         _ => return None,
     })
 }
