@@ -56,6 +56,8 @@ codes! {
     UnknownEventName => "unknown_event_name",
     PeriodClosed => "period_closed",
     IdempotencyKeyReused => "idempotency_key_reused",
+    // The same Idempotency-Key on a request still running: retry shortly (409).
+    IdempotencyKeyInUse => "idempotency_key_in_use",
     EventNotFound => "event_not_found",
     // Resources.
     NotFound => "not_found",

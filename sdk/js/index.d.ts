@@ -25,6 +25,9 @@ export type ErrorCode =
   | 'period_closed'
   | 'idempotency_key_reused'
   | 'forbidden_customer'
+  // An earlier copy of a request with this Idempotency-Key is still running (409; the
+  // clients retry it).
+  | 'idempotency_key_in_use'
   // Request level, as the server answers it.
   | 'invalid_json'
   | 'invalid_request'

@@ -43,9 +43,10 @@ export function sleep(ms) {
 /**
  * Sends one request until it is settled, the one retry loop of both clients. Each try
  * gets `o.timeoutMs`; `settle(status, text)` reads an answer into `{ value }` (done) or
- * `{ error }`. A 2xx it cannot read, a network error, a timeout, 408, 429 and 5xx are
- * tried again, up to `o.maxRetries` times, after `Retry-After` (at most `o.retryMaxMs`) or the backoff; any other
- * error is final at once. `errorOptions` go into the network and timeout errors.
+ * `{ error }`. A 2xx it cannot read, a network error, a timeout, 408, 429, 5xx and a 409
+ * `idempotency_key_in_use` (an earlier copy still running) are tried again, up to
+ * `o.maxRetries` times, after `Retry-After` (at most `o.retryMaxMs`) or the backoff; any
+ * other error is final at once. `errorOptions` go into the network and timeout errors.
  * Resolves to `{ value }`, or `{ error, final, attempt }` (`final`: refused, not given up).
  */
 export async function sendWithRetries(o, url, init, settle, errorOptions = {}) {
@@ -61,7 +62,8 @@ export async function sendWithRetries(o, url, init, settle, errorOptions = {}) {
       error = settled.error;
       if (res.status < 200 || res.status >= 300) {
         retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-        if (!retryable(res.status)) return { error, final: true, attempt };
+        // 409 idempotency_key_in_use: an earlier copy of this request is still running.
+        if (!retryable(res.status) && error?.code !== 'idempotency_key_in_use') return { error, final: true, attempt };
       }
     } catch (e) {
       const timedOut = abort.signal.aborted;

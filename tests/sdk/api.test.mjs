@@ -425,6 +425,19 @@ test('a Retry-After longer than retryMaxMs waits retryMaxMs, not the hour the se
   assert.equal(calls.length, 2);
 });
 
+test('a 409 idempotency_key_in_use (an earlier copy still running) is retried under the same key; another 409 is not', async () => {
+  const steps = [() => apiError(409, 'idempotency_key_in_use', 'Idempotency-Key'), () => ({ status: 201, body: { id: 'cus_1' } })];
+  const { fetch, calls } = scripted((_, n) => steps[n]());
+  assert.deepEqual(await stubClient(fetch).customers.create({ name: 'Acme', email: 'ap@acme.test' }), { id: 'cus_1' });
+  assert.equal(calls.length, 2);
+  assert.equal(calls[0].headers['idempotency-key'], calls[1].headers['idempotency-key']);
+
+  const conflict = scripted(() => apiError(409, 'duplicate_metric_code', 'code'));
+  const metric = { code: 'ocr', name: 'OCR', eventName: 'ocr', aggregation: 'count' };
+  assert.deepEqual((await failure(stubClient(conflict.fetch).metrics.create(metric))).slice(0, 1), ['duplicate_metric_code']);
+  assert.equal(conflict.calls.length, 1);
+});
+
 test('a POST keeps one Idempotency-Key across its retries; a 4xx is not retried', async () => {
   const steps = [() => apiError(500, 'internal_error'), () => ({ status: 201, body: { id: 'cus_1' } })];
   const { fetch, calls } = scripted((_, n) => steps[n]());

@@ -188,6 +188,45 @@ fn idempotency_key_header_on_create_customer_returns_the_same_customer() {
     assert_ne!(fresh.body["id"], first.body["id"], "another key creates another customer");
 }
 
+/// Copies of one create sent at once (a client's timeout and its retry, say) used to race
+/// past the KV lookup and each create a customer. The key's own object lets one run: the
+/// others get its answer, or 409 `idempotency_key_in_use` while it runs.
+#[test]
+fn concurrent_creates_under_one_idempotency_key_make_one_customer() {
+    const COPIES: usize = 12;
+    let c = shared().client();
+    for round in 0..4 {
+        let header = key();
+        let body = json!({"name": format!("Race {header}"), "email": "ap@race.test"}).to_string();
+        let start = std::sync::Barrier::new(COPIES);
+        let answers: Vec<Resp> = std::thread::scope(|s| {
+            let copies: Vec<_> = (0..COPIES)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        c.post_raw("/v1/customers", body.as_bytes(), &[("idempotency-key", &header)])
+                    })
+                })
+                .collect();
+            copies.into_iter().map(|h| h.join().expect("a copy")).collect()
+        });
+        let mut ids = std::collections::BTreeSet::new();
+        for a in &answers {
+            match a.status {
+                201 => {
+                    ids.insert(a.body["id"].as_str().expect("an id").to_owned());
+                }
+                409 => assert_eq!(a.code(), "idempotency_key_in_use", "{}", a.text),
+                _ => panic!("round {round}: unexpected answer {} {}", a.status, a.text),
+            }
+        }
+        assert_eq!(ids.len(), 1, "round {round}: one customer for one key, got {ids:?}");
+        // Once it has run, every copy gets its answer.
+        let again = c.post_raw("/v1/customers", body.as_bytes(), &[("idempotency-key", &header)]);
+        assert_eq!((again.status, again.body["id"].as_str()), (201, ids.first().map(String::as_str)));
+    }
+}
+
 #[test]
 fn refused_request_is_not_kept_for_its_idempotency_key() {
     let c = shared().client();

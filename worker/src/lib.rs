@@ -10,6 +10,7 @@ mod billing_index;
 mod catalog;
 mod cors;
 mod customer_object;
+mod idempotency_object;
 mod ids;
 mod invoicing;
 mod ledger;
@@ -21,6 +22,7 @@ mod tx;
 
 pub use catalog::CatalogObject;
 pub use customer_object::CustomerObject;
+pub use idempotency_object::IdempotencyObject;
 
 use auth::Principal;
 use edgemeter_core::ingest::MAX_BODY_BYTES;
@@ -102,15 +104,30 @@ async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiE
     }
 
     let replay = if method == Method::Post { Replay::from_request(req, &path, &body)? } else { None };
-    if let Some(r) = &replay {
-        if let Some(stored) = r.lookup(&ctx.env).await? {
-            return Ok(stored);
+    let Some(replay) = replay else {
+        return route(ctx, &principal, &method, &segments, &query, &body).await;
+    };
+    // KV first: a replay seen before is answered without touching any object.
+    if let Some(stored) = replay.lookup(&ctx.env).await? {
+        return Ok(stored);
+    }
+    // Ingest's authority is the per-event dedupe in each customer's object; any other
+    // POST runs once per key through the key's own object (replay.rs says why).
+    if !is_ingest {
+        if let Some(answered) = replay.claim(&ctx.env, ctx.now).await? {
+            return Ok(answered);
         }
     }
-
-    let reply = route(ctx, &principal, &method, &segments, &query, &body).await?;
-    if let Some(r) = &replay {
-        r.store(&ctx.env, reply.status, &reply.body).await?;
+    let reply = route(ctx, &principal, &method, &segments, &query, &body).await.unwrap_or_else(|e| Reply::error(&e));
+    // The answer is the client's whatever happens to its copies: a failure to keep it is
+    // logged, not turned into a 500 that would make the client run it again.
+    if !is_ingest {
+        if let Err(e) = replay.finish(&ctx.env, reply.status, &reply.body).await {
+            worker::console_error!("keeping the answer of {path}: {}", e.message);
+        }
+    }
+    if let Err(e) = replay.store(&ctx.env, reply.status, &reply.body).await {
+        worker::console_error!("caching the answer of {path} in KV: {}", e.message);
     }
     Ok(reply)
 }

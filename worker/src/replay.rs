@@ -6,15 +6,24 @@
 //! 422 `idempotency_key_reused`.
 //!
 //! KV is the fast path, not the authority: it is eventually consistent, and two copies of
-//! a request racing each other may both miss it. That is safe because the authority
-//! sits behind it: every event is deduped by its own key in its customer's Durable Object,
-//! so a replay that slips past KV is answered `duplicate`, never counted twice.
+//! a request racing each other may both miss it. The authority sits behind it. For
+//! ingest, every event is deduped by its own key in its customer's Durable Object, so a
+//! replay that slips past KV is answered `duplicate`, never counted twice. For every
+//! other `POST`, the key's own `IdempotencyObject` ([`crate::idempotency_object`]) lets
+//! one copy run and gives the others its answer (or 409 `idempotency_key_in_use` while
+//! it runs).
 
+use crate::api::{call, decode};
+use crate::idempotency_object::{Claim, ClaimCall, FinishCall};
 use crate::respond::{internal, Reply};
+use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use worker::{Env, Request};
+use worker::{Env, Request, Stub};
+
+/// The binding of the per-key objects.
+const KEYS: &str = "IDEMPOTENCY_KEYS";
 
 /// How long an answer is kept: API.md promises at least 24 hours.
 const TTL_SECONDS: u64 = 24 * 60 * 60;
@@ -74,6 +83,35 @@ impl Replay {
             )
             .field("Idempotency-Key")),
         }
+    }
+
+    /// Asks the key's object whether this copy may run: `None` to run it (the key is now
+    /// held for it: call [`Replay::finish`] with its answer), or the first copy's answer.
+    /// Errs with 409 `idempotency_key_in_use` while another copy runs, and 422
+    /// `idempotency_key_reused` for another body.
+    pub async fn claim(&self, env: &Env, now: Timestamp) -> std::result::Result<Option<Reply>, ApiError> {
+        let call_body = ClaimCall { body_sha256: self.body_sha256.clone(), now };
+        match decode::<Claim>(&call(&self.object(env)?, "claim", &call_body).await?)? {
+            Claim::Run => Ok(None),
+            Claim::Answered { status, body } => Ok(Some(Reply { status, body: body.into_bytes() })),
+        }
+    }
+
+    /// Gives the key's object this copy's answer: a success is kept for the copies to
+    /// come, anything else frees the key so that a retry runs again.
+    pub async fn finish(&self, env: &Env, status: u16, body: &[u8]) -> std::result::Result<(), ApiError> {
+        let call_body = FinishCall {
+            body_sha256: self.body_sha256.clone(),
+            status,
+            body: String::from_utf8_lossy(body).into_owned(),
+        };
+        decode::<serde_json::Value>(&call(&self.object(env)?, "finish", &call_body).await?).map(|_| ())
+    }
+
+    fn object(&self, env: &Env) -> std::result::Result<Stub, ApiError> {
+        env.durable_object(KEYS)
+            .and_then(|ns| ns.get_by_name(&self.kv_key))
+            .map_err(|e| internal("idempotency object binding", e))
     }
 
     /// Keeps a successful answer; other answers are not kept, so a retry runs again.

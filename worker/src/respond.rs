@@ -32,7 +32,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         Forbidden | ForbiddenCustomer => 403,
         NotFound | UnknownCustomer | EventNotFound => 404,
         MethodNotAllowed => 405,
-        DuplicateMetricCode | InvalidInvoiceState => 409,
+        DuplicateMetricCode | InvalidInvoiceState | IdempotencyKeyInUse => 409,
         PayloadTooLarge | TooManyEvents => 413,
         IdempotencyKeyReused => 422,
         InternalError => 500,

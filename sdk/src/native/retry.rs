@@ -25,6 +25,9 @@ impl From<&Options> for RetryPolicy {
     }
 }
 
+/// The server's code for a request whose `Idempotency-Key` an earlier copy still holds.
+const IDEMPOTENCY_KEY_IN_USE: &str = "idempotency_key_in_use";
+
 /// What one answer (its status and body) means.
 pub(crate) enum Answer<T> {
     Done(T),
@@ -36,10 +39,11 @@ pub(crate) enum Answer<T> {
 
 impl<T> Answer<T> {
     /// A non-success answer: the server's error, tried again when its status may pass
-    /// later (408, 429, 5xx).
+    /// later (408, 429, 5xx), or when the server is still running an earlier copy of this
+    /// request (409 `idempotency_key_in_use`).
     pub fn error(status: u16, body: &[u8]) -> Answer<T> {
         let error = Error::from_body(status, body);
-        if batch::retryable(status) {
+        if batch::retryable(status) || error.code == IDEMPOTENCY_KEY_IN_USE {
             Answer::Retry(error)
         } else {
             Answer::Final(error)
@@ -117,5 +121,23 @@ pub(crate) fn transport_error(e: &reqwest::Error, timeout: Duration) -> Error {
             source = s.source();
         }
         Error::new(codes::NETWORK_ERROR, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_retry(status: u16, code: &str) -> bool {
+        let body = format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#);
+        matches!(Answer::<()>::error(status, body.as_bytes()), Answer::Retry(_))
+    }
+
+    #[test]
+    fn an_earlier_copy_still_running_is_retried_other_conflicts_are_final() {
+        assert!(is_retry(409, "idempotency_key_in_use"));
+        assert!(!is_retry(409, "duplicate_metric_code"));
+        assert!(!is_retry(422, "idempotency_key_reused"));
+        assert!(is_retry(429, "rate_limited") && is_retry(503, "internal_error"));
     }
 }
