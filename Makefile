@@ -34,6 +34,7 @@ test: lint sdk-build test-core test-wasm test-e2e
 
 bench: bench-wasm
 	cargo bench -p edgemeter-core --bench ingest_path
+	cargo bench -p edgemeter-sdk --bench native_track
 
 clean:
 	rm -rf target worker/build .wrangler

@@ -1,5 +1,6 @@
 //! A usage event as `track()` takes it (API.md, "Usage ingestion"), and its wire form.
 
+use edgemeter_core::{ApiError, ErrorCode};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -100,6 +101,48 @@ pub(crate) struct Wire<'a> {
     pub properties: &'a Map<String, Value>,
 }
 
+impl Wire<'_> {
+    /// Checks the event with the server's rules and returns its canonical key. It goes
+    /// through the compact format, as the npm package does (a property test holds its
+    /// verdicts equal to the server's JSON reader's), so `track()` never parses the JSON
+    /// it has just written.
+    pub(crate) fn check(&self, now_ms: i64) -> Result<String, ApiError> {
+        use crate::compact::{check_compact, Writer, ABSENT, FALSE, NULL, NUMBER, OTHER, STR, TRUE};
+        // The compact format counts bytes in a u32; no valid field comes near it.
+        let too_large = || ApiError::new(ErrorCode::PayloadTooLarge, "an event field over 4 GiB");
+        let fits = |s: &str| if u32::try_from(s.len()).is_ok() { Ok(()) } else { Err(too_large()) };
+        let mut w = Writer::default();
+        for s in [self.idempotency_key, self.customer_id, self.event_name] {
+            fits(s)?;
+            w.str(STR, s);
+        }
+        match self.value {
+            Some(v) => fits(v).map(|()| w.str(STR, v))?,
+            None => w.tag(ABSENT),
+        };
+        fits(self.timestamp)?;
+        // The timestamp, then the slot for an unknown field (a struct has none).
+        w.str(STR, self.timestamp).tag(ABSENT);
+        if self.properties.is_empty() {
+            w.tag(ABSENT); // as the JSON, which leaves an empty map out
+        } else {
+            w.object(u32::try_from(self.properties.len()).map_err(|_| too_large())?);
+            for (k, v) in self.properties {
+                fits(k)?;
+                w.raw_str(k);
+                match v {
+                    Value::String(s) => fits(s).map(|()| w.str(STR, s))?,
+                    Value::Number(n) => w.str(NUMBER, &n.to_string()),
+                    Value::Bool(b) => w.tag(if *b { TRUE } else { FALSE }),
+                    Value::Null => w.tag(NULL),
+                    Value::Array(_) | Value::Object(_) => w.tag(OTHER),
+                };
+            }
+        }
+        Ok(check_compact(&w.buf, now_ms)?.idempotency_key.into_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +168,50 @@ mod tests {
         };
         let json = serde_json::to_string(&w).unwrap();
         assert_eq!(json, r#"{"idempotency_key":"k","customer_id":"cus_1","event_name":"x","timestamp":"t"}"#);
+    }
+
+    /// The compact check `track()` uses gives the verdict, code and field that the
+    /// server's JSON reader gives the JSON `track()` sends.
+    #[test]
+    fn the_check_agrees_with_the_servers_json_reader() {
+        const NOW: i64 = 1_795_600_000_000;
+        const KEY: &str = "0192f0c1-0000-7000-8000-000000000001";
+        let base = || Event::new("cus_1", "api_calls");
+        let long = "x".repeat(513);
+        let upper = KEY.to_uppercase();
+        let cases: Vec<(&str, Event, Option<&str>)> = vec![
+            (KEY, base(), None),
+            (upper.as_str(), base().value("2.5").property("region", "eu"), None),
+            ("not-a-uuid", base(), None),
+            (KEY, Event::new("", "x"), None),
+            (KEY, Event::new("acme", "x"), None),
+            (KEY, Event::new("cus_1", ""), None),
+            (KEY, base().value("-1"), None),
+            (KEY, base().value("1e3"), None),
+            (KEY, base().value("abc"), None),
+            (KEY, base(), Some("2026-11-25T10:00:00")),
+            (KEY, base(), Some("2027-11-25T10:00:00Z")),
+            (KEY, base(), Some("2026-11-25T09:00:00+01:00")),
+            (KEY, base().property("n", 1.5).property("ok", true).property("none", Value::Null), None),
+            (KEY, base().property("list", serde_json::json!([1])), None),
+            (KEY, base().property("obj", serde_json::json!({"a": 1})), None),
+            (KEY, base().property("long", long.as_str()), None),
+            (KEY, base().property(long.as_str(), "v"), None),
+            (KEY, base().property("", "v"), None),
+        ];
+        for (key, e, ts) in cases {
+            let wire = Wire {
+                idempotency_key: key,
+                customer_id: &e.customer_id,
+                event_name: &e.event_name,
+                value: e.value.as_ref().map(Quantity::as_str),
+                timestamp: ts.unwrap_or("2026-11-25T09:46:40.000Z"),
+                properties: &e.properties,
+            };
+            let json = serde_json::to_string(&wire).unwrap();
+            let server = crate::validate_event(&json, NOW).map_err(|e| (e.code, e.field));
+            let ours = wire.check(NOW).map_err(|e| (e.code, e.field));
+            assert_eq!(ours, server, "{json}");
+        }
     }
 }

@@ -24,6 +24,7 @@ mod api;
 mod batch;
 mod error;
 mod event;
+mod keys;
 mod options;
 mod retry;
 mod tracker;

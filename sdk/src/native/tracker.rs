@@ -113,7 +113,7 @@ impl Edgemeter {
         let key = match &event.idempotency_key {
             Some(k) => k.as_str(),
             None => {
-                generated = uuid::Uuid::now_v7().to_string();
+                generated = super::keys::uuid_v7(now_ms);
                 generated.as_str()
             }
         };
@@ -135,7 +135,7 @@ impl Edgemeter {
         };
         let json = serde_json::to_string(&wire)
             .map_err(|e| Error::new("invalid_request", format!("the event cannot be serialized: {e}")))?;
-        let key = crate::validate_event(&json, now_ms).map_err(Error::from)?;
+        let key = wire.check(now_ms).map_err(Error::from)?;
         if !batch::fits_alone(json.len()) {
             return Err(Error::new(
                 "payload_too_large",
