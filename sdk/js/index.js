@@ -221,6 +221,9 @@ export class Edgemeter {
     }
     if (n === 0) return null;
     this.#queued -= n;
+    // Nothing left for the timer to send (a hidden page's keepalive can empty the queue):
+    // stop it, so that it keeps no Node process alive for nothing.
+    if (this.#queued === 0) this.#disarm();
     return new Batch(this.#queue.takenBody(), n, first);
   }
 
