@@ -214,4 +214,84 @@ mod tests {
             assert_eq!(ours, server, "{json}");
         }
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const NOW: i64 = 1_795_600_000_000;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-z_]{0,12}",
+                "[a-zA-Z0-9 _\"\\\\é€\u{1F680}-]{0,16}",
+                "[\u{0}-\u{1f}a]{1,3}",
+                Just("x".repeat(64)),
+                Just("x".repeat(65)),
+                Just("v".repeat(512)),
+                Just("v".repeat(513)),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                text().prop_map(Value::String),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_filter("JSON has no NaN or infinity", |f| f.is_finite()).prop_map(Value::from),
+                any::<bool>().prop_map(Value::Bool),
+                Just(Value::Null),
+                Just(serde_json::json!([1])),
+                Just(serde_json::json!({"a": 1})),
+            ]
+        }
+
+        fn quantity() -> impl Strategy<Value = Option<String>> {
+            prop_oneof![
+                Just(None),
+                "[0-9]{1,16}".prop_map(Some),
+                "-?[0-9]{1,4}\\.[0-9]{1,11}".prop_map(Some),
+                "[0-9a-z.e+-]{0,6}".prop_map(Some),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            /// Whatever the caller builds, `track()`'s check and the server's JSON reader
+            /// agree on the verdict, the code and the field.
+            #[test]
+            fn the_check_agrees_with_the_servers_json_reader_on_any_event(
+                key in prop_oneof![
+                    Just("0192f0c1-0000-7000-8000-000000000001".to_owned()),
+                    Just("0192F0C1-0000-7000-8000-00000000000A".to_owned()),
+                    "[0-9a-f-]{0,40}",
+                ],
+                customer in prop_oneof![Just("cus_1".to_owned()), text()],
+                name in text(),
+                quantity in quantity(),
+                timestamp in prop_oneof![
+                    Just("2026-11-25T09:46:40.000Z".to_owned()),
+                    Just("2026-11-25T09:50:00Z".to_owned()),
+                    Just("2026-11-25T09:52:00+00:00".to_owned()),
+                    Just("2026-10-01T00:00:00Z".to_owned()),
+                    text(),
+                ],
+                properties in proptest::collection::vec((text(), value()), 0..4),
+            ) {
+                let properties: Map<String, Value> = properties.into_iter().collect();
+                let wire = Wire {
+                    idempotency_key: &key,
+                    customer_id: &customer,
+                    event_name: &name,
+                    value: quantity.as_deref(),
+                    timestamp: &timestamp,
+                    properties: &properties,
+                };
+                let json = serde_json::to_string(&wire).unwrap();
+                let server = crate::validate_event(&json, NOW).map_err(|e| (e.code, e.field));
+                let ours = wire.check(NOW).map_err(|e| (e.code, e.field));
+                prop_assert_eq!(ours, server, "{}", json);
+            }
+        }
+    }
 }
