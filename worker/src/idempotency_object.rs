@@ -13,13 +13,14 @@
 //! Ingest does not use it: there every event is deduped by its own key in its customer's
 //! object, which already makes a replayed batch count nothing twice.
 
+use crate::replay;
 use crate::respond::{self, internal};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
-/// How long an answer is kept: API.md promises at least 24 hours (KV keeps it as long).
+/// How long an answer is kept: API.md promises at least 24 hours.
 pub const KEEP_MS: i64 = 25 * 60 * 60 * 1000;
 /// How long a claim holds without an answer before another copy may take it over: the
 /// worker that claimed it may have died half-way.
@@ -41,7 +42,7 @@ pub enum Claim {
 }
 
 /// `finish`: the handler's answer. A success is kept; anything else frees the key, so a
-/// retry runs again.
+/// retry runs again ([`replay::is_kept`]).
 #[derive(Serialize, Deserialize)]
 pub struct FinishCall {
     pub body_sha256: String,
@@ -102,11 +103,7 @@ impl IdempotencyObject {
         let storage = self.state.storage();
         let record: Option<Record> = storage.get(RECORD).await.map_err(|e| internal("reading a key", e))?;
         match record {
-            Some(r) if r.body_sha256 != call.body_sha256 => Err(ApiError::new(
-                ErrorCode::IdempotencyKeyReused,
-                "this Idempotency-Key was used with a different request body",
-            )
-            .field("Idempotency-Key")),
+            Some(r) if r.body_sha256 != call.body_sha256 => Err(replay::reused()),
             Some(Record { state: RecordState::Answered { status, body }, .. }) => {
                 Ok(respond::json(200, &Claim::Answered { status, body }))
             }
@@ -135,7 +132,7 @@ impl IdempotencyObject {
     async fn finish(&self, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
         let call: FinishCall = serde_json::from_slice(body).map_err(bad_call)?;
         let storage = self.state.storage();
-        if (200..300).contains(&call.status) {
+        if replay::is_kept(call.status) {
             let answered = Record {
                 body_sha256: call.body_sha256,
                 state: RecordState::Answered { status: call.status, body: call.body },

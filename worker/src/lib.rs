@@ -107,27 +107,26 @@ async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiE
     let Some(replay) = replay else {
         return route(ctx, &principal, &method, &segments, &query, &body).await;
     };
-    // KV first: a replay seen before is answered without touching any object.
-    if let Some(stored) = replay.lookup(&ctx.env).await? {
-        return Ok(stored);
-    }
-    // Ingest's authority is the per-event dedupe in each customer's object; any other
-    // POST runs once per key through the key's own object (replay.rs says why).
-    if !is_ingest {
-        if let Some(answered) = replay.claim(&ctx.env, ctx.now).await? {
-            return Ok(answered);
+    // Where a key's answer is kept (replay.rs says why): in KV for ingest, in the key's own
+    // object for every other POST. The answer is the client's whatever happens to its
+    // copies, so a failure to keep it is logged, not turned into a 500 that would make
+    // the client run the request again.
+    if is_ingest {
+        if let Some(stored) = replay.lookup(&ctx.env).await? {
+            return Ok(stored);
         }
+        let reply = route(ctx, &principal, &method, &segments, &query, &body).await?;
+        if let Err(e) = replay.store(&ctx.env, reply.status, &reply.body).await {
+            worker::console_error!("caching the answer of {path} in KV: {}", e.message);
+        }
+        return Ok(reply);
+    }
+    if let Some(answered) = replay.claim(&ctx.env, ctx.now).await? {
+        return Ok(answered);
     }
     let reply = route(ctx, &principal, &method, &segments, &query, &body).await.unwrap_or_else(|e| Reply::error(&e));
-    // The answer is the client's whatever happens to its copies: a failure to keep it is
-    // logged, not turned into a 500 that would make the client run it again.
-    if !is_ingest {
-        if let Err(e) = replay.finish(&ctx.env, reply.status, &reply.body).await {
-            worker::console_error!("keeping the answer of {path}: {}", e.message);
-        }
-    }
-    if let Err(e) = replay.store(&ctx.env, reply.status, &reply.body).await {
-        worker::console_error!("caching the answer of {path} in KV: {}", e.message);
+    if let Err(e) = replay.finish(&ctx.env, reply.status, &reply.body).await {
+        worker::console_error!("keeping the answer of {path}: {}", e.message);
     }
     Ok(reply)
 }

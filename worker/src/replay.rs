@@ -1,17 +1,18 @@
 //! `Idempotency-Key` on `POST`s that create something (API.md, "Conventions").
 //!
-//! The first successful answer is kept in KV for 24 hours under the caller, the route and
-//! the key; the same key with the same body gets that answer again without running the
-//! handler (for ingest: without touching any Durable Object), and with another body gets
-//! 422 `idempotency_key_reused`.
+//! The first successful answer is kept under the caller, the route and the key; the same
+//! key with the same body gets that answer again without running the handler, and with
+//! another body gets 422 `idempotency_key_reused`. Where it is kept depends on what stands
+//! behind it:
 //!
-//! KV is the fast path, not the authority: it is eventually consistent, and two copies of
-//! a request racing each other may both miss it. The authority sits behind it. For
-//! ingest, every event is deduped by its own key in its customer's Durable Object, so a
-//! replay that slips past KV is answered `duplicate`, never counted twice. For every
-//! other `POST`, the key's own `IdempotencyObject` ([`crate::idempotency_object`]) lets
-//! one copy run and gives the others its answer (or 409 `idempotency_key_in_use` while
-//! it runs).
+//! - Ingest: in KV for 24 hours, so a replayed batch touches no Durable Object. KV is
+//!   eventually consistent and two copies racing each other may both miss it; that is
+//!   safe because every event is deduped by its own key in its customer's object, so a
+//!   copy that slips past KV is answered `duplicate`, never counted twice.
+//! - Every other `POST` (a create, a token, a void, an approve): in the key's own
+//!   `IdempotencyObject` ([`crate::idempotency_object`]), which lets one copy run and
+//!   gives the others its answer (or 409 `idempotency_key_in_use` while it runs). Nothing
+//!   else would stop two racing copies of a create from making two customers.
 
 use crate::api::{call, decode};
 use crate::idempotency_object::{Claim, ClaimCall, FinishCall};
@@ -77,11 +78,7 @@ impl Replay {
             Some(s) if s.body_sha256 == self.body_sha256 => {
                 Ok(Some(Reply { status: s.status, body: s.body.into_bytes() }))
             }
-            Some(_) => Err(ApiError::new(
-                ErrorCode::IdempotencyKeyReused,
-                "this Idempotency-Key was used with a different request body",
-            )
-            .field("Idempotency-Key")),
+            Some(_) => Err(reused()),
         }
     }
 
@@ -114,9 +111,9 @@ impl Replay {
             .map_err(|e| internal("idempotency object binding", e))
     }
 
-    /// Keeps a successful answer; other answers are not kept, so a retry runs again.
+    /// Keeps a successful answer in KV; other answers are not kept, so a retry runs again.
     pub async fn store(&self, env: &Env, status: u16, body: &[u8]) -> std::result::Result<(), ApiError> {
-        if !(200..300).contains(&status) {
+        if !is_kept(status) {
             return Ok(());
         }
         let stored =
@@ -129,4 +126,16 @@ impl Replay {
             .await
             .map_err(|e| internal("KV put", e))
     }
+}
+
+/// Whether an answer is kept for the key's later copies: a success. Anything else (a
+/// refused body, a 5xx) saved nothing, so the corrected request or a retry runs again.
+pub fn is_kept(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// The same key sent again with another body (API.md, "Conventions").
+pub fn reused() -> ApiError {
+    ApiError::new(ErrorCode::IdempotencyKeyReused, "this Idempotency-Key was used with a different request body")
+        .field("Idempotency-Key")
 }
