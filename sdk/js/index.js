@@ -86,11 +86,8 @@ export class Edgemeter {
           try {
             // A snapshot larger than this client's queue (another tab's, or a bigger
             // maxQueueSize before) is refused past the limit, loudly, as track() would.
-            if (this.pending >= this.#o.maxQueueSize) {
-              const key = typeof e?.idempotency_key === 'string' ? [e.idempotency_key] : [];
-              throw new EdgemeterError('queue_full', `a saved event is past maxQueueSize (${this.#o.maxQueueSize})`, {
-                idempotencyKeys: key,
-              });
+            if (this.#full()) {
+              throw this.#queueFull(typeof e?.idempotency_key === 'string' ? [e.idempotency_key] : []);
             }
             encodeEvent(fromWire(e), now, this.#queue);
             this.#queued++;
@@ -118,11 +115,7 @@ export class Edgemeter {
    */
   track(event) {
     if (this.#closed) throw this.#report(new EdgemeterError('closed', 'track() after shutdown()'));
-    if (this.pending >= this.#o.maxQueueSize) {
-      throw this.#report(
-        new EdgemeterError('queue_full', `the queue holds ${this.#o.maxQueueSize} events (maxQueueSize); flush or wait`),
-      );
-    }
+    if (this.#full()) throw this.#report(this.#queueFull([]));
     // Validation bounds every string, so a valid event is far below a request's 1 MiB.
     const key = encodeEvent(event, Date.now(), this.#queue);
     this.#seq++;
@@ -152,6 +145,18 @@ export class Edgemeter {
     this.#disarm();
     this.#page?.detach();
     return result;
+  }
+
+  /** As many events pending as `maxQueueSize` allows: a new one is refused. */
+  #full() {
+    return this.pending >= this.#o.maxQueueSize;
+  }
+
+  #queueFull(idempotencyKeys) {
+    const max = this.#o.maxQueueSize;
+    return new EdgemeterError('queue_full', `the queue holds ${max} events (maxQueueSize); flush or wait`, {
+      idempotencyKeys,
+    });
   }
 
   #report(error) {

@@ -190,7 +190,8 @@ fn malformed() -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, MALFORMED)
 }
 
-/// Writes the compact format (the JS client's job; here for tests).
+/// Writes the compact format: the native client's `track()` (`native::event`) and the
+/// tests (in the npm package the JS client writes it straight into wasm memory).
 #[derive(Default)]
 pub struct Writer {
     pub buf: Vec<u8>,

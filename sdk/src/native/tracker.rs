@@ -133,9 +133,10 @@ impl Edgemeter {
             timestamp,
             properties: &event.properties,
         };
+        // Checked first: a refused event is never serialized.
+        let key = wire.check(now_ms).map_err(Error::from)?;
         let json = serde_json::to_string(&wire)
             .map_err(|e| Error::new("invalid_request", format!("the event cannot be serialized: {e}")))?;
-        let key = wire.check(now_ms).map_err(Error::from)?;
         if !batch::fits_alone(json.len()) {
             return Err(Error::new(
                 "payload_too_large",
