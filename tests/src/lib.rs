@@ -108,8 +108,30 @@ impl Server {
     }
 
     /// Starts a server on the given state folder with extra worker variables.
+    ///
+    /// Tried up to three times, on fresh ports: at start, wrangler's file watcher may
+    /// report a change nobody made and restart workerd, and the new workerd can find its
+    /// port still held by the old one ("Address already in use") and exit, leaving no
+    /// server. That is wrangler's race, not the worker's, so a new try is the answer.
     pub fn start_with(state_dir: &Path, vars: &[(&str, &str)]) -> Server {
         ensure_built();
+        const TRIES: usize = 3;
+        for attempt in 1..=TRIES {
+            let mut server = Server::spawn(state_dir, vars);
+            match server.wait_healthy(Duration::from_secs(90)) {
+                Ok(()) => return server,
+                Err(log) if attempt < TRIES && log.contains("Address already in use") => {
+                    eprintln!("wrangler dev lost its port on {} (try {attempt}); starting it again", server.base);
+                    server.stop();
+                }
+                Err(log) => panic!("wrangler dev did not become healthy on {}:\n{log}", server.base),
+            }
+        }
+        unreachable!("the last try returns or panics")
+    }
+
+    /// One `wrangler dev` on fresh ports, not yet known to be serving.
+    fn spawn(state_dir: &Path, vars: &[(&str, &str)]) -> Server {
         let extra: String = vars.iter().map(|(k, v)| format!(" --var '{k}:{v}'")).collect();
         let port = free_port();
         let inspector = free_port();
@@ -136,29 +158,33 @@ impl Server {
             .process_group(0)
             .spawn()
             .expect("start wrangler dev");
-        let server = Server {
+        Server {
             base: format!("http://127.0.0.1:{port}"),
             state_dir: state_dir.to_path_buf(),
             pgid: child.id(),
             port,
             log,
             child,
-        };
-        server.wait_healthy(Duration::from_secs(90));
-        server
+        }
     }
 
-    fn wait_healthy(&self, limit: Duration) {
+    /// Waits until `/healthz` answers; `Err` with the server's log if it does not within
+    /// `limit`, or as soon as the log says workerd lost its port (then nothing will).
+    fn wait_healthy(&self, limit: Duration) -> Result<(), String> {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(r) = ureq::get(&format!("{}/healthz", self.base)).timeout(Duration::from_secs(2)).call() {
                 if r.status() == 200 {
-                    return;
+                    return Ok(());
                 }
             }
+            let log = || std::fs::read_to_string(&self.log).unwrap_or_default();
             if Instant::now() > deadline {
-                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                panic!("wrangler dev did not become healthy on {}:\n{log}", self.base);
+                return Err(log());
+            }
+            let log = log();
+            if log.contains("Address already in use") {
+                return Err(log);
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -198,7 +224,9 @@ impl Server {
         assert!(r.is_ok(), "the scheduled handler failed: {:?}", r.err());
         // After a long run the dev server can leave the next connection unanswered once;
         // the health check's short retries get past that before the test goes on.
-        self.wait_healthy(Duration::from_secs(30));
+        if let Err(log) = self.wait_healthy(Duration::from_secs(30)) {
+            panic!("wrangler dev stopped answering on {} after a cron run:\n{log}", self.base);
+        }
     }
 
     pub fn client(&self) -> Client {
