@@ -8,13 +8,17 @@
 //! asks for and writes what it returns, and a restart rebuilds the book from it alone.
 
 use edgemeter_core::aggregate::AggState;
-use edgemeter_core::book::{Book, Fate, StateRow, StateWrites, VoidFate, VoidTarget};
+use edgemeter_core::book::{Book, Fate, NameSpan, PeriodFacts, StateRow, StateWrites, StepInput, VoidFate, VoidTarget};
 use edgemeter_core::currency::Currency;
 use edgemeter_core::customer::Customer;
 use edgemeter_core::event::{EventRecord, PropValue, Properties, ValidEvent};
 use edgemeter_core::hash::{content_hash, ContentHash};
+use edgemeter_core::invoice::{invoice_number, Invoice};
+use edgemeter_core::item::{Item, ItemKind};
+use edgemeter_core::lifecycle::{final_from, stage, InvoiceStatus, Stage};
 use edgemeter_core::metric::{Aggregation, MetricDef};
 use edgemeter_core::period::{Interval, Schedule};
+use edgemeter_core::pricing::Price;
 use edgemeter_core::time::{Timestamp, DAY_MS};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -110,7 +114,22 @@ enum Op {
     AddMetric,
     /// The object is evicted and comes back: the book is rebuilt from storage alone.
     Restart,
+    /// An invoicing run at one of [`RUN_TIMES`] (in any order: runs fire late or twice).
+    Invoice(u8),
+    /// The draft of the period with this index (0: January …) is voided by hand.
+    VoidDraft(u8),
 }
+
+/// Times invoicing runs fire at: around each month's draft point and final point.
+const RUN_TIMES: [i64; 7] = [
+    JAN + 29 * DAY_MS,        // January's draft
+    FEB + DAY_MS + 3_600_000, // January final
+    FEB + 26 * DAY_MS,        // February's draft
+    MAR + DAY_MS - 1,         // just before February is final
+    MAR + 2 * DAY_MS,         // February final
+    MAR + 30 * DAY_MS,        // March's draft
+    MAR + 40 * DAY_MS,        // March final
+];
 
 fn draw() -> impl Strategy<Value = Draw> {
     (0u8..14, 0u8..3).prop_map(|(key, v)| Draw { key, variant: u8::from(v == 2) })
@@ -126,11 +145,28 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Operations of a customer whose periods close only through invoicing runs.
+fn billed_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => prop::collection::vec(draw(), 1..12).prop_map(Op::Batch),
+        1 => (0u8..14).prop_map(Op::Void),
+        3 => (0u8..RUN_TIMES.len() as u8).prop_map(Op::Invoice),
+        1 => (0u8..3).prop_map(Op::VoidDraft),
+        1 => Just(Op::Restart),
+    ]
+}
+
 // ---------------------------------------------------------------------------------------
 // The shell: storage as the worker's ledger keeps it, and the calls it makes.
 
 #[derive(Default)]
 struct Storage {
+    invoices: BTreeMap<Timestamp, Invoice>,
+    /// The catalog's side: numbers reserved per period, and its view of the open period.
+    numbers: BTreeMap<Timestamp, String>,
+    catalog_open_from: Option<Timestamp>,
+    catalog_pending: Vec<Timestamp>,
+    next_id: u32,
     events: BTreeMap<String, (EventRecord<'static>, Timestamp, bool)>,
     aggregates: BTreeMap<(String, Timestamp), AggState>,
     seen: BTreeMap<String, MetricDef>,
@@ -190,6 +226,76 @@ impl Storage {
         }
         self.write(out.states);
         out.fates
+    }
+
+    /// An invoicing run: the catalog reserves numbers for the periods it sees finalizing,
+    /// then the customer's step runs, as in the worker.
+    fn invoice(&mut self, book: &mut Book, metrics: &[MetricDef], items: &[Item], now: Timestamp) {
+        let c = customer();
+        let s = &c.invoice_schedule;
+        let mut p = s.period_containing(self.catalog_open_from.unwrap_or(c.created_at));
+        let mut wanted = std::mem::take(&mut self.catalog_pending);
+        while final_from(s, p) <= now {
+            wanted.push(p.start);
+            p = s.next(p);
+        }
+        let mut numbers = Vec::new();
+        for start in wanted {
+            let n = self.numbers.len() + 1;
+            let number = self.numbers.entry(start).or_insert_with(|| invoice_number(n as u64)).clone();
+            numbers.push((start, number));
+        }
+        self.ensure(book, metrics);
+        let periods = book.invoicing_periods(now);
+        let facts = periods
+            .iter()
+            .map(|p| PeriodFacts {
+                period: *p,
+                existing: self.invoices.get(&p.start).cloned(),
+                spans: self.spans(p.start),
+            })
+            .collect();
+        let new_ids = periods
+            .iter()
+            .map(|_| {
+                self.next_id += 1;
+                format!("inv_{:026}", self.next_id)
+            })
+            .collect();
+        let unnumbered = self.invoices.values().filter(|i| i.needs_number()).cloned().collect();
+        let out = book
+            .invoicing_step(StepInput {
+                now,
+                metrics,
+                items,
+                periods: facts,
+                unnumbered,
+                numbers: &numbers,
+                new_ids,
+                webhooks: true,
+            })
+            .unwrap();
+        for inv in out.invoices {
+            self.invoices.insert(inv.period_start, inv);
+        }
+        if let Some(c) = out.closed_before {
+            self.closed_before = Some(c);
+        }
+        self.catalog_open_from = Some(book.first_open_period().start);
+        self.catalog_pending = out.unnumbered;
+    }
+
+    fn spans(&self, period: Timestamp) -> Vec<NameSpan> {
+        let mut spans: BTreeMap<String, (Timestamp, Timestamp)> = BTreeMap::new();
+        for (r, p, voided) in self.events.values() {
+            if *p == period && !voided {
+                let t = Timestamp(r.ts);
+                let e = spans.entry(r.event_name.to_string()).or_insert((t, t));
+                e.0 = e.0.min(t);
+                e.1 = e.1.max(t);
+            }
+        }
+        spans.into_iter().map(|(event_name, (first, last))| NameSpan { event_name, first, last }).collect()
     }
 
     fn void(&mut self, book: &mut Book, metrics: &[MetricDef], key: &str) -> VoidFate {
@@ -337,6 +443,7 @@ proptest! {
                 }
                 Op::AddMetric => known = (known + 1).min(all.len()),
                 Op::Restart => book = storage.load(),
+                Op::Invoice(_) | Op::VoidDraft(_) => unreachable!("only in the invoicing test"),
             }
         }
         // Every metric's stored quantity in every period equals the model's.
@@ -359,6 +466,122 @@ proptest! {
                     prop_assert_eq!((s.quantity(), s.event_count()), (q, n));
                 }
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Invoicing: runs at any time, in any order, against a plain model of the lifecycle.
+
+fn items() -> Vec<Item> {
+    vec![Item {
+        id: "item_sum".into(),
+        customer_id: CUSTOMER.into(),
+        name: "A".into(),
+        kind: ItemKind::Usage,
+        metric_code: Some("a_sum".into()),
+        event_name: Some("a".into()),
+        price: Price::PerUnit { unit_amount: Decimal::ONE },
+        minimum: None,
+        created_at: Timestamp(JAN),
+    }]
+}
+
+/// A period's invoice as the model sees it: status, and the quantity of `a_sum` it bills.
+#[derive(Clone, Debug, PartialEq)]
+struct ModelInvoice {
+    status: InvoiceStatus,
+    quantity: Decimal,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invoicing_gives_each_period_one_invoice_with_exact_usage_and_gap_free_numbers(
+        ops in prop::collection::vec(billed_op(), 1..40),
+    ) {
+        let metrics = all_metrics();
+        let sum = metrics[0].clone();
+        let items = items();
+        let schedule = customer().invoice_schedule;
+        let mut storage = Storage::default();
+        let mut book = storage.load();
+        let mut model = Model::default();
+        let mut invoices: BTreeMap<i64, ModelInvoice> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Batch(draws) => {
+                    let events: Vec<ValidEvent<'static>> = draws.iter().map(|d| event(*d)).collect();
+                    let got = storage.ingest(&mut book, &metrics, &events);
+                    prop_assert_eq!(got, model.batch(&events), "batch {:?}", draws);
+                }
+                Op::Void(k) => {
+                    let key = format!("00000000-0000-7000-8000-{k:012}");
+                    prop_assert_eq!(storage.void(&mut book, &metrics, &key), model.void(&key));
+                }
+                Op::Invoice(i) => {
+                    let now = Timestamp(RUN_TIMES[i as usize]);
+                    storage.invoice(&mut book, &metrics, &items, now);
+                    // The model: walk the periods from the first open one.
+                    let mut p = schedule.period_containing(Timestamp(model.closed_before.max(JAN)));
+                    loop {
+                        let st = stage(&schedule, p, now);
+                        if st == Stage::NotYet {
+                            break;
+                        }
+                        let q = model.quantity(&sum, p.start).0;
+                        let entry = invoices.get(&p.start.millis()).cloned();
+                        let is_draft = entry.as_ref().is_none_or(|e| e.status == InvoiceStatus::Draft);
+                        if st == Stage::Draft {
+                            if is_draft {
+                                invoices.insert(p.start.millis(), ModelInvoice { status: InvoiceStatus::Draft, quantity: q });
+                            }
+                            break;
+                        }
+                        if is_draft {
+                            invoices.insert(p.start.millis(), ModelInvoice { status: InvoiceStatus::PendingApproval, quantity: q });
+                        }
+                        model.close(p.end.millis(), &metrics);
+                        p = schedule.next(p);
+                    }
+                }
+                Op::VoidDraft(i) => {
+                    let start = [JAN, FEB, MAR][i as usize];
+                    if let Some(inv) = storage.invoices.get_mut(&Timestamp(start)) {
+                        if inv.status == InvoiceStatus::Draft {
+                            inv.status = InvoiceStatus::Void;
+                            if let Some(m) = invoices.get_mut(&start) {
+                                m.status = InvoiceStatus::Void;
+                            }
+                        }
+                    }
+                }
+                Op::Restart => book = storage.load(),
+                Op::Close(_) | Op::AddMetric => unreachable!(),
+            }
+            // One invoice per period, as the model says, billing exactly its usage.
+            prop_assert_eq!(storage.invoices.len(), invoices.len());
+            for (start, inv) in &storage.invoices {
+                let want = &invoices[&start.millis()];
+                prop_assert_eq!(inv.period_start, *start);
+                prop_assert_eq!(inv.status, want.status, "period {}", start);
+                let billed: Decimal = inv.lines[0]["quantity"].as_str().unwrap().parse().unwrap();
+                prop_assert_eq!(billed, want.quantity.normalize(), "period {}", start);
+                // Past draft, an invoice has its period's number; a draft has none.
+                let number = storage.numbers.get(start);
+                match inv.status {
+                    InvoiceStatus::Draft => prop_assert!(inv.number.is_none()),
+                    _ => prop_assert_eq!(inv.number.as_ref(), number),
+                }
+            }
+            // Numbers are one gap-free sequence, each on exactly one invoice.
+            let mut given: Vec<&String> = storage.invoices.values().filter_map(|i| i.number.as_ref()).collect();
+            given.sort();
+            let expected: Vec<String> = (1..=given.len()).map(|n| invoice_number(n as u64)).collect();
+            prop_assert_eq!(given.iter().map(|s| s.as_str()).collect::<Vec<_>>(), expected.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+            let ids: std::collections::BTreeSet<&String> = storage.invoices.values().map(|i| &i.id).collect();
+            prop_assert_eq!(ids.len(), storage.invoices.len(), "invoice ids are unique");
         }
     }
 }

@@ -12,9 +12,11 @@
 //! from storage ([`Book::load`]), so memory never runs ahead of what is durable.
 
 mod ingest;
+mod invoicing;
 mod void;
 
 pub use ingest::{Fate, Ingested, NewEvent};
+pub use invoicing::{webhook, Delivery, NameSpan, PeriodFacts, StepInput, StepOutcome};
 pub use void::{VoidFate, VoidTarget};
 
 use crate::aggregate::AggState;
