@@ -9,8 +9,8 @@
 //! snapshot once before rejecting, so a stale cache never outlives a fresh KV copy.
 
 use crate::billing_index;
+use crate::protocol::{self, CatalogCall};
 use crate::respond::{self, internal};
-use crate::rpc::{CreateMetricCall, DirectoryPut, ListCall};
 use edgemeter_core::customer::Customer;
 use edgemeter_core::metric::{Metric, MetricDef};
 use edgemeter_core::time::Timestamp;
@@ -31,12 +31,20 @@ const CACHE_MS: i64 = 10_000;
 pub struct CatalogObject {
     state: State,
     env: Env,
+    /// Whether this instance has brought an older schema up to date.
+    migrated: std::cell::Cell<bool>,
 }
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS metrics (code TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS customers (id TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS billing_index (customer_id TEXT PRIMARY KEY, next_due INTEGER NOT NULL, last_run INTEGER);
+CREATE TABLE IF NOT EXISTS billing_index (
+  customer_id TEXT PRIMARY KEY, next_due INTEGER NOT NULL, last_run INTEGER, open_from INTEGER, pending TEXT
+);
+CREATE TABLE IF NOT EXISTS invoice_numbers (
+  customer_id TEXT NOT NULL, period_start INTEGER NOT NULL, number TEXT NOT NULL UNIQUE,
+  PRIMARY KEY (customer_id, period_start)
+);
 CREATE INDEX IF NOT EXISTS billing_index_due ON billing_index (next_due);
 CREATE TABLE IF NOT EXISTS invoices (
   id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL, number TEXT, body TEXT NOT NULL
@@ -58,24 +66,34 @@ pub struct Page<T> {
 
 impl DurableObject for CatalogObject {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self { state, env, migrated: std::cell::Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op = req.path();
         let body = req.bytes().await?;
         let sql = self.state.storage().sql();
         sql.exec(SCHEMA, None)?;
-        let answer = match op.trim_start_matches('/') {
-            "metrics/create" => self.create_metric(&sql, &body).await,
-            "metrics/list" => list_metrics(&sql).map(|m| respond::json(200, &Page { data: m, next_cursor: None })),
-            "customers/put" => put_customer(&sql, &body),
-            "customers/list" => list_customers(&sql, &body),
-            "invoicing/page" => billing_index::page(&self.env, &sql, &body).await,
-            "invoices/list" => billing_index::list_invoices(&sql, &body),
-            "invoices/owner" => billing_index::owner(&sql, &body),
-            "invoices/put" => billing_index::put_invoices(&sql, &body),
-            other => Err(ApiError::new(ErrorCode::NotFound, format!("no catalog operation `{other}`"))),
+        if !self.migrated.replace(true) {
+            // Columns added since the first schema; a store that has them refuses the
+            // statement, which is then the answer wanted.
+            for column in ["open_from INTEGER", "pending TEXT"] {
+                let _ = sql.exec(&format!("ALTER TABLE billing_index ADD COLUMN {column}"), None);
+            }
+        }
+        let answer = match protocol::read::<CatalogCall>(&body) {
+            Err(e) => Err(e),
+            Ok(CatalogCall::CreateMetric { metric }) => self.create_metric(&sql, metric).await,
+            Ok(CatalogCall::ListMetrics) => {
+                list_metrics(&sql).map(|m| respond::json(200, &Page { data: m, next_cursor: None }))
+            }
+            Ok(CatalogCall::PutCustomer { customer }) => put_customer(&sql, &customer),
+            Ok(CatalogCall::ListCustomers { limit, cursor }) => list_customers(&sql, limit, cursor),
+            Ok(CatalogCall::InvoicingPage { now }) => billing_index::page(&self.env, &sql, now).await,
+            Ok(CatalogCall::ListInvoices { limit, cursor, status }) => {
+                billing_index::list_invoices(&sql, limit, cursor, status)
+            }
+            Ok(CatalogCall::InvoiceOwner { id }) => billing_index::owner(&sql, id),
+            Ok(CatalogCall::PutInvoices { invoices }) => billing_index::put_invoices(&sql, &invoices),
         };
         match answer {
             Ok(r) => r,
@@ -103,10 +121,7 @@ pub fn list_metric_defs(sql: &SqlStorage) -> std::result::Result<Vec<MetricDef>,
 }
 
 impl CatalogObject {
-    async fn create_metric(&self, sql: &SqlStorage, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
-        let call: CreateMetricCall =
-            serde_json::from_slice(body).map_err(|e| internal("malformed internal call", e))?;
-        let m = call.metric;
+    async fn create_metric(&self, sql: &SqlStorage, m: Metric) -> std::result::Result<Result<Response>, ApiError> {
         let text = serde_json::to_string(&m).map_err(|e| internal("rendering metric", e))?;
         let written = sql
             .exec(
@@ -135,33 +150,35 @@ impl CatalogObject {
     }
 }
 
-fn put_customer(sql: &SqlStorage, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
-    let call: DirectoryPut = serde_json::from_slice(body).map_err(|e| internal("malformed internal call", e))?;
-    let text = serde_json::to_string(&call.customer).map_err(|e| internal("rendering customer", e))?;
+fn put_customer(sql: &SqlStorage, customer: &Customer) -> std::result::Result<Result<Response>, ApiError> {
+    let text = serde_json::to_string(customer).map_err(|e| internal("rendering customer", e))?;
     sql.exec(
         "INSERT INTO customers (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-        vec![V::String(call.customer.id.clone()), V::String(text)],
+        vec![V::String(customer.id.clone()), V::String(text)],
     )
     .map_err(|e| internal("catalog storage", e))?;
-    billing_index::enroll(sql, &call.customer)?;
+    billing_index::enroll(sql, customer)?;
     Ok(respond::json(200, &serde_json::json!({"ok": true})))
 }
 
-fn list_customers(sql: &SqlStorage, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
-    let call: ListCall = serde_json::from_slice(body).map_err(|e| internal("malformed internal call", e))?;
-    let after = call.cursor.unwrap_or_default();
+fn list_customers(
+    sql: &SqlStorage,
+    limit: usize,
+    cursor: Option<String>,
+) -> std::result::Result<Result<Response>, ApiError> {
+    let after = cursor.unwrap_or_default();
     let rows: Vec<BodyRow> = rows(
         sql,
         "SELECT body FROM customers WHERE id > ? ORDER BY id LIMIT ?",
-        vec![V::String(after), V::Integer(call.limit as i64 + 1)],
+        vec![V::String(after), V::Integer(limit as i64 + 1)],
     )?;
     let mut data: Vec<Customer> = rows
         .iter()
         .map(|r| serde_json::from_str(&r.body))
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| internal("catalog storage", e))?;
-    let next_cursor = if data.len() > call.limit {
-        data.truncate(call.limit);
+    let next_cursor = if data.len() > limit {
+        data.truncate(limit);
         data.last().map(|c| c.id.clone())
     } else {
         None

@@ -2,23 +2,28 @@
 //! events and usage. Per-customer objects are how ingest scales across Cloudflare's
 //! network: no request touches another customer's object or any global one.
 //!
-//! Handlers stay short: parse the call, run one ledger method, render the answer.
+//! The object keeps the customer's [`Book`] in memory between calls and is the only
+//! writer of its storage, so the book stays equal to what is stored. Each call runs one
+//! `transactionSync`: the ledger loads what the book asks for, the book decides, the
+//! ledger writes what it returns. If a transaction fails, the book is dropped and loaded
+//! again from storage by the next call, so memory never runs ahead of what is durable.
 
-use crate::invoicing::{self, RunResult};
-use crate::ledger::{Ledger, Voided};
+use crate::invoicing;
+use crate::ledger::Ledger;
+use crate::protocol::{self, CustomerCall, Fates, RunReport};
 use crate::respond::{self, internal};
-use crate::rpc::{CreateItemCall, IngestCall, IngestReply, UsageCall, VoidCall};
 use crate::tx::atomically;
+use edgemeter_core::book::{webhook, Book, VoidFate};
 use edgemeter_core::customer::{Customer, CustomerInput};
+use edgemeter_core::event::{EventRecord, ValidEvent};
 use edgemeter_core::lifecycle::{self, InvoiceStatus};
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::quantity;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
-use serde::Deserialize;
 use serde::Serialize;
-use serde_json::{json, Value};
-use std::cell::Cell;
+use serde_json::json;
+use std::cell::{Cell, RefCell};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 use worker::{Fetch, Headers, Method, RequestInit};
 
@@ -28,18 +33,22 @@ pub struct CustomerObject {
     env: Env,
     /// Whether this instance has run the schema yet (it does on its first request).
     schema_ready: Cell<bool>,
+    /// The customer's book, loaded on first use; `None` until then, after a failed
+    /// transaction, or while the customer does not exist.
+    book: RefCell<Option<Book>>,
 }
 
 impl DurableObject for CustomerObject {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, schema_ready: Cell::new(false) }
+        Self { state, env, schema_ready: Cell::new(false), book: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op = req.path();
-        let op = op.trim_start_matches('/');
         let body = req.bytes().await?;
-        let answer = if op.starts_with("invoic") { self.invoicing(op, &body).await } else { self.handle(op, &body) };
+        let answer = match protocol::read::<CustomerCall>(&body) {
+            Ok(call) => self.handle(call).await,
+            Err(e) => Err(e),
+        };
         match answer {
             Ok(r) => r,
             Err(e) => respond::error(&e),
@@ -53,10 +62,6 @@ fn unknown_customer() -> ApiError {
     ApiError::new(ErrorCode::UnknownCustomer, "no such customer").field("customer_id")
 }
 
-fn bad_call(e: serde_json::Error) -> ApiError {
-    internal("malformed internal call", e)
-}
-
 impl CustomerObject {
     fn ledger(&self) -> std::result::Result<Ledger, ApiError> {
         let ledger = Ledger::open(self.state.storage().sql(), !self.schema_ready.get())
@@ -65,113 +70,154 @@ impl CustomerObject {
         Ok(ledger)
     }
 
-    fn existing(&self, ledger: &Ledger) -> std::result::Result<Customer, ApiError> {
-        ledger.customer().map_err(|e| internal("reading customer", e))?.ok_or_else(unknown_customer)
+    /// Runs `f` on the customer's book in one transaction. On failure the book is
+    /// dropped, so the next call reloads it from what was committed.
+    fn with_book<T>(
+        &self,
+        ledger: &Ledger,
+        context: &str,
+        mut f: impl FnMut(&mut Book) -> std::result::Result<T, String>,
+    ) -> std::result::Result<T, ApiError> {
+        let mut slot = self.book.borrow_mut();
+        if slot.is_none() {
+            *slot = ledger.load_book().map_err(|e| internal("loading the customer", e))?;
+        }
+        let Some(book) = slot.as_mut() else { return Err(unknown_customer()) };
+        let out = atomically(&self.state.storage(), || f(book));
+        if out.is_err() {
+            *slot = None;
+        }
+        out.map_err(|e| internal(context, e))
     }
 
-    fn handle(&self, op: &str, body: &[u8]) -> Answer {
+    fn customer(&self, ledger: &Ledger) -> std::result::Result<Customer, ApiError> {
+        self.with_book(ledger, "reading the customer", |b| Ok(b.customer().clone()))
+    }
+
+    async fn handle(&self, call: CustomerCall<'_>) -> Answer {
         let ledger = self.ledger()?;
-        match op {
-            "create" => {
-                let c: Customer = serde_json::from_slice(body).map_err(bad_call)?;
-                if ledger.customer().map_err(|e| internal("reading customer", e))?.is_some() {
-                    return Err(internal("customer id collision", &c.id));
+        match call {
+            CustomerCall::Create { customer } => {
+                // Ids of keyed creates are the same on every copy that runs (`replay::IdSeed`),
+                // so a customer already here is the one a failed copy began: answer it as
+                // created, and the front completes the directory.
+                if let Some(c) = ledger.customer().map_err(|e| internal("reading customer", e))? {
+                    return Ok(respond::json(201, &c));
                 }
-                ledger.put_customer(&c).map_err(|e| internal("storing customer", e))?;
-                Ok(respond::json(201, &c))
+                ledger.put_customer(&customer).map_err(|e| internal("storing customer", e))?;
+                *self.book.borrow_mut() = None;
+                Ok(respond::json(201, &customer))
             }
-            "get" => Ok(respond::json(200, &self.existing(&ledger)?)),
-            "patch" => {
-                #[derive(serde::Deserialize)]
-                struct Patch {
-                    now: Timestamp,
-                    body: String,
-                }
-                let p: Patch = serde_json::from_slice(body).map_err(bad_call)?;
-                let mut c = self.existing(&ledger)?;
-                CustomerInput::from_body(p.body.as_bytes(), p.now)?.apply(&mut c)?;
-                ledger.put_customer(&c).map_err(|e| internal("storing customer", e))?;
+            CustomerCall::Get => Ok(respond::json(200, &self.customer(&ledger)?)),
+            CustomerCall::Patch { now, body } => {
+                let input = CustomerInput::from_body(body.as_bytes(), now)?;
+                let mut c = self.customer(&ledger)?;
+                input.apply(&mut c)?;
+                self.with_book(&ledger, "storing customer", |b| {
+                    ledger.put_customer(&c)?;
+                    b.set_customer(c.clone());
+                    Ok(())
+                })?;
                 Ok(respond::json(200, &c))
             }
-            "items/create" => {
-                let call: CreateItemCall = serde_json::from_slice(body).map_err(bad_call)?;
-                self.existing(&ledger)?;
-                ledger.put_item(&call.item).map_err(|e| internal("storing item", e))?;
-                Ok(respond::json(201, &call.item))
+            CustomerCall::CreateItem { item } => {
+                self.customer(&ledger)?;
+                ledger.put_item(&item).map_err(|e| internal("storing item", e))?;
+                Ok(respond::json(201, &item))
             }
-            "items/list" => {
-                self.existing(&ledger)?;
+            CustomerCall::ListItems => {
+                self.customer(&ledger)?;
                 let items = ledger.items().map_err(|e| internal("reading items", e))?;
                 Ok(respond::json(200, &items))
             }
-            "ingest" => self.ingest(&ledger, body),
-            "void" => self.void(&ledger, body),
-            "usage" => self.usage(&ledger, body),
-            _ => Err(ApiError::new(ErrorCode::NotFound, format!("no object operation `{op}`"))),
+            CustomerCall::Ingest { now, metrics, events } => self.ingest(&ledger, now, &metrics, &events),
+            CustomerCall::Void { now, key, metrics } => self.void(&ledger, now, &key, &metrics),
+            CustomerCall::Usage { at, metrics } => self.usage(&ledger, at, &metrics),
+            other => self.invoicing(&ledger, other).await,
         }
     }
 
-    /// API.md "Usage ingestion": one transaction per batch, one fate per event.
-    fn ingest(&self, ledger: &Ledger, body: &[u8]) -> Answer {
-        let call: IngestCall = serde_json::from_slice(body).map_err(bad_call)?;
-        let customer = self.existing(ledger)?;
-        let fault = self.fault_key(&call);
-        let fates = atomically(&self.state.storage(), || {
-            ledger.record_batch(&customer, &call.metrics, &call.events, call.now, fault.as_deref())
-        })
-        .map_err(|e| internal("recording usage", e))?;
-        Ok(respond::json(200, &IngestReply { fates }))
+    /// API.md "Usage ingestion": one transaction per call, one fate per event.
+    fn ingest(&self, ledger: &Ledger, now: Timestamp, metrics: &[MetricDef], events: &[EventRecord<'_>]) -> Answer {
+        let fault = self.fault_key(events);
+        let fates = self.with_book(ledger, "recording usage", |book| {
+            let customer_id = book.customer().id.clone();
+            let valid: Vec<ValidEvent> = events.iter().map(|e| e.to_valid(&customer_id)).collect();
+            ledger.ensure_metrics(book, metrics)?;
+            let stored = ledger.stored_hashes(events.iter().map(|e| e.key.as_ref()))?;
+            let stored = stored.iter().map(|(k, h)| (k.as_str(), *h)).collect();
+            let out = book.ingest(metrics, &valid, &stored);
+            ledger.insert_events(events, &out.new_events, now)?;
+            if let Some(k) = fault.as_deref() {
+                if out.new_events.iter().any(|n| events[n.index].key == k) {
+                    return Err(format!("fault injected after writing event {k}"));
+                }
+            }
+            ledger.write_states(&out.states)?;
+            Ok(out.fates)
+        })?;
+        Ok(respond::json(200, &Fates { fates }))
     }
 
     /// With `EDGEMETER_FAULT_INJECTION=1` (tests only), an event carrying the property
-    /// `edgemeter_fault: "abort"` makes its batch fail after that event is written.
-    fn fault_key(&self, call: &IngestCall) -> Option<String> {
+    /// `edgemeter_fault: "abort"` makes its call fail after the events are written.
+    fn fault_key(&self, events: &[EventRecord<'_>]) -> Option<String> {
         let enabled = self.env.var("EDGEMETER_FAULT_INJECTION").map(|v| v.to_string() == "1").unwrap_or(false);
         if !enabled {
             return None;
         }
-        call.events
+        events
             .iter()
             .find(|e| e.props.get("edgemeter_fault").is_some_and(|v| v.as_text() == "abort"))
             .map(|e| e.key.to_string())
     }
 
-    fn void(&self, ledger: &Ledger, body: &[u8]) -> Answer {
-        let call: VoidCall = serde_json::from_slice(body).map_err(bad_call)?;
-        let customer = self.existing(ledger)?;
-        let outcome = atomically(&self.state.storage(), || ledger.void(&customer, &call.metrics, &call.key, call.now))
-            .map_err(|e| internal("voiding event", e))?;
-        match outcome {
-            Voided::NotFound => {
+    fn void(&self, ledger: &Ledger, now: Timestamp, key: &str, metrics: &[MetricDef]) -> Answer {
+        let (fate, customer_id) = self.with_book(ledger, "voiding event", |book| {
+            ledger.ensure_metrics(book, metrics)?;
+            let target = ledger.void_target(key)?;
+            let fate = book.void(target.as_ref());
+            if let (VoidFate::Void, Some(t)) = (&fate, &target) {
+                let live = ledger.mark_voided(key, t, now)?;
+                let customer_id = book.customer().id.clone();
+                let live: Vec<ValidEvent> = live.iter().map(|r| r.to_valid(&customer_id)).collect();
+                let writes = book.recompute(metrics, &t.event_name, t.period_start, live.iter());
+                ledger.write_states(&writes)?;
+            }
+            Ok((fate, book.customer().id.clone()))
+        })?;
+        match fate {
+            VoidFate::NotFound => {
                 Err(ApiError::new(ErrorCode::EventNotFound, "no event with this idempotency key for this customer")
                     .field("idempotency_key"))
             }
-            Voided::PeriodClosed => Err(ApiError::new(
+            VoidFate::PeriodClosed => Err(ApiError::new(
                 ErrorCode::PeriodClosed,
                 "the event's service period is already invoiced; it can no longer be voided",
             )
             .field("idempotency_key")),
-            Voided::Now | Voided::Already => {
+            VoidFate::Void | VoidFate::Already => {
                 #[derive(Serialize)]
                 struct VoidAnswer<'a> {
                     idempotency_key: &'a str,
                     customer_id: &'a str,
                     status: &'static str,
                 }
-                let status = if outcome == Voided::Now { "voided" } else { "already_voided" };
-                Ok(respond::json(200, &VoidAnswer { idempotency_key: &call.key, customer_id: &customer.id, status }))
+                let status = if fate == VoidFate::Void { "voided" } else { "already_voided" };
+                Ok(respond::json(200, &VoidAnswer { idempotency_key: key, customer_id: &customer_id, status }))
             }
         }
     }
 
     /// API.md "Usage": the period containing `at` and each metric's quantity in it.
-    fn usage(&self, ledger: &Ledger, body: &[u8]) -> Answer {
-        let call: UsageCall = serde_json::from_slice(body).map_err(bad_call)?;
-        let customer = self.existing(ledger)?;
-        let period = customer.invoice_schedule.period_containing(call.at);
-        let states = ledger.usage(&customer, &call.metrics, period).map_err(|e| internal("reading usage", e))?;
+    fn usage(&self, ledger: &Ledger, at: Timestamp, metrics: &[MetricDef]) -> Answer {
+        let (customer, period, states) = self.with_book(ledger, "reading usage", |book| {
+            let customer = book.customer().clone();
+            let period = customer.invoice_schedule.period_containing(at);
+            let states = ledger.usage(book, metrics, period)?;
+            Ok((customer, period, states))
+        })?;
         let items = ledger.items().map_err(|e| internal("reading items", e))?;
-
         #[derive(Serialize)]
         struct PeriodOut {
             start: String,
@@ -202,8 +248,7 @@ impl CustomerObject {
             metrics: Vec<MetricOut<'a>>,
             items: Vec<ItemOut<'a>>,
         }
-        let metrics: Vec<MetricOut> = call
-            .metrics
+        let metrics: Vec<MetricOut> = metrics
             .iter()
             .zip(&states)
             .map(|(m, s)| MetricOut {
@@ -218,10 +263,9 @@ impl CustomerObject {
             .iter()
             .map(|it| {
                 let q = match &it.metric_code {
-                    Some(code) => call
-                        .metrics
+                    Some(code) => metrics
                         .iter()
-                        .position(|m| &m.code == code)
+                        .position(|m| m.code == *code)
                         .map_or(rust_decimal::Decimal::ZERO, |i| states[i].quantity()),
                     None => rust_decimal::Decimal::ONE,
                 };
@@ -251,19 +295,6 @@ impl CustomerObject {
     }
 }
 
-#[derive(Deserialize)]
-struct InvoicingCall {
-    now: Timestamp,
-    #[serde(default)]
-    metrics: Vec<MetricDef>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    numbers: Vec<(String, String)>,
-}
-
 fn invoice_not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such invoice")
 }
@@ -271,96 +302,69 @@ fn invoice_not_found() -> ApiError {
 impl CustomerObject {
     /// API.md "Invoices", inside the customer's object. State changes run in one
     /// transaction; webhook deliveries (which await the network) come after it.
-    async fn invoicing(&self, op: &str, body: &[u8]) -> Answer {
-        let call: InvoicingCall = serde_json::from_slice(body).map_err(bad_call)?;
-        let ledger = self.ledger()?;
-        let customer = self.existing(&ledger)?;
-        let now = call.now;
+    async fn invoicing(&self, ledger: &Ledger, call: CustomerCall<'_>) -> Answer {
         let webhooks = self.env.var("EDGEMETER_WEBHOOK_URL").is_ok_and(|v| !v.to_string().is_empty());
-        let answer = match op {
-            "invoicing/run" => {
-                let mut result: RunResult =
-                    atomically(&self.state.storage(), || invoicing::run(&ledger, &customer, &call.metrics, now))
-                        .map_err(|e| internal("invoicing run", e))?;
-                self.deliver(&ledger, now).await;
-                result.next_due = invoicing::next_due(&ledger, &customer).map_err(|e| internal("invoicing run", e))?;
-                respond::json(200, &result)
+        let answer = match call {
+            CustomerCall::InvoicingRun { now, metrics, numbers } => {
+                let (out, open_from) = self.with_book(ledger, "invoicing run", |book| {
+                    let out = invoicing::step(ledger, book, &metrics, &numbers, now, webhooks)?;
+                    Ok((out, book.first_open_period().start))
+                })?;
+                self.deliver(ledger, now).await;
+                let next_due = invoicing::next_due(ledger, out.next_draft).map_err(|e| internal("invoicing run", e))?;
+                respond::json(
+                    200,
+                    &RunReport { next_due, open_from, invoices: out.invoices, unnumbered: out.unnumbered },
+                )
             }
-            "invoices/number" => {
-                let updated = atomically(&self.state.storage(), || {
-                    let mut out = Vec::new();
-                    for (id, number) in &call.numbers {
-                        let Some(mut inv) = ledger.invoice(id)? else { continue };
-                        if !inv["number"].is_null() {
-                            out.push(inv);
-                            continue;
-                        }
-                        inv["number"] = json!(number);
-                        let start = period_start(&inv)?;
-                        ledger.put_invoice(&inv, start)?;
-                        if webhooks {
-                            invoicing::enqueue_webhook(&ledger, "invoice.finalized", &inv, now)?;
-                            if inv["status"] == "sent" {
-                                invoicing::enqueue_webhook(&ledger, "invoice.sent", &inv, now)?;
-                            }
-                        }
-                        out.push(inv);
-                    }
-                    Ok(out)
-                })
-                .map_err(|e| internal("numbering invoices", e))?;
-                self.deliver(&ledger, now).await;
-                let next_due =
-                    invoicing::next_due(&ledger, &customer).map_err(|e| internal("numbering invoices", e))?;
-                respond::json(200, &RunResult { next_due, invoices: updated })
-            }
-            "invoices/list" => {
-                let list = ledger.invoices(call.status.as_deref()).map_err(|e| internal("reading invoices", e))?;
+            CustomerCall::ListInvoices { status } => {
+                let status = status.as_deref().and_then(InvoiceStatus::parse);
+                let list = ledger.invoices(status).map_err(|e| internal("reading invoices", e))?;
                 respond::json(200, &list)
             }
-            "invoices/get" => {
-                let id = call.id.as_deref().unwrap_or_default();
+            CustomerCall::GetInvoice { id } => {
                 let inv =
-                    ledger.invoice(id).map_err(|e| internal("reading invoices", e))?.ok_or_else(invoice_not_found)?;
+                    ledger.invoice(&id).map_err(|e| internal("reading invoices", e))?.ok_or_else(invoice_not_found)?;
                 respond::json(200, &inv)
             }
-            "invoices/approve" | "invoices/void" => {
-                let id = call.id.as_deref().unwrap_or_default();
+            CustomerCall::ApproveInvoice { now, ref id } | CustomerCall::VoidInvoice { now, ref id } => {
+                let approve = matches!(call, CustomerCall::ApproveInvoice { .. });
                 let mut inv =
                     ledger.invoice(id).map_err(|e| internal("reading invoices", e))?.ok_or_else(invoice_not_found)?;
-                let status = inv["status"]
-                    .as_str()
-                    .and_then(InvoiceStatus::parse)
-                    .ok_or_else(|| internal("invoice status", id))?;
-                let next =
-                    if op == "invoices/approve" { lifecycle::approve(status)? } else { lifecycle::void(status)? };
-                inv["status"] = json!(next.as_str());
+                let next = if approve { lifecycle::approve(inv.status)? } else { lifecycle::void(inv.status)? };
+                inv.status = next;
                 if next == InvoiceStatus::Sent {
-                    inv["sent_at"] = json!(now);
+                    inv.sent_at = Some(now);
                 }
-                atomically(&self.state.storage(), || {
-                    ledger.put_invoice(&inv, period_start(&inv)?)?;
+                self.with_book(ledger, "updating invoice", |_| {
+                    ledger.put_invoice(&inv)?;
                     if webhooks && next == InvoiceStatus::Sent {
-                        invoicing::enqueue_webhook(&ledger, "invoice.sent", &inv, now)?;
+                        let d = webhook("invoice.sent", &inv, now);
+                        ledger.enqueue(&d.id, &d.body, now)?;
                     }
                     Ok(())
-                })
-                .map_err(|e| internal("updating invoice", e))?;
-                self.deliver(&ledger, now).await;
+                })?;
+                self.deliver(ledger, now).await;
                 respond::json(200, &inv)
             }
-            "invoices/upcoming" => {
-                let p = customer.invoice_schedule.period_containing(now);
-                let mut inv = invoicing::compute(&ledger, &customer, &call.metrics, p, "upcoming")
-                    .map_err(|e| internal("computing the upcoming invoice", e))?;
+            CustomerCall::Upcoming { now, metrics } => {
+                let inv = self.with_book(ledger, "computing the upcoming invoice", |book| {
+                    ledger.ensure_metrics(book, &metrics)?;
+                    let p = book.customer().invoice_schedule.period_containing(now);
+                    let spans = ledger.period_spans(p.start)?;
+                    let items = ledger.items()?;
+                    book.preview(&metrics, &items, p, &spans, InvoiceStatus::Draft).map_err(|e| e.message.to_string())
+                })?;
+                let mut inv = serde_json::to_value(&inv).map_err(|e| internal("rendering the upcoming invoice", e))?;
                 if let Some(o) = inv.as_object_mut() {
+                    o.insert("status".into(), json!("upcoming"));
                     for k in ["id", "number", "created_at", "finalized_at", "sent_at"] {
                         o.remove(k);
                     }
                 }
                 respond::json(200, &inv)
             }
-            _ => return Err(ApiError::new(ErrorCode::NotFound, format!("no object operation `{op}`"))),
+            _ => return Err(internal("customer object", "a call routed to invoicing that is not one")),
         };
         Ok(answer)
     }
@@ -374,7 +378,10 @@ impl CustomerObject {
         let secret = self.env.var("EDGEMETER_WEBHOOK_SECRET").map(|v| v.to_string()).unwrap_or_default();
         let Ok(due) = ledger.due_deliveries(now) else { return };
         for p in due {
-            let outcome = post(&url, &secret, &p.body, now).await;
+            // Signed with the time of sending, not the run's: a run that fires late, or a
+            // retry hours later, must still pass the receiver's tolerance window.
+            let sent_at = Timestamp(worker::Date::now().as_millis() as i64);
+            let outcome = post(&url, &secret, &p.body, sent_at).await;
             let recorded = match outcome {
                 Ok(()) => ledger.delivered(&p.id, now),
                 Err(e) => ledger.delivery_failed(&p.id, now.saturating_add_ms(invoicing::backoff(p.attempts)), &e),
@@ -386,17 +393,9 @@ impl CustomerObject {
     }
 }
 
-fn period_start(inv: &Value) -> Result<i64, String> {
-    inv["period_start"]
-        .as_str()
-        .and_then(|s| Timestamp::parse_rfc3339(s).ok())
-        .map(|t| t.millis())
-        .ok_or_else(|| "invoice without period_start".to_owned())
-}
-
-async fn post(url: &str, secret: &str, body: &str, now: Timestamp) -> std::result::Result<(), String> {
+async fn post(url: &str, secret: &str, body: &str, sent_at: Timestamp) -> std::result::Result<(), String> {
     let headers = Headers::new();
-    let sig = invoicing::signature(secret, now.millis().div_euclid(1000), body);
+    let sig = invoicing::signature(secret, sent_at.millis().div_euclid(1000), body);
     headers.set("content-type", "application/json").map_err(|e| e.to_string())?;
     headers.set("edgemeter-signature", &sig).map_err(|e| e.to_string())?;
     let mut init = RequestInit::new();

@@ -13,6 +13,7 @@
 //! Ingest does not use it: there every event is deduped by its own key in its customer's
 //! object, which already makes a replayed batch count nothing twice.
 
+use crate::protocol::{self, KeyCall};
 use crate::replay;
 use crate::respond::{self, internal};
 use edgemeter_core::time::Timestamp;
@@ -26,28 +27,21 @@ pub const KEEP_MS: i64 = 25 * 60 * 60 * 1000;
 /// worker that claimed it may have died half-way.
 pub const LEASE_MS: i64 = 60_000;
 
-/// `claim`: may this request run?
-#[derive(Serialize, Deserialize)]
-pub struct ClaimCall {
-    pub body_sha256: String,
-    pub now: Timestamp,
-}
-
 /// `claim`'s answer: run the handler, or answer with what the first copy answered.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Claim {
-    Run,
-    Answered { status: u16, body: String },
-}
-
-/// `finish`: the handler's answer. A success is kept; anything else frees the key, so a
-/// retry runs again ([`replay::is_kept`]).
-#[derive(Serialize, Deserialize)]
-pub struct FinishCall {
-    pub body_sha256: String,
-    pub status: u16,
-    pub body: String,
+    /// Run the handler. `first_at` is when the key's first copy with this body was
+    /// claimed: a copy that runs again after a failure makes the same resource ids from it
+    /// (see `replay.rs`), so it completes what the failed copy began instead of starting
+    /// a second resource.
+    Run {
+        first_at: Timestamp,
+    },
+    Answered {
+        status: u16,
+        body: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -58,8 +52,18 @@ struct Record {
 
 #[derive(Serialize, Deserialize)]
 enum RecordState {
-    Running { since: i64 },
-    Answered { status: u16, body: String },
+    Running {
+        since: i64,
+        first_at: i64,
+    },
+    Answered {
+        status: u16,
+        body: String,
+    },
+    /// The last copy failed; the next copy with the same body runs again from `first_at`.
+    Failed {
+        first_at: i64,
+    },
 }
 
 /// The storage key of the one record.
@@ -76,12 +80,11 @@ impl DurableObject for IdempotencyObject {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op = req.path();
         let body = req.bytes().await?;
-        let answer = match op.trim_start_matches('/') {
-            "claim" => self.claim(&body).await,
-            "finish" => self.finish(&body).await,
-            other => Err(internal("unknown idempotency call", other)),
+        let answer = match protocol::read::<KeyCall>(&body) {
+            Ok(KeyCall::Claim { body_sha256, now }) => self.claim(body_sha256, now).await,
+            Ok(KeyCall::Finish { body_sha256, status, body }) => self.finish(body_sha256, status, body).await,
+            Err(e) => Err(e),
         };
         answer.unwrap_or_else(|e| respond::error(&e))
     }
@@ -93,21 +96,28 @@ impl DurableObject for IdempotencyObject {
     }
 }
 
-fn bad_call(e: serde_json::Error) -> ApiError {
-    internal("malformed internal call", e)
-}
-
 impl IdempotencyObject {
-    async fn claim(&self, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
-        let call: ClaimCall = serde_json::from_slice(body).map_err(bad_call)?;
+    async fn claim(&self, body_sha256: String, now: Timestamp) -> std::result::Result<Result<Response>, ApiError> {
         let storage = self.state.storage();
         let record: Option<Record> = storage.get(RECORD).await.map_err(|e| internal("reading a key", e))?;
+        let first_at = match &record {
+            Some(Record { state: RecordState::Failed { first_at }, body_sha256: b }) if *b == body_sha256 => *first_at,
+            Some(Record { state: RecordState::Running { first_at, .. }, body_sha256: b }) if *b == body_sha256 => {
+                *first_at
+            }
+            _ => now.millis(),
+        };
         match record {
-            Some(r) if r.body_sha256 != call.body_sha256 => Err(replay::reused()),
+            // A failed copy frees the key for any body: only a success binds it.
+            Some(Record { state: RecordState::Failed { .. }, .. }) => {}
+            Some(r) if r.body_sha256 != body_sha256 => return Err(replay::reused()),
+            _ => {}
+        }
+        match record {
             Some(Record { state: RecordState::Answered { status, body }, .. }) => {
                 Ok(respond::json(200, &Claim::Answered { status, body }))
             }
-            Some(Record { state: RecordState::Running { since }, .. }) if call.now.millis() - since < LEASE_MS => {
+            Some(Record { state: RecordState::Running { since, .. }, .. }) if now.millis() - since < LEASE_MS => {
                 Err(ApiError::new(
                     ErrorCode::IdempotencyKeyInUse,
                     "a request with this Idempotency-Key is still running; retry shortly",
@@ -117,29 +127,35 @@ impl IdempotencyObject {
             fresh_or_stale => {
                 if fresh_or_stale.is_none() {
                     storage
-                        .set_alarm(call.now.millis() + KEEP_MS)
+                        .set_alarm(now.millis() + KEEP_MS)
                         .await
                         .map_err(|e| internal("setting a key's expiry", e))?;
                 }
-                let running =
-                    Record { body_sha256: call.body_sha256, state: RecordState::Running { since: call.now.millis() } };
+                let running = Record { body_sha256, state: RecordState::Running { since: now.millis(), first_at } };
                 storage.put(RECORD, &running).await.map_err(|e| internal("claiming a key", e))?;
-                Ok(respond::json(200, &Claim::Run))
+                Ok(respond::json(200, &Claim::Run { first_at: Timestamp(first_at) }))
             }
         }
     }
 
-    async fn finish(&self, body: &[u8]) -> std::result::Result<Result<Response>, ApiError> {
-        let call: FinishCall = serde_json::from_slice(body).map_err(bad_call)?;
+    async fn finish(
+        &self,
+        body_sha256: String,
+        status: u16,
+        body: String,
+    ) -> std::result::Result<Result<Response>, ApiError> {
         let storage = self.state.storage();
-        if replay::is_kept(call.status) {
-            let answered = Record {
-                body_sha256: call.body_sha256,
-                state: RecordState::Answered { status: call.status, body: call.body },
-            };
+        if replay::is_kept(status) {
+            let answered = Record { body_sha256, state: RecordState::Answered { status, body } };
             storage.put(RECORD, &answered).await.map_err(|e| internal("keeping an answer", e))?;
         } else {
-            storage.delete(RECORD).await.map_err(|e| internal("freeing a key", e))?;
+            let record: Option<Record> = storage.get(RECORD).await.map_err(|e| internal("reading a key", e))?;
+            let first_at = match record {
+                Some(Record { state: RecordState::Running { first_at, .. }, .. }) => first_at,
+                _ => Timestamp(worker::Date::now().as_millis() as i64).millis(),
+            };
+            let failed = Record { body_sha256, state: RecordState::Failed { first_at } };
+            storage.put(RECORD, &failed).await.map_err(|e| internal("freeing a key", e))?;
         }
         Ok(respond::json(200, &serde_json::json!({})))
     }

@@ -13,21 +13,25 @@
 //!   to this customer is back-filled from `events` the first time it is seen, so a metric
 //!   created after events arrived still counts them.
 //!
-//! Every method is synchronous: a batch's writes run inside one `transactionSync`
-//! (see `tx.rs`) with no `await` in between.
+//! The ledger decides nothing: `core::book` decides fates, voids and aggregates, and the
+//! ledger loads what the book asks for and writes what it returns, set-based (a few
+//! statements per call, not one per event). Every method is synchronous: a call's writes
+//! run inside one `transactionSync` (see `tx.rs`) with no `await` in between.
 
-use crate::rpc::{Fate, WireEvent};
 use edgemeter_core::aggregate::AggState;
+use edgemeter_core::book::{Book, NameSpan, NewEvent, StateRow, StateWrites, VoidTarget};
 use edgemeter_core::customer::Customer;
+use edgemeter_core::event::{EventRecord, ValidEvent};
 use edgemeter_core::hash::ContentHash;
+use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::Item;
+use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::period::Period;
 use edgemeter_core::time::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use worker::{SqlStorage, SqlStorageValue as V};
 
 pub type LedgerResult<T> = std::result::Result<T, String>;
@@ -84,11 +88,6 @@ struct TextRow {
 }
 
 #[derive(Deserialize)]
-struct HashRow {
-    hash: String,
-}
-
-#[derive(Deserialize)]
 struct EventRow {
     body: String,
     period_start: i64,
@@ -132,256 +131,213 @@ impl Ledger {
     pub fn put_item(&self, item: &Item) -> LedgerResult<()> {
         let body = serde_json::to_string(item).map_err(err)?;
         self.sql
-            .exec("INSERT INTO items (id, body) VALUES (?, ?)", vec![V::String(item.id.clone()), V::String(body)])
-            .map_err(err)?;
-        Ok(())
-    }
-
-    /// Makes sure the aggregates cover each metric, back-filling any metric not seen before.
-    pub fn ensure_metrics(&self, customer: &Customer, metrics: &[MetricDef]) -> LedgerResult<()> {
-        for m in metrics {
-            let def = serde_json::to_string(m).map_err(err)?;
-            let seen: Vec<TextRow> =
-                self.rows("SELECT def AS v FROM metrics_seen WHERE metric = ?", vec![V::String(m.code.clone())])?;
-            if seen.first().is_some_and(|r| r.v == def) {
-                continue;
-            }
-            self.rebuild(customer, m, None)?;
-            self.sql
-                .exec(
-                    "INSERT INTO metrics_seen (metric, def) VALUES (?, ?) ON CONFLICT (metric) DO UPDATE SET def = excluded.def",
-                    vec![V::String(m.code.clone()), V::String(def)],
-                )
-                .map_err(err)?;
-        }
-        Ok(())
-    }
-
-    /// The caller's metrics plus those this ledger already aggregates for the batch's
-    /// event names. Ingest learns the metrics through a cache that can lag behind a new
-    /// metric; once that metric's aggregates exist here (back-filled by a usage read), an
-    /// event they miss would be missed for good. Definitions never change, so the stored
-    /// one is the metric.
-    fn with_seen_metrics(&self, metrics: &[MetricDef], events: &[WireEvent<'_>]) -> LedgerResult<Vec<MetricDef>> {
-        let mut names: Vec<&str> = events.iter().map(|e| e.event_name.as_ref()).collect();
-        names.sort_unstable();
-        names.dedup();
-        let rows: Vec<TextRow> = self.rows(
-            "SELECT def AS v FROM metrics_seen WHERE json_extract(def, '$.event_name') IN (SELECT value FROM json_each(?))",
-            vec![V::String(serde_json::to_string(&names).map_err(err)?)],
-        )?;
-        let mut all = metrics.to_vec();
-        for r in &rows {
-            let m: MetricDef = serde_json::from_str(&r.v).map_err(err)?;
-            if !all.iter().any(|x| x.code == m.code) {
-                all.push(m);
-            }
-        }
-        Ok(all)
-    }
-
-    /// Recomputes a metric's aggregates from the live events: for every period, or one.
-    /// Final periods are never rebuilt: their events may be compacted away, and their
-    /// invoices are the record.
-    fn rebuild(&self, customer: &Customer, m: &MetricDef, period_start: Option<i64>) -> LedgerResult<()> {
-        let open_from = self.closed_before()?.map_or(i64::MIN, |t| t.millis());
-        let (q, mut args) = match period_start {
-            None => (
-                "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start >= ?",
-                vec![V::Integer(open_from)],
-            ),
-            Some(p) => (
-                "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start = ?",
-                vec![V::Integer(p)],
-            ),
-        };
-        args.insert(0, V::String(m.event_name.clone()));
-        let rows: Vec<EventRow> = self.rows(q, args)?;
-        let mut states: BTreeMap<i64, AggState> = BTreeMap::new();
-        if let Some(p) = period_start {
-            states.insert(p, AggState::empty(m.aggregation));
-        }
-        for r in &rows {
-            let ev: WireEvent = serde_json::from_str(&r.body).map_err(err)?;
-            let ev = ev.to_valid(&customer.id);
-            if m.matches(&ev) {
-                states
-                    .entry(r.period_start)
-                    .or_insert_with(|| AggState::empty(m.aggregation))
-                    .apply(&ev, m.field.as_deref());
-            }
-        }
-        if period_start.is_none() {
-            self.sql
-                .exec(
-                    "DELETE FROM aggregates WHERE metric = ? AND period_start >= ?",
-                    vec![V::String(m.code.clone()), V::Integer(open_from)],
-                )
-                .map_err(err)?;
-        }
-        for (p, s) in states {
-            self.put_state(&m.code, p, &s)?;
-        }
-        Ok(())
-    }
-
-    fn state(&self, metric: &MetricDef, period_start: i64) -> LedgerResult<AggState> {
-        let rows: Vec<TextRow> = self.rows(
-            "SELECT state AS v FROM aggregates WHERE metric = ? AND period_start = ?",
-            vec![V::String(metric.code.clone()), V::Integer(period_start)],
-        )?;
-        match rows.first() {
-            Some(r) => serde_json::from_str(&r.v).map_err(err),
-            None => Ok(AggState::empty(metric.aggregation)),
-        }
-    }
-
-    fn put_state(&self, metric: &str, period_start: i64, s: &AggState) -> LedgerResult<()> {
-        let state = serde_json::to_string(s).map_err(err)?;
-        self.sql
             .exec(
-                "INSERT INTO aggregates (metric, period_start, state) VALUES (?, ?, ?)
-                 ON CONFLICT (metric, period_start) DO UPDATE SET state = excluded.state",
-                vec![V::String(metric.to_owned()), V::Integer(period_start), V::String(state)],
+                "INSERT INTO items (id, body) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+                vec![V::String(item.id.clone()), V::String(body)],
             )
             .map_err(err)?;
         Ok(())
     }
 
-    /// Records a batch: dedupes each event by key (against storage and earlier events of
-    /// the same batch), stores the new ones, and folds them into the aggregates. `fault`
-    /// names a key after whose write the batch fails, for the rollback test.
-    pub fn record_batch(
-        &self,
-        customer: &Customer,
-        metrics: &[MetricDef],
-        events: &[WireEvent<'_>],
-        now: Timestamp,
-        fault: Option<&str>,
-    ) -> LedgerResult<Vec<Fate>> {
-        self.ensure_metrics(customer, metrics)?;
-        let metrics = &self.with_seen_metrics(metrics, events)?[..];
-        let schedule = &customer.invoice_schedule;
+    /// The customer's book, from what storage holds; `None` before the customer exists.
+    pub fn load_book(&self) -> LedgerResult<Option<Book>> {
+        let Some(customer) = self.customer()? else { return Ok(None) };
         let closed_before = self.closed_before()?;
-        let mut fates = Vec::with_capacity(events.len());
-        let mut in_batch: HashMap<&str, u128> = HashMap::new();
-        let mut fresh: Vec<(usize, Period)> = Vec::new();
-        for (i, ev) in events.iter().enumerate() {
-            if let Some(h) = in_batch.get(ev.key.as_ref()) {
-                fates.push(if *h == ev.hash.0 { Fate::Duplicate } else { Fate::Reused });
-                continue;
-            }
-            in_batch.insert(&ev.key, ev.hash.0);
-            let period = schedule.period_containing(Timestamp(ev.ts));
-            if closed_before.is_some_and(|c| period.start < c) {
-                // A retry of an event stored before its period closed is still a
-                // duplicate; only a new event is refused.
-                fates.push(match self.stored_hash(&ev.key)? {
-                    Some(h) if h == ev.hash => Fate::Duplicate,
-                    Some(_) => Fate::Reused,
-                    None => Fate::Closed,
-                });
-                continue;
-            }
-            let body = serde_json::to_string(ev).map_err(err)?;
-            let cursor = self
-                .sql
-                .exec(
-                    "INSERT INTO events (key, hash, event_name, body, ts, period_start, received_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                    vec![
-                        V::String(ev.key.to_string()),
-                        V::String(ev.hash.to_string()),
-                        V::String(ev.event_name.to_string()),
-                        V::String(body),
-                        V::Integer(ev.ts),
-                        V::Integer(period.start.millis()),
-                        V::Integer(now.millis()),
-                    ],
-                )
-                .map_err(err)?;
-            if cursor.rows_written() == 0 {
-                let stored = self.stored_hash(&ev.key)?;
-                // Later copies of this key in the batch are judged against the stored
-                // event, not against this copy.
-                if let Some(h) = stored {
-                    in_batch.insert(&ev.key, h.0);
-                }
-                fates.push(if stored == Some(ev.hash) { Fate::Duplicate } else { Fate::Reused });
-                continue;
-            }
-            if fault == Some(ev.key.as_ref()) {
-                return Err(format!("fault injected after writing event {}", ev.key));
-            }
-            fates.push(Fate::Accepted);
-            fresh.push((i, period));
+        let seen: Vec<TextRow> = self.rows("SELECT def AS v FROM metrics_seen", vec![])?;
+        let seen = seen.iter().map(|r| serde_json::from_str(&r.v).map_err(err)).collect::<LedgerResult<Vec<_>>>()?;
+        #[derive(Deserialize)]
+        struct StateRowSql {
+            metric: String,
+            period_start: i64,
+            state: String,
         }
-        // Fold the new events into each (metric, period) state: one read and one write per
-        // pair touched, whatever the batch size.
-        let mut touched: BTreeMap<(usize, i64), AggState> = BTreeMap::new();
-        for (i, period) in &fresh {
-            let ev = events[*i].to_valid(&customer.id);
-            for (mi, m) in metrics.iter().enumerate() {
-                if !m.matches(&ev) {
-                    continue;
-                }
-                let key = (mi, period.start.millis());
-                let state = match touched.entry(key) {
-                    Entry::Occupied(o) => o.into_mut(),
-                    Entry::Vacant(v) => v.insert(self.state(m, key.1)?),
-                };
-                state.apply(&ev, m.field.as_deref());
-            }
-        }
-        for ((mi, p), s) in touched {
-            self.put_state(&metrics[mi].code, p, &s)?;
-        }
-        Ok(fates)
+        let rows: Vec<StateRowSql> = self.rows(
+            "SELECT metric, period_start, state FROM aggregates WHERE period_start >= ?",
+            vec![V::Integer(closed_before.map_or(i64::MIN, |t| t.millis()))],
+        )?;
+        let states = rows
+            .into_iter()
+            .map(|r| {
+                Ok(StateRow {
+                    metric: r.metric,
+                    period_start: Timestamp(r.period_start),
+                    state: serde_json::from_str(&r.state).map_err(err)?,
+                })
+            })
+            .collect::<LedgerResult<Vec<_>>>()?;
+        Ok(Some(Book::load(customer, closed_before, seen, states)))
     }
 
-    /// Voids an accepted event: marks it and recomputes what it fed. `None` when the key
-    /// is unknown; `Some(false)` when it was already void.
-    pub fn void(&self, customer: &Customer, metrics: &[MetricDef], key: &str, now: Timestamp) -> LedgerResult<Voided> {
-        self.ensure_metrics(customer, metrics)?;
+    /// Back-fills, from the stored events, every metric the book does not cover yet, and
+    /// records that it now does.
+    pub fn ensure_metrics(&self, book: &mut Book, metrics: &[MetricDef]) -> LedgerResult<()> {
+        for m in book.unseen(metrics).into_iter().cloned().collect::<Vec<_>>() {
+            let from = book.closed_before().map_or(i64::MIN, |t| t.millis());
+            let rows: Vec<EventRow> = self.rows(
+                "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start >= ?",
+                vec![V::String(m.event_name.clone()), V::Integer(from)],
+            )?;
+            let records = rows
+                .iter()
+                .map(|r| Ok((Timestamp(r.period_start), serde_json::from_str::<EventRecord>(&r.body).map_err(err)?)))
+                .collect::<LedgerResult<Vec<_>>>()?;
+            let customer_id = book.customer().id.clone();
+            let live: Vec<(Timestamp, ValidEvent)> =
+                records.iter().map(|(p, r)| (*p, r.to_valid(&customer_id))).collect();
+            let writes = book.backfill(&m, live.iter().map(|(p, e)| (*p, e)));
+            self.write_states(&writes)?;
+            self.sql
+                .exec(
+                    "INSERT INTO metrics_seen (metric, def) VALUES (?, ?) ON CONFLICT (metric) DO UPDATE SET def = excluded.def",
+                    vec![V::String(m.code.clone()), V::String(serde_json::to_string(&m).map_err(err)?)],
+                )
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// The content hash of every key in `keys` that is stored: one query for the batch.
+    pub fn stored_hashes<'k>(&self, keys: impl Iterator<Item = &'k str>) -> LedgerResult<HashMap<String, ContentHash>> {
+        #[derive(Deserialize)]
+        struct KeyHash {
+            key: String,
+            hash: String,
+        }
+        let keys: Vec<&str> = keys.collect();
+        let rows: Vec<KeyHash> = self.rows(
+            "SELECT key, hash FROM events WHERE key IN (SELECT value FROM json_each(?))",
+            vec![V::String(serde_json::to_string(&keys).map_err(err)?)],
+        )?;
+        rows.into_iter()
+            .map(|r| Ok((r.key, ContentHash::parse_hex(&r.hash).ok_or("a stored hash that is not 32 hex digits")?)))
+            .collect()
+    }
+
+    /// Stores the batch's new events with set-based inserts: one statement per chunk of
+    /// about [`CHUNK_BYTES`] of JSON, bound as one parameter (Cloudflare allows 100 bound
+    /// parameters and 100 KB of SQL per statement; the rows travel in the parameter).
+    pub fn insert_events(&self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> LedgerResult<()> {
+        let mut chunk = String::with_capacity(CHUNK_BYTES + 1024);
+        for (i, n) in new.iter().enumerate() {
+            let ev = &events[n.index];
+            if chunk.is_empty() {
+                chunk.push('[');
+            } else {
+                chunk.push(',');
+            }
+            let row = (
+                &ev.key,
+                ev.hash,
+                &ev.event_name,
+                serde_json::to_string(ev).map_err(err)?,
+                ev.ts,
+                n.period_start.millis(),
+            );
+            chunk.push_str(&serde_json::to_string(&row).map_err(err)?);
+            if chunk.len() >= CHUNK_BYTES || i + 1 == new.len() {
+                chunk.push(']');
+                self.sql
+                    .exec(
+                        "INSERT INTO events (key, hash, event_name, body, ts, period_start, received_at)
+                         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?
+                         FROM json_each(?)",
+                        vec![V::Integer(now.millis()), V::String(std::mem::take(&mut chunk))],
+                    )
+                    .map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what the book decided for the aggregates, set-based.
+    pub fn write_states(&self, w: &StateWrites) -> LedgerResult<()> {
+        if let Some((metric, from)) = &w.clear {
+            self.sql
+                .exec(
+                    "DELETE FROM aggregates WHERE metric = ? AND period_start >= ?",
+                    vec![V::String(metric.clone()), V::Integer(from.millis())],
+                )
+                .map_err(err)?;
+        }
+        if w.put.is_empty() {
+            return Ok(());
+        }
+        let rows = w
+            .put
+            .iter()
+            .map(|r| Ok((&r.metric, r.period_start.millis(), serde_json::to_string(&r.state).map_err(err)?)))
+            .collect::<LedgerResult<Vec<_>>>()?;
+        self.sql
+            .exec(
+                "INSERT INTO aggregates (metric, period_start, state)
+                 SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+                 ON CONFLICT (metric, period_start) DO UPDATE SET state = excluded.state",
+                vec![V::String(serde_json::to_string(&rows).map_err(err)?)],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// What storage holds for a key about to be voided.
+    pub fn void_target(&self, key: &str) -> LedgerResult<Option<VoidTarget>> {
         let rows: Vec<EventRowFull> = self.rows(
             "SELECT event_name, period_start, voided_at FROM events WHERE key = ?",
             vec![V::String(key.to_owned())],
         )?;
-        let Some(row) = rows.into_iter().next() else {
-            return Ok(Voided::NotFound);
-        };
-        if row.voided_at.is_some() {
-            return Ok(Voided::Already);
-        }
-        if self.closed_before()?.is_some_and(|c| row.period_start < c.millis()) {
-            return Ok(Voided::PeriodClosed);
-        }
+        Ok(rows.into_iter().next().map(|r| VoidTarget {
+            event_name: r.event_name,
+            period_start: Timestamp(r.period_start),
+            voided: r.voided_at.is_some(),
+        }))
+    }
+
+    /// Marks an event voided and returns the live events of its name and period, for the
+    /// book to recompute.
+    pub fn mark_voided(&self, key: &str, t: &VoidTarget, now: Timestamp) -> LedgerResult<Vec<EventRecord<'static>>> {
         self.sql
             .exec(
                 "UPDATE events SET voided_at = ? WHERE key = ?",
                 vec![V::Integer(now.millis()), V::String(key.to_owned())],
             )
             .map_err(err)?;
-        for m in metrics.iter().filter(|m| m.event_name == row.event_name) {
-            self.rebuild(customer, m, Some(row.period_start))?;
+        let rows: Vec<EventRow> = self.rows(
+            "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start = ?",
+            vec![V::String(t.event_name.clone()), V::Integer(t.period_start.millis())],
+        )?;
+        rows.iter().map(|r| Ok(serde_json::from_str::<EventRecord>(&r.body).map_err(err)?.into_owned())).collect()
+    }
+
+    /// Each metric's stored state over a final period (the book holds open ones only).
+    pub fn stored_states(&self, metrics: &[MetricDef], period_start: Timestamp) -> LedgerResult<Vec<AggState>> {
+        metrics
+            .iter()
+            .map(|m| {
+                let rows: Vec<TextRow> = self.rows(
+                    "SELECT state AS v FROM aggregates WHERE metric = ? AND period_start = ?",
+                    vec![V::String(m.code.clone()), V::Integer(period_start.millis())],
+                )?;
+                match rows.first() {
+                    Some(r) => serde_json::from_str(&r.v).map_err(err),
+                    None => Ok(AggState::empty(m.aggregation)),
+                }
+            })
+            .collect()
+    }
+
+    /// Each metric's state over a period: the book's for an open one, storage's for a
+    /// final one. Back-fills metrics new to the book first (a write: run it in a
+    /// transaction).
+    pub fn usage(&self, book: &mut Book, metrics: &[MetricDef], period: Period) -> LedgerResult<Vec<AggState>> {
+        self.ensure_metrics(book, metrics)?;
+        match book.usage(metrics, period) {
+            Some(states) => Ok(states),
+            None => self.stored_states(metrics, period.start),
         }
-        Ok(Voided::Now)
-    }
-
-    /// Each metric's state for one period.
-    pub fn usage(&self, customer: &Customer, metrics: &[MetricDef], period: Period) -> LedgerResult<Vec<AggState>> {
-        self.ensure_metrics(customer, metrics)?;
-        metrics.iter().map(|m| self.state(m, period.start.millis())).collect()
     }
 }
 
-/// An event name's live events in one period: how many, first and last.
-#[derive(Deserialize)]
-pub struct NameSummary {
-    pub event_name: String,
-    pub first_ts: i64,
-    pub last_ts: i64,
-}
+/// About this much JSON per set-based insert statement.
+const CHUNK_BYTES: usize = 256 * 1024;
 
 /// A webhook delivery waiting in the outbox.
 #[derive(Deserialize)]
@@ -392,12 +348,6 @@ pub struct Pending {
 }
 
 impl Ledger {
-    fn stored_hash(&self, key: &str) -> LedgerResult<Option<ContentHash>> {
-        let stored: Vec<HashRow> =
-            self.rows("SELECT hash FROM events WHERE key = ?", vec![V::String(key.to_owned())])?;
-        Ok(stored.first().and_then(|r| ContentHash::parse_hex(&r.hash)))
-    }
-
     pub fn meta(&self, k: &str) -> LedgerResult<Option<String>> {
         let rows: Vec<TextRow> = self.rows("SELECT v FROM meta WHERE k = ?", vec![V::String(k.to_owned())])?;
         Ok(rows.into_iter().next().map(|r| r.v))
@@ -419,51 +369,73 @@ impl Ledger {
     }
 
     /// Per event name, the first and last live event of a period.
-    pub fn period_summaries(&self, period_start: i64) -> LedgerResult<Vec<NameSummary>> {
-        self.rows(
+    pub fn period_spans(&self, period_start: Timestamp) -> LedgerResult<Vec<NameSpan>> {
+        #[derive(Deserialize)]
+        struct Row {
+            event_name: String,
+            first_ts: i64,
+            last_ts: i64,
+        }
+        let rows: Vec<Row> = self.rows(
             "SELECT event_name, MIN(ts) AS first_ts, MAX(ts) AS last_ts FROM events
              WHERE period_start = ? AND voided_at IS NULL GROUP BY event_name",
-            vec![V::Integer(period_start)],
-        )
+            vec![V::Integer(period_start.millis())],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| NameSpan { event_name: r.event_name, first: Timestamp(r.first_ts), last: Timestamp(r.last_ts) })
+            .collect())
     }
 
-    pub fn invoice(&self, id: &str) -> LedgerResult<Option<serde_json::Value>> {
-        let rows: Vec<TextRow> =
-            self.rows("SELECT body AS v FROM invoices WHERE id = ?", vec![V::String(id.to_owned())])?;
-        rows.first().map(|r| serde_json::from_str(&r.v).map_err(err)).transpose()
-    }
-
-    pub fn invoice_for_period(&self, period_start: i64) -> LedgerResult<Option<serde_json::Value>> {
-        let rows: Vec<TextRow> =
-            self.rows("SELECT body AS v FROM invoices WHERE period_start = ?", vec![V::Integer(period_start)])?;
-        rows.first().map(|r| serde_json::from_str(&r.v).map_err(err)).transpose()
-    }
-
-    /// Every invoice, oldest period first, optionally of one status.
-    pub fn invoices(&self, status: Option<&str>) -> LedgerResult<Vec<serde_json::Value>> {
-        let rows: Vec<TextRow> = match status {
-            Some(s) => self.rows(
-                "SELECT body AS v FROM invoices WHERE status = ? ORDER BY period_start",
-                vec![V::String(s.to_owned())],
-            )?,
-            None => self.rows("SELECT body AS v FROM invoices ORDER BY period_start", vec![])?,
-        };
+    fn invoice_rows(&self, q: &str, args: Vec<V>) -> LedgerResult<Vec<Invoice>> {
+        let rows: Vec<TextRow> = self.rows(q, args)?;
         rows.iter().map(|r| serde_json::from_str(&r.v).map_err(err)).collect()
     }
 
-    /// Stores an invoice (`id`, `status` and `period_start` read from its body).
-    pub fn put_invoice(&self, inv: &serde_json::Value, period_start: i64) -> LedgerResult<()> {
-        let id = inv["id"].as_str().ok_or("invoice without id")?;
-        let status = inv["status"].as_str().ok_or("invoice without status")?;
+    pub fn invoice(&self, id: &str) -> LedgerResult<Option<Invoice>> {
+        Ok(self.invoice_rows("SELECT body AS v FROM invoices WHERE id = ?", vec![V::String(id.to_owned())])?.pop())
+    }
+
+    pub fn invoice_for_period(&self, period_start: Timestamp) -> LedgerResult<Option<Invoice>> {
+        Ok(self
+            .invoice_rows(
+                "SELECT body AS v FROM invoices WHERE period_start = ?",
+                vec![V::Integer(period_start.millis())],
+            )?
+            .pop())
+    }
+
+    /// Every invoice, oldest period first, optionally of one status.
+    pub fn invoices(&self, status: Option<InvoiceStatus>) -> LedgerResult<Vec<Invoice>> {
+        match status {
+            Some(s) => self.invoice_rows(
+                "SELECT body AS v FROM invoices WHERE status = ? ORDER BY period_start",
+                vec![V::String(s.as_str().to_owned())],
+            ),
+            None => self.invoice_rows("SELECT body AS v FROM invoices ORDER BY period_start", vec![]),
+        }
+    }
+
+    /// Invoices past draft that still wait for their number.
+    pub fn unnumbered_invoices(&self) -> LedgerResult<Vec<Invoice>> {
+        self.invoice_rows(
+            "SELECT body AS v FROM invoices WHERE status != 'draft' AND json_extract(body, '$.number') IS NULL
+             ORDER BY period_start",
+            vec![],
+        )
+    }
+
+    /// Stores an invoice: one row per period, written once per change.
+    pub fn put_invoice(&self, inv: &Invoice) -> LedgerResult<()> {
         self.sql
             .exec(
                 "INSERT INTO invoices (id, period_start, status, body) VALUES (?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
                 vec![
-                    V::String(id.to_owned()),
-                    V::Integer(period_start),
-                    V::String(status.to_owned()),
-                    V::String(inv.to_string()),
+                    V::String(inv.id.clone()),
+                    V::Integer(inv.period_start.millis()),
+                    V::String(inv.status.as_str().to_owned()),
+                    V::String(serde_json::to_string(inv).map_err(err)?),
                 ],
             )
             .map_err(err)?;
@@ -537,16 +509,6 @@ impl Ledger {
             .map_err(err)?;
         Ok(())
     }
-}
-
-/// What `void` did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Voided {
-    Now,
-    Already,
-    NotFound,
-    /// The event's period is final: its invoice must not change.
-    PeriodClosed,
 }
 
 #[derive(Deserialize)]

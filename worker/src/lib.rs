@@ -6,6 +6,7 @@
 
 mod api;
 mod auth;
+mod batcher;
 mod billing_index;
 mod catalog;
 mod cors;
@@ -14,9 +15,9 @@ mod idempotency_object;
 mod ids;
 mod invoicing;
 mod ledger;
+mod protocol;
 mod replay;
 mod respond;
-mod rpc;
 mod token;
 mod tx;
 
@@ -36,6 +37,12 @@ use worker::{event, Context, Env, Method, Request, Response, Result, ScheduleCon
 pub struct Ctx {
     pub env: Env,
     pub now: Timestamp,
+    /// For a request with an `Idempotency-Key`: where its new ids come from, so that every
+    /// copy that runs makes the same ones (`replay::IdSeed`).
+    pub id_seed: std::cell::Cell<Option<replay::IdSeed>>,
+    /// Tests only (`EDGEMETER_FAULT_INJECTION=1`): the `edgemeter-fault` header, naming a
+    /// point where the handler fails on purpose.
+    pub fault: Option<String>,
 }
 
 #[event(start)]
@@ -60,7 +67,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if req.method() == Method::Options {
         return cors::preflight();
     }
-    let ctx = Ctx { env, now: Timestamp(worker::Date::now().as_millis() as i64) };
+    let faults = env.var("EDGEMETER_FAULT_INJECTION").is_ok_and(|v| v.to_string() == "1");
+    let fault = if faults { req.headers().get("edgemeter-fault").ok().flatten() } else { None };
+    let ctx = Ctx { env, now: Timestamp(worker::Date::now().as_millis() as i64), id_seed: Default::default(), fault };
     let reply = match handle(&mut req, &ctx).await {
         Ok(r) => r,
         Err(e) => Reply::error(&e),
@@ -89,9 +98,7 @@ async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiE
     // Unauthenticated operations.
     match (&method, segments.as_slice()) {
         (Method::Get, ["healthz"]) => return Reply::json(200, &serde_json::json!({"status": "ok"})),
-        (Method::Get, ["openapi.json"]) => {
-            return Ok(Reply { status: 200, body: include_bytes!("../../openapi.json").to_vec() })
-        }
+        (Method::Get, ["openapi.json"]) => return Ok(Reply::new(200, include_bytes!("../../openapi.json").to_vec())),
         _ => {}
     }
 
@@ -121,8 +128,9 @@ async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiE
         }
         return Ok(reply);
     }
-    if let Some(answered) = replay.claim(&ctx.env, ctx.now).await? {
-        return Ok(answered);
+    match replay.claim(&ctx.env, ctx.now).await? {
+        replay::Claimed::Answered(answered) => return Ok(answered),
+        replay::Claimed::Run(seed) => ctx.id_seed.set(Some(seed)),
     }
     let reply = route(ctx, &principal, &method, &segments, &query, &body).await.unwrap_or_else(|e| Reply::error(&e));
     if let Err(e) = replay.finish(&ctx.env, reply.status, &reply.body).await {
@@ -154,8 +162,8 @@ async fn route(
         (Get, ["v1", "customers", id, "invoices", "upcoming"]) => api::invoices::upcoming(ctx, id).await,
         (Get, ["v1", "invoices"]) => api::invoices::list(ctx, query).await,
         (Get, ["v1", "invoices", id]) => api::invoices::get(ctx, id).await,
-        (Post, ["v1", "invoices", id, "approve"]) => api::invoices::transition(ctx, id, "invoices/approve").await,
-        (Post, ["v1", "invoices", id, "void"]) => api::invoices::transition(ctx, id, "invoices/void").await,
+        (Post, ["v1", "invoices", id, "approve"]) => api::invoices::transition(ctx, id, true).await,
+        (Post, ["v1", "invoices", id, "void"]) => api::invoices::transition(ctx, id, false).await,
         (Post, ["v1", "billing", "metrics"]) => api::metrics::create(ctx, body).await,
         (Get, ["v1", "billing", "metrics"]) => api::metrics::list(ctx, query).await,
         (Get, ["v1", "billing", "metrics", code]) => api::metrics::get(ctx, code).await,

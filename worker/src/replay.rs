@@ -14,8 +14,8 @@
 //!   gives the others its answer (or 409 `idempotency_key_in_use` while it runs). Nothing
 //!   else would stop two racing copies of a create from making two customers.
 
-use crate::api::{call, decode};
-use crate::idempotency_object::{Claim, ClaimCall, FinishCall};
+use crate::idempotency_object::Claim;
+use crate::protocol::{call, decode, KeyCall};
 use crate::respond::{internal, Reply};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
@@ -35,6 +35,24 @@ struct Stored {
     body_sha256: String,
     status: u16,
     body: String,
+}
+
+/// What a claim on a key says.
+pub enum Claimed {
+    /// Run the request, making its resource ids from this seed.
+    Run(IdSeed),
+    /// Answer with what the first copy answered.
+    Answered(Reply),
+}
+
+/// Where a keyed request's new resource ids come from: the time of the key's first copy
+/// and bytes of the key's own hash, the same on every copy that runs. So a copy that runs
+/// again after one that failed half-way (its customer's object written, the directory
+/// not) writes to the same object and completes it, instead of making a second customer.
+#[derive(Clone, Copy, Debug)]
+pub struct IdSeed {
+    pub at: Timestamp,
+    pub random: [u8; 10],
 }
 
 /// A request that carries an `Idempotency-Key`.
@@ -75,34 +93,39 @@ impl Replay {
         let stored: Option<Stored> = kv.get(&self.kv_key).json().await.map_err(|e| internal("KV get", e))?;
         match stored {
             None => Ok(None),
-            Some(s) if s.body_sha256 == self.body_sha256 => {
-                Ok(Some(Reply { status: s.status, body: s.body.into_bytes() }))
-            }
+            Some(s) if s.body_sha256 == self.body_sha256 => Ok(Some(Reply::new(s.status, s.body.into_bytes()))),
             Some(_) => Err(reused()),
         }
     }
 
-    /// Asks the key's object whether this copy may run: `None` to run it (the key is now
-    /// held for it: call [`Replay::finish`] with its answer), or the first copy's answer.
-    /// Errs with 409 `idempotency_key_in_use` while another copy runs, and 422
-    /// `idempotency_key_reused` for another body.
-    pub async fn claim(&self, env: &Env, now: Timestamp) -> std::result::Result<Option<Reply>, ApiError> {
-        let call_body = ClaimCall { body_sha256: self.body_sha256.clone(), now };
-        match decode::<Claim>(&call(&self.object(env)?, "claim", &call_body).await?)? {
-            Claim::Run => Ok(None),
-            Claim::Answered { status, body } => Ok(Some(Reply { status, body: body.into_bytes() })),
+    /// Asks the key's object whether this copy may run: [`Claimed::Run`] to run it (the
+    /// key is now held for it: call [`Replay::finish`] with its answer), or the first
+    /// copy's answer. Errs with 409 `idempotency_key_in_use` while another copy runs, and
+    /// 422 `idempotency_key_reused` for another body.
+    pub async fn claim(&self, env: &Env, now: Timestamp) -> std::result::Result<Claimed, ApiError> {
+        let claim = KeyCall::Claim { body_sha256: self.body_sha256.clone(), now };
+        match decode::<Claim>(&call(&self.object(env)?, &claim).await?)? {
+            Claim::Run { first_at } => {
+                // The same key and first time give the same ids on every run of this
+                // request: a retry after a failure half-way completes that resource.
+                let digest = Sha256::digest(self.kv_key.as_bytes());
+                let mut random = [0u8; 10];
+                random.copy_from_slice(&digest[..10]);
+                Ok(Claimed::Run(IdSeed { at: first_at, random }))
+            }
+            Claim::Answered { status, body } => Ok(Claimed::Answered(Reply::new(status, body.into_bytes()))),
         }
     }
 
     /// Gives the key's object this copy's answer: a success is kept for the copies to
     /// come, anything else frees the key so that a retry runs again.
     pub async fn finish(&self, env: &Env, status: u16, body: &[u8]) -> std::result::Result<(), ApiError> {
-        let call_body = FinishCall {
+        let finish = KeyCall::Finish {
             body_sha256: self.body_sha256.clone(),
             status,
             body: String::from_utf8_lossy(body).into_owned(),
         };
-        decode::<serde_json::Value>(&call(&self.object(env)?, "finish", &call_body).await?).map(|_| ())
+        decode::<serde_json::Value>(&call(&self.object(env)?, &finish).await?).map(|_| ())
     }
 
     fn object(&self, env: &Env) -> std::result::Result<Stub, ApiError> {

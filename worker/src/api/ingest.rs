@@ -1,14 +1,16 @@
 //! API.md "Usage ingestion": `POST /v1/usage/ingest`.
 //!
-//! Validate every event with `core`, then one call per customer into that customer's
-//! object, all in parallel; no global object and no shared KV key is touched.
+//! Validate every event with `core`, then each customer's events to that customer's
+//! object through the isolate's batcher (`batcher.rs`), all customers in parallel; no
+//! global object and no shared KV key is touched.
 
-use super::{customer_stub, decode};
 use crate::auth::Principal;
+use crate::batcher;
 use crate::catalog::metrics_for_ingest;
 use crate::respond::{internal, Reply};
-use crate::rpc::{self, Fate, IngestCall, IngestReply, WireEvent};
 use crate::Ctx;
+use edgemeter_core::book::Fate;
+use edgemeter_core::event::EventRecord;
 use edgemeter_core::event::ValidEvent;
 use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::metric::MetricDef;
@@ -84,24 +86,33 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
         }
     }
 
-    let calls = groups.iter().map(|(customer_id, idx)| {
-        let events: Vec<WireEvent> = idx.iter().map(|(_, e)| WireEvent::from_valid(e)).collect();
-        let names: Vec<&str> = events.iter().map(|e| e.event_name.as_ref()).collect();
+    // One part per customer, written as JSON here (plain data), sent through the
+    // isolate's batcher: it rides along with other requests' events for the same customer.
+    let sends = groups.iter().map(|(customer_id, idx)| {
+        let mut events_json = Vec::with_capacity(idx.len() * 256);
+        let mut names: Vec<&str> = Vec::new();
+        for (j, (_, e)) in idx.iter().enumerate() {
+            if j > 0 {
+                events_json.push(b',');
+            }
+            // An event of validated strings and numbers always serializes.
+            let _ = serde_json::to_writer(&mut events_json, &EventRecord::from_valid(e));
+            if !names.contains(&e.event_name.as_ref()) {
+                names.push(&e.event_name);
+            }
+        }
         let metrics: Vec<MetricDef> =
             metrics.iter().filter(|m| names.contains(&m.event_name.as_str())).cloned().collect();
-        let call = IngestCall { now: ctx.now, metrics, events };
-        async move {
-            let stub = customer_stub(&ctx.env, customer_id)?;
-            let r = rpc::call(&stub, "ingest", &call).await.map_err(|e| internal("calling a customer object", e))?;
-            Reply::from_response(r).await
-        }
+        let part = batcher::Part { events_json, count: idx.len(), metrics };
+        batcher::send(&ctx.env, customer_id, ctx.now, part)
     });
-    let replies = join_all(calls).await;
+    let replies = join_all(sends).await;
+    let object_calls = replies.iter().filter(|r| r.as_ref().is_ok_and(|s| s.led)).count();
 
     for ((_, idx), reply) in groups.iter().zip(replies) {
         // An id that cannot name a customer fails before any call: that customer's
         // events are rejected like those of a customer that does not exist.
-        match reply.and_then(|r| decode::<IngestReply>(&r)) {
+        match reply {
             Ok(r) if r.fates.len() == idx.len() => {
                 for (&(i, _), fate) in idx.iter().zip(r.fates) {
                     outcomes[i] = Some(match fate {
@@ -172,5 +183,7 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
             return Ok(r);
         }
     }
-    Reply::json(200, &resp)
+    let mut reply = Reply::json(200, &resp)?;
+    reply.object_calls = Some(object_calls);
+    Ok(reply)
 }

@@ -3,8 +3,10 @@
 //! for finding an invoice's customer from its id.
 
 use super::{call, catalog_stub, customer_stub, decode, list_params, metric_defs, query_value};
+use crate::protocol::{CatalogCall, CustomerCall};
 use crate::respond::Reply;
 use crate::Ctx;
+use edgemeter_core::invoice::Invoice;
 use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde_json::{json, Value};
@@ -23,23 +25,13 @@ pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiErr
     let status = status_param(query)?;
     match query_value(query, "customer_id").filter(|c| !c.is_empty()) {
         Some(customer_id) => {
-            let reply = call(
-                &customer_stub(&ctx.env, customer_id)?,
-                "invoices/list",
-                &json!({"now": ctx.now, "status": status}),
-            )
-            .await?;
+            let reply = call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::ListInvoices { status }).await?;
             let data: Vec<Value> = decode(&reply)?;
             Reply::json(200, &json!({"data": data, "next_cursor": null}))
         }
         None => {
             let (limit, cursor) = list_params(query)?;
-            call(
-                &catalog_stub(&ctx.env)?,
-                "invoices/list",
-                &json!({"limit": limit, "cursor": cursor, "status": status}),
-            )
-            .await
+            call(&catalog_stub(&ctx.env)?, &CatalogCall::ListInvoices { limit, cursor, status }).await
         }
     }
 }
@@ -50,23 +42,25 @@ async fn owner(ctx: &Ctx, id: &str) -> Result<String, ApiError> {
     if !edgemeter_core::id::is_id(id, "inv") {
         return Err(not_found());
     }
-    let reply = call(&catalog_stub(&ctx.env)?, "invoices/owner", &json!({"id": id})).await?;
+    let reply = call(&catalog_stub(&ctx.env)?, &CatalogCall::InvoiceOwner { id: id.to_owned() }).await?;
     let v: Value = decode(&reply)?;
     v["customer_id"].as_str().map(str::to_owned).ok_or_else(not_found)
 }
 
 pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let customer = owner(ctx, id).await?;
-    call(&customer_stub(&ctx.env, &customer)?, "invoices/get", &json!({"now": ctx.now, "id": id})).await
+    call(&customer_stub(&ctx.env, &customer)?, &CustomerCall::GetInvoice { id: id.to_owned() }).await
 }
 
-/// `POST /v1/invoices/{id}/approve` and `/void`.
-pub async fn transition(ctx: &Ctx, id: &str, op: &str) -> Result<Reply, ApiError> {
+/// `POST /v1/invoices/{id}/approve` (`approve`) and `/void`.
+pub async fn transition(ctx: &Ctx, id: &str, approve: bool) -> Result<Reply, ApiError> {
     let customer = owner(ctx, id).await?;
-    let reply = call(&customer_stub(&ctx.env, &customer)?, op, &json!({"now": ctx.now, "id": id})).await?;
+    let (now, id) = (ctx.now, id.to_owned());
+    let change = if approve { CustomerCall::ApproveInvoice { now, id } } else { CustomerCall::VoidInvoice { now, id } };
+    let reply = call(&customer_stub(&ctx.env, &customer)?, &change).await?;
     if reply.ok() {
-        let inv: Value = decode(&reply)?;
-        decode::<Value>(&call(&catalog_stub(&ctx.env)?, "invoices/put", &[inv]).await?)?;
+        let inv: Invoice = decode(&reply)?;
+        decode::<Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutInvoices { invoices: vec![inv] }).await?)?;
     }
     Ok(reply)
 }
@@ -75,5 +69,5 @@ pub async fn transition(ctx: &Ctx, id: &str, op: &str) -> Result<Reply, ApiError
 pub async fn upcoming(ctx: &Ctx, customer_id: &str) -> Result<Reply, ApiError> {
     let metrics = metric_defs(&ctx.env).await?;
     let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
-    call(&stub, "invoices/upcoming", &json!({"now": ctx.now, "metrics": metrics})).await
+    call(&stub, &CustomerCall::Upcoming { now: ctx.now, metrics }).await
 }

@@ -2,8 +2,8 @@
 
 use super::{all_metrics, call, customer_stub, fresh_id, query_value};
 use crate::catalog::Page;
+use crate::protocol::CustomerCall;
 use crate::respond::Reply;
-use crate::rpc::CreateItemCall;
 use crate::Ctx;
 use edgemeter_core::item::{Item, ItemInput};
 use edgemeter_core::{ApiError, ErrorCode};
@@ -31,7 +31,7 @@ pub async fn create(ctx: &Ctx, customer_id: &str, body: &[u8]) -> Result<Reply, 
         minimum: input.minimum,
         created_at: ctx.now,
     };
-    call(&customer_stub(&ctx.env, customer_id)?, "items/create", &CreateItemCall { item }).await
+    call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::CreateItem { item }).await
 }
 
 /// `GET /v1/items?customer_id=…`.
@@ -39,7 +39,7 @@ pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiErr
     let customer_id = query_value(query, "customer_id").ok_or_else(|| {
         ApiError::new(ErrorCode::MissingField, "`customer_id` query parameter is required").field("customer_id")
     })?;
-    let reply = call(&customer_stub(&ctx.env, customer_id)?, "items/list", &serde_json::json!({})).await?;
+    let reply = call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::ListItems).await?;
     let items: Vec<Item> = super::decode(&reply)?;
     Reply::json(200, &Page { data: items, next_cursor: None })
 }

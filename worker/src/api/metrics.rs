@@ -2,8 +2,8 @@
 
 use super::{all_metrics, call, catalog_stub, fresh_id, list_params};
 use crate::catalog::Page;
+use crate::protocol::CatalogCall;
 use crate::respond::Reply;
-use crate::rpc::CreateMetricCall;
 use crate::Ctx;
 use edgemeter_core::metric::{Metric, MetricDef};
 use edgemeter_core::{ApiError, ErrorCode};
@@ -11,7 +11,7 @@ use edgemeter_core::{ApiError, ErrorCode};
 pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
     let def = MetricDef::from_body(body)?;
     let metric = Metric { id: fresh_id("met", ctx)?, def, created_at: ctx.now };
-    call(&catalog_stub(&ctx.env)?, "metrics/create", &CreateMetricCall { metric }).await
+    call(&catalog_stub(&ctx.env)?, &CatalogCall::CreateMetric { metric }).await
 }
 
 /// Metrics in creation order; the cursor is the last code of the previous page.

@@ -10,56 +10,16 @@ pub mod tokens;
 pub mod usage;
 
 use crate::catalog::Page;
-use crate::respond::{internal, Reply};
-use crate::rpc;
-use edgemeter_core::id::is_id;
+use crate::protocol::CatalogCall;
+pub use crate::protocol::{call, catalog_stub, customer_stub, decode};
+use crate::respond::internal;
 use edgemeter_core::metric::Metric;
-use edgemeter_core::{ApiError, ErrorCode};
-use serde::Serialize;
-use worker::{Env, Stub};
-
-const CUSTOMERS: &str = "CUSTOMERS";
-const CATALOG: &str = "CATALOG";
-
-/// The customer's own object. Only well-formed ids get one, so a typo never creates
-/// an empty object.
-pub fn customer_stub(env: &Env, id: &str) -> Result<Stub, ApiError> {
-    if !is_id(id, "cus") {
-        return Err(ApiError::new(ErrorCode::UnknownCustomer, format!("no customer `{id}`")).field("customer_id"));
-    }
-    env.durable_object(CUSTOMERS).and_then(|ns| ns.get_by_name(id)).map_err(|e| internal("customer object binding", e))
-}
-
-/// The one catalog object (admin routes only, never ingest).
-pub fn catalog_stub(env: &Env) -> Result<Stub, ApiError> {
-    env.durable_object(CATALOG)
-        .and_then(|ns| ns.get_by_name("catalog"))
-        .map_err(|e| internal("catalog object binding", e))
-}
-
-/// Calls an object and returns its answer as is.
-pub async fn call<T: Serialize + ?Sized>(stub: &Stub, op: &str, body: &T) -> Result<Reply, ApiError> {
-    let r = rpc::call(stub, op, body).await.map_err(|e| internal("calling a durable object", e))?;
-    Reply::from_response(r).await
-}
-
-/// Turns an object's error answer back into an error, or decodes its success.
-pub fn decode<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T, ApiError> {
-    if reply.ok() {
-        return serde_json::from_slice(&reply.body).map_err(|e| internal("decoding an object's answer", e));
-    }
-    #[derive(serde::Deserialize)]
-    struct ErrBody {
-        error: ApiError,
-    }
-    Err(serde_json::from_slice::<ErrBody>(&reply.body)
-        .map(|b| b.error)
-        .unwrap_or_else(|e| internal("decoding an object's error", e)))
-}
+use edgemeter_core::ApiError;
+use worker::Env;
 
 /// Every metric, read from the catalog object (strongly consistent; admin paths).
 pub async fn all_metrics(env: &Env) -> Result<Vec<Metric>, ApiError> {
-    let reply = call(&catalog_stub(env)?, "metrics/list", &serde_json::json!({})).await?;
+    let reply = call(&catalog_stub(env)?, &CatalogCall::ListMetrics).await?;
     Ok(decode::<Page<Metric>>(&reply)?.data)
 }
 
@@ -68,9 +28,13 @@ pub async fn metric_defs(env: &Env) -> Result<Vec<edgemeter_core::metric::Metric
     Ok(all_metrics(env).await?.into_iter().map(|m| m.def).collect())
 }
 
-/// A new id with the given prefix: the time now and 80 random bits.
+/// A new id with the given prefix: the time now and 80 random bits, or, for a request
+/// with an `Idempotency-Key`, the same id on every copy of it that runs.
 pub fn fresh_id(prefix: &str, ctx: &crate::Ctx) -> Result<String, ApiError> {
-    crate::ids::fresh(prefix, ctx.now).map_err(|e| internal("new id", e))
+    match ctx.id_seed.get() {
+        Some(seed) => Ok(edgemeter_core::id::new_id(prefix, seed.at, seed.random)),
+        None => crate::ids::fresh(prefix, ctx.now).map_err(|e| internal("new id", e)),
+    }
 }
 
 /// `limit` (default 50, 1..=500) and `cursor` from a list's query.
@@ -104,7 +68,7 @@ pub async fn run_invoicing(env: &Env, now: edgemeter_core::time::Timestamp) -> R
     const MAX_PAGES: usize = 400;
     let catalog = catalog_stub(env)?;
     for _ in 0..MAX_PAGES {
-        let reply = call(&catalog, "invoicing/page", &serde_json::json!({"now": now})).await?;
+        let reply = call(&catalog, &CatalogCall::InvoicingPage { now }).await?;
         let page: crate::billing_index::PageReply = decode(&reply)?;
         if !page.more {
             break;

@@ -3,6 +3,7 @@
 
 use super::{call, customer_stub, decode};
 use crate::auth::setting;
+use crate::protocol::CustomerCall;
 use crate::respond::Reply;
 use crate::token::{self, MAX_TTL_SECONDS};
 use crate::Ctx;
@@ -17,7 +18,7 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
     let ttl = f.opt_u64("ttl_seconds", 1, MAX_TTL_SECONDS)?.unwrap_or(3600);
     f.finish()?;
     // The customer must exist: a token for nobody would only hide a typo.
-    let customer: Customer = decode(&call(&customer_stub(&ctx.env, &customer_id)?, "get", &json!({})).await?)?;
+    let customer: Customer = decode(&call(&customer_stub(&ctx.env, &customer_id)?, &CustomerCall::Get).await?)?;
     let secret = setting(&ctx.env, "EDGEMETER_TOKEN_SECRET");
     let expires_at = ctx.now.saturating_add_ms(ttl as i64 * 1000);
     // Whole seconds, as in the token itself.

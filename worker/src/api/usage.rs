@@ -1,8 +1,8 @@
 //! API.md "Usage and upcoming invoice" (usage) and `POST /v1/usage/void`.
 
 use super::{call, customer_stub, metric_defs, query_value};
+use crate::protocol::CustomerCall;
 use crate::respond::Reply;
-use crate::rpc::{UsageCall, VoidCall};
 use crate::Ctx;
 use edgemeter_core::ingest::canonical_uuid;
 use edgemeter_core::input::Fields;
@@ -20,7 +20,7 @@ pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)]) -> 
     };
     let metrics = metric_defs(&ctx.env).await?;
     let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
-    call(&stub, "usage", &UsageCall { at, metrics }).await
+    call(&stub, &CustomerCall::Usage { at, metrics }).await
 }
 
 /// `POST /v1/usage/void` `{"idempotency_key", "customer_id"}`. The customer is required:
@@ -41,5 +41,5 @@ pub async fn void(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorCode::MissingCustomerId, "`customer_id` is required").field("customer_id"))?;
     f.finish()?;
     let metrics = metric_defs(&ctx.env).await?;
-    call(&customer_stub(&ctx.env, &customer_id)?, "void", &VoidCall { now: ctx.now, key, metrics }).await
+    call(&customer_stub(&ctx.env, &customer_id)?, &CustomerCall::Void { now: ctx.now, key, metrics }).await
 }
