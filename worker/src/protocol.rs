@@ -20,6 +20,18 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker::{Headers, Method, Request, RequestInit, Stub};
 
+/// The KV binding.
+pub const KV: &str = "EDGEMETER_KV";
+/// Where the catalog publishes the metrics snapshot for ingest, in KV.
+pub const METRICS_KEY: &str = "catalog:metrics";
+
+/// A page of a list (API.md, "Conventions": `{"data", "next_cursor"}`).
+#[derive(Serialize, Deserialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
 /// What a customer's object (`CustomerObject`) is asked to do.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,6 +114,15 @@ pub struct RunReport {
     pub unnumbered: Vec<Timestamp>,
 }
 
+/// The answer to [`CatalogCall::InvoicingPage`].
+#[derive(Serialize, Deserialize)]
+pub struct PageReply {
+    pub processed: usize,
+    pub failed: usize,
+    /// Whether more customers may be due: the run asks for another page.
+    pub more: bool,
+}
+
 /// What the account's catalog object (`CatalogObject`) is asked to do.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,6 +165,36 @@ pub enum KeyCall {
     Claim { body_sha256: String, now: Timestamp },
     /// The handler's answer: a success is kept for later copies.
     Finish { body_sha256: String, status: u16, body: String },
+}
+
+/// The answer to [`KeyCall::Claim`]: run the handler, or answer with what the first copy
+/// answered.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Claim {
+    /// Run the handler. `first_at` is when the key's first copy with this body was
+    /// claimed: a copy that runs again after a failure makes the same resource ids from it
+    /// (see `front::replay`), so it completes what the failed copy began instead of
+    /// starting a second resource.
+    Run {
+        first_at: Timestamp,
+    },
+    Answered {
+        status: u16,
+        body: String,
+    },
+}
+
+/// Whether an answer is kept for a key's later copies: a success. Anything else (a
+/// refused body, a 5xx) saved nothing, so the corrected request or a retry runs again.
+pub fn is_kept(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// The same `Idempotency-Key` sent again with another body (API.md, "Conventions").
+pub fn key_reused() -> ApiError {
+    ApiError::new(ErrorCode::IdempotencyKeyReused, "this Idempotency-Key was used with a different request body")
+        .field("Idempotency-Key")
 }
 
 /// Sends a request to an object and returns its answer.

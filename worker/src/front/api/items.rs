@@ -1,10 +1,10 @@
 //! API.md "Items": a customer's items, kept in the customer's own object.
 
 use super::{all_metrics, call, customer_stub, fresh_id, query_value};
-use crate::catalog::Page;
+use crate::front::Ctx;
 use crate::protocol::CustomerCall;
+use crate::protocol::Page;
 use crate::respond::Reply;
-use crate::Ctx;
 use edgemeter_core::item::{Item, ItemInput};
 use edgemeter_core::{ApiError, ErrorCode};
 

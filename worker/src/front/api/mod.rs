@@ -9,8 +9,8 @@ pub mod metrics;
 pub mod tokens;
 pub mod usage;
 
-use crate::catalog::Page;
 use crate::protocol::CatalogCall;
+use crate::protocol::Page;
 pub use crate::protocol::{call, catalog_stub, customer_stub, decode};
 use crate::respond::internal;
 use edgemeter_core::metric::Metric;
@@ -30,7 +30,7 @@ pub async fn metric_defs(env: &Env) -> Result<Vec<edgemeter_core::metric::Metric
 
 /// A new id with the given prefix: the time now and 80 random bits, or, for a request
 /// with an `Idempotency-Key`, the same id on every copy of it that runs.
-pub fn fresh_id(prefix: &str, ctx: &crate::Ctx) -> Result<String, ApiError> {
+pub fn fresh_id(prefix: &str, ctx: &crate::front::Ctx) -> Result<String, ApiError> {
     match ctx.id_seed.get() {
         Some(seed) => Ok(edgemeter_core::id::new_id(prefix, seed.at, seed.random)),
         None => crate::ids::fresh(prefix, ctx.now).map_err(|e| internal("new id", e)),
@@ -69,7 +69,7 @@ pub async fn run_invoicing(env: &Env, now: edgemeter_core::time::Timestamp) -> R
     let catalog = catalog_stub(env)?;
     for _ in 0..MAX_PAGES {
         let reply = call(&catalog, &CatalogCall::InvoicingPage { now }).await?;
-        let page: crate::billing_index::PageReply = decode(&reply)?;
+        let page: crate::protocol::PageReply = decode(&reply)?;
         if !page.more {
             break;
         }

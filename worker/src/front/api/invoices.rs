@@ -3,9 +3,9 @@
 //! for finding an invoice's customer from its id.
 
 use super::{call, catalog_stub, customer_stub, decode, list_params, metric_defs, query_value};
+use crate::front::Ctx;
 use crate::protocol::{CatalogCall, CustomerCall};
 use crate::respond::Reply;
-use crate::Ctx;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::{ApiError, ErrorCode};

@@ -65,9 +65,9 @@ pub fn authenticate(req: &Request, env: &Env, now: Timestamp) -> Result<Principa
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .ok_or_else(|| unauthorized("send `Authorization: Bearer <key>`"))?;
-    if key.starts_with(crate::token::PREFIX) {
+    if key.starts_with(crate::front::token::PREFIX) {
         let secret = setting(env, "EDGEMETER_TOKEN_SECRET");
-        return crate::token::verify(&secret, key, now).map(Principal::Customer);
+        return crate::front::token::verify(&secret, key, now).map(Principal::Customer);
     }
     let digest = Sha256::digest(key.as_bytes());
     let secret = any_matches(&digest, &configured_keys(env, "EDGEMETER_SECRET_KEYS"));

@@ -2,7 +2,7 @@
 //! signed with HMAC-SHA256 under `EDGEMETER_TOKEN_SECRET`, so checking one needs no
 //! storage read. A browser app holds one to report usage for its one customer only.
 
-use crate::auth::ct_eq;
+use crate::front::auth::ct_eq;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use hmac::{Hmac, Mac};

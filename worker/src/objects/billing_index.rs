@@ -11,8 +11,8 @@
 //! (the next draft point, an open draft, or a webhook retry) has come and this run has not
 //! handled it yet (`last_run`).
 
-use crate::catalog::list_metric_defs;
-use crate::protocol::{call, customer_stub, decode, CustomerCall, RunReport};
+use crate::objects::catalog::list_metric_defs;
+use crate::protocol::{call, customer_stub, decode, CustomerCall, PageReply, RunReport};
 use crate::respond::{self, internal};
 use edgemeter_core::customer::Customer;
 use edgemeter_core::invoice::{invoice_number, Invoice};
@@ -20,7 +20,7 @@ use edgemeter_core::lifecycle::{draft_from, final_from};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::ApiError;
 use futures_util::future::join_all;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Env, Response, Result, SqlStorage, SqlStorageValue as V};
 
@@ -43,13 +43,6 @@ pub fn enroll(sql: &SqlStorage, c: &Customer) -> std::result::Result<(), ApiErro
     )
     .map_err(storage)?;
     Ok(())
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct PageReply {
-    pub processed: usize,
-    pub failed: usize,
-    pub more: bool,
 }
 
 #[derive(Deserialize)]

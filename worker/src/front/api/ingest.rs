@@ -4,11 +4,11 @@
 //! object through the isolate's batcher (`batcher.rs`), all customers in parallel; no
 //! global object and no shared KV key is touched.
 
-use crate::auth::Principal;
-use crate::batcher;
-use crate::catalog::metrics_for_ingest;
+use crate::front::auth::Principal;
+use crate::front::batcher;
+use crate::front::metrics_cache::metrics_for_ingest;
+use crate::front::Ctx;
 use crate::respond::{internal, Reply};
-use crate::Ctx;
 use edgemeter_core::book::Fate;
 use edgemeter_core::event::EventRecord;
 use edgemeter_core::event::ValidEvent;

@@ -13,8 +13,7 @@
 //! Ingest does not use it: there every event is deduped by its own key in its customer's
 //! object, which already makes a replayed batch count nothing twice.
 
-use crate::protocol::{self, KeyCall};
-use crate::replay;
+use crate::protocol::{self, is_kept, key_reused, Claim, KeyCall};
 use crate::respond::{self, internal};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
@@ -26,23 +25,6 @@ pub const KEEP_MS: i64 = 25 * 60 * 60 * 1000;
 /// How long a claim holds without an answer before another copy may take it over: the
 /// worker that claimed it may have died half-way.
 pub const LEASE_MS: i64 = 60_000;
-
-/// `claim`'s answer: run the handler, or answer with what the first copy answered.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Claim {
-    /// Run the handler. `first_at` is when the key's first copy with this body was
-    /// claimed: a copy that runs again after a failure makes the same resource ids from it
-    /// (see `replay.rs`), so it completes what the failed copy began instead of starting
-    /// a second resource.
-    Run {
-        first_at: Timestamp,
-    },
-    Answered {
-        status: u16,
-        body: String,
-    },
-}
 
 #[derive(Serialize, Deserialize)]
 struct Record {
@@ -110,7 +92,7 @@ impl IdempotencyObject {
         match record {
             // A failed copy frees the key for any body: only a success binds it.
             Some(Record { state: RecordState::Failed { .. }, .. }) => {}
-            Some(r) if r.body_sha256 != body_sha256 => return Err(replay::reused()),
+            Some(r) if r.body_sha256 != body_sha256 => return Err(key_reused()),
             _ => {}
         }
         match record {
@@ -145,7 +127,7 @@ impl IdempotencyObject {
         body: String,
     ) -> std::result::Result<Result<Response>, ApiError> {
         let storage = self.state.storage();
-        if replay::is_kept(status) {
+        if is_kept(status) {
             let answered = Record { body_sha256, state: RecordState::Answered { status, body } };
             storage.put(RECORD, &answered).await.map_err(|e| internal("keeping an answer", e))?;
         } else {

@@ -2,11 +2,11 @@
 //! ingest events for one customer.
 
 use super::{call, customer_stub, decode};
-use crate::auth::setting;
+use crate::front::auth::setting;
+use crate::front::token::{self, MAX_TTL_SECONDS};
+use crate::front::Ctx;
 use crate::protocol::CustomerCall;
 use crate::respond::Reply;
-use crate::token::{self, MAX_TTL_SECONDS};
-use crate::Ctx;
 use edgemeter_core::customer::Customer;
 use edgemeter_core::input::Fields;
 use edgemeter_core::ApiError;

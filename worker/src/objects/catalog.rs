@@ -8,24 +8,14 @@
 //! about a minute); an ingest request that meets an unknown event name re-reads the
 //! snapshot once before rejecting, so a stale cache never outlives a fresh KV copy.
 
-use crate::billing_index;
-use crate::protocol::{self, CatalogCall};
+use crate::objects::billing_index;
+use crate::protocol::{self, CatalogCall, Page, KV, METRICS_KEY};
 use crate::respond::{self, internal};
 use edgemeter_core::customer::Customer;
 use edgemeter_core::metric::{Metric, MetricDef};
-use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
-use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
-use std::rc::Rc;
+use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue as V, State};
-
-/// The KV binding.
-pub const KV: &str = "EDGEMETER_KV";
-/// Where the metrics snapshot lives in KV.
-pub const METRICS_KEY: &str = "catalog:metrics";
-/// How long an isolate trusts its copy of the snapshot.
-const CACHE_MS: i64 = 10_000;
 
 #[durable_object]
 pub struct CatalogObject {
@@ -55,13 +45,6 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 #[derive(Deserialize)]
 struct BodyRow {
     body: String,
-}
-
-/// A page of a list (API.md, "Conventions": `{"data", "next_cursor"}`).
-#[derive(Serialize, Deserialize)]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    pub next_cursor: Option<String>,
 }
 
 impl DurableObject for CatalogObject {
@@ -184,34 +167,4 @@ fn list_customers(
         None
     };
     Ok(respond::json(200, &Page { data, next_cursor }))
-}
-
-thread_local! {
-    /// The isolate's copy of the metrics snapshot and when it was read.
-    static CACHE: RefCell<Option<(i64, Rc<Vec<MetricDef>>)>> = const { RefCell::new(None) };
-}
-
-/// The metrics as ingest sees them: the cached KV snapshot, refreshed when older than
-/// `CACHE_MS` or when `force` is set.
-pub async fn metrics_for_ingest(
-    env: &Env,
-    now: Timestamp,
-    force: bool,
-) -> std::result::Result<Rc<Vec<MetricDef>>, ApiError> {
-    if !force {
-        let cached =
-            CACHE.with(|c| c.borrow().as_ref().filter(|(at, _)| now.millis() - at < CACHE_MS).map(|(_, m)| m.clone()));
-        if let Some(m) = cached {
-            return Ok(m);
-        }
-    }
-    let kv = env.kv(KV).map_err(|e| internal("KV binding", e))?;
-    let text = kv.get(METRICS_KEY).text().await.map_err(|e| internal("KV get", e))?;
-    let metrics: Vec<MetricDef> = match text {
-        Some(t) => serde_json::from_str(&t).map_err(|e| internal("reading catalog snapshot", e))?,
-        None => Vec::new(),
-    };
-    let metrics = Rc::new(metrics);
-    CACHE.with(|c| *c.borrow_mut() = Some((now.millis(), metrics.clone())));
-    Ok(metrics)
 }

@@ -1,10 +1,10 @@
 //! API.md "Billable metrics": create, list, get.
 
 use super::{all_metrics, call, catalog_stub, fresh_id, list_params};
-use crate::catalog::Page;
+use crate::front::Ctx;
 use crate::protocol::CatalogCall;
+use crate::protocol::Page;
 use crate::respond::Reply;
-use crate::Ctx;
 use edgemeter_core::metric::{Metric, MetricDef};
 use edgemeter_core::{ApiError, ErrorCode};
 

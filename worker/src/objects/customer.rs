@@ -8,11 +8,11 @@
 //! ledger writes what it returns. If a transaction fails, the book is dropped and loaded
 //! again from storage by the next call, so memory never runs ahead of what is durable.
 
-use crate::invoicing;
-use crate::ledger::Ledger;
+use crate::objects::invoicing;
+use crate::objects::ledger::Ledger;
+use crate::objects::tx::atomically;
 use crate::protocol::{self, CustomerCall, Fates, RunReport};
 use crate::respond::{self, internal};
-use crate::tx::atomically;
 use edgemeter_core::book::{webhook, Book, VoidFate};
 use edgemeter_core::customer::{Customer, CustomerInput};
 use edgemeter_core::event::{EventRecord, ValidEvent};

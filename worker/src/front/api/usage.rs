@@ -1,9 +1,9 @@
 //! API.md "Usage and upcoming invoice" (usage) and `POST /v1/usage/void`.
 
 use super::{call, customer_stub, metric_defs, query_value};
+use crate::front::Ctx;
 use crate::protocol::CustomerCall;
 use crate::respond::Reply;
-use crate::Ctx;
 use edgemeter_core::ingest::canonical_uuid;
 use edgemeter_core::input::Fields;
 use edgemeter_core::time::Timestamp;

@@ -14,11 +14,10 @@
 //!   gives the others its answer (or 409 `idempotency_key_in_use` while it runs). Nothing
 //!   else would stop two racing copies of a create from making two customers.
 
-use crate::idempotency_object::Claim;
-use crate::protocol::{call, decode, KeyCall};
+use crate::protocol::{call, decode, is_kept, key_reused, Claim, KeyCall, KV};
 use crate::respond::{internal, Reply};
 use edgemeter_core::time::Timestamp;
-use edgemeter_core::{ApiError, ErrorCode};
+use edgemeter_core::ApiError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use worker::{Env, Request, Stub};
@@ -89,12 +88,12 @@ impl Replay {
 
     /// The stored answer for this key, or `None` to run the request.
     pub async fn lookup(&self, env: &Env) -> std::result::Result<Option<Reply>, ApiError> {
-        let kv = env.kv(crate::catalog::KV).map_err(|e| internal("KV binding", e))?;
+        let kv = env.kv(KV).map_err(|e| internal("KV binding", e))?;
         let stored: Option<Stored> = kv.get(&self.kv_key).json().await.map_err(|e| internal("KV get", e))?;
         match stored {
             None => Ok(None),
             Some(s) if s.body_sha256 == self.body_sha256 => Ok(Some(Reply::new(s.status, s.body.into_bytes()))),
-            Some(_) => Err(reused()),
+            Some(_) => Err(key_reused()),
         }
     }
 
@@ -141,7 +140,7 @@ impl Replay {
         }
         let stored =
             Stored { body_sha256: self.body_sha256.clone(), status, body: String::from_utf8_lossy(body).into_owned() };
-        let kv = env.kv(crate::catalog::KV).map_err(|e| internal("KV binding", e))?;
+        let kv = env.kv(KV).map_err(|e| internal("KV binding", e))?;
         kv.put(&self.kv_key, serde_json::to_string(&stored).map_err(|e| internal("rendering replay", e))?)
             .map_err(|e| internal("KV put", e))?
             .expiration_ttl(TTL_SECONDS)
@@ -149,16 +148,4 @@ impl Replay {
             .await
             .map_err(|e| internal("KV put", e))
     }
-}
-
-/// Whether an answer is kept for the key's later copies: a success. Anything else (a
-/// refused body, a 5xx) saved nothing, so the corrected request or a retry runs again.
-pub fn is_kept(status: u16) -> bool {
-    (200..300).contains(&status)
-}
-
-/// The same key sent again with another body (API.md, "Conventions").
-pub fn reused() -> ApiError {
-    ApiError::new(ErrorCode::IdempotencyKeyReused, "this Idempotency-Key was used with a different request body")
-        .field("Idempotency-Key")
 }

@@ -1,9 +1,9 @@
 //! API.md "Customers": create, get, list, patch.
 
 use super::{call, catalog_stub, customer_stub, decode, fresh_id, list_params};
+use crate::front::Ctx;
 use crate::protocol::{CatalogCall, CustomerCall};
 use crate::respond::Reply;
-use crate::Ctx;
 use edgemeter_core::customer::{Customer, CustomerInput};
 use edgemeter_core::ApiError;
 

@@ -8,7 +8,7 @@
 //! gets two invoices however often or late runs fire.
 
 use crate::ids;
-use crate::ledger::{Ledger, LedgerResult};
+use crate::objects::ledger::{Ledger, LedgerResult};
 use edgemeter_core::book::{Book, PeriodFacts, StepInput, StepOutcome};
 use edgemeter_core::ingest::LATE_WINDOW_MS;
 use edgemeter_core::metric::MetricDef;
