@@ -37,6 +37,6 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    front::fetch(req, env).await
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    front::fetch(req, env, ctx).await
 }

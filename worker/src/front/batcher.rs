@@ -6,23 +6,24 @@
 //! size instead of multiplying. Each request still gets its own events' fates, and only
 //! once the object has written them.
 //!
-//! Roles: the request that finds its customer's lane idle leads: it takes every waiting
-//! part along (up to [`MAX_EVENTS`]), makes the call and hands each rider its fates. When
-//! its call is done it promotes the first request that queued meanwhile to lead the next
-//! call. A lead that is dropped half-way (its client went away) still promotes the next,
-//! and its riders learn that their call was lost (500, safe to retry).
+//! Roles: every request queues its part in its customer's lane. The request that finds
+//! the lane idle drives it: it makes the calls, each carrying everything queued (up to
+//! [`MAX_EVENTS`]), and leaves each part's fates in its slot. It answers its own client
+//! after the call that carried its part, and keeps driving the lane until the queue is
+//! empty under `waitUntil`, so its request context lives on for the calls it makes.
 //!
 //! Three rules of the platform shape this (TOOLCHAIN.md):
+//! - Only the driver makes object calls. I/O started by code that another request's
+//!   event woke belongs to that other request: a waiter woken by the driver that made a
+//!   call itself failed under load with "Cannot perform I/O on behalf of a different
+//!   request". So waiters never call; they only take their fates.
 //! - A request that only awaits a promise settled by another request's code has no I/O
 //!   of its own and workerd cancels it as hung, so a waiting request holds a timer of its
-//!   own ([`worker::Delay`], cleared when dropped) until its answer comes.
+//!   own ([`worker::Delay`], cleared when dropped). The timer also watches the lane: if
+//!   its driver makes no progress for [`STALLED`] (its request died), the waiter takes the
+//!   lane over from its own timer's context.
 //! - One request may not use another's I/O objects, so only plain data (JSON text and
-//!   fates) passes between them.
-//! - Code runs in the request context that woke it. A Rust waker called by the lead
-//!   would poll the waiter's future inside the lead's context, and a promoted waiter's
-//!   object call would then belong to the lead's request, dying with it. So a waiter is
-//!   woken through a JS promise it created and awaits itself: the lead only resolves it,
-//!   and workerd runs the continuation in the waiter's own context.
+//!   fates) passes between them, and a waiter is woken by resolving a promise it made.
 
 use crate::protocol::{call_raw, customer_stub, decode, Fates};
 use crate::respond::internal;
@@ -37,13 +38,17 @@ use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Delay, Env};
+use worker::{Context, Delay, Env};
 
 /// Most events in one object call. A request holds at most 1,000, so a call carries the
 /// events of several requests; past this the rest wait for the next call.
 pub const MAX_EVENTS: usize = 5_000;
-/// How long a waiting request waits for its call before answering 500 (safe to retry).
-const WAIT_LIMIT: Duration = Duration::from_secs(60);
+/// How often a waiting request checks on its lane.
+const CHECK: Duration = Duration::from_millis(1_000);
+/// A lane whose driver made no progress this long is taken over by a waiter.
+const STALLED: i64 = 10_000;
+/// How long a request waits for its fates in all before answering 500 (safe to retry).
+const WAIT_LIMIT: i64 = 60_000;
 
 /// One request's events for one customer: plain data.
 pub struct Part {
@@ -52,136 +57,188 @@ pub struct Part {
     pub count: usize,
     /// The definitions of the metrics these events' names feed.
     pub metrics: Vec<MetricDef>,
+    /// The object calls counted to this part's request (`x-edgemeter-do-calls`): each
+    /// call counts once, to the request of the first part it carries, which is still
+    /// waiting for it; so the counts of all answers add up to the calls made.
+    pub calls: Rc<std::cell::Cell<usize>>,
 }
 
-/// What a request gets back: its fates, and whether it made the call itself.
-pub struct Sent {
-    pub fates: Vec<Fate>,
-    pub led: bool,
-}
+type Slot = Rc<RefCell<Option<Result<Vec<Fate>, ApiError>>>>;
 
-enum Signal {
-    Done(Result<Vec<Fate>, ApiError>),
-    /// Your turn to lead, with your part back.
-    Lead(Part),
-}
-
-struct Waiter {
+struct Queued {
     part: Part,
-    /// Where the lead leaves the waiter's signal; shared with the waiting request only.
-    slot: Rc<RefCell<Option<Signal>>>,
-    /// Resolves the promise the waiter awaits (created in the waiter's context).
+    /// Where the driver leaves this part's fates; shared with its request only.
+    slot: Slot,
+    /// Resolves the promise the request awaits (made in its own context).
     wake: js_sys::Function,
 }
 
-impl Drop for Waiter {
-    /// A waiter dropped unsignalled (its lead was cancelled half-way) is woken with
-    /// nothing, and answers that its call was lost, rather than waiting out its timer.
+impl Drop for Queued {
+    /// A part dropped unanswered (its driver's request was cancelled mid-call) tells its
+    /// request at once that its call was lost (500, safe to retry).
     fn drop(&mut self) {
-        if Rc::strong_count(&self.slot) >= 2 && self.slot.borrow().is_none() {
+        if self.slot.borrow().is_none() {
+            *self.slot.borrow_mut() = Some(Err(internal("ingest", "the call carrying these events was lost")));
             let _ = self.wake.call0(&JsValue::UNDEFINED);
         }
     }
 }
 
-impl Waiter {
-    /// Leaves a signal and wakes the waiter; gives the signal back if it gave up waiting.
-    fn signal(self, s: Signal) -> Result<(), Signal> {
-        if Rc::strong_count(&self.slot) < 2 {
-            return Err(s);
-        }
-        *self.slot.borrow_mut() = Some(s);
+impl Queued {
+    fn answer(self, r: Result<Vec<Fate>, ApiError>) {
+        *self.slot.borrow_mut() = Some(r);
         let _ = self.wake.call0(&JsValue::UNDEFINED);
-        Ok(())
     }
 }
 
 #[derive(Default)]
 struct Lane {
-    busy: bool,
-    queue: VecDeque<Waiter>,
+    driven: bool,
+    /// When the driver last made progress (ms).
+    beat: i64,
+    queue: VecDeque<Queued>,
 }
 
 thread_local! {
     static LANES: RefCell<HashMap<String, Lane>> = RefCell::new(HashMap::new());
 }
 
-/// Sends one request's events for a customer, batched with other requests' as above.
-pub async fn send(env: &Env, customer_id: &str, now: Timestamp, part: Part) -> Result<Sent, ApiError> {
-    let queued = LANES.with(|lanes| {
-        let mut lanes = lanes.borrow_mut();
-        let lane = lanes.entry(customer_id.to_owned()).or_default();
-        if lane.busy {
-            let mut wake = None;
-            let woken = js_sys::Promise::new(&mut |resolve, _| wake = Some(resolve));
-            let slot = Rc::new(RefCell::new(None));
-            if let Some(wake) = wake {
-                lane.queue.push_back(Waiter { part, slot: slot.clone(), wake });
-            }
-            Err((JsFuture::from(woken), slot))
-        } else {
-            lane.busy = true;
-            Ok(part)
-        }
-    });
-    let mine = match queued {
-        Ok(part) => part,
-        Err((woken, slot)) => {
-            let timer = Delay::from(WAIT_LIMIT);
-            let signal = match select(woken, timer).await {
-                Either::Left(_) => slot.borrow_mut().take(),
-                Either::Right(_) => return Err(internal("ingest", "waited too long for a customer's object")),
-            };
-            match signal {
-                Some(Signal::Done(r)) => return r.map(|fates| Sent { fates, led: false }),
-                Some(Signal::Lead(part)) => part,
-                None => return Err(internal("ingest", "the call carrying these events was lost")),
-            }
-        }
-    };
-    lead(env, customer_id, now, mine).await.map(|fates| Sent { fates, led: true })
+fn clock() -> i64 {
+    worker::Date::now().as_millis() as i64
 }
 
-/// Promotes the next waiter when a lead ends, however it ends.
-struct HandOver<'a>(&'a str);
+/// Sends one request's events for a customer, batched with other requests' as above.
+pub async fn send(
+    env: &Env,
+    ctx: &Context,
+    customer_id: &str,
+    now: Timestamp,
+    part: Part,
+) -> Result<Vec<Fate>, ApiError> {
+    let slot: Slot = Rc::new(RefCell::new(None));
+    let mut wake = None;
+    let woken = js_sys::Promise::new(&mut |resolve, _| wake = Some(resolve));
+    let Some(wake) = wake else { return Err(internal("ingest", "a promise without its resolver")) };
+    let drive_now = LANES.with(|lanes| {
+        let mut lanes = lanes.borrow_mut();
+        let lane = lanes.entry(customer_id.to_owned()).or_default();
+        lane.queue.push_back(Queued { part, slot: slot.clone(), wake });
+        !std::mem::replace(&mut lane.driven, true)
+    });
+    if drive_now {
+        return drive_until_answered(env, ctx, customer_id, now, &slot).await;
+    }
+    let started = clock();
+    let mut woken = JsFuture::from(woken);
+    loop {
+        match select(woken, Delay::from(CHECK)).await {
+            Either::Left(_) => break,
+            Either::Right((_, still)) => {
+                woken = still;
+                if slot.borrow().is_some() {
+                    break;
+                }
+                let t = clock();
+                let take_over = LANES.with(|lanes| {
+                    let mut lanes = lanes.borrow_mut();
+                    let lane = lanes.entry(customer_id.to_owned()).or_default();
+                    let stalled = !lane.driven || t - lane.beat > STALLED;
+                    if stalled {
+                        lane.driven = true;
+                        lane.beat = t;
+                    }
+                    stalled
+                });
+                if take_over {
+                    return drive_until_answered(env, ctx, customer_id, now, &slot).await;
+                }
+                if t - started > WAIT_LIMIT {
+                    return Err(internal("ingest", "waited too long for a customer's object"));
+                }
+            }
+        }
+    }
+    let answer = slot.borrow_mut().take();
+    answer.unwrap_or_else(|| Err(internal("ingest", "woken without an answer")))
+}
 
-impl Drop for HandOver<'_> {
+/// Drives the lane until this request's own part is answered, then hands the rest of
+/// the queue to `waitUntil`, in this same request's context.
+async fn drive_until_answered(
+    env: &Env,
+    ctx: &Context,
+    customer_id: &str,
+    now: Timestamp,
+    slot: &Slot,
+) -> Result<Vec<Fate>, ApiError> {
+    let guard = Release(customer_id.to_owned());
+    while slot.borrow().is_none() {
+        if !one_call(env, customer_id, now).await {
+            break;
+        }
+    }
+    let more = LANES.with(|lanes| lanes.borrow().get(customer_id).is_some_and(|l| !l.queue.is_empty()));
+    if more {
+        let (env, id) = (env.clone(), customer_id.to_owned());
+        std::mem::forget(guard);
+        ctx.wait_until(async move {
+            let _guard = Release(id.clone());
+            loop {
+                // Let the event loop take in the requests already waiting to be read, so
+                // they ride in this call rather than the next: under load the lane is
+                // never idle, and this yield costs nothing but a turn of the loop.
+                Delay::from(Duration::ZERO).await;
+                if !one_call(&env, &id, now).await {
+                    break;
+                }
+            }
+        });
+    }
+    let answer = slot.borrow_mut().take();
+    answer.unwrap_or_else(|| Err(internal("ingest", "the lane closed before this request's call")))
+}
+
+/// Marks the lane undriven when its driver stops, however it stops (a dropped request
+/// included), so a waiter's watch takes it over.
+struct Release(String);
+
+impl Drop for Release {
     fn drop(&mut self) {
         LANES.with(|lanes| {
             let mut lanes = lanes.borrow_mut();
-            let Some(lane) = lanes.get_mut(self.0) else { return };
-            while let Some(mut w) = lane.queue.pop_front() {
-                // A waiter that gave up is skipped: try the next.
-                let part =
-                    std::mem::replace(&mut w.part, Part { events_json: Vec::new(), count: 0, metrics: Vec::new() });
-                if w.signal(Signal::Lead(part)).is_ok() {
-                    return;
+            if let Some(lane) = lanes.get_mut(&self.0) {
+                if lane.queue.is_empty() {
+                    lanes.remove(&self.0);
+                } else {
+                    lane.driven = false;
                 }
             }
-            lanes.remove(self.0);
         });
     }
 }
 
-async fn lead(env: &Env, customer_id: &str, now: Timestamp, mine: Part) -> Result<Vec<Fate>, ApiError> {
-    let _hand_over = HandOver(customer_id);
-    let riders: Vec<Waiter> = LANES.with(|lanes| {
+/// One object call carrying everything queued (up to [`MAX_EVENTS`]); each part's fates
+/// go to its slot. False when the queue was empty.
+async fn one_call(env: &Env, customer_id: &str, now: Timestamp) -> bool {
+    let batch: Vec<Queued> = LANES.with(|lanes| {
         let mut lanes = lanes.borrow_mut();
         let mut taken = Vec::new();
         if let Some(lane) = lanes.get_mut(customer_id) {
-            let mut total = mine.count;
-            while lane.queue.front().is_some_and(|w| total + w.part.count <= MAX_EVENTS) {
-                if let Some(w) = lane.queue.pop_front() {
-                    total += w.part.count;
-                    taken.push(w);
+            lane.beat = clock();
+            let mut total = 0;
+            while let Some(q) = lane.queue.front() {
+                if !taken.is_empty() && total + q.part.count > MAX_EVENTS {
+                    break;
                 }
+                total += q.part.count;
+                taken.extend(lane.queue.pop_front());
             }
         }
         taken
     });
-
-    let parts = std::iter::once(&mine).chain(riders.iter().map(|w| &w.part));
-    let body = ingest_body(now, parts);
+    let Some(first) = batch.first() else { return false };
+    first.part.calls.set(first.part.calls.get() + 1);
+    let body = ingest_body(now, batch.iter().map(|q| &q.part));
     let result = match customer_stub(env, customer_id) {
         Ok(stub) => match call_raw(&stub, body).await {
             Ok(reply) => decode::<Fates>(&reply).map(|f| f.fates),
@@ -189,24 +246,24 @@ async fn lead(env: &Env, customer_id: &str, now: Timestamp, mine: Part) -> Resul
         },
         Err(e) => Err(e),
     };
-    let total = mine.count + riders.iter().map(|w| w.part.count).sum::<usize>();
+    let total: usize = batch.iter().map(|q| q.part.count).sum();
     let result = match result {
         Ok(f) if f.len() != total => Err(internal("customer object answered", "a wrong number of fates")),
         other => other,
     };
-
-    let mut offset = mine.count;
-    for w in riders {
-        let slice = result.as_ref().map(|f| f[offset..offset + w.part.count].to_vec()).map_err(Clone::clone);
-        offset += w.part.count;
-        // A rider that gave up is answered 500 already; its events are stored or not,
-        // and a retry is told which.
-        let _ = w.signal(Signal::Done(slice));
+    let mut offset = 0;
+    for q in batch {
+        let n = q.part.count;
+        let r = result.as_ref().map(|f| f[offset..offset + n].to_vec()).map_err(Clone::clone);
+        offset += n;
+        q.answer(r);
     }
-    result.map(|mut f| {
-        f.truncate(mine.count);
-        f
-    })
+    LANES.with(|lanes| {
+        if let Some(lane) = lanes.borrow_mut().get_mut(customer_id) {
+            lane.beat = clock();
+        }
+    });
+    true
 }
 
 /// The JSON of a `CustomerCall::Ingest` carrying several parts, written from their
@@ -269,9 +326,11 @@ mod tests {
             field: None,
             filters: Default::default(),
         };
-        let a = Part { events_json: json(&valid[..2]), count: 2, metrics: vec![def("mx", "x")] };
-        let empty = Part { events_json: Vec::new(), count: 0, metrics: vec![def("mx", "x")] };
-        let b = Part { events_json: json(&valid[2..]), count: 1, metrics: vec![def("my", "y"), def("mx", "x")] };
+        let calls = Rc::new(std::cell::Cell::new(0));
+        let part = |events_json, count, metrics| Part { events_json, count, metrics, calls: calls.clone() };
+        let a = part(json(&valid[..2]), 2, vec![def("mx", "x")]);
+        let empty = part(Vec::new(), 0, vec![def("mx", "x")]);
+        let b = part(json(&valid[2..]), 1, vec![def("my", "y"), def("mx", "x")]);
         let bytes = ingest_body(now, [&a, &empty, &b].into_iter());
         let CustomerCall::Ingest { now: n, metrics, events } = serde_json::from_slice(&bytes).unwrap() else {
             panic!("not an ingest call")

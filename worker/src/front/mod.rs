@@ -21,6 +21,8 @@ use worker::{Env, Method, Request, Response, Result};
 /// What every handler gets: the bindings and the request's arrival time.
 pub struct Ctx {
     pub env: Env,
+    /// The runtime's context of this request (`waitUntil`).
+    pub worker: worker::Context,
     pub now: Timestamp,
     /// For a request with an `Idempotency-Key`: where its new ids come from, so that every
     /// copy that runs makes the same ones (`replay::IdSeed`).
@@ -31,14 +33,15 @@ pub struct Ctx {
 }
 
 /// Answers one HTTP request.
-pub async fn fetch(mut req: Request, env: Env) -> Result<Response> {
+pub async fn fetch(mut req: Request, env: Env, worker: worker::Context) -> Result<Response> {
     // A browser's preflight carries no credentials: answer it before authenticating.
     if req.method() == Method::Options {
         return cors::preflight();
     }
     let faults = env.var("EDGEMETER_FAULT_INJECTION").is_ok_and(|v| v.to_string() == "1");
     let fault = if faults { req.headers().get("edgemeter-fault").ok().flatten() } else { None };
-    let ctx = Ctx { env, now: Timestamp(worker::Date::now().as_millis() as i64), id_seed: Default::default(), fault };
+    let ctx =
+        Ctx { env, worker, now: Timestamp(worker::Date::now().as_millis() as i64), id_seed: Default::default(), fault };
     let reply = match handle(&mut req, &ctx).await {
         Ok(r) => r,
         Err(e) => Reply::error(&e),

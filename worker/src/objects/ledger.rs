@@ -217,31 +217,26 @@ impl Ledger {
     /// about [`CHUNK_BYTES`] of JSON, bound as one parameter (Cloudflare allows 100 bound
     /// parameters and 100 KB of SQL per statement; the rows travel in the parameter).
     pub fn insert_events(&self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> LedgerResult<()> {
-        let mut chunk = String::with_capacity(CHUNK_BYTES + 1024);
+        // Each row is `[key, hash, event_name, {record}, ts, period_start]`, the record as a
+        // JSON object (not a string), so it is written once and stored as `value -> 3`.
+        let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + 4096);
         for (i, n) in new.iter().enumerate() {
             let ev = &events[n.index];
-            if chunk.is_empty() {
-                chunk.push('[');
-            } else {
-                chunk.push(',');
-            }
-            let row = (
-                &ev.key,
-                ev.hash,
-                &ev.event_name,
-                serde_json::to_string(ev).map_err(err)?,
-                ev.ts,
-                n.period_start.millis(),
-            );
-            chunk.push_str(&serde_json::to_string(&row).map_err(err)?);
+            chunk.push(if chunk.is_empty() { b'[' } else { b',' });
+            serde_json::to_writer(&mut chunk, &(&ev.key, ev.hash, &ev.event_name)).map_err(err)?;
+            chunk.pop(); // the tuple's `]`: the row goes on
+            chunk.push(b',');
+            serde_json::to_writer(&mut chunk, ev).map_err(err)?;
+            chunk.extend_from_slice(format!(",{},{}]", ev.ts, n.period_start.millis()).as_bytes());
             if chunk.len() >= CHUNK_BYTES || i + 1 == new.len() {
-                chunk.push(']');
+                chunk.push(b']');
+                let rows = String::from_utf8(std::mem::take(&mut chunk)).map_err(err)?;
                 self.sql
                     .exec(
                         "INSERT INTO events (key, hash, event_name, body, ts, period_start, received_at)
-                         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?
+                         SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, value ->> 5, ?
                          FROM json_each(?)",
-                        vec![V::Integer(now.millis()), V::String(std::mem::take(&mut chunk))],
+                        vec![V::Integer(now.millis()), V::String(rows)],
                     )
                     .map_err(err)?;
             }

@@ -88,6 +88,7 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
 
     // One part per customer, written as JSON here (plain data), sent through the
     // isolate's batcher: it rides along with other requests' events for the same customer.
+    let calls = std::rc::Rc::new(std::cell::Cell::new(0));
     let sends = groups.iter().map(|(customer_id, idx)| {
         let mut events_json = Vec::with_capacity(idx.len() * 256);
         let mut names: Vec<&str> = Vec::new();
@@ -103,18 +104,18 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
         }
         let metrics: Vec<MetricDef> =
             metrics.iter().filter(|m| names.contains(&m.event_name.as_str())).cloned().collect();
-        let part = batcher::Part { events_json, count: idx.len(), metrics };
-        batcher::send(&ctx.env, customer_id, ctx.now, part)
+        let part = batcher::Part { events_json, count: idx.len(), metrics, calls: calls.clone() };
+        batcher::send(&ctx.env, &ctx.worker, customer_id, ctx.now, part)
     });
     let replies = join_all(sends).await;
-    let object_calls = replies.iter().filter(|r| r.as_ref().is_ok_and(|s| s.led)).count();
+    let object_calls = calls.get();
 
     for ((_, idx), reply) in groups.iter().zip(replies) {
         // An id that cannot name a customer fails before any call: that customer's
         // events are rejected like those of a customer that does not exist.
         match reply {
-            Ok(r) if r.fates.len() == idx.len() => {
-                for (&(i, _), fate) in idx.iter().zip(r.fates) {
+            Ok(fates) if fates.len() == idx.len() => {
+                for (&(i, _), fate) in idx.iter().zip(fates) {
                     outcomes[i] = Some(match fate {
                         Fate::Accepted => Outcome::Accepted,
                         Fate::Duplicate => Outcome::Duplicate,
