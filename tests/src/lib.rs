@@ -253,6 +253,8 @@ pub struct Resp {
     pub status: u16,
     pub body: Value,
     pub text: String,
+    /// On ingest: the object calls counted to this request (`x-edgemeter-do-calls`).
+    pub do_calls: Option<u64>,
 }
 
 impl Resp {
@@ -329,8 +331,9 @@ impl Client {
             Err(e) => return Err(e.to_string()),
         };
         let status = resp.status();
+        let do_calls = resp.header("x-edgemeter-do-calls").and_then(|v| v.parse().ok());
         let text = resp.into_string().unwrap_or_default();
-        Ok(Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text })
+        Ok(Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text, do_calls })
     }
 
     /// Any method, an optional raw body and extra headers; `Err` only when the transport
