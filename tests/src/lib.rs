@@ -793,18 +793,19 @@ pub mod load {
     /// What became of one ingest request.
     #[derive(Debug)]
     pub struct Sent {
-        /// The answer that ended it: anything but a 5xx. `None` if every try failed.
+        /// The answer that ended it: a whole JSON answer, not a 5xx. `None` if every try
+        /// failed.
         pub answer: Option<Resp>,
         /// How many times it went out.
         pub tries: usize,
-        /// Each failed try: a 5xx answer or a transport error. Events of a request with
-        /// failures may have been accepted by a try whose answer was lost.
+        /// Each failed try: a 5xx, an answer cut short or a transport error. Events of a
+        /// request with failures may have been accepted by a try whose answer was lost.
         pub failures: Vec<String>,
     }
 
     /// POSTs an ingest body with its `Idempotency-Key` header and, as a client would,
-    /// sends the same bytes again after a 5xx or a transport failure: at most `tries`
-    /// times, backing off, and no more once `stop()` says so.
+    /// sends the same bytes again after a 5xx, an answer cut short or a transport failure:
+    /// at most `tries` times, backing off, and no more once `stop()` says so.
     pub fn post_ingest(c: &Client, body: &[u8], header: &str, tries: usize, stop: &dyn Fn() -> bool) -> Sent {
         let mut sent = Sent { answer: None, tries: 0, failures: Vec::new() };
         while sent.tries < tries && !stop() {
@@ -813,11 +814,13 @@ pub mod load {
             }
             sent.tries += 1;
             match c.try_send("POST", "/v1/usage/ingest", Some(body), &[("idempotency-key", header)]) {
-                Ok(r) if r.status < 500 => {
+                // Every answer of the API is JSON: one that is not was cut short (the server
+                // died after the status line), and its events are not acknowledged.
+                Ok(r) if r.status < 500 && !r.body.is_null() => {
                     sent.answer = Some(r);
                     break;
                 }
-                Ok(r) => sent.failures.push(format!("{} {}", r.status, r.text)),
+                Ok(r) => sent.failures.push(format!("{} {:?}", r.status, r.text)),
                 Err(e) => sent.failures.push(e),
             }
         }

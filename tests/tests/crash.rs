@@ -89,7 +89,7 @@ fn statuses(log: &[(usize, Sent)], batches: &[Vec<usize>], plan: &[Planned]) -> 
     for (b, s) in log {
         let Some(r) = &s.answer else { continue };
         assert_eq!(r.status, 200, "{}", r.text);
-        let results = r.body["results"].as_array().expect("results");
+        let results = r.body["results"].as_array().unwrap_or_else(|| panic!("no results in {}", r.text));
         assert_eq!(results.len(), batches[*b].len(), "one result per event: {}", r.text);
         for (&e, res) in batches[*b].iter().zip(results) {
             assert_eq!(res["idempotency_key"], plan[e].key.as_str(), "results in request order: {}", r.text);
@@ -230,4 +230,7 @@ fn sigkill_mid_load_keeps_every_acknowledged_event_and_a_resend_counts_each_once
         retried(&log),
         retried(&log2),
     );
+    for (_, s) in log.iter().chain(&log2).filter(|(_, s)| s.answer.is_some() && !s.failures.is_empty()).take(5) {
+        println!("crash: a request answered after failed tries: {:?}", s.failures);
+    }
 }

@@ -87,7 +87,7 @@ fn duplicate_storm_counts_every_event_exactly_once() {
         let batch = &batches[*b];
         let r = s.answer.as_ref().unwrap_or_else(|| panic!("a batch failed {TRIES} times: {:?}", s.failures));
         assert_eq!(r.status, 200, "{}", r.text);
-        let results = r.body["results"].as_array().expect("results");
+        let results = r.body["results"].as_array().unwrap_or_else(|| panic!("no results in {}", r.text));
         assert_eq!(results.len(), batch.len(), "one result per event: {}", r.text);
         let (mut accepted, mut duplicates) = (0u64, 0u64);
         for (&(e, _), res) in batch.iter().zip(results) {
