@@ -72,3 +72,17 @@ test-wasm: setup
 bench-sdk:
 	$(MAKE) sdk-build
 	cd tests/bench/sdk-track && npm ci --no-audit --no-fund && node run.mjs
+
+# Exactly-once under load at full size (RELIABILITY.md); `make test` runs both small.
+# A duplicate storm: 100,000 distinct events, each sent three times, over 32 customers.
+.PHONY: storm crash
+storm: build
+	EDGEMETER_SKIP_BUILD=1 EDGEMETER_STORM_EVENTS=$${EDGEMETER_STORM_EVENTS:-100000} \
+	  EDGEMETER_STORM_CUSTOMERS=$${EDGEMETER_STORM_CUSTOMERS:-32} EDGEMETER_LOAD_THREADS=$${EDGEMETER_LOAD_THREADS:-12} \
+	  cargo test -p edgemeter-tests --test storm -- --nocapture
+
+# wrangler dev SIGKILLed mid-load, restarted on its state, 100,000 events sent again.
+crash: build
+	EDGEMETER_SKIP_BUILD=1 EDGEMETER_CRASH_EVENTS=$${EDGEMETER_CRASH_EVENTS:-100000} \
+	  EDGEMETER_CRASH_CUSTOMERS=$${EDGEMETER_CRASH_CUSTOMERS:-32} EDGEMETER_LOAD_THREADS=$${EDGEMETER_LOAD_THREADS:-12} \
+	  cargo test -p edgemeter-tests --test crash -- --nocapture
