@@ -70,6 +70,7 @@ impl Book {
         let mut fates = Vec::with_capacity(events.len());
         let mut new_events = Vec::new();
         let mut first: HashMap<&str, FirstCopy> = HashMap::with_capacity(events.len());
+        let mut last_period: Option<crate::period::Period> = None;
         for (index, ev) in events.iter().enumerate() {
             let key = ev.idempotency_key.as_ref();
             if let Some(f) = first.get(key) {
@@ -80,7 +81,13 @@ impl Book {
                 });
                 continue;
             }
-            let period_start = schedule.period_containing(ev.timestamp).start;
+            // Most events of a batch share a period: reuse the last one when it fits.
+            let period = match last_period {
+                Some(p) if p.contains(ev.timestamp) => p,
+                _ => schedule.period_containing(ev.timestamp),
+            };
+            last_period = Some(period);
+            let period_start = period.start;
             let fate = match stored.get(key) {
                 Some(h) => {
                     first.insert(key, FirstCopy { hash: *h, stored: true });
