@@ -90,6 +90,14 @@ export type AbortSignalOf<G = typeof globalThis> = G extends { AbortSignal: { pr
   ? S
   : { readonly aborted: boolean };
 
+/**
+ * The bytes of a batch's body: a `Uint8Array` over an `ArrayBuffer` (never a
+ * `SharedArrayBuffer`). Written as what `slice()` returns, which is
+ * `Uint8Array<ArrayBuffer>` from TypeScript 5.7 (whose DOM `fetch` takes no other) and
+ * plain `Uint8Array` before (when it was not generic).
+ */
+export type BodyBytes = ReturnType<Uint8Array['slice']>;
+
 /** What `fetch` is called with. */
 export interface FetchInit {
   method: 'GET' | 'POST' | 'PATCH';
@@ -98,7 +106,7 @@ export interface FetchInit {
    * The JSON body: UTF-8 bytes for a batch of events (the queue writes them, in wasm
    * memory), text for the API client's requests; absent on a GET.
    */
-  body?: string | Uint8Array;
+  body?: string | BodyBytes;
   signal: AbortSignalOf;
   /** Set on the batches sent when a browser page is hidden, so they outlive the page. */
   keepalive?: boolean;
@@ -190,7 +198,16 @@ export interface FlushResult {
   failed: FailedEvent[];
 }
 
+/** What `EdgemeterError`'s constructor takes besides its code and message. */
+export interface EdgemeterErrorOptions {
+  field?: string;
+  status?: number;
+  idempotencyKeys?: string[];
+  cause?: unknown;
+}
+
 export class EdgemeterError extends Error {
+  constructor(code: ErrorCode, message: string, options?: EdgemeterErrorOptions);
   readonly name: 'EdgemeterError';
   readonly code: ErrorCode;
   /** The field at fault, in camelCase for the event's own fields (`customerId`). */

@@ -3,25 +3,26 @@
 // /v1/usage/ingest` with retries that can never count an event twice (API.md, "Usage
 // ingestion"). Types: index.d.ts.
 
-import initWasm, { EventQueue, lastError } from './edgemeter_sdk.js';
+import { initSync, EventQueue, lastError } from './edgemeter_sdk.js';
 import { EdgemeterError, fromApiError } from './errors.js';
 import { createApi } from './api.js';
 import { watchPage } from './browser.js';
-import { nodeModule, webCrypto } from './platform.js';
+import { wasmSource, webCrypto } from './platform.js';
 import { parseJson, sendWithRetries } from './retry.js';
 
 export { EdgemeterError } from './errors.js';
 
-// Loaded from a file (Node, Deno, Bun): read the bytes, since Node's fetch cannot read
-// `file:` URLs. Otherwise (a browser, a CDN): fetch, which lets the browser compile while
-// downloading.
-const wasmUrl = new URL('./edgemeter_sdk_bg.wasm', import.meta.url);
-let wasm;
-if (wasmUrl.protocol === 'file:') {
-  const { readFile } = await nodeModule('fs/promises');
-  wasm = await initWasm({ module_or_path: await readFile(wasmUrl) });
-} else {
-  wasm = await initWasm({ module_or_path: fetch(wasmUrl) });
+/**
+ * The wasm's exports, instantiated synchronously when the first client is made (from
+ * bytes the package carries, or in a Worker from a module wrangler compiled), not when
+ * the package is imported: no top-level await, and nothing to fetch from beside the
+ * bundle, so CommonJS and every bundler's default settings load the package as it is.
+ */
+let wasm = null;
+
+function newQueue() {
+  wasm ??= initSync({ module: wasmSource() });
+  return new EventQueue();
 }
 
 /** Most events in one request (API.md). */
@@ -33,7 +34,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export class Edgemeter {
   #o;
   /** The checked events waiting for a batch, in wasm memory (sdk/src/queue.rs), oldest first. */
-  #queue = new EventQueue();
+  #queue = newQueue();
   /** How many: counted here, so that track() asks wasm nothing more. */
   #queued = 0;
   #inFlight = 0;
