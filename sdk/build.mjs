@@ -110,12 +110,12 @@ for (const b of BUILDS) {
     banner: { js: `// @edgemeter/sdk ${version}, ${b.platform} build (${b.format}); Apache-2.0. Generated from sdk/js/ by sdk/build.mjs.` },
     legalComments: 'none',
     logLevel: 'warning',
-    // A warning (import.meta in CommonJS, say) is a broken build here.
-    logOverride: {},
-    metafile: false,
   });
+  // A warning (import.meta in CommonJS, say) is a broken build here.
   if (result.warnings.length > 0) {
     console.error(`sdk:build: esbuild warned for ${b.file}; refusing to ship it`);
+    rmSync(out, { recursive: true, force: true });
+    rmSync(glue, { recursive: true, force: true });
     process.exit(1);
   }
 }
