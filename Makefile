@@ -61,6 +61,12 @@ sdk-test: build sdk-build
 sdk-browser-test: build sdk-build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test sdk_browser
 
+# The packed npm package where users put it: Node, TypeScript, bundlers in Chromium, a
+# Worker (tests/consumers/, its tools pinned there; publint and attw too).
+.PHONY: sdk-consumers
+sdk-consumers: build sdk-build
+	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test sdk_consumers
+
 # The SDK's wasm API under Node (wasm-bindgen-test; the runner comes with wasm-bindgen-cli).
 test-wasm: setup
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$${CARGO_HOME:-$$HOME/.cargo}/bin/wasm-bindgen-test-runner" \

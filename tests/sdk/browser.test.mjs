@@ -151,6 +151,9 @@ test('persist saves the undelivered queue when hidden, never on track, and a new
     page.pagehide();
     assert.equal(storage.keys().length, 1);
     assert.ok(storage.keys()[0].startsWith('q:'));
+    // Its unanswered requests fail; shutdown waits for that, so that none of its timers
+    // is still running when the next test counts them.
+    await a.shutdown();
   });
   await inPage(async (page) => {
     // The next page.
