@@ -110,10 +110,11 @@ fn duplicate_storm_counts_every_event_exactly_once() {
         failed_tries += s.failures.len();
     }
     let retried: Vec<&Vec<String>> = sent.iter().map(|(_, s)| &s.failures).filter(|f| !f.is_empty()).collect();
+    let lost = tally.iter().filter(|t| t.accepted == 0).count();
     println!(
         "storm: {events} distinct events x {COPIES} = {} sent in {} requests over {customers} customers \
          from {threads} threads in {:.1} s ({:.0} events/s); {} requests sent again after {failed_tries} \
-         failed tries; seed {seed}",
+         failed tries; {lost} keys accepted only by a try whose answer was lost; seed {seed}",
         events * COPIES,
         batches.len(),
         elapsed.as_secs_f64(),
