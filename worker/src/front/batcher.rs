@@ -13,17 +13,19 @@
 //! empty under `waitUntil`, so its request context lives on for the calls it makes.
 //!
 //! Three rules of the platform shape this (TOOLCHAIN.md):
-//! - Only the driver makes object calls. I/O started by code that another request's
-//!   event woke belongs to that other request: a waiter woken by the driver that made a
-//!   call itself failed under load with "Cannot perform I/O on behalf of a different
-//!   request". So waiters never call; they only take their fates.
-//! - A request that only awaits a promise settled by another request's code has no I/O
-//!   of its own and workerd cancels it as hung, so a waiting request holds a timer of its
-//!   own ([`worker::Delay`], cleared when dropped). The timer also watches the lane: if
-//!   its driver makes no progress for [`STALLED`] (its request died), the waiter takes the
-//!   lane over from its own timer's context.
+//! - Code runs in the request context of whatever woke it. A waiter woken by the driver
+//!   (a promise the driver resolves, a waker it calls) is polled inside the driver's
+//!   context, and whatever it then makes belongs to the driver's request: under load a
+//!   woken waiter's object call failed with "Cannot perform I/O on behalf of a different
+//!   request", and so did its own response body (`ReadableStreamSource`). So nothing
+//!   wakes a waiter: it polls its slot on timers of its own ([`worker::Delay`]: 1 ms, then
+//!   doubling to [`POLL_MAX`]), and everything it does after runs in its own context.
+//!   Only the driver makes object calls.
+//! - A request that awaits nothing of its own is cancelled by workerd as hung; a waiter's
+//!   timers are its own I/O. They also watch the lane: if its driver makes no progress for
+//!   [`STALLED`] (its request died), the waiter takes the lane over.
 //! - One request may not use another's I/O objects, so only plain data (JSON text and
-//!   fates) passes between them, and a waiter is woken by resolving a promise it made.
+//!   fates) passes between them.
 
 use crate::protocol::{call_raw, customer_stub, decode, Fates};
 use crate::respond::internal;
@@ -31,20 +33,17 @@ use edgemeter_core::book::Fate;
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::ApiError;
-use futures_util::future::{select, Either};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
-use wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Context, Delay, Env};
 
 /// Most events in one object call. A request holds at most 1,000, so a call carries the
 /// events of several requests; past this the rest wait for the next call.
 pub const MAX_EVENTS: usize = 5_000;
-/// How often a waiting request checks on its lane.
-const CHECK: Duration = Duration::from_millis(1_000);
+/// The longest a waiting request sleeps between two looks at its slot.
+const POLL_MAX: Duration = Duration::from_millis(8);
 /// A lane whose driver made no progress this long is taken over by a waiter.
 const STALLED: i64 = 10_000;
 /// How long a request waits for its fates in all before answering 500 (safe to retry).
@@ -67,19 +66,16 @@ type Slot = Rc<RefCell<Option<Result<Vec<Fate>, ApiError>>>>;
 
 struct Queued {
     part: Part,
-    /// Where the driver leaves this part's fates; shared with its request only.
+    /// Where the driver leaves this part's fates; its request looks there.
     slot: Slot,
-    /// Resolves the promise the request awaits (made in its own context).
-    wake: js_sys::Function,
 }
 
 impl Drop for Queued {
     /// A part dropped unanswered (its driver's request was cancelled mid-call) tells its
-    /// request at once that its call was lost (500, safe to retry).
+    /// request that its call was lost (500, safe to retry).
     fn drop(&mut self) {
         if self.slot.borrow().is_none() {
             *self.slot.borrow_mut() = Some(Err(internal("ingest", "the call carrying these events was lost")));
-            let _ = self.wake.call0(&JsValue::UNDEFINED);
         }
     }
 }
@@ -87,7 +83,6 @@ impl Drop for Queued {
 impl Queued {
     fn answer(self, r: Result<Vec<Fate>, ApiError>) {
         *self.slot.borrow_mut() = Some(r);
-        let _ = self.wake.call0(&JsValue::UNDEFINED);
     }
 }
 
@@ -116,50 +111,41 @@ pub async fn send(
     part: Part,
 ) -> Result<Vec<Fate>, ApiError> {
     let slot: Slot = Rc::new(RefCell::new(None));
-    let mut wake = None;
-    let woken = js_sys::Promise::new(&mut |resolve, _| wake = Some(resolve));
-    let Some(wake) = wake else { return Err(internal("ingest", "a promise without its resolver")) };
     let drive_now = LANES.with(|lanes| {
         let mut lanes = lanes.borrow_mut();
         let lane = lanes.entry(customer_id.to_owned()).or_default();
-        lane.queue.push_back(Queued { part, slot: slot.clone(), wake });
+        lane.queue.push_back(Queued { part, slot: slot.clone() });
         !std::mem::replace(&mut lane.driven, true)
     });
     if drive_now {
         return drive_until_answered(env, ctx, customer_id, now, &slot).await;
     }
     let started = clock();
-    let mut woken = JsFuture::from(woken);
+    let mut nap = Duration::from_millis(1);
     loop {
-        match select(woken, Delay::from(CHECK)).await {
-            Either::Left(_) => break,
-            Either::Right((_, still)) => {
-                woken = still;
-                if slot.borrow().is_some() {
-                    break;
-                }
-                let t = clock();
-                let take_over = LANES.with(|lanes| {
-                    let mut lanes = lanes.borrow_mut();
-                    let lane = lanes.entry(customer_id.to_owned()).or_default();
-                    let stalled = !lane.driven || t - lane.beat > STALLED;
-                    if stalled {
-                        lane.driven = true;
-                        lane.beat = t;
-                    }
-                    stalled
-                });
-                if take_over {
-                    return drive_until_answered(env, ctx, customer_id, now, &slot).await;
-                }
-                if t - started > WAIT_LIMIT {
-                    return Err(internal("ingest", "waited too long for a customer's object"));
-                }
+        Delay::from(nap).await;
+        nap = (nap * 2).min(POLL_MAX);
+        if let Some(answer) = slot.borrow_mut().take() {
+            return answer;
+        }
+        let t = clock();
+        let take_over = LANES.with(|lanes| {
+            let mut lanes = lanes.borrow_mut();
+            let lane = lanes.entry(customer_id.to_owned()).or_default();
+            let stalled = !lane.driven || t - lane.beat > STALLED;
+            if stalled {
+                lane.driven = true;
+                lane.beat = t;
             }
+            stalled
+        });
+        if take_over {
+            return drive_until_answered(env, ctx, customer_id, now, &slot).await;
+        }
+        if t - started > WAIT_LIMIT {
+            return Err(internal("ingest", "waited too long for a customer's object"));
         }
     }
-    let answer = slot.borrow_mut().take();
-    answer.unwrap_or_else(|| Err(internal("ingest", "woken without an answer")))
 }
 
 /// Drives the lane until this request's own part is answered, then hands the rest of
