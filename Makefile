@@ -30,7 +30,7 @@ test-core:
 test-e2e: build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests
 
-test: lint sdk-build test-core test-wasm test-e2e
+test: lint sdk-build test-core test-wasm test-e2e fuzz-smoke
 
 bench: bench-wasm
 	cargo bench -p edgemeter-core --bench ingest_path
@@ -92,3 +92,14 @@ crash: build
 	EDGEMETER_SKIP_BUILD=1 EDGEMETER_CRASH_EVENTS=$${EDGEMETER_CRASH_EVENTS:-100000} \
 	  EDGEMETER_CRASH_CUSTOMERS=$${EDGEMETER_CRASH_CUSTOMERS:-32} EDGEMETER_LOAD_THREADS=$${EDGEMETER_LOAD_THREADS:-12} \
 	  cargo test -p edgemeter-tests --test crash -- --nocapture
+
+# Fuzzing every parser of untrusted input (fuzz/, RELIABILITY.md) with cargo-fuzz on the
+# nightly toolchain (both installed by scripts/fuzz.sh when missing). `make fuzz` runs
+# each target FUZZ_SECONDS (300) long; `make fuzz-smoke` (in `make test`) runs each on
+# the same 200,000 inputs from seed 1. A crash stops it, its input in fuzz/artifacts/.
+.PHONY: fuzz fuzz-smoke
+fuzz:
+	sh scripts/fuzz.sh $${FUZZ_SECONDS:-300}
+
+fuzz-smoke:
+	FUZZ_RUNS=$${FUZZ_RUNS:-200000} sh scripts/fuzz.sh
