@@ -45,22 +45,30 @@ pub async fn fetch(mut req: Request, env: Env) -> Result<Response> {
     let method = req.inner().method();
     let path = req.path();
     let segments = segments_of(&path);
-    let (reply, allow) = match resolve(&method, &segments) {
-        Resolved::Found(op, params) => {
+    let resolved = resolve(&method, &segments);
+    // A wrong path or method asks for a key first, as every route but `GET /healthz` and
+    // `GET /openapi.json` does (a route's handler authenticates its own request).
+    let denied = match resolved {
+        Resolved::Found(..) => None,
+        _ => auth::authenticate(&req, &ctx.env, ctx.now).err(),
+    };
+    let (reply, allow) = match (resolved, denied) {
+        (_, Some(e)) => (Reply::error(&e), None),
+        (Resolved::Found(op, params), None) => {
             let reply = match handle(&mut req, &ctx, op, &params).await {
                 Ok(r) => r,
                 Err(e) => Reply::error(&e),
             };
             (reply, None)
         }
-        Resolved::NotAllowed(allowed) => {
+        (Resolved::NotAllowed(allowed), None) => {
             let e = ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 format!("{method} is not allowed on /{}; use {}", segments.join("/"), allowed.join(" or ")),
             );
             (Reply::error(&e), Some(allowed.join(", ")))
         }
-        Resolved::NotFound => {
+        (Resolved::NotFound, None) => {
             let e = ApiError::new(ErrorCode::NotFound, format!("no route {method} /{}", segments.join("/")));
             (Reply::error(&e), None)
         }
