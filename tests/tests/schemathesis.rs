@@ -12,7 +12,7 @@ use std::process::Command;
 
 /// Examples per operation and phase: enough for every check to reach every operation,
 /// few enough to keep the run within tens of seconds.
-const MAX_EXAMPLES: &str = "15";
+const MAX_EXAMPLES: &str = "10";
 /// A fixed seed with deterministic generation: the same requests on every run.
 const SEED: &str = "20261203";
 
