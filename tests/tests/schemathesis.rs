@@ -29,6 +29,7 @@ fn schemathesis_finds_nothing_in_the_served_document() {
         .current_dir(&work)
         .env("SCHEMATHESIS_HOOKS", "hooks")
         .env("PYTHONPATH", &settings)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .arg("--no-color")
         .arg("--config-file")
         .arg(settings.join("schemathesis.toml"))
