@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the worker with the project's pinned tools, never downloading any: worker-build
-# honours ESBUILD_BIN, WASM_BINDGEN_BIN and WASM_OPT_BIN (see ../shared/TOOLCHAIN.md).
+# honours ESBUILD_BIN, WASM_BINDGEN_BIN and WASM_OPT_BIN.
 # With EDGEMETER_SKIP_BUILD=1 an existing build is reused (the tests build once, then
 # start several servers).
 set -eu

@@ -2,9 +2,10 @@
 # Installs what edgemeter needs to build, serve and test, and nothing that is already
 # there: the wasm32 target, the wasm-bindgen CLI pinned to Cargo.lock's wasm-bindgen,
 # worker-build, the npm tools from package-lock.json (with playwright-core for the browser
-# test), Debian's chromium for that test, and a local .dev.vars.
+# test), Debian's chromium for that test, schemathesis for the API description's test,
+# and a local .dev.vars.
 # Idempotent; quick when everything is present. Nothing is downloaded outside the
-# package registries (see ../shared/TOOLCHAIN.md).
+# package registries.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -57,6 +58,16 @@ if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium
+fi
+
+# schemathesis (PyPI, pinned) for tests/tests/schemathesis.rs, in its own venv under target/.
+SCHEMATHESIS_VERSION=4.32.5
+st_venv=target/schemathesis
+if ! ls -d "$st_venv"/lib/python3*/site-packages/schemathesis-"$SCHEMATHESIS_VERSION".dist-info >/dev/null 2>&1; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION (PyPI) in $st_venv"
+  rm -rf "$st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/python" -m pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 if [ ! -f .dev.vars ]; then

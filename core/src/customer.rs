@@ -38,7 +38,7 @@ impl CustomerInput {
         let mut f = Fields::parse(body)?;
         let name = f.opt_str("name")?;
         if let Some(n) = &name {
-            if !valid_name(n.trim(), 256) {
+            if !valid_name(n, 256) || n.trim().is_empty() {
                 return Err(f.invalid("name", "`name` must be 1 to 256 characters"));
             }
         }

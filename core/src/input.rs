@@ -76,7 +76,7 @@ impl Fields {
     pub fn opt_u64(&mut self, key: &'static str, min: u64, max: u64) -> Result<Option<u64>, ApiError> {
         match self.take(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => match n.as_u64() {
+            Some(Value::Number(n)) => match whole_number(&n) {
                 Some(v) if (min..=max).contains(&v) => Ok(Some(v)),
                 _ => Err(self.invalid(key, format!("`{}` must be a whole number from {min} to {max}", self.name(key)))),
             },
@@ -106,6 +106,40 @@ pub fn decimal_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        Value::Number(n) => whole_number(n).map(|v| v.to_string()),
         _ => None,
+    }
+}
+
+/// A non-negative whole JSON number, also when written with a zero fraction (`17.0`), as
+/// JSON Schema's `integer` allows. Read from the number's text, never through a float:
+/// such a number prints as `17.0` up to 10^16, which no float rounds to another whole.
+fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    if let Some(v) = n.as_u64() {
+        return Some(v);
+    }
+    let text = n.to_string();
+    let whole = text.strip_suffix(".0")?;
+    if whole.is_empty() || whole.len() > 16 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    whole.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_zero_fraction() {
+        let mut f = Fields::parse(br#"{"a": 17.0, "b": 17, "c": 17.5, "d": -1.0, "e": 1e300}"#).unwrap();
+        assert_eq!(f.opt_u64("a", 0, 100).unwrap(), Some(17));
+        assert_eq!(f.opt_u64("b", 0, 100).unwrap(), Some(17));
+        assert!(f.opt_u64("c", 0, 100).is_err());
+        assert!(f.opt_u64("d", 0, 100).is_err());
+        assert!(f.opt_u64("e", 0, u64::MAX).is_err());
+        assert_eq!(decimal_text(&json!(6243.0)).as_deref(), Some("6243"));
+        assert_eq!(decimal_text(&json!(0.5)), None);
     }
 }

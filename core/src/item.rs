@@ -44,7 +44,7 @@ impl ItemInput {
     pub fn from_body(body: &[u8]) -> Result<ItemInput, ApiError> {
         let mut f = Fields::parse(body)?;
         let name = f.req_str("name")?;
-        if !valid_name(name.trim(), 256) {
+        if !valid_name(&name, 256) || name.trim().is_empty() {
             return Err(f.invalid("name", "`name` must be 1 to 256 characters"));
         }
         let kind = match f.req_str("kind")?.as_str() {

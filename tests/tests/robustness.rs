@@ -228,6 +228,7 @@ fn unknown_routes_are_404_not_found() {
     for path in ["/", "/v1", "/v2/customers", "/v1/nope", "/v1/customers/x/y/z", "/v1/usage", "/healthz/x"] {
         c.get(path).assert_error(404, "not_found", None);
         c.post_raw(path, b"{}", &[]).assert_error(404, "not_found", None);
+        c.send("PROPFIND", path, None, &[]).assert_error(404, "not_found", None);
     }
     assert_still_serving(&c, &s);
 }
@@ -263,6 +264,10 @@ fn wrong_methods_are_refused_with_an_error_code() {
         ("DELETE", "/v1/customers", "GET, POST"),
         ("PUT", customer.as_str(), "GET, PATCH"),
         ("GET", "/v1/usage/ingest", "POST"),
+        // A method the runtime's own enum does not know is not read as a GET.
+        ("PROPFIND", "/v1/customers", "GET, POST"),
+        ("PROPFIND", customer.as_str(), "GET, PATCH"),
+        ("POST", "/healthz", "GET"),
     ] {
         let answer = agent()
             .request(method, &format!("{}{path}", shared().base))

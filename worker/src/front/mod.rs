@@ -5,6 +5,8 @@
 pub mod api;
 pub mod auth;
 mod batcher;
+#[cfg(test)]
+mod contract_tests;
 mod cors;
 mod metrics_cache;
 pub mod replay;
@@ -42,17 +44,42 @@ pub async fn fetch(mut req: Request, env: Env, worker: worker::Context) -> Resul
     let fault = if faults { req.headers().get("edgemeter-fault").ok().flatten() } else { None };
     let ctx =
         Ctx { env, worker, now: Timestamp(worker::Date::now().as_millis() as i64), id_seed: Default::default(), fault };
-    let reply = match handle(&mut req, &ctx).await {
-        Ok(r) => r,
-        Err(e) => Reply::error(&e),
+    // The method as sent: `worker::Method` reads any method it does not know as GET.
+    let method = req.inner().method();
+    let path = req.path();
+    let segments = segments_of(&path);
+    let resolved = resolve(&method, &segments);
+    // A wrong path or method asks for a key first, as every route but `GET /healthz` and
+    // `GET /openapi.json` does (a route's handler authenticates its own request).
+    let denied = match resolved {
+        Resolved::Found(..) => None,
+        _ => auth::authenticate(&req, &ctx.env, ctx.now).err(),
     };
-    let status = reply.status;
-    let mut response = reply.into_response()?;
-    if status == 405 {
-        // RFC 9110: a 405 names the methods the resource takes.
-        if let Some(allowed) = methods_for(&segments_of(&req.path())) {
-            response.headers_mut().set("allow", &allowed.join(", "))?;
+    let (reply, allow) = match (resolved, denied) {
+        (_, Some(e)) => (Reply::error(&e), None),
+        (Resolved::Found(op, params), None) => {
+            let reply = match handle(&mut req, &ctx, op, &params).await {
+                Ok(r) => r,
+                Err(e) => Reply::error(&e),
+            };
+            (reply, None)
         }
+        (Resolved::NotAllowed(allowed), None) => {
+            let e = ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{method} is not allowed on /{}; use {}", segments.join("/"), allowed.join(" or ")),
+            );
+            (Reply::error(&e), Some(allowed.join(", ")))
+        }
+        (Resolved::NotFound, None) => {
+            let e = ApiError::new(ErrorCode::NotFound, format!("no route {method} /{}", segments.join("/")));
+            (Reply::error(&e), None)
+        }
+    };
+    let mut response = reply.into_response()?;
+    if let Some(allow) = allow {
+        // RFC 9110: a 405 names the methods the resource takes.
+        response.headers_mut().set("allow", &allow)?;
     }
     cors::allow(response)
 }
@@ -62,31 +89,122 @@ fn segments_of(path: &str) -> Vec<&str> {
     path.trim_matches('/').split('/').collect()
 }
 
-async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiError> {
-    let path = req.path();
-    let segments = segments_of(&path);
-    let method = req.method();
+/// An operation of the API: what a request asks for once routed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Health,
+    OpenApi,
+    Ingest,
+    VoidEvent,
+    CreateCustomer,
+    ListCustomers,
+    GetCustomer,
+    PatchCustomer,
+    CreateItem,
+    ListItems,
+    Usage,
+    Upcoming,
+    ListInvoices,
+    GetInvoice,
+    ApproveInvoice,
+    VoidInvoice,
+    CreateMetric,
+    ListMetrics,
+    GetMetric,
+    CreateToken,
+}
 
-    // Unauthenticated operations.
-    match (&method, segments.as_slice()) {
-        (Method::Get, ["healthz"]) => return Reply::json(200, &serde_json::json!({"status": "ok"})),
-        (Method::Get, ["openapi.json"]) => {
-            return Ok(Reply::new(200, include_bytes!("../../../openapi.json").to_vec()))
+/// The route table, as data: every (method, path template, operation) the API serves.
+/// `{name}` matches one non-empty segment. The router, the 405s' `Allow` header and the
+/// test that holds `openapi.json` to the server all read this one table.
+pub const ROUTES: &[(&str, &str, Op)] = &[
+    ("GET", "/healthz", Op::Health),
+    ("GET", "/openapi.json", Op::OpenApi),
+    ("POST", "/v1/usage/ingest", Op::Ingest),
+    ("POST", "/v1/usage/void", Op::VoidEvent),
+    ("GET", "/v1/customers", Op::ListCustomers),
+    ("POST", "/v1/customers", Op::CreateCustomer),
+    ("GET", "/v1/customers/{id}", Op::GetCustomer),
+    ("PATCH", "/v1/customers/{id}", Op::PatchCustomer),
+    ("POST", "/v1/customers/{id}/items", Op::CreateItem),
+    ("GET", "/v1/customers/{id}/usage", Op::Usage),
+    ("GET", "/v1/customers/{id}/invoices/upcoming", Op::Upcoming),
+    ("GET", "/v1/items", Op::ListItems),
+    ("GET", "/v1/invoices", Op::ListInvoices),
+    ("GET", "/v1/invoices/{id}", Op::GetInvoice),
+    ("POST", "/v1/invoices/{id}/approve", Op::ApproveInvoice),
+    ("POST", "/v1/invoices/{id}/void", Op::VoidInvoice),
+    ("GET", "/v1/billing/metrics", Op::ListMetrics),
+    ("POST", "/v1/billing/metrics", Op::CreateMetric),
+    ("GET", "/v1/billing/metrics/{code}", Op::GetMetric),
+    ("POST", "/v1/tokens", Op::CreateToken),
+];
+
+/// Where a request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolved<'p> {
+    /// An operation, with the path's `{…}` segments in order.
+    Found(Op, Vec<&'p str>),
+    /// A known path that does not take this method: 405, with the methods it takes.
+    NotAllowed(Vec<&'static str>),
+    /// No such path: 404.
+    NotFound,
+}
+
+/// Routes a method (exactly as sent) and a path's segments through [`ROUTES`].
+pub fn resolve<'p>(method: &str, segments: &[&'p str]) -> Resolved<'p> {
+    let mut allowed = Vec::new();
+    for (m, template, op) in ROUTES {
+        let Some(params) = match_template(template, segments) else { continue };
+        if *m == method {
+            return Resolved::Found(*op, params);
         }
-        _ => {}
+        allowed.push(*m);
     }
+    if allowed.is_empty() {
+        Resolved::NotFound
+    } else {
+        Resolved::NotAllowed(allowed)
+    }
+}
 
+/// The `{…}` segments of `segments` if they fit `template`.
+fn match_template<'p>(template: &str, segments: &[&'p str]) -> Option<Vec<&'p str>> {
+    let parts: Vec<&str> = template.trim_matches('/').split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (part, segment) in parts.iter().zip(segments) {
+        if part.starts_with('{') {
+            if segment.is_empty() {
+                return None;
+            }
+            params.push(*segment);
+        } else if part != segment {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::result::Result<Reply, ApiError> {
+    if matches!(op, Op::Health | Op::OpenApi) {
+        return public(op);
+    }
+    let path = req.path();
     let principal = auth::authenticate(req, &ctx.env, ctx.now)?;
     let query = query_pairs(req);
+    let method = req.method();
     let body = if matches!(method, Method::Post | Method::Patch) { read_body(req).await? } else { Vec::new() };
-    let is_ingest = matches!((&method, segments.as_slice()), (Method::Post, ["v1", "usage", "ingest"]));
+    let is_ingest = op == Op::Ingest;
     if !is_ingest {
         principal.require_secret()?;
     }
 
     let replay = if method == Method::Post { Replay::from_request(req, &path, &body)? } else { None };
     let Some(replay) = replay else {
-        return route(ctx, &principal, &method, &segments, &query, &body).await;
+        return route(ctx, &principal, op, params, &query, &body).await;
     };
     // Where a key's answer is kept (replay.rs says why): in KV for ingest, in the key's own
     // object for every other POST. The answer is the client's whatever happens to its
@@ -96,7 +214,7 @@ async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiE
         if let Some(stored) = replay.lookup(&ctx.env).await? {
             return Ok(stored);
         }
-        let reply = route(ctx, &principal, &method, &segments, &query, &body).await?;
+        let reply = route(ctx, &principal, op, params, &query, &body).await?;
         if let Err(e) = replay.store(&ctx.env, reply.status, &reply.body).await {
             worker::console_error!("caching the answer of {path} in KV: {}", e.message);
         }
@@ -106,65 +224,55 @@ async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiE
         replay::Claimed::Answered(answered) => return Ok(answered),
         replay::Claimed::Run(seed) => ctx.id_seed.set(Some(seed)),
     }
-    let reply = route(ctx, &principal, &method, &segments, &query, &body).await.unwrap_or_else(|e| Reply::error(&e));
+    let reply = route(ctx, &principal, op, params, &query, &body).await.unwrap_or_else(|e| Reply::error(&e));
     if let Err(e) = replay.finish(&ctx.env, reply.status, &reply.body).await {
         worker::console_error!("keeping the answer of {path}: {}", e.message);
     }
     Ok(reply)
 }
 
-async fn route(
-    ctx: &Ctx,
-    principal: &Principal,
-    method: &Method,
-    segments: &[&str],
-    query: &[(String, String)],
-    body: &[u8],
-) -> std::result::Result<Reply, ApiError> {
-    use Method::*;
-    match (method, segments) {
-        (Post, ["v1", "usage", "ingest"]) => api::ingest::ingest(ctx, principal, body).await,
-        (Post, ["v1", "usage", "void"]) => api::usage::void(ctx, body).await,
-        (Post, ["v1", "customers"]) => api::customers::create(ctx, body).await,
-        (Post, ["v1", "tokens"]) => api::tokens::create(ctx, body).await,
-        (Get, ["v1", "customers"]) => api::customers::list(ctx, query).await,
-        (Get, ["v1", "customers", id]) => api::customers::get(ctx, id).await,
-        (Patch, ["v1", "customers", id]) => api::customers::patch(ctx, id, body).await,
-        (Post, ["v1", "customers", id, "items"]) => api::items::create(ctx, id, body).await,
-        (Get, ["v1", "customers", id, "usage"]) => api::usage::usage(ctx, id, query).await,
-        (Get, ["v1", "items"]) => api::items::list(ctx, query).await,
-        (Get, ["v1", "customers", id, "invoices", "upcoming"]) => api::invoices::upcoming(ctx, id).await,
-        (Get, ["v1", "invoices"]) => api::invoices::list(ctx, query).await,
-        (Get, ["v1", "invoices", id]) => api::invoices::get(ctx, id).await,
-        (Post, ["v1", "invoices", id, "approve"]) => api::invoices::transition(ctx, id, true).await,
-        (Post, ["v1", "invoices", id, "void"]) => api::invoices::transition(ctx, id, false).await,
-        (Post, ["v1", "billing", "metrics"]) => api::metrics::create(ctx, body).await,
-        (Get, ["v1", "billing", "metrics"]) => api::metrics::list(ctx, query).await,
-        (Get, ["v1", "billing", "metrics", code]) => api::metrics::get(ctx, code).await,
-        _ => match methods_for(segments) {
-            Some(allowed) => Err(ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                format!("{method} is not allowed on /{}; use {}", segments.join("/"), allowed.join(" or ")),
-            )),
-            None => Err(ApiError::new(ErrorCode::NotFound, format!("no route {} /{}", method, segments.join("/")))),
-        },
+/// The operations that need no key.
+fn public(op: Op) -> std::result::Result<Reply, ApiError> {
+    match op {
+        Op::OpenApi => Ok(Reply::new(200, OPENAPI.to_vec())),
+        _ => Reply::json(200, &serde_json::json!({"status": "ok"})),
     }
 }
 
-/// The methods a known path takes, so a wrong method on it is a 405 (with an `Allow`
-/// header) rather than a 404 that suggests the path itself is wrong. Kept beside
-/// `route`, which it mirrors.
-fn methods_for(segments: &[&str]) -> Option<&'static [&'static str]> {
-    Some(match segments {
-        ["v1", "usage", "ingest" | "void"] | ["v1", "tokens"] => &["POST"],
-        ["v1", "customers", _, "items"] => &["POST"],
-        ["v1", "invoices", _, "approve" | "void"] => &["POST"],
-        ["v1", "customers"] | ["v1", "billing", "metrics"] => &["GET", "POST"],
-        ["v1", "customers", _] => &["GET", "PATCH"],
-        ["v1", "customers", _, "usage"] | ["v1", "customers", _, "invoices", "upcoming"] => &["GET"],
-        ["v1", "items"] | ["v1", "invoices"] | ["v1", "invoices", _] | ["v1", "billing", "metrics", _] => &["GET"],
-        _ => return None,
-    })
+/// The OpenAPI document served at `GET /openapi.json`.
+pub const OPENAPI: &[u8] = include_bytes!("../../../openapi.json");
+
+async fn route(
+    ctx: &Ctx,
+    principal: &Principal,
+    op: Op,
+    params: &[&str],
+    query: &[(String, String)],
+    body: &[u8],
+) -> std::result::Result<Reply, ApiError> {
+    // `resolve` gave as many parameters as the operation's template has.
+    let id = params.first().copied().unwrap_or_default();
+    match op {
+        Op::Health | Op::OpenApi => public(op),
+        Op::Ingest => api::ingest::ingest(ctx, principal, body).await,
+        Op::VoidEvent => api::usage::void(ctx, body).await,
+        Op::CreateCustomer => api::customers::create(ctx, body).await,
+        Op::CreateToken => api::tokens::create(ctx, body).await,
+        Op::ListCustomers => api::customers::list(ctx, query).await,
+        Op::GetCustomer => api::customers::get(ctx, id).await,
+        Op::PatchCustomer => api::customers::patch(ctx, id, body).await,
+        Op::CreateItem => api::items::create(ctx, id, body).await,
+        Op::Usage => api::usage::usage(ctx, id, query).await,
+        Op::ListItems => api::items::list(ctx, query).await,
+        Op::Upcoming => api::invoices::upcoming(ctx, id).await,
+        Op::ListInvoices => api::invoices::list(ctx, query).await,
+        Op::GetInvoice => api::invoices::get(ctx, id).await,
+        Op::ApproveInvoice => api::invoices::transition(ctx, id, true).await,
+        Op::VoidInvoice => api::invoices::transition(ctx, id, false).await,
+        Op::CreateMetric => api::metrics::create(ctx, body).await,
+        Op::ListMetrics => api::metrics::list(ctx, query).await,
+        Op::GetMetric => api::metrics::get(ctx, id).await,
+    }
 }
 
 /// Reads the body, refusing more than the API's 1 MiB before reading when the client

@@ -19,20 +19,22 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// One event's fate in an ingest answer.
 #[derive(Serialize)]
-struct EventResult<'a> {
-    idempotency_key: Option<&'a str>,
-    status: &'static str,
+pub(crate) struct EventResult<'a> {
+    pub(crate) idempotency_key: Option<&'a str>,
+    pub(crate) status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<ApiError>,
+    pub(crate) error: Option<ApiError>,
 }
 
+/// The answer to an ingest request whose envelope is valid.
 #[derive(Serialize)]
-struct IngestResponse<'a> {
-    accepted: usize,
-    duplicates: usize,
-    rejected: usize,
-    results: Vec<EventResult<'a>>,
+pub(crate) struct IngestResponse<'a> {
+    pub(crate) accepted: usize,
+    pub(crate) duplicates: usize,
+    pub(crate) rejected: usize,
+    pub(crate) results: Vec<EventResult<'a>>,
 }
 
 /// What happened to one event.

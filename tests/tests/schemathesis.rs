@@ -1,0 +1,154 @@
+//! The API description is true to the server: schemathesis (PyPI, pinned in
+//! scripts/setup.sh) runs every check against a real `wrangler dev` with the document the
+//! worker serves at `/openapi.json`, and any finding fails the test. Its settings are in
+//! `tests/schemathesis/` (why each is there, in the files). Beside it, the answers that
+//! native tests cannot build (the usage, the upcoming invoice, a token, a void) are
+//! checked against their schemas here, both ways: no key the schema lacks, no property
+//! the answer leaves out.
+
+use edgemeter_tests::*;
+use serde_json::{json, Value};
+use std::process::Command;
+
+/// Examples per operation and phase: enough for every check to reach every operation,
+/// few enough to keep the run within tens of seconds.
+const MAX_EXAMPLES: &str = "10";
+/// A fixed seed with deterministic generation: the same requests on every run.
+const SEED: &str = "20261203";
+
+#[test]
+fn schemathesis_finds_nothing_in_the_served_document() {
+    let st = root().join("target/schemathesis/bin/st");
+    assert!(st.exists(), "{} is missing: `make setup` installs schemathesis", st.display());
+    let server = Server::start("schemathesis");
+    let settings = root().join("tests/schemathesis");
+    // schemathesis keeps its caches in the working folder: keep them out of the repository.
+    let work = root().join("target/schemathesis-run");
+    std::fs::create_dir_all(&work).expect("a working folder for schemathesis");
+    let out = Command::new(&st)
+        .current_dir(&work)
+        .env("SCHEMATHESIS_HOOKS", "hooks")
+        .env("PYTHONPATH", &settings)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .arg("--no-color")
+        .arg("--config-file")
+        .arg(settings.join("schemathesis.toml"))
+        .args(["run", &format!("{}/openapi.json", server.base)])
+        .args(["-H", &format!("Authorization: Bearer {SECRET_KEY}")])
+        .args(["--checks", "all", "-n", MAX_EXAMPLES, "--seed", SEED, "--generation-deterministic"])
+        .args(["--workers", "1"])
+        .output()
+        .expect("run schemathesis");
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "schemathesis found problems ({}):\n{report}", out.status);
+}
+
+#[test]
+fn answers_the_native_tests_cannot_build_match_their_schemas() {
+    let c = shared().client();
+    let doc = c.get("/openapi.json").body;
+    let s = c.setup("sum", json!({}));
+    let item = c.post(
+        &format!("/v1/customers/{}/items", s.customer),
+        &json!({"name": "Calls", "kind": "usage", "metric_code": s.metric, "price": {"model": "per_unit", "unit_amount": "0.05"}}),
+    );
+    assert_eq!(item.status, 201, "{}", item.text);
+    let fixed = c.post(
+        &format!("/v1/customers/{}/items", s.customer),
+        &json!({"name": "Fee", "kind": "fixed", "price": {"model": "fixed", "amount": "9"}}),
+    );
+    assert_eq!(fixed.status, 201, "{}", fixed.text);
+    let e = s.event(json!(3));
+    assert_eq!(c.ingest_batch(std::slice::from_ref(&e)).status, 200);
+
+    let mut problems = Vec::new();
+    let mut check = |path: &str, method: &str, status: u16, body: &Value| {
+        let pointer =
+            format!("/paths/{}/{method}/responses/{status}/content/application~1json/schema", path.replace('/', "~1"));
+        let schema = doc.pointer(&pointer).unwrap_or_else(|| panic!("{pointer} in the document"));
+        conforms(&doc, schema, body, &format!("{method} {path}"), &mut problems);
+    };
+    let usage = c.get(&format!("/v1/customers/{}/usage", s.customer));
+    assert_eq!(usage.status, 200, "{}", usage.text);
+    check("/v1/customers/{id}/usage", "get", 200, &usage.body);
+    let upcoming = c.get(&format!("/v1/customers/{}/invoices/upcoming", s.customer));
+    assert_eq!(upcoming.status, 200, "{}", upcoming.text);
+    check("/v1/customers/{id}/invoices/upcoming", "get", 200, &upcoming.body);
+    let token = c.post("/v1/tokens", &json!({"customer_id": s.customer}));
+    assert_eq!(token.status, 201, "{}", token.text);
+    check("/v1/tokens", "post", 201, &token.body);
+    let void = c.post("/v1/usage/void", &json!({"idempotency_key": e["idempotency_key"], "customer_id": s.customer}));
+    assert_eq!(void.status, 200, "{}", void.text);
+    check("/v1/usage/void", "post", 200, &void.body);
+    let health = c.get("/healthz");
+    check("/healthz", "get", 200, &health.body);
+    assert!(problems.is_empty(), "answers and openapi.json differ:\n{}", problems.join("\n"));
+}
+
+/// Whether `value` has exactly the keys `schema` describes (recursively): none it lacks,
+/// and every `required` one.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let target = doc.pointer(r.trim_start_matches('#')).unwrap_or_else(|| panic!("{r} in the document"));
+        return conforms(doc, target, value, at, problems);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(variants) = schema.get(key).and_then(Value::as_array) {
+            // The variant of the value's JSON type (objects: the one whose properties hold it).
+            let fitting = variants.iter().find(|v| {
+                let mut p = Vec::new();
+                conforms(doc, v, value, at, &mut p);
+                p.is_empty()
+            });
+            if fitting.is_none() {
+                problems.push(format!("{at}: {value} fits none of the variants"));
+            }
+            return;
+        }
+    }
+    if let Some(t) = schema.get("type") {
+        let name = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let ok = |t: &str| t == name || (t == "number" && name == "integer");
+        let fits = match t {
+            Value::String(t) => ok(t),
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(ok),
+            _ => true,
+        };
+        if !fits {
+            problems.push(format!("{at}: {value} is a {name}, the schema says {t}"));
+            return;
+        }
+    }
+    match value {
+        Value::Object(map) => {
+            let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return };
+            for (k, v) in map {
+                match properties.get(k) {
+                    Some(s) => conforms(doc, s, v, &format!("{at}.{k}"), problems),
+                    None => problems.push(format!("{at}: the answer has `{k}`, the schema does not")),
+                }
+            }
+            for r in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                if !map.contains_key(r) {
+                    problems.push(format!("{at}: the schema requires `{r}`, the answer lacks it"));
+                }
+            }
+        }
+        Value::Array(list) => {
+            if let Some(items) = schema.get("items") {
+                for (i, v) in list.iter().enumerate() {
+                    conforms(doc, items, v, &format!("{at}[{i}]"), problems);
+                }
+            }
+        }
+        _ => {}
+    }
+}
