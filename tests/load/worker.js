@@ -107,7 +107,14 @@ async function viaLane(env, customer, rows) {
   } finally {
     clearTimeout(keepAlive);
   }
-  if (msg.lead) return lead(env, customer, lane, msg.group);
+  if (msg.lead) {
+    // Handed the lane by another request: yield to a timer of this request's own before
+    // calling the object. Without this, some handed-over calls failed under load with
+    // "Cannot perform I/O on behalf of a different request" (4 to 185 requests in a few
+    // seconds of 16 connections on one customer); with it, none did.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return lead(env, customer, lane, msg.group);
+  }
   if (msg.error) throw new Error(msg.error);
   return msg.result;
 }
