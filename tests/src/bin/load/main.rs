@@ -5,8 +5,8 @@
 //! noise on this shared machine falls on all of them; the report gives ratios within
 //! the run. See BENCHMARKS.md "Ingest under load".
 //!
-//! Settings (environment): `LOAD_SECONDS` per round (8), `LOAD_ROUNDS` per shape (3),
-//! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (20).
+//! Settings (environment): `LOAD_SECONDS` per round (10), `LOAD_ROUNDS` per shape (3),
+//! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30).
 
 mod generator;
 mod report;
@@ -96,10 +96,10 @@ fn setting(name: &str, default: u64) -> u64 {
 }
 
 fn main() {
-    let seconds = setting("LOAD_SECONDS", 8);
+    let seconds = setting("LOAD_SECONDS", 10);
     let rounds = setting("LOAD_ROUNDS", 3) as usize;
     let connections = setting("LOAD_CONNECTIONS", 16) as usize;
-    let cpu_requests = setting("LOAD_CPU_REQUESTS", 20);
+    let cpu_requests = setting("LOAD_CPU_REQUESTS", 30);
     let started = Instant::now();
 
     let state = edgemeter_tests::root().join("target/bench-load");
