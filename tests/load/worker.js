@@ -21,7 +21,7 @@
 import { DurableObject } from "cloudflare:workers";
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     const url = new URL(request.url);
     try {
       if (url.pathname === "/healthz") return new Response("ok");
@@ -29,8 +29,8 @@ export default {
         await request.arrayBuffer();
         return json({ ok: true });
       }
-      if (request.method === "POST" && url.pathname === "/floor") return await ingest(request, env, false);
-      if (request.method === "POST" && url.pathname === "/batched") return await ingest(request, env, true);
+      if (request.method === "POST" && url.pathname === "/floor") return await ingest(request, env, ctx, false);
+      if (request.method === "POST" && url.pathname === "/batched") return await ingest(request, env, ctx, true);
       if (request.method === "GET" && url.pathname === "/usage") return await usage(url, env);
       return json({ error: "not_found" }, 404);
     } catch (e) {
@@ -46,7 +46,7 @@ function json(body, status = 200, headers = {}) {
   });
 }
 
-async function ingest(request, env, batched) {
+async function ingest(request, env, ctx, batched) {
   const body = await request.json();
   const events = Array.isArray(body.events) ? body.events : [body];
   const byCustomer = new Map();
@@ -57,7 +57,7 @@ async function ingest(request, env, batched) {
   }
   const outcomes = await Promise.all(
     [...byCustomer].map(([customer, rows]) =>
-      batched ? viaLane(env, customer, rows) : callFloor(env, customer, rows),
+      batched ? viaLane(env, ctx, customer, rows) : callFloor(env, customer, rows),
     ),
   );
   let accepted = 0;
@@ -81,75 +81,87 @@ async function callFloor(env, customer, rows) {
 
 // --- Natural batching (/batched) ---
 
-// Per customer in this isolate: whether a call is in flight, and the requests' events
-// waiting for the next one. Only plain data and promise resolvers cross requests, never a
-// response or a stream (workerd forbids using one request's I/O objects in another).
+// Per customer in this isolate: whether a call is in flight (`busy`), the requests'
+// events waiting for the next call, and when the lane's driver last made progress.
+// Only plain data and promise resolvers cross requests: a request's I/O (the object
+// calls) is only ever made in that request's own context, as workerd requires.
 const lanes = new Map();
 
-async function viaLane(env, customer, rows) {
+// A waiting request checks this often that the lane still has a driver, and takes over
+// if it has had none (or no progress) for STALLED_MS; in a normal run this never happens.
+const CHECK_MS = 1000;
+const STALLED_MS = 20_000;
+
+async function viaLane(env, ctx, customer, rows) {
   let lane = lanes.get(customer);
-  if (!lane) lanes.set(customer, (lane = { busy: false, waiting: [] }));
-  const entry = { rows, settle: null };
+  if (!lane) lanes.set(customer, (lane = { busy: false, waiting: [], beat: 0 }));
   if (!lane.busy) {
+    // Nothing in flight: call at once with this request's own events, then, after this
+    // request has its answer, carry whatever queued meanwhile (ctx.waitUntil keeps this
+    // request's context, where those calls are made, alive for that).
     lane.busy = true;
-    return lead(env, customer, lane, [entry]);
+    lane.beat = Date.now();
+    let own;
+    try {
+      [own] = await callBatched(env, customer, [rows]);
+    } finally {
+      ctx.waitUntil(drive(env, customer, lane));
+    }
+    return { ...own, calls: 1 };
   }
+  const entry = { rows, settle: null };
   const turn = new Promise((resolve) => {
     entry.settle = resolve;
   });
   lane.waiting.push(entry);
   // A request whose only pending work is a promise another request settles is cancelled
-  // by workerd as hung; a timer of its own, cleared once its turn comes, keeps it alive.
-  const keepAlive = setTimeout(() => {}, 60_000);
+  // by workerd as hung; a timer of its own keeps it alive while it waits, and doubles as
+  // the watchdog that takes the lane over if its driver went away.
+  const watchdog = setInterval(() => {
+    const stalled = Date.now() - lane.beat > STALLED_MS;
+    if ((!lane.busy || stalled) && lane.waiting.includes(entry)) {
+      lane.busy = true;
+      lane.beat = Date.now();
+      ctx.waitUntil(drive(env, customer, lane));
+    }
+  }, CHECK_MS);
   let msg;
   try {
     msg = await turn;
   } finally {
-    clearTimeout(keepAlive);
-  }
-  if (msg.lead) {
-    // Handed the lane by another request: yield to a timer of this request's own before
-    // calling the object. Without this, some handed-over calls failed under load with
-    // "Cannot perform I/O on behalf of a different request" (4 to 185 requests in a few
-    // seconds of 16 connections on one customer); with it, none did.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    return lead(env, customer, lane, msg.group);
+    clearInterval(watchdog);
   }
   if (msg.error) throw new Error(msg.error);
   return msg.result;
 }
 
-// Makes one object call for `group` (this request's own entry first), hands the lane to
-// whoever waited meanwhile, and gives each waiting request its own events' fates.
-async function lead(env, customer, lane, group) {
-  let results;
-  let error = null;
-  try {
-    results = await callBatched(env, customer, group);
-  } catch (e) {
-    error = String((e && e.message) || e);
+// Makes one call per round for everything that waits, until nothing does; each waiting
+// request gets its own events' fates (the call is counted in the first one's answer).
+async function drive(env, customer, lane) {
+  while (lane.waiting.length > 0) {
+    const group = lane.waiting.splice(0, lane.waiting.length);
+    lane.beat = Date.now();
+    let results;
+    let error = null;
+    try {
+      results = await callBatched(env, customer, group.map((e) => e.rows));
+    } catch (e) {
+      error = String((e && e.message) || e);
+    }
+    lane.beat = Date.now();
+    group.forEach((e, i) => e.settle(error ? { error } : { result: { ...results[i], calls: i === 0 ? 1 : 0 } }));
   }
-  if (lane.waiting.length > 0) {
-    const next = lane.waiting.splice(0, lane.waiting.length);
-    next[0].settle({ lead: true, group: next });
-  } else {
-    lane.busy = false;
-  }
-  for (let i = 1; i < group.length; i++) {
-    group[i].settle(error ? { error } : { result: { ...results[i], calls: 0 } });
-  }
-  if (error) throw new Error(error);
-  return { ...results[0], calls: 1 };
+  lane.busy = false;
 }
 
-async function callBatched(env, customer, group) {
+async function callBatched(env, customer, groups) {
   const rows = [];
-  for (const e of group) for (const row of e.rows) rows.push(row);
+  for (const g of groups) for (const row of g) rows.push(row);
   const stub = env.BATCHED.get(env.BATCHED.idFromName(customer));
   const r = await stub.fetch("https://batched/ingest", {
     method: "POST",
     body: JSON.stringify(rows),
-    headers: { "x-sizes": group.map((e) => e.rows.length).join(",") },
+    headers: { "x-sizes": groups.map((g) => g.length).join(",") },
   });
   if (!r.ok) throw new Error(`batched object: ${r.status} ${await r.text()}`);
   return (await r.json()).results;
