@@ -71,6 +71,8 @@ pub struct Run {
 pub struct Cpu {
     pub worker: Worker,
     pub cpu_per_request: Duration,
+    /// The part of it spent in workerd (the rest is wrangler's node process).
+    pub workerd_per_request: Duration,
     pub median_latency: Duration,
 }
 
@@ -268,7 +270,8 @@ impl Bench {
         generator::run(&target, warm);
         let before = server.cpu_time();
         let stats = generator::run(&target, Load { max_requests: n, ..warm });
-        let used = server.cpu_time().saturating_sub(before);
+        let after = server.cpu_time();
+        let (used, workerd) = (after.0.saturating_sub(before.0), after.1.saturating_sub(before.1));
         if stats.errors > 0 {
             eprintln!(
                 "bench-load: {} failed {} of {n} CPU requests: {:?}",
@@ -282,6 +285,7 @@ impl Bench {
         Cpu {
             worker,
             cpu_per_request: used / n.max(1) as u32,
+            workerd_per_request: workerd / n.max(1) as u32,
             median_latency: Duration::from_micros(l.get(l.len() / 2).copied().unwrap_or(0)),
         }
     }

@@ -92,15 +92,17 @@ pub fn render(runs: &[Run], cpu: &[Cpu], seconds: u64, rounds: usize, connection
          (user + system) that the server's process group (wrangler's node and workerd, which runs the \
          worker and its objects, SQLite included) used over the requests, divided by their number.\n"
     );
-    let _ = writeln!(out, "| worker | CPU ms per 1,000-event request | over null | median latency ms |");
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: |");
+    let _ =
+        writeln!(out, "| worker | CPU ms per 1,000-event request | of which workerd | over null | median latency ms |");
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
     let null = cpu.iter().find(|c| c.worker == Worker::Null).map_or(Duration::ZERO, |c| c.cpu_per_request);
     for c in cpu {
         let _ = writeln!(
             out,
-            "| {} | {:.1} | {:+.1} | {:.1} |",
+            "| {} | {:.1} | {:.1} | {:+.1} | {:.1} |",
             c.worker.name(),
             c.cpu_per_request.as_secs_f64() * 1e3,
+            c.workerd_per_request.as_secs_f64() * 1e3,
             (c.cpu_per_request.as_secs_f64() - null.as_secs_f64()) * 1e3,
             c.median_latency.as_secs_f64() * 1e3,
         );

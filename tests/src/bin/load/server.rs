@@ -102,12 +102,13 @@ impl Wrangler {
         let _ = self.child.wait();
     }
 
-    /// CPU time (user + system) used so far by the live processes of this server's group:
-    /// wrangler's node process and workerd, which runs the worker and its objects.
-    pub fn cpu_time(&self) -> Duration {
-        group_cpu_ticks(self.pgid)
-            .map(|t| Duration::from_secs_f64(t as f64 / clock_ticks_per_second()))
-            .unwrap_or_default()
+    /// CPU time (user + system) used so far by the live processes of this server's group
+    /// (wrangler's node process and workerd), and by workerd alone, which runs the worker
+    /// and its objects.
+    pub fn cpu_time(&self) -> (Duration, Duration) {
+        let (all, workerd) = group_cpu_ticks(self.pgid);
+        let secs = |t: u64| Duration::from_secs_f64(t as f64 / clock_ticks_per_second());
+        (secs(all), secs(workerd))
     }
 }
 
@@ -119,20 +120,25 @@ impl Drop for Wrangler {
     }
 }
 
-/// `utime + stime` in clock ticks summed over the processes whose group is `pgid`.
-fn group_cpu_ticks(pgid: u32) -> Option<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+/// `utime + stime` in clock ticks summed over the processes whose group is `pgid`: all of
+/// them, and the `workerd` ones.
+fn group_cpu_ticks(pgid: u32) -> (u64, u64) {
+    let (mut all, mut workerd) = (0, 0);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
         // The command name may hold spaces and parentheses: fields start after the last ')'.
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
         let f: Vec<&str> = rest.split_whitespace().collect();
         // After the name: state, ppid, pgrp, …, utime (field 14), stime (field 15).
         if f.len() > 12 && f[2].parse::<u32>().ok() == Some(pgid) {
-            total += f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
+            let ticks = f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
+            all += ticks;
+            if head.ends_with("(workerd") {
+                workerd += ticks;
+            }
         }
     }
-    Some(total)
+    (all, workerd)
 }
 
 fn clock_ticks_per_second() -> f64 {
