@@ -30,7 +30,7 @@ test-core:
 test-e2e: build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests
 
-test: lint sdk-build test-core test-wasm test-e2e
+test: lint sdk-build test-core test-wasm test-e2e fuzz-smoke
 
 bench: bench-wasm
 	cargo bench -p edgemeter-core --bench ingest_path
@@ -61,6 +61,12 @@ sdk-test: build sdk-build
 sdk-browser-test: build sdk-build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test sdk_browser
 
+# The packed npm package where users put it: Node, TypeScript, bundlers in Chromium, a
+# Worker (tests/consumers/, its tools pinned there; publint and attw too).
+.PHONY: sdk-consumers
+sdk-consumers: build sdk-build
+	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test sdk_consumers
+
 # The SDK's wasm API under Node (wasm-bindgen-test; the runner comes with wasm-bindgen-cli).
 test-wasm: setup
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$${CARGO_HOME:-$$HOME/.cargo}/bin/wasm-bindgen-test-runner" \
@@ -72,6 +78,31 @@ test-wasm: setup
 bench-sdk:
 	$(MAKE) sdk-build
 	cd tests/bench/sdk-track && npm ci --no-audit --no-fund && node run.mjs
+
+# Exactly-once under load at full size (RELIABILITY.md); `make test` runs both small.
+# A duplicate storm: 100,000 distinct events, each sent three times, over 32 customers.
+.PHONY: storm crash
+storm: build
+	EDGEMETER_SKIP_BUILD=1 EDGEMETER_STORM_EVENTS=$${EDGEMETER_STORM_EVENTS:-100000} \
+	  EDGEMETER_STORM_CUSTOMERS=$${EDGEMETER_STORM_CUSTOMERS:-32} EDGEMETER_LOAD_THREADS=$${EDGEMETER_LOAD_THREADS:-12} \
+	  cargo test -p edgemeter-tests --test storm -- --nocapture
+
+# wrangler dev SIGKILLed mid-load, restarted on its state, 100,000 events sent again.
+crash: build
+	EDGEMETER_SKIP_BUILD=1 EDGEMETER_CRASH_EVENTS=$${EDGEMETER_CRASH_EVENTS:-100000} \
+	  EDGEMETER_CRASH_CUSTOMERS=$${EDGEMETER_CRASH_CUSTOMERS:-32} EDGEMETER_LOAD_THREADS=$${EDGEMETER_LOAD_THREADS:-12} \
+	  cargo test -p edgemeter-tests --test crash -- --nocapture
+
+# Fuzzing every parser of untrusted input (fuzz/, RELIABILITY.md) with cargo-fuzz on the
+# nightly toolchain (both installed by scripts/fuzz.sh when missing). `make fuzz` runs
+# each target FUZZ_SECONDS (300) long; `make fuzz-smoke` (in `make test`) runs each on
+# the same 200,000 inputs from seed 1. A crash stops it, its input in fuzz/artifacts/.
+.PHONY: fuzz fuzz-smoke
+fuzz:
+	sh scripts/fuzz.sh $${FUZZ_SECONDS:-300}
+
+fuzz-smoke:
+	FUZZ_RUNS=$${FUZZ_RUNS:-200000} sh scripts/fuzz.sh
 
 # Ingest under load against three JS workers of the same design (tests/load/), rounds
 # alternated on two wrangler dev servers, 16 connections; about 8 minutes (BENCHMARKS.md

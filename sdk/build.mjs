@@ -1,18 +1,27 @@
 // Builds the npm package `@edgemeter/sdk` into sdk/pkg/ (`npm run sdk:build`).
 //
-// The package is plain ESM that runs unbundled in Node 18+ and in browsers: the client
-// (sdk/js/index.js) over wasm-bindgen's `--target web` glue, and the wasm module as its
-// own file, which the client reads with `fs` when it is loaded from a `file:` URL and
-// fetches otherwise (see sdk/js/index.js). No wasm-pack: it downloads binaries.
+// One client (sdk/js/), bundled by esbuild into one file per runtime and module format,
+// each loadable without top-level await and without fetching anything beside it:
+//
+// | file | export condition | wasm | Web Crypto |
+// | --- | --- | --- | --- |
+// | index.js / index.cjs | browser, import / require, default | carried as base64, instantiated synchronously by the first client | global |
+// | node.js / node.cjs | node | the same | `node:crypto` on Node 18 |
+// | workerd.js | workerd (Cloudflare Workers) | `import … from './edgemeter_sdk_bg.wasm'`, compiled by wrangler's bundler | global |
+//
+// (sdk/js/platform.*.js are what differs.) The wasm file ships too, reachable by name
+// (`@edgemeter/sdk/edgemeter_sdk_bg.wasm`). No wasm-pack: it downloads binaries.
 //
 // Steps: the SDK crate for wasm32 (profile `sdk-release`: opt-level 3), wasm-bindgen
 // (the CLI pinned by `make setup`), wasm-opt -O3 (npm `binaryen`; tuned for speed, as
-// -Oz saves under 1% gzipped here), then the JS, the declarations and a package.json
-// whose version is the workspace's. Prints each file's size, raw and gzipped.
+// -Oz saves under 1% gzipped here), the bundles, the declarations (ESM `.d.ts` and
+// CommonJS `.d.cts`), LICENSE and a package.json whose version is the workspace's.
+// Prints each file's size, raw and gzipped.
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -58,10 +67,13 @@ run(wasmOpt, [
   '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
   join(glue, 'edgemeter_sdk_bg.wasm'), '-o', join(out, 'edgemeter_sdk_bg.wasm'),
 ]);
-copyFileSync(join(glue, 'edgemeter_sdk.js'), join(out, 'edgemeter_sdk.js'));
-rmSync(glue, { recursive: true, force: true });
-for (const f of ['index.js', 'browser.js', 'errors.js', 'retry.js', 'platform.js', 'api.js', 'index.d.ts', 'api.d.ts', 'README.md']) {
-  copyFileSync(join(root, 'sdk/js', f), join(out, f));
+// The sources and wasm-bindgen's glue side by side, for esbuild.
+const src = join(glue, 'src');
+mkdirSync(src, { recursive: true });
+copyFileSync(join(glue, 'edgemeter_sdk.js'), join(src, 'edgemeter_sdk.js'));
+copyFileSync(join(out, 'edgemeter_sdk_bg.wasm'), join(src, 'edgemeter_sdk_bg.wasm'));
+for (const f of readdirSync(join(root, 'sdk/js'))) {
+  if (f.endsWith('.js')) copyFileSync(join(root, 'sdk/js', f), join(src, f));
 }
 
 const version = /\[workspace\.package\][^[]*?\nversion = "([^"]+)"/.exec(readFileSync(join(root, 'Cargo.toml'), 'utf8'))?.[1];
@@ -69,34 +81,114 @@ if (!version) {
   console.error('sdk:build: cannot read the workspace version from Cargo.toml');
   process.exit(1);
 }
+
+const esbuild = createRequire(join(root, 'package.json'))('esbuild');
+const BUILDS = [
+  { file: 'index.js', platform: 'web', format: 'esm' },
+  { file: 'index.cjs', platform: 'web', format: 'cjs' },
+  { file: 'node.js', platform: 'node', format: 'esm' },
+  { file: 'node.cjs', platform: 'node', format: 'cjs' },
+  { file: 'workerd.js', platform: 'workerd', format: 'esm' },
+];
+for (const b of BUILDS) {
+  console.log(`sdk:build: esbuild ${b.file} (${b.platform}, ${b.format})`);
+  const result = await esbuild.build({
+    entryPoints: [join(src, 'index.js')],
+    outfile: join(out, b.file),
+    bundle: true,
+    format: b.format,
+    platform: b.platform === 'node' ? 'node' : 'neutral',
+    // Class private fields are ES2022; a bundler targeting older lowers them itself.
+    target: 'es2022',
+    // The Worker build keeps its wasm import for wrangler; the others carry the bytes.
+    loader: b.platform === 'workerd' ? {} : { '.wasm': 'base64' },
+    external: b.platform === 'workerd' ? ['./edgemeter_sdk_bg.wasm'] : [],
+    plugins: [platformPlugin(join(src, `platform.${b.platform}.js`))],
+    // Only wasm-bindgen's async loader, which the client never calls, reads it; defined
+    // away so that no build keeps a `new URL('….wasm', import.meta.url)` for bundlers to chase.
+    define: { 'import.meta.url': 'undefined' },
+    banner: { js: `// @edgemeter/sdk ${version}, ${b.platform} build (${b.format}); Apache-2.0. Generated from sdk/js/ by sdk/build.mjs.` },
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  // A warning (import.meta in CommonJS, say) is a broken build here.
+  if (result.warnings.length > 0) {
+    console.error(`sdk:build: esbuild warned for ${b.file}; refusing to ship it`);
+    rmSync(out, { recursive: true, force: true });
+    rmSync(glue, { recursive: true, force: true });
+    process.exit(1);
+  }
+}
+
+/** Resolves the client's `./platform.js` to one runtime's file. */
+function platformPlugin(file) {
+  return {
+    name: 'edgemeter-platform',
+    setup(build) {
+      build.onResolve({ filter: /^\.\/platform\.js$/ }, () => ({ path: file }));
+    },
+  };
+}
+
+// Declarations: ESM (`.d.ts`, for `import`) and CommonJS (`.d.cts`, for `require`), the
+// same text but for the extension they import each other by.
+for (const f of ['index', 'api']) {
+  const text = readFileSync(join(root, 'sdk/js', `${f}.d.ts`), 'utf8');
+  writeFileSync(join(out, `${f}.d.ts`), text);
+  writeFileSync(join(out, `${f}.d.cts`), text.replaceAll("from './api.js'", "from './api.cjs'"));
+}
+copyFileSync(join(root, 'sdk/js/README.md'), join(out, 'README.md'));
+copyFileSync(join(root, 'LICENSE'), join(out, 'LICENSE'));
+rmSync(glue, { recursive: true, force: true });
+
+const types = { import: './index.d.ts', require: './index.d.cts' };
 const manifest = {
   name: '@edgemeter/sdk',
   version,
   description: 'edgemeter client: validates usage events with the server\'s own rules (wasm), then batches and delivers them.',
+  keywords: ['usage-based-billing', 'metering', 'billing', 'usage', 'events', 'cloudflare-workers', 'wasm', 'edgemeter'],
+  homepage: 'https://github.com/edgemeter/edgemeter/tree/main/sdk#readme',
+  bugs: { url: 'https://github.com/edgemeter/edgemeter/issues' },
+  repository: { type: 'git', url: 'git+https://github.com/edgemeter/edgemeter.git', directory: 'sdk' },
   license: 'Apache-2.0',
   type: 'module',
-  main: './index.js',
-  types: './index.d.ts',
+  main: './index.cjs',
+  module: './index.js',
+  types: './index.d.cts',
   exports: {
-    '.': { types: './index.d.ts', default: './index.js' },
+    '.': {
+      // workerd first: wrangler also sets `browser`, whose build would compile wasm
+      // from bytes, which Workers refuse.
+      workerd: { types, default: './workerd.js' },
+      browser: { import: { types: types.import, default: './index.js' }, require: { types: types.require, default: './index.cjs' } },
+      node: { import: { types: types.import, default: './node.js' }, require: { types: types.require, default: './node.cjs' } },
+      import: { types: types.import, default: './index.js' },
+      require: { types: types.require, default: './index.cjs' },
+      default: { types: types.import, default: './index.js' },
+    },
+    // The wasm by name, for a build step that copies or imports it (not a JS module: what
+    // importing it yields is the bundler's choice).
+    './edgemeter_sdk_bg.wasm': './edgemeter_sdk_bg.wasm',
     './package.json': './package.json',
   },
-  files: ['index.js', 'browser.js', 'errors.js', 'retry.js', 'platform.js', 'api.js', 'index.d.ts', 'api.d.ts', 'edgemeter_sdk.js', 'edgemeter_sdk_bg.wasm', 'README.md'],
+  sideEffects: false,
+  files: [...BUILDS.map((b) => b.file), 'edgemeter_sdk_bg.wasm', 'index.d.ts', 'index.d.cts', 'api.d.ts', 'api.d.cts', 'README.md', 'LICENSE'],
   engines: { node: '>=18' },
 };
 writeFileSync(join(out, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 rmSync(pkg, { recursive: true, force: true });
 renameSync(out, pkg);
 
-let raw = 0;
-let gz = 0;
+// What one runtime loads: one of the builds (the wasm inside it, or for a Worker beside it).
+const sizes = new Map();
 for (const f of readdirSync(pkg).sort()) {
   const bytes = readFileSync(join(pkg, f));
   const z = gzipSync(bytes, { level: 9 }).length;
-  if (f !== 'package.json' && f !== 'README.md' && !f.endsWith('.d.ts')) {
-    raw += bytes.length;
-    gz += z;
-  }
+  sizes.set(f, [bytes.length, z]);
   console.log(`sdk:build: ${f.padEnd(24)} ${String(bytes.length).padStart(8)} B  ${String(z).padStart(7)} B gzipped`);
 }
-console.log(`sdk:build: code shipped to a runtime (JS + wasm): ${raw} B, ${gz} B gzipped`);
+for (const b of BUILDS) {
+  const parts = b.platform === 'workerd' ? [b.file, 'edgemeter_sdk_bg.wasm'] : [b.file];
+  const [raw, gz] = parts.map((f) => sizes.get(f)).reduce((a, x) => [a[0] + x[0], a[1] + x[1]]);
+  console.log(`sdk:build: a runtime loading ${parts.join(' + ')}: ${raw} B, ${gz} B gzipped`);
+}

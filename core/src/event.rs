@@ -143,3 +143,61 @@ impl ValidEvent<'_> {
         }
     }
 }
+
+/// An event as it travels to its customer's object and as that object stores it:
+/// validated, its customer implied by the object. One shape on the wire and in storage,
+/// so the object stores the bytes of each event without another model in between.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord<'a> {
+    #[serde(borrow)]
+    pub key: Cow<'a, str>,
+    #[serde(borrow)]
+    pub event_name: Cow<'a, str>,
+    pub value: Decimal,
+    /// Milliseconds since the epoch, UTC.
+    pub ts: i64,
+    pub ts_given: bool,
+    pub props: Properties<'a>,
+    pub hash: ContentHash,
+}
+
+impl<'a> EventRecord<'a> {
+    pub fn from_valid(ev: &'a ValidEvent<'a>) -> EventRecord<'a> {
+        EventRecord {
+            key: Cow::Borrowed(&ev.idempotency_key),
+            event_name: Cow::Borrowed(&ev.event_name),
+            value: ev.value,
+            ts: ev.timestamp.millis(),
+            ts_given: ev.timestamp_given,
+            // Borrowed property strings are copied as pointers, not bytes.
+            props: ev.properties.clone(),
+            hash: ev.hash,
+        }
+    }
+
+    pub fn into_owned(self) -> EventRecord<'static> {
+        EventRecord {
+            key: Cow::Owned(self.key.into_owned()),
+            event_name: Cow::Owned(self.event_name.into_owned()),
+            value: self.value,
+            ts: self.ts,
+            ts_given: self.ts_given,
+            props: self.props.into_owned(),
+            hash: self.hash,
+        }
+    }
+
+    /// Back to the validated event, for aggregation inside the customer's object.
+    pub fn to_valid<'s>(&'s self, customer_id: &'s str) -> ValidEvent<'s> {
+        ValidEvent {
+            idempotency_key: Cow::Borrowed(&self.key),
+            customer_id: Cow::Borrowed(customer_id),
+            event_name: Cow::Borrowed(&self.event_name),
+            value: self.value,
+            timestamp: Timestamp(self.ts),
+            timestamp_given: self.ts_given,
+            properties: self.props.clone(),
+            hash: self.hash,
+        }
+    }
+}

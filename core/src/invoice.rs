@@ -7,7 +7,10 @@
 //! always add up to the total.
 
 use crate::currency::Currency;
+use crate::customer::Customer;
 use crate::item::{Item, ItemKind};
+use crate::lifecycle::InvoiceStatus;
+use crate::period::Period;
 use crate::pricing::{self, format_amount, PricedLine, PricingError};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
@@ -87,6 +90,55 @@ pub fn invoice_lines<'a>(
         lines.push(InvoiceLine { item_id: item.id.clone(), name: item.name.clone(), kind: item.kind, priced, usage });
     }
     Ok(InvoiceLines { currency, lines, subtotal, total: subtotal })
+}
+
+/// An invoice as stored and as the API shows it. The lifecycle fields are typed; the
+/// lines are kept as rendered when computed ([`InvoiceLines`]), since a final invoice's
+/// lines never change again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    /// `INV-000001`: given by the account's sequence once the invoice is final.
+    pub number: Option<String>,
+    pub customer_id: String,
+    pub period_start: Timestamp,
+    pub period_end: Timestamp,
+    pub status: InvoiceStatus,
+    pub currency: Currency,
+    /// The priced lines, each with its usage (see [`InvoiceLine`]).
+    pub lines: serde_json::Value,
+    pub subtotal: String,
+    pub total: String,
+    pub created_at: Timestamp,
+    pub finalized_at: Option<Timestamp>,
+    pub sent_at: Option<Timestamp>,
+}
+
+impl Invoice {
+    /// A period's invoice from its priced lines; the caller sets `id` and `created_at`.
+    pub fn from_lines(customer: &Customer, p: Period, status: InvoiceStatus, lines: &InvoiceLines) -> Invoice {
+        Invoice {
+            id: String::new(),
+            number: None,
+            customer_id: customer.id.clone(),
+            period_start: p.start,
+            period_end: p.end,
+            status,
+            currency: lines.currency,
+            // Lines of strings, numbers and options always render.
+            lines: serde_json::to_value(&lines.lines).unwrap_or_default(),
+            subtotal: format_amount(lines.subtotal, lines.currency),
+            total: format_amount(lines.total, lines.currency),
+            created_at: p.start,
+            finalized_at: None,
+            sent_at: None,
+        }
+    }
+
+    /// Whether it is past draft and still waits for its number.
+    pub fn needs_number(&self) -> bool {
+        self.number.is_none() && self.status != InvoiceStatus::Draft
+    }
 }
 
 /// An invoice's number from its sequence number (counted from 1): `INV-000001`, and with

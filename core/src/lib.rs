@@ -5,6 +5,7 @@
 //! takes them as parameters.
 
 pub mod aggregate;
+pub mod book;
 pub mod currency;
 pub mod customer;
 pub mod error;

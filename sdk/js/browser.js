@@ -40,7 +40,7 @@ const FORMAT = 1;
  * - `load(events)`: queues events from storage (wire JSON objects) and flushes;
  * - `flush()`, `report(error)`.
  *
- * Returns null outside a browser page, where neither event exists.
+ * Returns `{ save(), detach() }`, or null outside a browser page without `persist`.
  */
 export function watchPage(options, hooks) {
   const store = persistence(options.persist, hooks.report);
@@ -53,7 +53,9 @@ export function watchPage(options, hooks) {
     const events = store.claim();
     if (events.length > 0) hooks.load(events);
   }
-  if (!inPage) return null;
+  /** Saves what is not delivered (shutdown() giving up), with `persist`. */
+  const save = () => store?.save(hooks.unsettled());
+  if (!inPage) return { save, detach() {} };
 
   let keepaliveBytes = 0;
   const hidden = () => {
@@ -85,6 +87,7 @@ export function watchPage(options, hooks) {
   win.addEventListener('pagehide', onPageHide);
   win.addEventListener('pageshow', onPageShow);
   return {
+    save,
     detach() {
       doc.removeEventListener('visibilitychange', onVisibility);
       win.removeEventListener('pagehide', onPageHide);

@@ -54,6 +54,8 @@ export type ErrorCode =
   | 'network_error'
   /** No answer within `timeoutMs`. */
   | 'timeout'
+  /** `flush()` or `shutdown()` passed its `timeoutMs` with these events undelivered. */
+  | 'flush_timeout'
   /** A 200 answer that is not an ingest result. */
   | 'invalid_response'
   /** An error answer without an error body. */
@@ -90,6 +92,14 @@ export type AbortSignalOf<G = typeof globalThis> = G extends { AbortSignal: { pr
   ? S
   : { readonly aborted: boolean };
 
+/**
+ * The bytes of a batch's body: a `Uint8Array` over an `ArrayBuffer` (never a
+ * `SharedArrayBuffer`). Written as what `slice()` returns, which is
+ * `Uint8Array<ArrayBuffer>` from TypeScript 5.7 (whose DOM `fetch` takes no other) and
+ * plain `Uint8Array` before (when it was not generic).
+ */
+export type BodyBytes = ReturnType<Uint8Array['slice']>;
+
 /** What `fetch` is called with. */
 export interface FetchInit {
   method: 'GET' | 'POST' | 'PATCH';
@@ -98,7 +108,7 @@ export interface FetchInit {
    * The JSON body: UTF-8 bytes for a batch of events (the queue writes them, in wasm
    * memory), text for the API client's requests; absent on a GET.
    */
-  body?: string | Uint8Array;
+  body?: string | BodyBytes;
   signal: AbortSignalOf;
   /** Set on the batches sent when a browser page is hidden, so they outlive the page. */
   keepalive?: boolean;
@@ -187,10 +197,36 @@ export interface FlushResult {
   /** Events the server had already (a retry of an accepted event); counted once. */
   duplicates: number;
   rejected: RejectedEvent[];
+  /** Events not delivered, for good (with `shutdown({ timeoutMs })`, those it gave up on). */
   failed: FailedEvent[];
+  /** `timeoutMs` passed before every event was settled. */
+  timedOut: boolean;
+  /**
+   * `flush({ timeoutMs })` only: the keys of the events it gave up waiting for, which
+   * stay queued (or in a request) and are still sent. Empty otherwise.
+   */
+  pending: string[];
+}
+
+/** Options of `flush()` and `shutdown()`. */
+export interface FlushOptions {
+  /**
+   * Resolve within this many milliseconds, whatever the network does. Default: no
+   * limit (each request is still bounded by `timeoutMs`, `maxRetries` and `retryMaxMs`).
+   */
+  timeoutMs?: number;
+}
+
+/** What `EdgemeterError`'s constructor takes besides its code and message. */
+export interface EdgemeterErrorOptions {
+  field?: string;
+  status?: number;
+  idempotencyKeys?: string[];
+  cause?: unknown;
 }
 
 export class EdgemeterError extends Error {
+  constructor(code: ErrorCode, message: string, options?: EdgemeterErrorOptions);
   readonly name: 'EdgemeterError';
   readonly code: ErrorCode;
   /** The field at fault, in camelCase for the event's own fields (`customerId`). */
@@ -213,10 +249,20 @@ export class Edgemeter {
    * full (`queue_full`) or the client is shut down (`closed`).
    */
   track(event: Event): string;
-  /** Sends everything tracked so far; resolves once all of it is delivered or failed for good. */
-  flush(): Promise<FlushResult>;
-  /** Flushes and stops the timer; later `track()` calls throw `closed`. */
-  shutdown(): Promise<FlushResult>;
+  /**
+   * Sends everything tracked so far; resolves once all of it is delivered or failed for
+   * good, or when `timeoutMs` has passed: then `timedOut` is true and the events not yet
+   * delivered are listed in `pending` (still queued: the client goes on sending them) and
+   * reported to `onError` (`flush_timeout`).
+   */
+  flush(options?: FlushOptions): Promise<FlushResult>;
+  /**
+   * Flushes and stops the timer; later `track()` calls throw `closed`. With `timeoutMs`
+   * it gives up by then: requests in flight are aborted, and every event not delivered
+   * is in `failed` (`flush_timeout`) and reported to `onError`; with `persist`, it also
+   * stays saved for the next client on the page's origin.
+   */
+  shutdown(options?: FlushOptions): Promise<FlushResult>;
   // The API client (api.d.ts): needs a secret key (`sk_…`).
   readonly customers: CustomersResource;
   readonly items: ItemsResource;

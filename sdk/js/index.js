@@ -3,25 +3,26 @@
 // /v1/usage/ingest` with retries that can never count an event twice (API.md, "Usage
 // ingestion"). Types: index.d.ts.
 
-import initWasm, { EventQueue, lastError } from './edgemeter_sdk.js';
+import { initSync, EventQueue, lastError } from './edgemeter_sdk.js';
 import { EdgemeterError, fromApiError } from './errors.js';
 import { createApi } from './api.js';
 import { watchPage } from './browser.js';
-import { nodeModule, webCrypto } from './platform.js';
+import { wasmSource, webCrypto } from './platform.js';
 import { parseJson, sendWithRetries } from './retry.js';
 
 export { EdgemeterError } from './errors.js';
 
-// Loaded from a file (Node, Deno, Bun): read the bytes, since Node's fetch cannot read
-// `file:` URLs. Otherwise (a browser, a CDN): fetch, which lets the browser compile while
-// downloading.
-const wasmUrl = new URL('./edgemeter_sdk_bg.wasm', import.meta.url);
-let wasm;
-if (wasmUrl.protocol === 'file:') {
-  const { readFile } = await nodeModule('fs/promises');
-  wasm = await initWasm({ module_or_path: await readFile(wasmUrl) });
-} else {
-  wasm = await initWasm({ module_or_path: fetch(wasmUrl) });
+/**
+ * The wasm's exports, instantiated synchronously when the first client is made (from
+ * bytes the package carries, or in a Worker from a module wrangler compiled), not when
+ * the package is imported: no top-level await, and nothing to fetch from beside the
+ * bundle, so CommonJS and every bundler's default settings load the package as it is.
+ */
+let wasm = null;
+
+function newQueue() {
+  wasm ??= initSync({ module: wasmSource() });
+  return new EventQueue();
 }
 
 /** Most events in one request (API.md). */
@@ -33,7 +34,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export class Edgemeter {
   #o;
   /** The checked events waiting for a batch, in wasm memory (sdk/src/queue.rs), oldest first. */
-  #queue = new EventQueue();
+  #queue = newQueue();
   /** How many: counted here, so that track() asks wasm nothing more. */
   #queued = 0;
   #inFlight = 0;
@@ -47,6 +48,10 @@ export class Edgemeter {
   /** Batches in a request: the drain loop's, and keepalive ones sent when a page hides. */
   #sending = new Set();
   #page = null;
+  /** Aborted when shutdown() gives up: stops requests in flight and their retries. */
+  #stop = new AbortController();
+  /** shutdown() gave up: what was undelivered is reported, and nothing more is sent. */
+  #gaveUp = false;
 
   constructor(options) {
     const o = { ...options };
@@ -126,25 +131,113 @@ export class Edgemeter {
 
   /**
    * Sends everything tracked so far and resolves once each of those events is delivered
-   * or has failed for good, with what became of the batches settled meanwhile.
+   * or has failed for good, with what became of the batches settled meanwhile. With
+   * `timeoutMs`, resolves by then at the latest: the events not settled yet are listed in
+   * `pending` (they stay queued, and the client goes on sending them) and reported to
+   * `onError` as one `flush_timeout` error.
    */
-  flush() {
-    const result = { accepted: 0, duplicates: 0, rejected: [], failed: [] };
+  flush(options) {
+    let timeoutMs;
+    try {
+      timeoutMs = deadlineOf(options, 'flush');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#flushWithin(timeoutMs).then((result) => {
+      if (result.timedOut) {
+        const n = result.pending.length;
+        this.#report(
+          new EdgemeterError('flush_timeout', `flush() gave up after ${timeoutMs} ms with ${n} event(s) not yet delivered; they stay queued`, {
+            idempotencyKeys: result.pending,
+          }),
+        );
+      }
+      return result;
+    });
+  }
+
+  /**
+   * Flushes, then stops the timer; `track()` afterwards throws `closed`. With `timeoutMs`,
+   * gives up by then at the latest: requests in flight are aborted, and every event not
+   * delivered is in the result's `failed` (code `flush_timeout`) and reported to
+   * `onError`; with `persist`, it also stays saved for the next client.
+   */
+  async shutdown(options) {
+    const timeoutMs = deadlineOf(options, 'shutdown');
+    this.#closed = true;
+    const result = await this.#flushWithin(timeoutMs);
+    if (result.timedOut) this.#giveUp(result, timeoutMs);
+    this.#disarm();
+    this.#page?.detach();
+    return result;
+  }
+
+  /** flush() with an optional deadline: the result says whether it passed, and what was left. */
+  #flushWithin(timeoutMs) {
+    const result = { accepted: 0, duplicates: 0, rejected: [], failed: [], timedOut: false, pending: [] };
     if (this.#seq <= this.#settledSeq) return Promise.resolve(result);
     return new Promise((resolve) => {
-      this.#waiters.push({ target: this.#seq, result, resolve });
+      const waiter = { target: this.#seq, result, resolve, timer: null };
+      this.#waiters.push(waiter);
       this.#flushTarget = this.#seq;
+      if (timeoutMs !== undefined) {
+        waiter.timer = setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          result.timedOut = true;
+          result.pending = this.#unsettledKeys(waiter.target);
+          resolve(result);
+        }, timeoutMs);
+      }
       this.#kick();
     });
   }
 
-  /** Flushes, then stops the timer; `track()` afterwards throws `closed`. */
-  async shutdown() {
-    this.#closed = true;
-    const result = await this.flush();
-    this.#disarm();
-    this.#page?.detach();
-    return result;
+  /** The keys of the events up to number `target` that are neither delivered nor failed, oldest first. */
+  #unsettledKeys(target) {
+    const keys = [];
+    for (const b of [...this.#sending].sort((x, y) => x.first - y.first)) {
+      if (b.first <= target) keys.push(...b.keys().slice(0, target - b.first + 1));
+    }
+    const head = this.#head();
+    if (this.#queued > 0 && head <= target) {
+      const queued = JSON.parse(`[${this.#queue.json()}]`);
+      for (const e of queued.slice(0, target - head + 1)) keys.push(e.idempotency_key);
+    }
+    return keys;
+  }
+
+  /**
+   * shutdown()'s deadline passed with `result.pending` undelivered: saves them (with
+   * `persist`), stops every request and retry, empties the queue, and reports them as
+   * failed. A request already sent may still reach the server; sending such an event
+   * again (it keeps its key) is counted once.
+   */
+  #giveUp(result, timeoutMs) {
+    this.#page?.save();
+    const keys = result.pending;
+    // Other flush() calls still waiting get their share of the failure.
+    const waiting = this.#waiters.map((w) => [w, this.#unsettledKeys(w.target)]);
+    this.#waiters = [];
+    this.#gaveUp = true;
+    this.#stop.abort();
+    while (this.#take(MAX_BODY_BYTES) !== null);
+    this.#inFlight = 0;
+    this.#sending.clear();
+    this.#settledSeq = this.#seq;
+    result.pending = [];
+    const error = new EdgemeterError(
+      'flush_timeout',
+      `shutdown() gave up after ${timeoutMs} ms with ${keys.length} event(s) not delivered`,
+      { idempotencyKeys: keys },
+    );
+    const failed = (ks) => ks.map((idempotencyKey) => ({ idempotencyKey, error }));
+    result.failed.push(...failed(keys));
+    if (keys.length > 0) this.#report(error);
+    for (const [w, ks] of waiting) {
+      if (w.timer !== null) clearTimeout(w.timer);
+      w.result.failed.push(...failed(ks));
+      w.resolve(w.result);
+    }
   }
 
   /** As many events pending as `maxQueueSize` allows: a new one is refused. */
@@ -206,7 +299,7 @@ export class Edgemeter {
 
   /** Sends batches one at a time, oldest first, while a full batch or a flush is due. */
   async #drain() {
-    while (this.#due()) {
+    while (!this.#gaveUp && this.#due()) {
       const batch = this.#take(MAX_BODY_BYTES);
       if (batch === null) break; // cannot happen: a valid event is far below 1 MiB
       await this.#send(batch, false);
@@ -242,6 +335,8 @@ export class Edgemeter {
     } catch (e) {
       outcome = failAll(batch, new EdgemeterError('internal_error', `unexpected: ${e}`, { cause: e }));
     }
+    // shutdown() gave up on this batch and reported its events already.
+    if (this.#gaveUp) return;
     this.#inFlight -= batch.n;
     this.#sending.delete(batch);
     this.#settle(outcome);
@@ -261,6 +356,7 @@ export class Edgemeter {
       w.result.rejected.push(...outcome.rejected);
       w.result.failed.push(...outcome.failed);
       if (w.target > this.#settledSeq) return true;
+      if (w.timer !== null) clearTimeout(w.timer);
       w.resolve(w.result);
       return false;
     });
@@ -302,6 +398,7 @@ export class Edgemeter {
         return { error: fromApiError(answer?.error, { status, idempotencyKeys: batch.keys() }) };
       },
       keyed,
+      this.#stop.signal,
     );
     return 'value' in sent ? sent.value : failAll(batch, sent.error);
   }
@@ -309,6 +406,16 @@ export class Edgemeter {
 
 function optionError(name, what) {
   return new EdgemeterError('invalid_option', `option \`${name}\` must be ${what}`, { field: name });
+}
+
+/** The `timeoutMs` option of flush() or shutdown(): undefined (no deadline) or an integer ≥ 0. */
+function deadlineOf(options, method) {
+  const t = options?.timeoutMs;
+  if (t === undefined) return undefined;
+  if (!Number.isInteger(t) || t < 0) {
+    throw new EdgemeterError('invalid_option', `${method}(): \`timeoutMs\` must be an integer from 0`, { field: 'timeoutMs' });
+  }
+  return t;
 }
 
 function count(o, name, fallback, min, max = Number.MAX_SAFE_INTEGER) {

@@ -36,8 +36,18 @@ export function parseJson(text) {
   }
 }
 
-export function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less if `stop` (an AbortSignal) is aborted meanwhile. */
+export function sleep(ms, stop) {
+  return new Promise((resolve) => {
+    if (stop?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener('abort', done);
+  });
 }
 
 /**
@@ -47,14 +57,18 @@ export function sleep(ms) {
  * `idempotency_key_in_use` (an earlier copy still running) are tried again, up to
  * `o.maxRetries` times, after `Retry-After` (at most `o.retryMaxMs`) or the backoff; any
  * other error is final at once. `errorOptions` go into the network and timeout errors.
- * Resolves to `{ value }`, or `{ error, final, attempt }` (`final`: refused, not given up).
+ * Aborting `stop` (an AbortSignal; shutdown() giving up) aborts the try in flight and
+ * ends the loop at once. Resolves to `{ value }`, or `{ error, final, attempt }`
+ * (`final`: refused, not given up).
  */
-export async function sendWithRetries(o, url, init, settle, errorOptions = {}) {
+export async function sendWithRetries(o, url, init, settle, errorOptions = {}, stop = undefined) {
   for (let attempt = 0; ; attempt++) {
     let error;
     let retryAfterMs = null;
     const abort = new AbortController();
     const timeout = setTimeout(() => abort.abort(), o.timeoutMs);
+    const onStop = () => abort.abort();
+    stop?.addEventListener('abort', onStop);
     try {
       const res = await o.fetch(url, { ...init, signal: abort.signal });
       const settled = settle(res.status, await res.text());
@@ -74,10 +88,12 @@ export async function sendWithRetries(o, url, init, settle, errorOptions = {}) {
       );
     } finally {
       clearTimeout(timeout);
+      stop?.removeEventListener('abort', onStop);
     }
-    if (attempt >= o.maxRetries) return { error, final: false, attempt };
+    if (attempt >= o.maxRetries || stop?.aborted) return { error, final: false, attempt };
     // A server's Retry-After is honoured up to retryMaxMs: a day-long answer must not
     // hold flush() or shutdown() for a day (the retries stay bounded by maxRetries).
-    await sleep(retryAfterMs === null ? backoffMs(o, attempt) : Math.min(retryAfterMs, o.retryMaxMs));
+    await sleep(retryAfterMs === null ? backoffMs(o, attempt) : Math.min(retryAfterMs, o.retryMaxMs), stop);
+    if (stop?.aborted) return { error, final: false, attempt };
   }
 }

@@ -106,7 +106,11 @@ impl<'a> Reader<'a> {
         Ok(match tag {
             NULL => Field::Null,
             STR => Field::Str(Cow::Borrowed(self.str()?)),
-            NUMBER => Field::Number(Cow::Borrowed(self.str()?)),
+            // The queue writes a number's text into the JSON it sends as it is, so text
+            // that is not a JSON number would make the whole batch unreadable (found by
+            // fuzzing: `00`). The JS writer never produces such text; the check keeps a
+            // broken writer from poisoning a batch.
+            NUMBER => Field::Number(Cow::Borrowed(json_number(self.str()?)?)),
             FALSE => Field::Bool(false),
             TRUE => Field::Bool(true),
             OTHER => Field::Other,
@@ -181,6 +185,46 @@ impl<'a> Reader<'a> {
         let bytes = self.buf.get(self.at..self.at + len)?;
         self.at += len;
         Some(bytes)
+    }
+}
+
+/// `s` if it is a JSON number (RFC 8259: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`).
+fn json_number(s: &str) -> Result<&str, Malformed> {
+    let b = s.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return Err(Malformed),
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return Err(Malformed);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return Err(Malformed);
+        }
+    }
+    if i == b.len() {
+        Ok(s)
+    } else {
+        Err(Malformed)
     }
 }
 
@@ -301,6 +345,22 @@ mod tests {
         for cut in 0..buf.len() {
             let e = check_compact(&buf[..cut], NOW).unwrap_err();
             assert!(e.message.contains("malformed") || e.code == ErrorCode::InvalidProperties, "{cut}: {e:?}");
+        }
+    }
+
+    /// Found by `make fuzz` (compact_reader): a NUMBER whose text is not a JSON number
+    /// was accepted, and the queue then sent a batch the server could not read.
+    #[test]
+    fn a_number_that_is_not_json_is_a_malformed_buffer() {
+        for bad in ["00", "01", "1.", ".5", "+1", "1e", "-", "", "0x10", "1_000", "NaN", "Infinity", " 1"] {
+            let buf = event("cus_1", (NUMBER, bad), &[]);
+            assert_eq!(check_compact(&buf, NOW).map(|_| ()).unwrap_err().code, ErrorCode::InvalidRequest, "{bad:?}");
+            let buf = event("cus_1", (ABSENT, ""), &[("n", NUMBER, bad)]);
+            assert!(check_compact(&buf, NOW).is_err(), "property {bad:?}");
+        }
+        for good in ["0", "-0", "10", "2.50", "1e3", "1E-2", "-0.5e+2"] {
+            let buf = event("cus_1", (ABSENT, ""), &[("n", NUMBER, good)]);
+            assert!(check_compact(&buf, NOW).is_ok(), "{good:?}");
         }
     }
 }

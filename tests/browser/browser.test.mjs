@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,8 +49,8 @@ let origin;
 let bundleDir;
 
 /**
- * Bundles a small app that imports the package, for browsers, into a temporary folder
- * with the wasm file beside it (the bundle finds it through `import.meta.url`).
+ * Bundles a small app that imports the package, for browsers, into a temporary folder.
+ * Nothing is copied beside it: the package carries its wasm in its JavaScript.
  */
 async function bundle() {
   const dir = await mkdtemp(join(tmpdir(), 'edgemeter-bundle-'));
@@ -58,7 +58,6 @@ async function bundle() {
   await writeFile(entry, `import { Edgemeter } from ${JSON.stringify(join(pkgDir, 'index.js'))};\nwindow.Edgemeter = Edgemeter;\nwindow.ready = true;\n`);
   const esbuild = fileURLToPath(new URL('../../node_modules/.bin/esbuild', import.meta.url));
   execFileSync(esbuild, [entry, '--bundle', '--format=esm', '--platform=browser', `--outfile=${join(dir, 'out/app.js')}`], { stdio: 'pipe' });
-  await copyFile(join(pkgDir, 'edgemeter_sdk_bg.wasm'), join(dir, 'out/edgemeter_sdk_bg.wasm'));
   return join(dir, 'out/');
 }
 

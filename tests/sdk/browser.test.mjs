@@ -151,6 +151,9 @@ test('persist saves the undelivered queue when hidden, never on track, and a new
     page.pagehide();
     assert.equal(storage.keys().length, 1);
     assert.ok(storage.keys()[0].startsWith('q:'));
+    // Its unanswered requests fail; shutdown waits for that, so that none of its timers
+    // is still running when the next test counts them.
+    await a.shutdown();
   });
   await inPage(async (page) => {
     // The next page.
@@ -171,17 +174,36 @@ test('persist saves the undelivered queue when hidden, never on track, and a new
 
 test('a hidden page whose whole queue left with keepalive keeps no flush timer running', () =>
   inPage(async (page) => {
-    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const before = timers();
-    const { fetch } = stubFetch();
-    const m = new Edgemeter({ apiKey: 'ct_x', baseUrl: 'https://b.example', fetch, ...NO_TIMER });
-    m.track(event(1));
-    assert.equal(timers(), before + 1, 'the flush timer, armed by track()');
-    page.hide();
-    // Not flush(), which stops the timer itself: wait for the keepalive batch to settle.
-    while (m.pending > 0) await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(timers(), before, 'nothing queued, so no timer to keep a process alive');
-    await m.shutdown();
+    // Count only the timers armed while this test runs (the process's own count also
+    // moves with earlier tests' timers expiring, which made this test flaky).
+    const live = new Set();
+    const [realSet, realClear] = [globalThis.setTimeout, globalThis.clearTimeout];
+    globalThis.setTimeout = (fn, ms, ...args) => {
+      const t = realSet(() => {
+        live.delete(t);
+        fn(...args);
+      }, ms);
+      live.add(t);
+      return t;
+    };
+    globalThis.clearTimeout = (t) => {
+      live.delete(t);
+      realClear(t);
+    };
+    try {
+      const { fetch } = stubFetch();
+      const m = new Edgemeter({ apiKey: 'ct_x', baseUrl: 'https://b.example', fetch, ...NO_TIMER });
+      m.track(event(1));
+      assert.equal(live.size, 1, 'the flush timer, armed by track()');
+      page.hide();
+      // Not flush(), which stops the timer itself: wait for the keepalive batch to settle.
+      while (m.pending > 0) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(live.size, 0, 'nothing queued, so no timer to keep a process alive');
+      await m.shutdown();
+    } finally {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    }
   }));
 
 test('persist: a saved queue larger than maxQueueSize loads up to it and reports the rest as queue_full', async () => {

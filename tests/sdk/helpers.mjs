@@ -6,7 +6,8 @@
 
 import { randomUUID } from 'node:crypto';
 
-export { Edgemeter, EdgemeterError } from '../../sdk/pkg/index.js';
+// The Node build (the package's `node` export condition): the suite runs on Node 18 too.
+export { Edgemeter, EdgemeterError } from '../../sdk/pkg/node.js';
 
 export const BASE_URL = process.env.EDGEMETER_BASE_URL ?? '';
 export const SECRET_KEY = process.env.EDGEMETER_SECRET_KEY ?? '';

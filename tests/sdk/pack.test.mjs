@@ -35,7 +35,7 @@ test('npm pack yields a tarball that installs offline and imports', () => {
   const { packed, app } = installedApp();
   assert.equal(packed.name, '@edgemeter/sdk');
   assert.deepEqual(packed.files.map((f) => f.path).sort(), [
-    'README.md', 'api.d.ts', 'api.js', 'browser.js', 'edgemeter_sdk.js', 'edgemeter_sdk_bg.wasm', 'errors.js', 'index.d.ts', 'index.js', 'package.json', 'platform.js', 'retry.js',
+    'LICENSE', 'README.md', 'api.d.cts', 'api.d.ts', 'edgemeter_sdk_bg.wasm', 'index.cjs', 'index.d.cts', 'index.d.ts', 'index.js', 'node.cjs', 'node.js', 'package.json', 'workerd.js',
   ]);
   writeFileSync(
     join(app, 'main.js'),

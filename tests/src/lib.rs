@@ -253,6 +253,8 @@ pub struct Resp {
     pub status: u16,
     pub body: Value,
     pub text: String,
+    /// On ingest: the object calls counted to this request (`x-edgemeter-do-calls`).
+    pub do_calls: Option<u64>,
 }
 
 impl Resp {
@@ -329,8 +331,9 @@ impl Client {
             Err(e) => return Err(e.to_string()),
         };
         let status = resp.status();
+        let do_calls = resp.header("x-edgemeter-do-calls").and_then(|v| v.parse().ok());
         let text = resp.into_string().unwrap_or_default();
-        Ok(Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text })
+        Ok(Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text, do_calls })
     }
 
     /// Any method, an optional raw body and extra headers; `Err` only when the transport
@@ -640,4 +643,202 @@ pub fn ensure_sdk_built() {
         .map(|s| s.success())
         .unwrap_or(false);
     assert!(ok, "`npm run sdk:build` failed (run `make setup` first)");
+}
+
+/// Load for the exactly-once tests (`storm.rs`, `crash.rs`): distinct events over many
+/// customers, the usage they must add up to, and a sender that retries as a client would.
+pub mod load {
+    use super::{key, now_ms, rfc3339, Client, Resp};
+    use serde_json::{json, Value};
+    use std::time::Duration;
+
+    /// The number in the environment variable `var`, else `default`.
+    pub fn size(var: &str, default: usize) -> usize {
+        std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    }
+
+    /// A small seeded generator (SplitMix64): a run prints its seed, and
+    /// `EDGEMETER_LOAD_SEED` makes the same events, batches and shuffles again.
+    pub struct Rng(u64);
+
+    impl Rng {
+        /// Seeded from `EDGEMETER_LOAD_SEED`, else the clock; returns the seed too.
+        pub fn seeded() -> (Rng, u64) {
+            let seed = std::env::var("EDGEMETER_LOAD_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+                let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                d.as_nanos() as u64
+            });
+            (Rng(seed), seed)
+        }
+
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        /// A number in `lo..=hi`.
+        pub fn between(&mut self, lo: usize, hi: usize) -> usize {
+            lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+        }
+
+        pub fn shuffle<T>(&mut self, v: &mut [T]) {
+            for i in (1..v.len()).rev() {
+                v.swap(i, self.between(0, i));
+            }
+        }
+    }
+
+    /// One distinct event of a load: its key, its customer (an index into
+    /// [`Fixture::customers`]) and its value in thousandths.
+    #[derive(Clone, Debug)]
+    pub struct Planned {
+        pub key: String,
+        pub customer: usize,
+        pub milli: u64,
+    }
+
+    /// One customer's usage of the fixture's two metrics.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct Usage {
+        /// The `sum` metric: quantity and event count.
+        pub sum: (String, u64),
+        /// The `count` metric: quantity and event count.
+        pub count: (String, u64),
+    }
+
+    /// Customers, and one event name read by two metrics: the `sum` of the values and the
+    /// `count` of events. Every event carries the same timestamp, a minute before the
+    /// fixture was made, so usage is read for that time's period whenever the test ends.
+    pub struct Fixture {
+        pub customers: Vec<String>,
+        pub event_name: String,
+        pub sum_metric: String,
+        pub count_metric: String,
+        pub timestamp: String,
+    }
+
+    impl Fixture {
+        /// Makes `customers` customers and the two metrics (`c` holds the secret key).
+        pub fn create(c: &Client, customers: usize) -> Fixture {
+            let event_name = super::event_name("load");
+            Fixture {
+                sum_metric: c.metric("load_sum", &event_name, "sum", json!({})),
+                count_metric: c.metric("load_count", &event_name, "count", json!({})),
+                customers: (0..customers).map(|_| c.customer()).collect(),
+                event_name,
+                timestamp: rfc3339(now_ms() - 60_000),
+            }
+        }
+
+        /// `n` distinct events, each for a random customer, with values from 0 to 99.999.
+        pub fn plan(&self, n: usize, rng: &mut Rng) -> Vec<Planned> {
+            (0..n)
+                .map(|_| Planned {
+                    key: key(),
+                    customer: rng.between(0, self.customers.len() - 1),
+                    milli: rng.next_u64() % 100_000,
+                })
+                .collect()
+        }
+
+        /// The event as sent. `spelling` (0, 1 or 2) writes its value another way (a
+        /// trailing zero, a JSON number), which must not make it another event.
+        pub fn event(&self, e: &Planned, spelling: usize) -> Value {
+            let value = match spelling % 3 {
+                0 => json!(decimal(u128::from(e.milli))),
+                1 => json!(format!("{}.{:03}0", e.milli / 1000, e.milli % 1000)),
+                _ if e.milli.is_multiple_of(1000) => json!(e.milli / 1000),
+                _ => json!(decimal(u128::from(e.milli))),
+            };
+            json!({"idempotency_key": e.key, "customer_id": self.customers[e.customer],
+                   "event_name": self.event_name, "value": value, "timestamp": self.timestamp})
+        }
+
+        /// Every customer's usage as the server reports it.
+        pub fn usage(&self, c: &Client) -> Vec<Usage> {
+            self.customers
+                .iter()
+                .map(|id| {
+                    let body = c.usage_body(id, Some(&self.timestamp));
+                    let metric = |code: &str| {
+                        let m = body["metrics"].as_array().and_then(|ms| ms.iter().find(|m| m["code"] == code));
+                        let m = m.unwrap_or_else(|| panic!("metric {code} missing from {body}"));
+                        (m["quantity"].as_str().unwrap_or_default().to_owned(), m["event_count"].as_u64().unwrap_or(0))
+                    };
+                    Usage { sum: metric(&self.sum_metric), count: metric(&self.count_metric) }
+                })
+                .collect()
+        }
+
+        /// The usage that `events`, each counted once, add up to for every customer.
+        pub fn expected<'a>(&self, events: impl IntoIterator<Item = &'a Planned>) -> Vec<Usage> {
+            let mut totals = vec![(0u128, 0u64); self.customers.len()];
+            for e in events {
+                totals[e.customer].0 += u128::from(e.milli);
+                totals[e.customer].1 += 1;
+            }
+            totals.into_iter().map(|(milli, n)| Usage { sum: (decimal(milli), n), count: (n.to_string(), n) }).collect()
+        }
+    }
+
+    /// Thousandths as the API writes a quantity: a decimal without trailing zeros.
+    pub fn decimal(milli: u128) -> String {
+        let (int, frac) = (milli / 1000, milli % 1000);
+        if frac == 0 {
+            return int.to_string();
+        }
+        format!("{int}.{frac:03}").trim_end_matches('0').to_owned()
+    }
+
+    /// What became of one ingest request.
+    #[derive(Debug)]
+    pub struct Sent {
+        /// The answer that ended it: a whole JSON answer, not a 5xx. `None` if every try
+        /// failed.
+        pub answer: Option<Resp>,
+        /// How many times it went out.
+        pub tries: usize,
+        /// Each failed try: a 5xx, an answer cut short or a transport error. Events of a
+        /// request with failures may have been accepted by a try whose answer was lost.
+        pub failures: Vec<String>,
+    }
+
+    /// POSTs an ingest body with its `Idempotency-Key` header and, as a client would,
+    /// sends the same bytes again after a 5xx, an answer cut short or a transport failure:
+    /// at most `tries` times, backing off, and no more once `stop()` says so.
+    pub fn post_ingest(c: &Client, body: &[u8], header: &str, tries: usize, stop: &dyn Fn() -> bool) -> Sent {
+        let mut sent = Sent { answer: None, tries: 0, failures: Vec::new() };
+        while sent.tries < tries && !stop() {
+            if sent.tries > 0 {
+                std::thread::sleep(Duration::from_millis(50 << sent.tries.min(5)));
+            }
+            sent.tries += 1;
+            match c.try_send("POST", "/v1/usage/ingest", Some(body), &[("idempotency-key", header)]) {
+                // Every answer of the API is JSON: one that is not was cut short (the server
+                // died after the status line), and its events are not acknowledged.
+                Ok(r) if r.status < 500 && !r.body.is_null() => {
+                    sent.answer = Some(r);
+                    break;
+                }
+                Ok(r) => sent.failures.push(format!("{} {:?}", r.status, r.text)),
+                Err(e) => sent.failures.push(e),
+            }
+        }
+        sent
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn decimals_have_no_trailing_zeros() {
+            use super::decimal;
+            assert_eq!(
+                [decimal(0), decimal(5000), decimal(12_340), decimal(7), decimal(99_999)],
+                ["0", "5", "12.34", "0.007", "99.999"]
+            );
+        }
+    }
 }

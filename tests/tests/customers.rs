@@ -238,3 +238,56 @@ fn get_unknown_metric_is_404() {
     let c = shared().client();
     c.get("/v1/billing/metrics/no_such_metric_code").assert_error(404, "not_found", None);
 }
+
+/// A create that fails after the customer's object is written and before the directory
+/// is (fault injected between the two writes) is completed by its retry under the same
+/// `Idempotency-Key`: the retry lands on the same customer, which is then listed once.
+/// Before, a retry made a second customer and left the first one unlisted and unbilled.
+#[test]
+fn a_create_that_fails_half_way_is_completed_by_its_retry() {
+    let c = shared().client();
+    let key = format!("create-{}", key());
+    let name = format!("Half-way {}", key);
+    let body = json!({"name": name, "email": "half@example.com"});
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let failed = c.send(
+        "POST",
+        "/v1/customers",
+        Some(&bytes),
+        &[("idempotency-key", &key), ("edgemeter-fault", "after-object")],
+    );
+    assert_eq!(failed.status, 500, "{:?}", failed.body);
+    let first_id = failed.body["error"]["message"]
+        .as_str()
+        .and_then(|m| m.split_whitespace().find(|w| w.starts_with("cus_")))
+        .expect("the injected fault names the customer it wrote")
+        .to_owned();
+    let retried = c.send("POST", "/v1/customers", Some(&bytes), &[("idempotency-key", &key)]);
+    assert_eq!(retried.status, 201, "{:?}", retried.body);
+    assert_eq!(retried.body["id"], first_id.as_str(), "the retry completes the first customer, not a second one");
+    // Listed once, and the directory's copy is the object's.
+    let mut cursor: Option<String> = None;
+    let mut found = Vec::new();
+    loop {
+        let path = match &cursor {
+            Some(cur) => format!("/v1/customers?limit=500&cursor={cur}"),
+            None => "/v1/customers?limit=500".to_owned(),
+        };
+        let page = c.get(&path);
+        assert_eq!(page.status, 200);
+        for cu in page.body["data"].as_array().unwrap() {
+            if cu["name"] == name.as_str() {
+                found.push(cu.clone());
+            }
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(n) => cursor = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0], retried.body);
+    // A third copy is answered from the key's record, the same customer.
+    let again = c.send("POST", "/v1/customers", Some(&bytes), &[("idempotency-key", &key)]);
+    assert_eq!((again.status, &again.body), (201, &retried.body));
+}

@@ -1,42 +1,24 @@
 //! edgemeter's Cloudflare Worker: the edge shell around `edgemeter-core`.
 //!
-//! The front (`#[event(fetch)]`) authenticates, validates with `core`, and routes each
-//! customer's work to that customer's Durable Object (`CustomerObject`); account-wide
-//! admin state lives in `CatalogObject`. See ARCHITECTURE.md for the map.
+//! Two sides with a protocol between them (ARCHITECTURE.md has the map):
+//! - `front`: the `fetch` and `scheduled` handlers: authenticate, validate with `core`,
+//!   and send each customer's work to its Durable Object (ingest through the isolate's
+//!   batcher);
+//! - `objects`: the Durable Objects: `CustomerObject` (one per customer, driving
+//!   `core::book`), `CatalogObject` (metrics, the customer directory, the invoicing
+//!   fan-out) and `IdempotencyObject` (one per `Idempotency-Key` of an admin POST);
+//! - `protocol`: the typed requests between them. Objects never import from the front.
 
-mod api;
-mod auth;
-mod billing_index;
-mod catalog;
-mod cors;
-mod customer_object;
-mod idempotency_object;
+mod front;
 mod ids;
-mod invoicing;
-mod ledger;
-mod replay;
+mod objects;
+mod protocol;
 mod respond;
-mod rpc;
-mod token;
-mod tx;
 
-pub use catalog::CatalogObject;
-pub use customer_object::CustomerObject;
-pub use idempotency_object::IdempotencyObject;
+pub use objects::{CatalogObject, CustomerObject, IdempotencyObject};
 
-use auth::Principal;
-use edgemeter_core::ingest::MAX_BODY_BYTES;
 use edgemeter_core::time::Timestamp;
-use edgemeter_core::{ApiError, ErrorCode};
-use replay::Replay;
-use respond::Reply;
-use worker::{event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
-
-/// What every handler gets: the bindings and the request's arrival time.
-pub struct Ctx {
-    pub env: Env,
-    pub now: Timestamp,
-}
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -49,160 +31,12 @@ fn start() {
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = Timestamp(event.schedule() as i64);
-    if let Err(e) = api::run_invoicing(&env, now).await {
+    if let Err(e) = front::api::run_invoicing(&env, now).await {
         worker::console_error!("invoicing run at {now}: {}", e.message);
     }
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    // A browser's preflight carries no credentials: answer it before authenticating.
-    if req.method() == Method::Options {
-        return cors::preflight();
-    }
-    let ctx = Ctx { env, now: Timestamp(worker::Date::now().as_millis() as i64) };
-    let reply = match handle(&mut req, &ctx).await {
-        Ok(r) => r,
-        Err(e) => Reply::error(&e),
-    };
-    let status = reply.status;
-    let mut response = reply.into_response()?;
-    if status == 405 {
-        // RFC 9110: a 405 names the methods the resource takes.
-        if let Some(allowed) = methods_for(&segments_of(&req.path())) {
-            response.headers_mut().set("allow", &allowed.join(", "))?;
-        }
-    }
-    cors::allow(response)
-}
-
-/// A path's segments: `/v1/customers/cus_1` is `["v1", "customers", "cus_1"]`.
-fn segments_of(path: &str) -> Vec<&str> {
-    path.trim_matches('/').split('/').collect()
-}
-
-async fn handle(req: &mut Request, ctx: &Ctx) -> std::result::Result<Reply, ApiError> {
-    let path = req.path();
-    let segments = segments_of(&path);
-    let method = req.method();
-
-    // Unauthenticated operations.
-    match (&method, segments.as_slice()) {
-        (Method::Get, ["healthz"]) => return Reply::json(200, &serde_json::json!({"status": "ok"})),
-        (Method::Get, ["openapi.json"]) => {
-            return Ok(Reply { status: 200, body: include_bytes!("../../openapi.json").to_vec() })
-        }
-        _ => {}
-    }
-
-    let principal = auth::authenticate(req, &ctx.env, ctx.now)?;
-    let query = query_pairs(req);
-    let body = if matches!(method, Method::Post | Method::Patch) { read_body(req).await? } else { Vec::new() };
-    let is_ingest = matches!((&method, segments.as_slice()), (Method::Post, ["v1", "usage", "ingest"]));
-    if !is_ingest {
-        principal.require_secret()?;
-    }
-
-    let replay = if method == Method::Post { Replay::from_request(req, &path, &body)? } else { None };
-    let Some(replay) = replay else {
-        return route(ctx, &principal, &method, &segments, &query, &body).await;
-    };
-    // Where a key's answer is kept (replay.rs says why): in KV for ingest, in the key's own
-    // object for every other POST. The answer is the client's whatever happens to its
-    // copies, so a failure to keep it is logged, not turned into a 500 that would make
-    // the client run the request again.
-    if is_ingest {
-        if let Some(stored) = replay.lookup(&ctx.env).await? {
-            return Ok(stored);
-        }
-        let reply = route(ctx, &principal, &method, &segments, &query, &body).await?;
-        if let Err(e) = replay.store(&ctx.env, reply.status, &reply.body).await {
-            worker::console_error!("caching the answer of {path} in KV: {}", e.message);
-        }
-        return Ok(reply);
-    }
-    if let Some(answered) = replay.claim(&ctx.env, ctx.now).await? {
-        return Ok(answered);
-    }
-    let reply = route(ctx, &principal, &method, &segments, &query, &body).await.unwrap_or_else(|e| Reply::error(&e));
-    if let Err(e) = replay.finish(&ctx.env, reply.status, &reply.body).await {
-        worker::console_error!("keeping the answer of {path}: {}", e.message);
-    }
-    Ok(reply)
-}
-
-async fn route(
-    ctx: &Ctx,
-    principal: &Principal,
-    method: &Method,
-    segments: &[&str],
-    query: &[(String, String)],
-    body: &[u8],
-) -> std::result::Result<Reply, ApiError> {
-    use Method::*;
-    match (method, segments) {
-        (Post, ["v1", "usage", "ingest"]) => api::ingest::ingest(ctx, principal, body).await,
-        (Post, ["v1", "usage", "void"]) => api::usage::void(ctx, body).await,
-        (Post, ["v1", "customers"]) => api::customers::create(ctx, body).await,
-        (Post, ["v1", "tokens"]) => api::tokens::create(ctx, body).await,
-        (Get, ["v1", "customers"]) => api::customers::list(ctx, query).await,
-        (Get, ["v1", "customers", id]) => api::customers::get(ctx, id).await,
-        (Patch, ["v1", "customers", id]) => api::customers::patch(ctx, id, body).await,
-        (Post, ["v1", "customers", id, "items"]) => api::items::create(ctx, id, body).await,
-        (Get, ["v1", "customers", id, "usage"]) => api::usage::usage(ctx, id, query).await,
-        (Get, ["v1", "items"]) => api::items::list(ctx, query).await,
-        (Get, ["v1", "customers", id, "invoices", "upcoming"]) => api::invoices::upcoming(ctx, id).await,
-        (Get, ["v1", "invoices"]) => api::invoices::list(ctx, query).await,
-        (Get, ["v1", "invoices", id]) => api::invoices::get(ctx, id).await,
-        (Post, ["v1", "invoices", id, "approve"]) => api::invoices::transition(ctx, id, "invoices/approve").await,
-        (Post, ["v1", "invoices", id, "void"]) => api::invoices::transition(ctx, id, "invoices/void").await,
-        (Post, ["v1", "billing", "metrics"]) => api::metrics::create(ctx, body).await,
-        (Get, ["v1", "billing", "metrics"]) => api::metrics::list(ctx, query).await,
-        (Get, ["v1", "billing", "metrics", code]) => api::metrics::get(ctx, code).await,
-        _ => match methods_for(segments) {
-            Some(allowed) => Err(ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                format!("{method} is not allowed on /{}; use {}", segments.join("/"), allowed.join(" or ")),
-            )),
-            None => Err(ApiError::new(ErrorCode::NotFound, format!("no route {} /{}", method, segments.join("/")))),
-        },
-    }
-}
-
-/// The methods a known path takes, so a wrong method on it is a 405 (with an `Allow`
-/// header) rather than a 404 that suggests the path itself is wrong. Kept beside
-/// `route`, which it mirrors.
-fn methods_for(segments: &[&str]) -> Option<&'static [&'static str]> {
-    Some(match segments {
-        ["v1", "usage", "ingest" | "void"] | ["v1", "tokens"] => &["POST"],
-        ["v1", "customers", _, "items"] => &["POST"],
-        ["v1", "invoices", _, "approve" | "void"] => &["POST"],
-        ["v1", "customers"] | ["v1", "billing", "metrics"] => &["GET", "POST"],
-        ["v1", "customers", _] => &["GET", "PATCH"],
-        ["v1", "customers", _, "usage"] | ["v1", "customers", _, "invoices", "upcoming"] => &["GET"],
-        ["v1", "items"] | ["v1", "invoices"] | ["v1", "invoices", _] | ["v1", "billing", "metrics", _] => &["GET"],
-        _ => return None,
-    })
-}
-
-/// Reads the body, refusing more than the API's 1 MiB before reading when the client
-/// says how much it sends.
-async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::new(ErrorCode::PayloadTooLarge, format!("body exceeds {MAX_BODY_BYTES} bytes"));
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
-    }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("could not read the body: {e}")))?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(too_large());
-    }
-    Ok(body)
-}
-
-fn query_pairs(req: &Request) -> Vec<(String, String)> {
-    req.url().map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()).unwrap_or_default()
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    front::fetch(req, env, ctx).await
 }

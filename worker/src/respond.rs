@@ -67,12 +67,19 @@ pub fn internal(context: &str, e: impl std::fmt::Display) -> ApiError {
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// On ingest: how many Durable Object calls this request made (header
+    /// `x-edgemeter-do-calls`), so a load test can see calls per event under batching.
+    pub object_calls: Option<usize>,
 }
 
 impl Reply {
+    pub fn new(status: u16, body: Vec<u8>) -> Reply {
+        Reply { status, body, object_calls: None }
+    }
+
     pub fn json<T: Serialize + ?Sized>(status: u16, body: &T) -> std::result::Result<Reply, ApiError> {
         let body = serde_json::to_vec(body).map_err(|e| internal("rendering the response", e))?;
-        Ok(Reply { status, body })
+        Ok(Reply::new(status, body))
     }
 
     pub fn error(e: &ApiError) -> Reply {
@@ -81,14 +88,14 @@ impl Reply {
             error: &'a ApiError,
         }
         let body = serde_json::to_vec(&Body { error: e }).unwrap_or_else(|_| b"{}".to_vec());
-        Reply { status: status_of(e.code), body }
+        Reply::new(status_of(e.code), body)
     }
 
     /// Reads an object's answer.
     pub async fn from_response(mut r: Response) -> std::result::Result<Reply, ApiError> {
         let status = r.status_code();
         let body = r.bytes().await.map_err(|e| internal("reading an object's answer", e))?;
-        Ok(Reply { status, body })
+        Ok(Reply::new(status, body))
     }
 
     pub fn ok(&self) -> bool {
@@ -96,6 +103,11 @@ impl Reply {
     }
 
     pub fn into_response(self) -> Result<Response> {
-        raw_json(self.status, self.body)
+        let calls = self.object_calls;
+        let mut response = raw_json(self.status, self.body)?;
+        if let Some(n) = calls {
+            response.headers_mut().set("x-edgemeter-do-calls", &n.to_string())?;
+        }
+        Ok(response)
     }
 }

@@ -1,0 +1,146 @@
+//! A batch of a customer's events: each event's fate and the aggregate changes.
+
+use super::{Book, StateRow, StateWrites};
+use crate::aggregate::AggState;
+use crate::event::ValidEvent;
+use crate::hash::ContentHash;
+use crate::metric::MetricDef;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+
+/// One event's fate, in the order sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    /// New: stored and counted.
+    Accepted,
+    /// Its key was stored (or accepted earlier in the batch) with the same content.
+    Duplicate,
+    /// Its key was stored with different content (`idempotency_key_reused`).
+    Reused,
+    /// It falls in a period whose invoice is final (`period_closed`).
+    Closed,
+}
+
+/// An accepted event the shell must store, by its index in the batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    pub index: usize,
+    pub period_start: Timestamp,
+}
+
+/// What a batch decided: one fate per event, the events to store, the aggregates to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ingested {
+    pub fates: Vec<Fate>,
+    pub new_events: Vec<NewEvent>,
+    pub states: StateWrites,
+}
+
+/// How a key was judged the first time the batch met it; later copies follow it.
+#[derive(Clone, Copy)]
+struct FirstCopy {
+    /// The content the key stands for: the stored event's, or else the first copy's.
+    hash: ContentHash,
+    /// Whether that content is (or is now) stored, so a same copy is a duplicate; else
+    /// the first copy was refused as closed, and so is a same copy.
+    stored: bool,
+}
+
+impl Book {
+    /// Decides a batch of this customer's events. `stored` gives the content hash of
+    /// every key of the batch that storage already holds (keys it lacks are new).
+    /// `metrics` are the definitions for the batch's event names; each must have been
+    /// back-filled first (see [`Book::unseen`]).
+    ///
+    /// A key is judged once, by its first copy in the batch: against the stored event
+    /// when there is one, else it is new (accepted, or closed if its period is final).
+    /// Later copies with the same content share that verdict as `duplicate` (or `closed`);
+    /// with other content they are `reused`.
+    pub fn ingest(
+        &mut self,
+        metrics: &[MetricDef],
+        events: &[ValidEvent<'_>],
+        stored: &HashMap<&str, ContentHash>,
+    ) -> Ingested {
+        debug_assert!(self.unseen(metrics).is_empty(), "metrics must be back-filled before a batch");
+        let schedule = &self.customer.invoice_schedule;
+        let mut fates = Vec::with_capacity(events.len());
+        let mut new_events = Vec::new();
+        let mut first: HashMap<&str, FirstCopy> = HashMap::with_capacity(events.len());
+        let mut last_period: Option<crate::period::Period> = None;
+        for (index, ev) in events.iter().enumerate() {
+            let key = ev.idempotency_key.as_ref();
+            if let Some(f) = first.get(key) {
+                fates.push(match (f.hash == ev.hash, f.stored) {
+                    (false, _) => Fate::Reused,
+                    (true, true) => Fate::Duplicate,
+                    (true, false) => Fate::Closed,
+                });
+                continue;
+            }
+            // Most events of a batch share a period: reuse the last one when it fits.
+            let period = match last_period {
+                Some(p) if p.contains(ev.timestamp) => p,
+                _ => schedule.period_containing(ev.timestamp),
+            };
+            last_period = Some(period);
+            let period_start = period.start;
+            let fate = match stored.get(key) {
+                Some(h) => {
+                    first.insert(key, FirstCopy { hash: *h, stored: true });
+                    if *h == ev.hash {
+                        Fate::Duplicate
+                    } else {
+                        Fate::Reused
+                    }
+                }
+                None => {
+                    let closed = self.is_closed(period_start);
+                    first.insert(key, FirstCopy { hash: ev.hash, stored: !closed });
+                    if closed {
+                        Fate::Closed
+                    } else {
+                        new_events.push(NewEvent { index, period_start });
+                        Fate::Accepted
+                    }
+                }
+            };
+            fates.push(fate);
+        }
+        let states = self.fold(metrics, events, &new_events);
+        Ingested { fates, new_events, states }
+    }
+
+    /// Folds the new events into each (metric, period) they feed: one write per pair
+    /// touched, whatever the batch size.
+    fn fold(&mut self, metrics: &[MetricDef], events: &[ValidEvent<'_>], new: &[NewEvent]) -> StateWrites {
+        let mut names: Vec<&str> = new.iter().map(|n| events[n.index].event_name.as_ref()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let applicable: Vec<MetricDef> = self.metrics_for(metrics, &names).into_iter().cloned().collect();
+        let mut touched: BTreeMap<(String, Timestamp), AggState> = BTreeMap::new();
+        for n in new {
+            let ev = &events[n.index];
+            for m in applicable.iter().filter(|m| m.matches(ev)) {
+                let k = (m.code.clone(), n.period_start);
+                let state = match touched.entry(k) {
+                    Entry::Occupied(o) => o.into_mut(),
+                    Entry::Vacant(v) => {
+                        let current = self.open.get(v.key()).cloned();
+                        v.insert(current.unwrap_or_else(|| AggState::empty(m.aggregation)))
+                    }
+                };
+                state.apply(ev, m.field.as_deref());
+            }
+        }
+        let mut put = Vec::with_capacity(touched.len());
+        for ((metric, period_start), state) in touched {
+            self.open.insert((metric.clone(), period_start), state.clone());
+            put.push(StateRow { metric, period_start, state });
+        }
+        StateWrites { clear: None, put }
+    }
+}

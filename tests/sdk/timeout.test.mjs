@@ -1,0 +1,139 @@
+// flush({ timeoutMs }) and shutdown({ timeoutMs }): bounded whatever the network does,
+// and never silent about what they leave undelivered. A stub fetch stands in for a
+// server that never answers (or refuses to connect); no server is needed.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Edgemeter, EdgemeterError, acceptAll, signal } from './helpers.mjs';
+
+const event = { customerId: 'cus_1', eventName: 'invoices', value: 1 };
+
+/** A fetch that answers nothing until `open()`; `honourAbort`: an aborted call rejects. */
+function gatedFetch({ honourAbort }) {
+  const gate = signal();
+  const aborted = [];
+  let calls = 0;
+  const fetch = (url, init) =>
+    new Promise((resolve, reject) => {
+      calls++;
+      if (honourAbort) {
+        init.signal.addEventListener('abort', () => {
+          aborted.push(true);
+          reject(new Error('aborted'));
+        });
+      }
+      gate.promise.then(() => {
+        const body = JSON.parse(new TextDecoder().decode(init.body));
+        resolve(new Response(JSON.stringify(acceptAll({ body }).body), { status: 200 }));
+      });
+    });
+  return { fetch, open: () => gate.resolve(), aborted, calls: () => calls };
+}
+
+test('flush({ timeoutMs }) gives up waiting, lists what is pending, reports it, and keeps sending it', async () => {
+  const net = gatedFetch({ honourAbort: true });
+  const errors = [];
+  const m = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: net.fetch, onError: (e) => errors.push(e), timeoutMs: 600_000 });
+  const keys = [m.track(event), m.track(event), m.track(event)];
+  const r = await m.flush({ timeoutMs: 20 });
+  assert.equal(r.timedOut, true);
+  assert.deepEqual(r.pending, keys);
+  assert.equal(r.accepted, 0);
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof EdgemeterError);
+  assert.equal(errors[0].code, 'flush_timeout');
+  assert.deepEqual(errors[0].idempotencyKeys, keys);
+  assert.equal(m.pending, 3, 'still the client\'s to send');
+
+  net.open();
+  const later = await m.flush();
+  assert.equal(later.timedOut, false);
+  assert.deepEqual(later.pending, []);
+  assert.equal(later.accepted, 3);
+  await m.shutdown();
+});
+
+test('shutdown({ timeoutMs }) against a server that never answers: every event is failed and reported', async () => {
+  // A fetch that ignores its abort signal too: shutdown must not wait for it.
+  const net = gatedFetch({ honourAbort: false });
+  const errors = [];
+  const m = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: net.fetch, onError: (e) => errors.push(e), flushAt: 2, timeoutMs: 600_000 });
+  const keys = [];
+  for (let i = 0; i < 5; i++) keys.push(m.track(event));
+  const r = await m.shutdown({ timeoutMs: 30 });
+  assert.equal(r.timedOut, true);
+  assert.deepEqual(r.pending, []);
+  assert.deepEqual(r.failed.map((f) => f.idempotencyKey).sort(), [...keys].sort());
+  assert.ok(r.failed.every((f) => f.error.code === 'flush_timeout'));
+  const reported = errors.filter((e) => e.code === 'flush_timeout');
+  assert.equal(reported.length, 1);
+  assert.deepEqual([...reported[0].idempotencyKeys].sort(), [...keys].sort());
+  assert.equal(m.pending, 0);
+  assert.throws(() => m.track(event), (e) => e.code === 'closed');
+  // The request it gave up on settling later reports nothing more.
+  net.open();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(errors.filter((e) => e.code !== 'closed').length, 1);
+});
+
+test('shutdown({ timeoutMs }) against a refused connection stops retrying and aborts the request in flight', async () => {
+  let calls = 0;
+  const refuse = async () => {
+    calls++;
+    throw new TypeError('fetch failed: ECONNREFUSED');
+  };
+  const errors = [];
+  // Backoff far beyond the deadline: without the bound, shutdown would wait for minutes.
+  const m = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: refuse, onError: (e) => errors.push(e), retryBaseMs: 600_000, retryMaxMs: 600_000 });
+  const key = m.track(event);
+  const r = await m.shutdown({ timeoutMs: 30 });
+  assert.equal(r.timedOut, true);
+  assert.deepEqual(r.failed.map((f) => [f.idempotencyKey, f.error.code]), [[key, 'flush_timeout']]);
+  assert.deepEqual(errors.map((e) => e.code), ['flush_timeout']);
+  assert.equal(calls, 1);
+
+  const net = gatedFetch({ honourAbort: true });
+  const n = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: net.fetch, timeoutMs: 600_000 });
+  n.track(event);
+  await n.shutdown({ timeoutMs: 20 });
+  assert.deepEqual(net.aborted, [true]);
+});
+
+test('with persist, what shutdown({ timeoutMs }) gave up on stays saved, and the next client delivers it', async () => {
+  const m = new Map();
+  const storage = {
+    get length() {
+      return m.size;
+    },
+    key: (i) => [...m.keys()][i] ?? null,
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => m.set(k, String(v)),
+    removeItem: (k) => m.delete(k),
+  };
+  const net = gatedFetch({ honourAbort: true });
+  const a = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: net.fetch, persist: { storage }, flushAt: 2, timeoutMs: 600_000 });
+  const keys = [a.track(event), a.track(event), a.track(event)];
+  const r = await a.shutdown({ timeoutMs: 20 });
+  assert.equal(r.failed.length, 3);
+  assert.equal(m.size, 1, 'one snapshot saved');
+
+  const sent = [];
+  const fetch = async (url, init) => {
+    const body = JSON.parse(new TextDecoder().decode(init.body));
+    sent.push(...body.events.map((e) => e.idempotency_key));
+    return new Response(JSON.stringify(acceptAll({ body }).body), { status: 200 });
+  };
+  const b = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch, persist: { storage } });
+  const done = await b.shutdown({ timeoutMs: 60_000 });
+  assert.equal(done.timedOut, false);
+  assert.equal(done.accepted, 3);
+  assert.deepEqual(sent, keys);
+  assert.equal(m.size, 0);
+});
+
+test('timeoutMs must be a whole number of milliseconds', async () => {
+  const m = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: async () => new Response('{}') });
+  await assert.rejects(m.flush({ timeoutMs: -1 }), (e) => e.code === 'invalid_option' && e.field === 'timeoutMs');
+  await assert.rejects(m.shutdown({ timeoutMs: 1.5 }), (e) => e.code === 'invalid_option');
+  await m.shutdown({ timeoutMs: 0 });
+});

@@ -1,0 +1,53 @@
+//! API.md "Customers": create, get, list, patch.
+
+use super::{call, catalog_stub, customer_stub, decode, fresh_id, list_params};
+use crate::front::Ctx;
+use crate::protocol::{CatalogCall, CustomerCall};
+use crate::respond::Reply;
+use edgemeter_core::customer::{Customer, CustomerInput};
+use edgemeter_core::ApiError;
+
+pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
+    let customer = CustomerInput::from_body(body, ctx.now)?.create(fresh_id("cus", ctx)?, ctx.now)?;
+    // The customer's own object is the authority; the directory copy only serves lists.
+    let reply = call(&customer_stub(&ctx.env, &customer.id)?, &CustomerCall::Create { customer }).await?;
+    let created: Customer = decode(&reply)?;
+    if ctx.fault.as_deref() == Some("after-object") {
+        return Err(ApiError::new(
+            edgemeter_core::ErrorCode::InternalError,
+            format!("fault injected after writing {} and before the directory", created.id),
+        ));
+    }
+    decode::<serde_json::Value>(
+        &call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: created }).await?,
+    )?;
+    Ok(reply)
+}
+
+pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    call(&customer_stub(&ctx.env, id).map_err(not_found)?, &CustomerCall::Get).await
+}
+
+pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let body = std::str::from_utf8(body)
+        .map_err(|_| ApiError::new(edgemeter_core::ErrorCode::InvalidJson, "body is not UTF-8"))?;
+    // Validate here too, so a bad patch never reaches the object.
+    CustomerInput::from_body(body.as_bytes(), ctx.now)?;
+    let patch = CustomerCall::Patch { now: ctx.now, body: body.to_owned() };
+    let reply = call(&customer_stub(&ctx.env, id).map_err(not_found)?, &patch).await?;
+    if reply.ok() {
+        let c: Customer = decode(&reply)?;
+        decode::<serde_json::Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: c }).await?)?;
+    }
+    Ok(reply)
+}
+
+pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiError> {
+    let (limit, cursor) = list_params(query)?;
+    call(&catalog_stub(&ctx.env)?, &CatalogCall::ListCustomers { limit, cursor }).await
+}
+
+/// On a path, an unknown customer is a 404 `not_found` for the resource.
+fn not_found(e: ApiError) -> ApiError {
+    ApiError { field: None, ..e }
+}

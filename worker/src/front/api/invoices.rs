@@ -1,0 +1,73 @@
+//! API.md "Invoices" and "Usage and upcoming invoice" (upcoming). Each invoice lives in
+//! its customer's object; the catalog keeps a directory copy for account-wide lists and
+//! for finding an invoice's customer from its id.
+
+use super::{call, catalog_stub, customer_stub, decode, list_params, metric_defs, query_value};
+use crate::front::Ctx;
+use crate::protocol::{CatalogCall, CustomerCall};
+use crate::respond::Reply;
+use edgemeter_core::invoice::Invoice;
+use edgemeter_core::lifecycle::InvoiceStatus;
+use edgemeter_core::{ApiError, ErrorCode};
+use serde_json::{json, Value};
+
+fn status_param(query: &[(String, String)]) -> Result<Option<String>, ApiError> {
+    match query_value(query, "status") {
+        None | Some("") => Ok(None),
+        Some(s) => InvoiceStatus::parse(s)
+            .map(|st| Some(st.as_str().to_owned()))
+            .ok_or_else(|| ApiError::invalid("status", "`status` must be draft, pending_approval, sent or void")),
+    }
+}
+
+/// `GET /v1/invoices?customer_id=&status=`.
+pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiError> {
+    let status = status_param(query)?;
+    match query_value(query, "customer_id").filter(|c| !c.is_empty()) {
+        Some(customer_id) => {
+            let reply = call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::ListInvoices { status }).await?;
+            let data: Vec<Value> = decode(&reply)?;
+            Reply::json(200, &json!({"data": data, "next_cursor": null}))
+        }
+        None => {
+            let (limit, cursor) = list_params(query)?;
+            call(&catalog_stub(&ctx.env)?, &CatalogCall::ListInvoices { limit, cursor, status }).await
+        }
+    }
+}
+
+/// The customer an invoice belongs to, or 404.
+async fn owner(ctx: &Ctx, id: &str) -> Result<String, ApiError> {
+    let not_found = || ApiError::new(ErrorCode::NotFound, format!("no invoice `{id}`"));
+    if !edgemeter_core::id::is_id(id, "inv") {
+        return Err(not_found());
+    }
+    let reply = call(&catalog_stub(&ctx.env)?, &CatalogCall::InvoiceOwner { id: id.to_owned() }).await?;
+    let v: Value = decode(&reply)?;
+    v["customer_id"].as_str().map(str::to_owned).ok_or_else(not_found)
+}
+
+pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let customer = owner(ctx, id).await?;
+    call(&customer_stub(&ctx.env, &customer)?, &CustomerCall::GetInvoice { id: id.to_owned() }).await
+}
+
+/// `POST /v1/invoices/{id}/approve` (`approve`) and `/void`.
+pub async fn transition(ctx: &Ctx, id: &str, approve: bool) -> Result<Reply, ApiError> {
+    let customer = owner(ctx, id).await?;
+    let (now, id) = (ctx.now, id.to_owned());
+    let change = if approve { CustomerCall::ApproveInvoice { now, id } } else { CustomerCall::VoidInvoice { now, id } };
+    let reply = call(&customer_stub(&ctx.env, &customer)?, &change).await?;
+    if reply.ok() {
+        let inv: Invoice = decode(&reply)?;
+        decode::<Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutInvoices { invoices: vec![inv] }).await?)?;
+    }
+    Ok(reply)
+}
+
+/// `GET /v1/customers/{id}/invoices/upcoming`: the current period as if it ended now.
+pub async fn upcoming(ctx: &Ctx, customer_id: &str) -> Result<Reply, ApiError> {
+    let metrics = metric_defs(&ctx.env).await?;
+    let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
+    call(&stub, &CustomerCall::Upcoming { now: ctx.now, metrics }).await
+}

@@ -1,0 +1,45 @@
+//! API.md "Items": a customer's items, kept in the customer's own object.
+
+use super::{all_metrics, call, customer_stub, fresh_id, query_value};
+use crate::front::Ctx;
+use crate::protocol::CustomerCall;
+use crate::protocol::Page;
+use crate::respond::Reply;
+use edgemeter_core::item::{Item, ItemInput};
+use edgemeter_core::{ApiError, ErrorCode};
+
+pub async fn create(ctx: &Ctx, customer_id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let input = ItemInput::from_body(body)?;
+    let event_name = match &input.metric_code {
+        None => None,
+        Some(code) => {
+            let metrics = all_metrics(&ctx.env).await?;
+            let m = metrics.into_iter().find(|m| &m.def.code == code).ok_or_else(|| {
+                ApiError::new(ErrorCode::UnknownMetric, format!("no metric with code `{code}`")).field("metric_code")
+            })?;
+            Some(m.def.event_name)
+        }
+    };
+    let item = Item {
+        id: fresh_id("item", ctx)?,
+        customer_id: customer_id.to_owned(),
+        name: input.name,
+        kind: input.kind,
+        metric_code: input.metric_code,
+        event_name,
+        price: input.price,
+        minimum: input.minimum,
+        created_at: ctx.now,
+    };
+    call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::CreateItem { item }).await
+}
+
+/// `GET /v1/items?customer_id=…`.
+pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiError> {
+    let customer_id = query_value(query, "customer_id").ok_or_else(|| {
+        ApiError::new(ErrorCode::MissingField, "`customer_id` query parameter is required").field("customer_id")
+    })?;
+    let reply = call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::ListItems).await?;
+    let items: Vec<Item> = super::decode(&reply)?;
+    Reply::json(200, &Page { data: items, next_cursor: None })
+}

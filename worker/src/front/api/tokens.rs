@@ -1,0 +1,28 @@
+//! API.md "Customer tokens": `POST /v1/tokens` mints a short-lived token that may only
+//! ingest events for one customer.
+
+use super::{call, customer_stub, decode};
+use crate::front::auth::setting;
+use crate::front::token::{self, MAX_TTL_SECONDS};
+use crate::front::Ctx;
+use crate::protocol::CustomerCall;
+use crate::respond::Reply;
+use edgemeter_core::customer::Customer;
+use edgemeter_core::input::Fields;
+use edgemeter_core::ApiError;
+use serde_json::json;
+
+pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
+    let mut f = Fields::parse(body)?;
+    let customer_id = f.req_str("customer_id")?;
+    let ttl = f.opt_u64("ttl_seconds", 1, MAX_TTL_SECONDS)?.unwrap_or(3600);
+    f.finish()?;
+    // The customer must exist: a token for nobody would only hide a typo.
+    let customer: Customer = decode(&call(&customer_stub(&ctx.env, &customer_id)?, &CustomerCall::Get).await?)?;
+    let secret = setting(&ctx.env, "EDGEMETER_TOKEN_SECRET");
+    let expires_at = ctx.now.saturating_add_ms(ttl as i64 * 1000);
+    // Whole seconds, as in the token itself.
+    let expires_at = edgemeter_core::time::Timestamp(expires_at.millis() - expires_at.millis().rem_euclid(1000));
+    let token = token::mint(&secret, &customer.id, expires_at)?;
+    Reply::json(201, &json!({"token": token, "customer_id": customer.id, "expires_at": expires_at}))
+}

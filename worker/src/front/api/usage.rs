@@ -1,0 +1,45 @@
+//! API.md "Usage and upcoming invoice" (usage) and `POST /v1/usage/void`.
+
+use super::{call, customer_stub, metric_defs, query_value};
+use crate::front::Ctx;
+use crate::protocol::CustomerCall;
+use crate::respond::Reply;
+use edgemeter_core::ingest::canonical_uuid;
+use edgemeter_core::input::Fields;
+use edgemeter_core::time::Timestamp;
+use edgemeter_core::{ApiError, ErrorCode};
+use std::borrow::Cow;
+
+/// `GET /v1/customers/{id}/usage?at=…`.
+pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)]) -> Result<Reply, ApiError> {
+    let at = match query_value(query, "at") {
+        None => ctx.now,
+        Some(s) => Timestamp::parse_rfc3339(s).map_err(|_| {
+            ApiError::new(ErrorCode::InvalidTimestamp, "`at` must be RFC 3339 with an offset").field("at")
+        })?,
+    };
+    let metrics = metric_defs(&ctx.env).await?;
+    let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
+    call(&stub, &CustomerCall::Usage { at, metrics }).await
+}
+
+/// `POST /v1/usage/void` `{"idempotency_key", "customer_id"}`. The customer is required:
+/// events are stored, and deduped, in their customer's object, and finding a key without
+/// it would need a global index on the ingest path.
+pub async fn void(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
+    let mut f = Fields::parse(body)?;
+    let key = f.opt_str("idempotency_key")?.ok_or_else(|| {
+        ApiError::new(ErrorCode::MissingIdempotencyKey, "`idempotency_key` is required").field("idempotency_key")
+    })?;
+    let key = canonical_uuid(Cow::Owned(key))
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidIdempotencyKey, "`idempotency_key` must be a UUID").field("idempotency_key")
+        })?
+        .into_owned();
+    let customer_id = f
+        .opt_str("customer_id")?
+        .ok_or_else(|| ApiError::new(ErrorCode::MissingCustomerId, "`customer_id` is required").field("customer_id"))?;
+    f.finish()?;
+    let metrics = metric_defs(&ctx.env).await?;
+    call(&customer_stub(&ctx.env, &customer_id)?, &CustomerCall::Void { now: ctx.now, key, metrics }).await
+}
