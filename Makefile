@@ -103,3 +103,11 @@ fuzz:
 
 fuzz-smoke:
 	FUZZ_RUNS=$${FUZZ_RUNS:-200000} sh scripts/fuzz.sh
+
+# Ingest under load against three JS workers of the same design (tests/load/), rounds
+# alternated on two wrangler dev servers, 16 connections; about 8 minutes (BENCHMARKS.md
+# "Ingest under load"). The generator is built optimized; its dependencies as for tests.
+.PHONY: bench-load
+bench-load: build
+	EDGEMETER_SKIP_BUILD=1 cargo run -q -p edgemeter-tests --bin load \
+	  --config 'profile.dev.package.edgemeter-tests.opt-level=3'

@@ -1,0 +1,326 @@
+//! `make bench-load`: edgemeter's ingest under load, against three JavaScript workers of
+//! the same design on the same machine in the same run (tests/load/worker.js): a null
+//! worker, a plain floor (one object call per customer per request) and a floor with
+//! natural batching of object calls. Rounds alternate between the four workers, so
+//! noise on this shared machine falls on all of them; the report gives ratios within
+//! the run. See BENCHMARKS.md "Ingest under load".
+//!
+//! Settings (environment): `LOAD_SECONDS` per round (10), `LOAD_ROUNDS` per shape (3),
+//! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30).
+
+mod generator;
+mod report;
+mod server;
+
+use edgemeter_tests::{event_name, Client};
+use generator::{Load, Stats, Target};
+use serde_json::json;
+use server::Wrangler;
+use std::time::{Duration, Instant};
+
+const SECRET_KEY: &str = "sk_load_bench";
+const INGEST_KEY: &str = "pk_load_bench";
+
+/// A batch shape: events per request, spread over this many customers.
+#[derive(Clone, Copy)]
+pub struct Shape {
+    pub name: &'static str,
+    pub batch: usize,
+    pub customers: usize,
+}
+
+pub const SHAPES: [Shape; 3] = [
+    Shape { name: "batch 100 over 20 customers", batch: 100, customers: 20 },
+    Shape { name: "batch 100, one customer", batch: 100, customers: 1 },
+    Shape { name: "batch 1,000 over 20 customers", batch: 1000, customers: 20 },
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Worker {
+    Null,
+    Floor,
+    Batched,
+    Edgemeter,
+}
+
+pub const WORKERS: [Worker; 4] = [Worker::Null, Worker::Floor, Worker::Batched, Worker::Edgemeter];
+
+impl Worker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Worker::Null => "null",
+            Worker::Floor => "JS floor",
+            Worker::Batched => "batched JS floor",
+            Worker::Edgemeter => "edgemeter",
+        }
+    }
+}
+
+/// One measured run: a worker, a shape, a round.
+pub struct Run {
+    pub shape: usize,
+    pub round: usize,
+    pub worker: Worker,
+    pub stats: Stats,
+    /// The exactly-once check: `Ok` with the events counted, or what went wrong.
+    /// `None` for the null worker, which stores nothing.
+    pub exact: Option<Result<u64, String>>,
+}
+
+/// CPU used by the server for one request of a 1,000-event batch, at concurrency 1.
+pub struct Cpu {
+    pub worker: Worker,
+    pub cpu_per_request: Duration,
+    /// The part of it spent in workerd (the rest is wrangler's node process).
+    pub workerd_per_request: Duration,
+    pub median_latency: Duration,
+}
+
+/// What one run posts to, and what preparing it left counted already.
+struct Prepared {
+    target: Target,
+    /// Events accepted by the requests that woke the customers' objects.
+    woken: u64,
+    /// Edgemeter's metric for the run.
+    metric: Option<String>,
+}
+
+struct Bench {
+    js: Wrangler,
+    edgemeter: Wrangler,
+    admin: Client,
+    connections: usize,
+    runs: u32,
+}
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let seconds = setting("LOAD_SECONDS", 10);
+    let rounds = setting("LOAD_ROUNDS", 3) as usize;
+    let connections = setting("LOAD_CONNECTIONS", 16) as usize;
+    let cpu_requests = setting("LOAD_CPU_REQUESTS", 30);
+    let started = Instant::now();
+
+    let state = edgemeter_tests::root().join("target/bench-load");
+    let _ = std::fs::remove_dir_all(&state);
+    eprintln!("bench-load: starting the JS workers and edgemeter (state and logs in {})", state.display());
+    let js = Wrangler::start("floors", "tests/load/wrangler.toml", &[], &state);
+    let edgemeter = Wrangler::start(
+        "edgemeter",
+        &served_as_built(&state),
+        &[
+            ("EDGEMETER_SECRET_KEYS", SECRET_KEY),
+            ("EDGEMETER_INGEST_KEYS", INGEST_KEY),
+            ("EDGEMETER_TOKEN_SECRET", "load-bench-token-secret"),
+        ],
+        &state,
+    );
+    let admin = Client { base: edgemeter.base.clone(), key: Some(SECRET_KEY.to_owned()) };
+    let mut bench = Bench { js, edgemeter, admin, connections, runs: 0 };
+
+    eprintln!("bench-load: warming up each worker (2 s each, not measured)");
+    for w in WORKERS {
+        bench.measure(w, SHAPES[0], Duration::from_secs(2));
+    }
+
+    let mut runs = Vec::new();
+    for (s, shape) in SHAPES.iter().enumerate() {
+        for round in 0..rounds {
+            // Each round starts with another worker, so none always follows the same one.
+            for i in 0..WORKERS.len() {
+                let worker = WORKERS[(i + round) % WORKERS.len()];
+                let (stats, exact) = bench.measure(worker, *shape, Duration::from_secs(seconds));
+                eprintln!(
+                    "bench-load: {} | round {} | {:<16} {:>9.0} events/s, {} requests, {} errors{}",
+                    shape.name,
+                    round + 1,
+                    worker.name(),
+                    stats.events_per_second(),
+                    stats.requests,
+                    stats.errors,
+                    match &exact {
+                        Some(Ok(n)) => format!(", {n} counted exactly once"),
+                        Some(Err(e)) => format!(", NOT EXACT: {e}"),
+                        None => String::new(),
+                    }
+                );
+                if let Some(e) = &stats.first_error {
+                    eprintln!("bench-load:   first error: {}", e.chars().take(300).collect::<String>());
+                }
+                runs.push(Run { shape: s, round, worker, stats, exact });
+            }
+        }
+    }
+
+    eprintln!("bench-load: CPU time of one 1,000-event request, {cpu_requests} requests at concurrency 1");
+    let cpu: Vec<Cpu> = WORKERS.iter().map(|w| bench.cpu(*w, cpu_requests)).collect();
+
+    bench.js.stop();
+    bench.edgemeter.stop();
+    let text = report::render(&runs, &cpu, seconds, rounds, connections, started.elapsed());
+    println!("{text}");
+    let _ = std::fs::write(state.join("report.md"), &text);
+    if runs.iter().any(|r| r.stats.errors > 0) {
+        eprintln!("bench-load: some requests failed (the report's errors column; first errors above)");
+    }
+    if runs.iter().any(|r| matches!(r.exact, Some(Err(_)))) {
+        eprintln!("bench-load: some runs did not count every acknowledged event exactly once (see above)");
+        std::process::exit(1);
+    }
+}
+
+impl Bench {
+    /// Fresh customers (and for edgemeter a fresh `count` metric) for one run, each
+    /// customer's object woken by one single-event request.
+    fn prepare(&mut self, worker: Worker, customers: usize) -> Prepared {
+        self.runs += 1;
+        let run = self.runs;
+        let mut metric = None;
+        let (target, wake) = match worker {
+            Worker::Edgemeter => {
+                let name = event_name("load");
+                metric = Some(self.admin.metric("load", &name, "count", json!({})));
+                let customers = (0..customers).map(|_| self.admin.customer()).collect();
+                let target = Target {
+                    url: format!("{}/v1/usage/ingest", self.edgemeter.base),
+                    auth: Some(format!("Bearer {INGEST_KEY}")),
+                    customers,
+                    event_name: name,
+                };
+                (target, true)
+            }
+            _ => {
+                let path = match worker {
+                    Worker::Null => "null",
+                    Worker::Floor => "floor",
+                    _ => "batched",
+                };
+                let target = Target {
+                    url: format!("{}/{path}", self.js.base),
+                    auth: Some(format!("Bearer {INGEST_KEY}")),
+                    customers: (0..customers).map(|i| format!("cus_load{run}x{i}")).collect(),
+                    event_name: format!("load_{run}"),
+                };
+                (target, worker != Worker::Null)
+            }
+        };
+        let mut woken = 0;
+        if wake {
+            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+            let mut rng = generator::Rng::seeded(u64::from(run));
+            for (i, _) in target.customers.iter().enumerate() {
+                let mut body = Vec::new();
+                generator::write_batch(&mut body, &mut rng, &target, 1, i);
+                let (_, text) = generator::post(&agent, &target, &body)
+                    .unwrap_or_else(|e| panic!("waking {}'s object failed: {e}", worker.name()));
+                woken += generator::count(&text, "accepted").unwrap_or(0);
+            }
+        }
+        Prepared { target, woken, metric }
+    }
+
+    /// One timed run, then the exactly-once check: the events the answers called
+    /// accepted, and those the customers' usage counts, must be the same number.
+    fn measure(&mut self, worker: Worker, shape: Shape, duration: Duration) -> (Stats, Option<Result<u64, String>>) {
+        let Prepared { target, woken, metric } = self.prepare(worker, shape.customers);
+        let load = Load { connections: self.connections, batch: shape.batch, duration, max_requests: 100_000 };
+        let stats = generator::run(&target, load);
+        let exact = (worker != Worker::Null).then(|| {
+            let acknowledged = woken + stats.accepted;
+            let counted: u64 =
+                target.customers.iter().map(|c| self.counted(worker, &target, metric.as_deref(), c)).sum();
+            if counted == acknowledged && stats.duplicates == 0 && stats.rejected == 0 {
+                Ok(counted)
+            } else {
+                Err(format!(
+                    "{acknowledged} acknowledged as accepted, {counted} counted; {} duplicates, {} rejected",
+                    stats.duplicates, stats.rejected
+                ))
+            }
+        });
+        (stats, exact)
+    }
+
+    /// The events one customer's usage counts for the run: edgemeter's `count` metric,
+    /// or a floor's aggregate for the run's event name.
+    fn counted(&self, worker: Worker, target: &Target, metric: Option<&str>, customer: &str) -> u64 {
+        if let Some(metric) = metric {
+            let (quantity, _) = self.admin.quantity(customer, metric);
+            return quantity.parse().unwrap_or_else(|_| panic!("a count is a whole number: {quantity}"));
+        }
+        let kind = if worker == Worker::Batched { "batched" } else { "floor" };
+        let url = format!("{}/usage?kind={kind}&customer={customer}&event_name={}", self.js.base, target.event_name);
+        let v: serde_json::Value = ureq::get(&url)
+            .call()
+            .ok()
+            .and_then(|r| r.into_json().ok())
+            .unwrap_or_else(|| panic!("reading {url} failed"));
+        v["count"].as_u64().unwrap_or(0)
+    }
+
+    /// CPU time the server spends on one 1,000-event request over one warm customer, from
+    /// the CPU its process group used over `n` requests sent one at a time.
+    fn cpu(&mut self, worker: Worker, n: u64) -> Cpu {
+        let Prepared { target, .. } = self.prepare(worker, 1);
+        let server = if worker == Worker::Edgemeter { &self.edgemeter } else { &self.js };
+        let warm = Load { connections: 1, batch: 1000, duration: Duration::from_secs(60), max_requests: 3 };
+        generator::run(&target, warm);
+        let before = server.cpu_time();
+        let stats = generator::run(&target, Load { max_requests: n, ..warm });
+        let after = server.cpu_time();
+        let (used, workerd) = (after.0.saturating_sub(before.0), after.1.saturating_sub(before.1));
+        if stats.errors > 0 {
+            eprintln!(
+                "bench-load: {} failed {} of {n} CPU requests: {:?}",
+                worker.name(),
+                stats.errors,
+                stats.first_error
+            );
+        }
+        let mut l = stats.latencies_us.clone();
+        l.sort_unstable();
+        Cpu {
+            worker,
+            cpu_per_request: used / n.max(1) as u32,
+            workerd_per_request: workerd / n.max(1) as u32,
+            median_latency: Duration::from_micros(l.get(l.len() / 2).copied().unwrap_or(0)),
+        }
+    }
+}
+
+/// The repository's `wrangler.toml` without its `[build]` table, written under `dir`: the
+/// worker as `make build` left it, and nothing for wrangler to watch and rebuild. (With
+/// the build table, wrangler restarted the worker in the middle of a run once, answering
+/// the requests in flight 503 "Your worker restarted mid-request".)
+fn served_as_built(dir: &std::path::Path) -> String {
+    let root = edgemeter_tests::root();
+    let toml = std::fs::read_to_string(root.join("wrangler.toml")).expect("read wrangler.toml");
+    let mut out = String::new();
+    let mut in_build = false;
+    for line in toml.lines() {
+        let table = line.trim_start().starts_with('[');
+        if table {
+            in_build = line.trim() == "[build]";
+        }
+        if in_build {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((key, value)) if !table && key.trim() == "main" => {
+                let main = root.join(value.trim().trim_matches('"'));
+                out.push_str(&format!("main = \"{}\"\n", main.display()));
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).expect("create the state folder");
+    let path = dir.join("edgemeter.wrangler.toml");
+    std::fs::write(&path, out).expect("write the benchmark's wrangler.toml");
+    path.display().to_string()
+}
