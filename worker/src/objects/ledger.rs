@@ -153,7 +153,7 @@ impl Ledger {
         }
         let rows: Vec<StateRowSql> = self.rows(
             "SELECT metric, period_start, state FROM aggregates WHERE period_start >= ?",
-            vec![V::Integer(closed_before.map_or(i64::MIN, |t| t.millis()))],
+            vec![V::Integer(closed_before.map_or(BEFORE_ALL, |t| t.millis()))],
         )?;
         let states = rows
             .into_iter()
@@ -172,7 +172,7 @@ impl Ledger {
     /// records that it now does.
     pub fn ensure_metrics(&self, book: &mut Book, metrics: &[MetricDef]) -> LedgerResult<()> {
         for m in book.unseen(metrics).into_iter().cloned().collect::<Vec<_>>() {
-            let from = book.closed_before().map_or(i64::MIN, |t| t.millis());
+            let from = book.closed_before().map_or(BEFORE_ALL, |t| t.millis());
             let rows: Vec<EventRow> = self.rows(
                 "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start >= ?",
                 vec![V::String(m.event_name.clone()), V::Integer(from)],
@@ -250,7 +250,7 @@ impl Ledger {
             self.sql
                 .exec(
                     "DELETE FROM aggregates WHERE metric = ? AND period_start >= ?",
-                    vec![V::String(metric.clone()), V::Integer(from.millis())],
+                    vec![V::String(metric.clone()), V::Integer(from.millis().max(BEFORE_ALL))],
                 )
                 .map_err(err)?;
         }
@@ -330,6 +330,10 @@ impl Ledger {
         }
     }
 }
+
+/// A time before every period, as a bound in SQL: the smallest integer a JS number holds
+/// exactly (`i64::MIN` crosses to JS with a warning and a rounding).
+const BEFORE_ALL: i64 = -((1 << 53) - 1);
 
 /// About this much JSON per set-based insert statement.
 const CHUNK_BYTES: usize = 256 * 1024;
