@@ -71,6 +71,34 @@ pub fn stage(s: &Schedule, p: Period, now: Timestamp) -> Stage {
     }
 }
 
+/// The first period of a customer that is not final: the one containing `open_from` (the
+/// end of its last final period), or its creation time before any. The customer's book
+/// and the catalog (which reserves invoice numbers) walk from here alike.
+pub fn first_open(s: &Schedule, created_at: Timestamp, open_from: Option<Timestamp>) -> Period {
+    s.period_containing(open_from.unwrap_or(created_at).max(created_at))
+}
+
+/// The periods an invoicing run at `now` handles, oldest first from `first`: every period
+/// past its final point, then the one whose draft is due, if any.
+pub fn due_periods(s: &Schedule, first: Period, now: Timestamp) -> Vec<Period> {
+    let mut p = first;
+    let mut out = Vec::new();
+    loop {
+        match stage(s, p, now) {
+            Stage::NotYet => break,
+            Stage::Draft => {
+                out.push(p);
+                break;
+            }
+            Stage::Final => {
+                out.push(p);
+                p = s.next(p);
+            }
+        }
+    }
+    out
+}
+
 /// `approve`: only an invoice held for review can be sent by hand.
 pub fn approve(status: InvoiceStatus) -> Result<InvoiceStatus, ApiError> {
     match status {

@@ -14,7 +14,7 @@ use super::Book;
 use crate::error::ApiError;
 use crate::invoice::{invoice_lines, Invoice, LineInput, UsageSummary};
 use crate::item::{Item, ItemKind};
-use crate::lifecycle::{draft_from, stage, InvoiceStatus, Stage};
+use crate::lifecycle::{draft_from, due_periods, first_open, stage, InvoiceStatus, Stage};
 use crate::metric::MetricDef;
 use crate::period::Period;
 use crate::time::Timestamp;
@@ -80,30 +80,13 @@ impl Book {
     /// The first period that is not final: where the next step starts.
     pub fn first_open_period(&self) -> Period {
         let c = &self.customer;
-        let at = self.closed_before.unwrap_or(c.created_at).max(c.created_at);
-        c.invoice_schedule.period_containing(at)
+        first_open(&c.invoice_schedule, c.created_at, self.closed_before)
     }
 
     /// The periods a step at `now` looks at, oldest first: every period past its final
     /// point, then the one whose draft is due, if any.
     pub fn invoicing_periods(&self, now: Timestamp) -> Vec<Period> {
-        let s = &self.customer.invoice_schedule;
-        let mut p = self.first_open_period();
-        let mut out = Vec::new();
-        loop {
-            match stage(s, p, now) {
-                Stage::NotYet => break,
-                Stage::Draft => {
-                    out.push(p);
-                    break;
-                }
-                Stage::Final => {
-                    out.push(p);
-                    p = s.next(p);
-                }
-            }
-        }
-        out
+        due_periods(&self.customer.invoice_schedule, self.first_open_period(), now)
     }
 
     /// One invoicing step. `input.periods` must be what storage holds for

@@ -16,7 +16,7 @@ use crate::protocol::{call, customer_stub, decode, CustomerCall, PageReply, RunR
 use crate::respond::{self, internal};
 use edgemeter_core::customer::Customer;
 use edgemeter_core::invoice::{invoice_number, Invoice};
-use edgemeter_core::lifecycle::{draft_from, final_from};
+use edgemeter_core::lifecycle::{draft_from, due_periods, final_from, first_open};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::ApiError;
 use futures_util::future::join_all;
@@ -127,18 +127,16 @@ pub async fn page(env: &Env, sql: &SqlStorage, now: Timestamp) -> Answer {
     Ok(respond::json(200, &PageReply { processed: due.len(), failed, more: due.len() == PAGE }))
 }
 
-/// The starts of the customer's periods that a step at `now` finalizes: from its first
-/// open period while past its final point. The same walk as the customer's book, from
-/// the same schedule and the `open_from` its last run reported.
+/// The starts of the customer's periods that a step at `now` finalizes: the same walk as
+/// the customer's book (`core::lifecycle::due_periods`), from the `open_from` its last run
+/// reported.
 fn finalizing_periods(c: &Customer, open_from: Option<Timestamp>, now: Timestamp) -> Vec<Timestamp> {
     let s = &c.invoice_schedule;
-    let mut p = s.period_containing(open_from.unwrap_or(c.created_at).max(c.created_at));
-    let mut out = Vec::new();
-    while final_from(s, p) <= now {
-        out.push(p.start);
-        p = s.next(p);
-    }
-    out
+    due_periods(s, first_open(s, c.created_at, open_from), now)
+        .into_iter()
+        .filter(|p| final_from(s, *p) <= now)
+        .map(|p| p.start)
+        .collect()
 }
 
 /// The number held for a customer's period: the one reserved before, or the next in the
