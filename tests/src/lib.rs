@@ -33,6 +33,29 @@ pub fn agent() -> &'static ureq::Agent {
     AGENT.get_or_init(|| ureq::AgentBuilder::new().max_idle_connections(0).build())
 }
 
+/// Starts `wrangler dev ARGS` in its own process group, logging to `log`, with a watchdog
+/// in the group that stops it when this process exits (even if this process is killed).
+/// Stop it by signalling the group: wrangler leaves workerd behind otherwise.
+pub fn spawn_wrangler(args: &str, log: std::fs::File) -> std::process::Child {
+    let script = format!(
+        "node_modules/.bin/wrangler dev {args} & \
+         w=$!; while kill -0 {parent} 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done; kill -TERM 0",
+        parent = std::process::id(),
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(root())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("EDGEMETER_SKIP_BUILD", "1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("start wrangler dev")
+}
+
 /// A running `wrangler dev`.
 pub struct Server {
     pub base: String,
@@ -137,27 +160,14 @@ impl Server {
         let inspector = free_port();
         let log = state_dir.join(format!("wrangler-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("create the server log");
-        let script = format!(
-            "node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --inspector-port {inspector} \
+        let args = format!(
+            "--ip 127.0.0.1 --port {port} --inspector-port {inspector} \
              --persist-to '{state}' --show-interactive-dev-session=false \
              --var EDGEMETER_SECRET_KEYS:{SECRET_KEY} --var EDGEMETER_INGEST_KEYS:{INGEST_KEY} \
-             --var EDGEMETER_TOKEN_SECRET:e2e-token-secret --var EDGEMETER_FAULT_INJECTION:1{extra} & \
-             w=$!; while kill -0 {parent} 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done; kill -TERM 0",
+             --var EDGEMETER_TOKEN_SECRET:e2e-token-secret --var EDGEMETER_FAULT_INJECTION:1{extra}",
             state = state_dir.join("state").display(),
-            parent = std::process::id(),
         );
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .current_dir(root())
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("EDGEMETER_SKIP_BUILD", "1")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log handle"))
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .expect("start wrangler dev");
+        let child = spawn_wrangler(&args, log_file);
         Server {
             base: format!("http://127.0.0.1:{port}"),
             state_dir: state_dir.to_path_buf(),

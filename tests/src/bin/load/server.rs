@@ -1,11 +1,10 @@
 //! The `wrangler dev` servers of the load benchmark, each in its own process group (so
 //! stopping it stops workerd too, see TOOLCHAIN.md), and the CPU time a group has used.
 
-use edgemeter_tests::root;
+use edgemeter_tests::spawn_wrangler;
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// A running `wrangler dev`.
@@ -45,27 +44,12 @@ impl Wrangler {
         let log = state_dir.join(format!("{name}-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("create the server log");
         let vars: String = vars.iter().map(|(k, v)| format!(" --var '{k}:{v}'")).collect();
-        // The loop stops the group when this process exits, even if it is killed.
-        let script = format!(
-            "node_modules/.bin/wrangler dev -c '{config}' --ip 127.0.0.1 --port {port} \
-             --inspector-port {inspector} --persist-to '{state}' \
-             --show-interactive-dev-session=false{vars} & \
-             w=$!; while kill -0 {parent} 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done; kill -TERM 0",
+        let args = format!(
+            "-c '{config}' --ip 127.0.0.1 --port {port} --inspector-port {inspector} \
+             --persist-to '{state}' --show-interactive-dev-session=false{vars}",
             state = state_dir.join(format!("{name}-state")).display(),
-            parent = std::process::id(),
         );
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .current_dir(root())
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("EDGEMETER_SKIP_BUILD", "1")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log handle"))
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .expect("start wrangler dev");
+        let child = spawn_wrangler(&args, log_file);
         Wrangler { base: format!("http://127.0.0.1:{port}"), log, pgid: child.id(), port, child }
     }
 
