@@ -209,10 +209,10 @@ impl Storage {
 
     fn ingest(&mut self, book: &mut Book, metrics: &[MetricDef], events: &[ValidEvent<'static>]) -> Vec<Fate> {
         self.ensure(book, metrics);
-        let stored: HashMap<&str, ContentHash> = events
+        let stored: HashMap<String, ContentHash> = events
             .iter()
             .filter_map(|e| {
-                self.events.get(e.idempotency_key.as_ref()).map(|(r, _, _)| (e.idempotency_key.as_ref(), r.hash))
+                self.events.get(e.idempotency_key.as_ref()).map(|(r, _, _)| (e.idempotency_key.to_string(), r.hash))
             })
             .collect();
         let out = book.ingest(metrics, events, &stored);

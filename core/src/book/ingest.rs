@@ -63,7 +63,7 @@ impl Book {
         &mut self,
         metrics: &[MetricDef],
         events: &[ValidEvent<'_>],
-        stored: &HashMap<&str, ContentHash>,
+        stored: &HashMap<String, ContentHash>,
     ) -> Ingested {
         debug_assert!(self.unseen(metrics).is_empty(), "metrics must be back-filled before a batch");
         let schedule = &self.customer.invoice_schedule;

@@ -145,7 +145,6 @@ impl CustomerObject {
             let valid: Vec<ValidEvent> = events.iter().map(|e| e.to_valid(&customer_id)).collect();
             ledger.ensure_metrics(book, metrics)?;
             let stored = ledger.stored_hashes(events.iter().map(|e| e.key.as_ref()))?;
-            let stored = stored.iter().map(|(k, h)| (k.as_str(), *h)).collect();
             let out = book.ingest(metrics, &valid, &stored);
             ledger.insert_events(events, &out.new_events, now)?;
             if let Some(k) = fault.as_deref() {
