@@ -23,5 +23,6 @@ pub mod pricing;
 pub mod quantity;
 pub mod rules;
 pub mod time;
+pub mod token;
 
 pub use error::{ApiError, ErrorCode};

@@ -66,8 +66,7 @@ pub fn authenticate(req: &Request, env: &Env, now: Timestamp) -> Result<Principa
         .filter(|k| !k.is_empty())
         .ok_or_else(|| unauthorized("send `Authorization: Bearer <key>`"))?;
     if key.starts_with(crate::front::token::PREFIX) {
-        let secret = setting(env, "EDGEMETER_TOKEN_SECRET");
-        return crate::front::token::verify(&secret, key, now).map(Principal::Customer);
+        return crate::front::token::verify(env, key, now).map(Principal::Customer);
     }
     let digest = Sha256::digest(key.as_bytes());
     let secret = any_matches(&digest, &configured_keys(env, "EDGEMETER_SECRET_KEYS"));
@@ -90,7 +89,7 @@ fn any_matches(digest: &[u8], keys: &[String]) -> bool {
 }
 
 /// Constant-time equality of two equal-length digests.
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

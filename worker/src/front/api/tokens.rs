@@ -2,13 +2,13 @@
 //! ingest events for one customer.
 
 use super::{call, customer_stub, decode};
-use crate::front::auth::setting;
 use crate::front::token::{self, MAX_TTL_SECONDS};
 use crate::front::Ctx;
 use crate::protocol::CustomerCall;
 use crate::respond::Reply;
 use edgemeter_core::customer::Customer;
 use edgemeter_core::input::Fields;
+use edgemeter_core::token::Claims;
 use edgemeter_core::ApiError;
 use serde_json::json;
 
@@ -19,10 +19,7 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
     f.finish()?;
     // The customer must exist: a token for nobody would only hide a typo.
     let customer: Customer = decode(&call(&customer_stub(&ctx.env, &customer_id)?, &CustomerCall::Get).await?)?;
-    let secret = setting(&ctx.env, "EDGEMETER_TOKEN_SECRET");
-    let expires_at = ctx.now.saturating_add_ms(ttl as i64 * 1000);
-    // Whole seconds, as in the token itself.
-    let expires_at = edgemeter_core::time::Timestamp(expires_at.millis() - expires_at.millis().rem_euclid(1000));
-    let token = token::mint(&secret, &customer.id, expires_at)?;
-    Reply::json(201, &json!({"token": token, "customer_id": customer.id, "expires_at": expires_at}))
+    let claims = Claims::new(customer.id, ctx.now, ttl);
+    let token = token::mint(&ctx.env, &claims)?;
+    Reply::json(201, &json!({"token": token, "customer_id": claims.customer_id, "expires_at": claims.expires_at}))
 }
