@@ -8,6 +8,7 @@ mod batcher;
 #[cfg(test)]
 mod contract_tests;
 mod cors;
+mod dashboard;
 mod metrics_cache;
 pub mod replay;
 pub mod token;
@@ -39,6 +40,9 @@ pub async fn fetch(mut req: Request, env: Env, worker: worker::Context) -> Resul
     // A browser's preflight carries no credentials: answer it before authenticating.
     if req.method() == Method::Options {
         return cors::preflight();
+    }
+    if dashboard::owns(&req.path()) {
+        return dashboard::serve(&req, &env).await;
     }
     let faults = env.var("EDGEMETER_FAULT_INJECTION").is_ok_and(|v| v.to_string() == "1");
     let fault = if faults { req.headers().get("edgemeter-fault").ok().flatten() } else { None };
