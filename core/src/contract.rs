@@ -88,7 +88,7 @@ pub struct ContractItem {
     pub minimum: Option<Decimal>,
 }
 
-/// The signed file, kept in R2 under [`Contract::document_key`].
+/// The signed file, kept in R2 under [`Document::key`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Document {
     pub name: String,
@@ -97,6 +97,14 @@ pub struct Document {
     /// Hex SHA-256 of the bytes.
     pub sha256: String,
     pub uploaded_at: Timestamp,
+}
+
+impl Document {
+    /// Where a contract's document is kept: by its hash, so that the bytes stored and the
+    /// metadata recorded always match, whichever of two racing uploads records last.
+    pub fn key(&self, contract_id: &str) -> String {
+        format!("contracts/{contract_id}/{}", self.sha256)
+    }
 }
 
 /// The terms: everything a client writes.
@@ -179,6 +187,20 @@ impl Terms {
         let mut read_items = Vec::new();
         for (i, v) in items.unwrap_or_default().into_iter().enumerate() {
             let at = format!("items[{i}]");
+            // The metric is checked even when the item has other problems.
+            let event_name = match v.get("metric_code").and_then(Value::as_str) {
+                None => None,
+                Some(code) => match metrics.iter().find(|m| m.code == code) {
+                    Some(m) => Some(m.event_name.clone()),
+                    None => {
+                        p.push(
+                            ApiError::new(ErrorCode::UnknownMetric, format!("no metric with code `{code}`"))
+                                .field(format!("{at}.metric_code")),
+                        );
+                        None
+                    }
+                },
+            };
             let item = match Fields::part(v, at.clone()) {
                 Err(e) => {
                     p.push(e);
@@ -192,19 +214,9 @@ impl Terms {
                     Ok(item) => item,
                 },
             };
-            let event_name = match &item.metric_code {
-                None => None,
-                Some(code) => match metrics.iter().find(|m| &m.code == code) {
-                    Some(m) => Some(m.event_name.clone()),
-                    None => {
-                        p.push(
-                            ApiError::new(ErrorCode::UnknownMetric, format!("no metric with code `{code}`"))
-                                .field(format!("{at}.metric_code")),
-                        );
-                        continue;
-                    }
-                },
-            };
+            if item.metric_code.is_some() && event_name.is_none() {
+                continue;
+            }
             read_items.push(ContractItem {
                 name: item.name,
                 kind: item.kind,
@@ -351,11 +363,6 @@ impl Contract {
         self.document = Some(document);
         self.updated_at = now;
         Ok(())
-    }
-
-    /// Where the document's bytes are kept.
-    pub fn document_key(&self) -> String {
-        format!("contracts/{}/document", self.id)
     }
 
     pub fn cancel(&mut self, now: Timestamp) -> Result<(), ApiError> {
@@ -534,7 +541,7 @@ mod tests {
         v["items"][0]["price"]["tiers"][1]["unit_amount"] = json!("-1");
         v["items"][1]["metric_code"] = json!("ocr_pages");
         v["items"].as_array_mut().unwrap().push(json!({"name": "X", "kind": "usage", "metric_code": "nope",
-            "price": {"model": "per_unit", "unit_amount": "1"}}));
+            "price": {"model": "per_unit", "unit_amount": "x"}}));
         v["expires_at"] = json!("2020-01-01T00:00:00Z");
         v["starts_at"] = json!("yesterday");
         let e = read(&v).unwrap_err();
@@ -549,12 +556,13 @@ mod tests {
                 ("items[0].price.tiers[1].unit_amount", ErrorCode::InvalidField),
                 ("items[1].metric_code", ErrorCode::InvalidField),
                 ("items[2].metric_code", ErrorCode::UnknownMetric),
+                ("items[2].price.unit_amount", ErrorCode::InvalidField),
                 ("starts_at", ErrorCode::InvalidTimestamp),
                 ("expires_at", ErrorCode::InvalidField),
             ]
         );
         assert_eq!(e.field.as_deref(), Some("customer.email"));
-        assert_eq!(e.message, "7 problems in the contract");
+        assert_eq!(e.message, "8 problems in the contract");
     }
 
     #[test]
