@@ -400,15 +400,26 @@ fn served_routes(server: &Server) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// A public static route is served once it no longer gets the router's answer to an
-/// unknown path (which asks for a key first).
-fn static_served(server: &Server, path: &str) -> bool {
-    let r = send(&server.base, "GET", path, None, None);
-    !(r.status == 401 || r.status == 404)
+/// Whether the server serves a route `openapi.json` does not list. A public static route
+/// is served once it no longer gets the router's answer to an unknown path (which asks
+/// for a key first) nor a 404; an API route once the secret key gets anything but the
+/// router's `no route` 404.
+fn served_without_openapi(server: &Server, method: &str, template: &str) -> bool {
+    if !template.starts_with("/v1/") {
+        let r = send(&server.base, method, template, None, None);
+        return !(r.status == 401 || r.status == 404);
+    }
+    let path = template.replace("{id}", "x_matrix");
+    let body = matches!(method, "POST" | "PATCH" | "PUT").then_some(&b"{}"[..]);
+    let r = send(&server.base, method, &path, Some(&format!("Bearer {SECRET_KEY}")), body);
+    let unrouted = r.status == 404 && r.body["error"]["message"].as_str().is_some_and(|m| m.starts_with("no route"));
+    !unrouted
 }
 
-fn rows(server: &Server, w: &World) -> Vec<Row> {
+/// The matrix's rows, and the served routes `openapi.json` does not list.
+fn rows(server: &Server, w: &World) -> (Vec<Row>, Vec<String>) {
     let served = served_routes(server);
+    let mut unlisted = Vec::new();
     let mut all: Vec<(String, String, Kind, bool)> = served
         .iter()
         .map(|(m, t)| {
@@ -422,14 +433,17 @@ fn rows(server: &Server, w: &World) -> Vec<Row> {
         .collect();
     for (m, t, kind) in PROMISED {
         if !served.iter().any(|(sm, st)| sm == m && normalize(st) == normalize(t)) {
-            let is_static = !t.starts_with("/v1/");
-            let now_served = is_static && static_served(server, t);
+            let now_served = served_without_openapi(server, m, t);
+            if now_served && t.starts_with("/v1/") {
+                unlisted.push(format!("{m} {t}"));
+            }
             all.push((m.to_string(), t.to_string(), *kind, now_served));
         }
     }
     // By path, then method: a resource's routes together.
     all.sort_by(|a, b| (normalize(&a.1), &a.0).cmp(&(normalize(&b.1), &b.0)));
-    all.into_iter()
+    let rows = all
+        .into_iter()
         .map(|(method, shown, kind, served)| {
             let template = normalize(&shown);
             let (params, query, body, success, no_fixture) = match fixture(w, &method, &template) {
@@ -447,15 +461,17 @@ fn rows(server: &Server, w: &World) -> Vec<Row> {
             path.push_str(&query.replace("THIS", &w.this));
             Row { method, shown, path, body, kind, success, served, no_fixture }
         })
-        .collect()
+        .collect();
+    (rows, unlisted)
 }
 
 #[test]
 fn every_route_answers_every_credential_as_the_contract_says() {
     let server = Server::start("auth-matrix");
-    let contracts_served = served_routes(&server).contains(&("POST".to_owned(), "/v1/contracts".to_owned()));
+    let contracts_served = served_routes(&server).contains(&("POST".to_owned(), "/v1/contracts".to_owned()))
+        || served_without_openapi(&server, "POST", "/v1/contracts");
     let (w, creds) = world(&server, contracts_served);
-    let rows = rows(&server, &w);
+    let (rows, unlisted) = rows(&server, &w);
 
     let mut table = String::from("| route |");
     for c in CREDS {
@@ -511,6 +527,9 @@ fn every_route_answers_every_credential_as_the_contract_says() {
         CREDS.len(),
         slowest.as_millis()
     );
+    if !unlisted.is_empty() {
+        println!("Served but not in openapi.json (asserted all the same): {}", unlisted.join(", "));
+    }
     if !pending.is_empty() {
         println!("Not served yet (expected values from the spec, not asserted): {}", pending.join(", "));
     }
