@@ -91,22 +91,41 @@ impl Serialize for Properties<'_> {
 }
 
 impl<'de, 'a> Deserialize<'de> for Properties<'a> {
-    /// Reads properties back from storage, where they were written by [`Serialize`]
-    /// after validation, so no limit is checked again here.
+    /// Reads properties back from storage (and from the front's call to the customer's
+    /// object), where they were written by [`Serialize`] after validation, so no limit is
+    /// checked again here. A number keeps its exact text, as at ingest: through a float
+    /// `1.5e3` would come back `1500.0`, a 30-digit integer rounded, and `1e400` not at
+    /// all (the call refused whole).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
-        let mut out = Vec::with_capacity(map.len());
-        for (k, v) in map {
-            let v = match v {
-                serde_json::Value::String(s) => PropValue::Str(Cow::Owned(s)),
-                serde_json::Value::Bool(b) => PropValue::Bool(b),
-                serde_json::Value::Number(n) => PropValue::Num(Cow::Owned(n.to_string())),
-                _ => return Err(serde::de::Error::custom("property values are strings, numbers or bools")),
-            };
-            out.push((Cow::<str>::Owned(k), v));
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Properties<'static>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of strings, numbers and bools")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let raw: Box<serde_json::value::RawValue> = map.next_value()?;
+                    let text = raw.get();
+                    let v = match text.as_bytes().first() {
+                        Some(b'"') => PropValue::Str(Cow::Owned(
+                            serde_json::from_str::<String>(text).map_err(serde::de::Error::custom)?,
+                        )),
+                        Some(b'-' | b'0'..=b'9') => PropValue::Num(Cow::Owned(text.to_owned())),
+                        _ if text == "true" => PropValue::Bool(true),
+                        _ if text == "false" => PropValue::Bool(false),
+                        _ => return Err(serde::de::Error::custom("property values are strings, numbers or bools")),
+                    };
+                    out.push((Cow::<str>::Owned(k), v));
+                }
+                out.sort_by(|a, b| a.0.cmp(&b.0));
+                Ok(Properties(out))
+            }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Properties(out))
+        d.deserialize_map(Visit)
     }
 }
 
@@ -198,6 +217,47 @@ impl<'a> EventRecord<'a> {
             timestamp_given: self.ts_given,
             properties: self.props.clone(),
             hash: self.hash,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::parse_ingest;
+
+    /// Found by the fuzz target `ingest_envelope` (`make fuzz`): a number property past
+    /// what a float holds exactly came back from storage as float text.
+    #[test]
+    fn a_stored_number_property_reads_back_as_its_exact_text() {
+        let body = br#"{"events":[{"idempotency_key":"0192f0c1-0000-7000-8000-000000000001","customer_id":"cus_a","event_name":"timestaepinJJJJJJJJJJJJJJJJJJJJJJJJJJJJJJJJJJ0","properties":{"region":"eu","n":5555555555555555555555555555555555555555555555553,"b":true}}]}"#;
+        let envelope = parse_ingest(body, Timestamp(1_795_600_000_000)).expect("an envelope");
+        let ev = envelope.events[0].as_ref().expect("a valid event");
+        let record = EventRecord::from_valid(ev);
+        let stored = serde_json::to_string(&record).expect("serializes");
+        let back: EventRecord = serde_json::from_str(&stored).expect("reads back");
+        assert_eq!(back, record, "stored as {stored}");
+    }
+
+    #[test]
+    fn numbers_no_float_holds_keep_their_text_and_other_values_their_kind() {
+        let texts = ["1.5e3", "1E2", "-0", "0.30000000000000004", "123456789012345678901", "1e400", "-1e400"];
+        for t in texts {
+            let props: Properties = serde_json::from_str(&format!("{{\"n\": {t}}}")).expect("reads");
+            assert_eq!(props.get("n"), Some(&PropValue::Num(Cow::Borrowed(t))));
+            assert_eq!(serde_json::to_string(&props).expect("writes"), format!("{{\"n\":{t}}}"));
+        }
+        let props: Properties = serde_json::from_str(r#"{"s": "a\"b\u00e9", "t": true, "f": false}"#).expect("reads");
+        assert_eq!(
+            props.0,
+            vec![
+                (Cow::Borrowed("f"), PropValue::Bool(false)),
+                (Cow::Borrowed("s"), PropValue::Str(Cow::Borrowed("a\"bé"))),
+                (Cow::Borrowed("t"), PropValue::Bool(true)),
+            ]
+        );
+        for bad in [r#"{"n": null}"#, r#"{"n": [1]}"#, r#"{"n": {}}"#, "[]"] {
+            assert!(serde_json::from_str::<Properties>(bad).is_err(), "{bad}");
         }
     }
 }

@@ -314,3 +314,30 @@ fn unique_count_state_of_many_long_values() {
     }
     assert_eq!(c.quantity(&s.customer, &s.metric).0, total.to_string());
 }
+
+/// A number property has no range limit (its JSON text is its value): past what a float
+/// holds it is still accepted, and kept as its exact text through the customer's object
+/// and its storage. Regression: `1e400` answered
+/// 500 (the object could not read its own call), and two 21-digit integers a float cannot
+/// tell apart were one value to `unique_count` (found by the fuzz target
+/// `ingest_envelope`).
+#[test]
+fn number_properties_past_a_float_are_kept_as_sent() {
+    let c = shared().client();
+    let s = c.setup("count", json!({}));
+    let limit = "number property, any range";
+    let send = |text: &str| {
+        let ev = s.event(json!(1)).to_string();
+        let body = format!("{}, \"properties\": {{\"n\": {text}}}}}", &ev[..ev.len() - 1]);
+        c.post_raw("/v1/usage/ingest", body.as_bytes(), &[])
+    };
+    for text in ["1e400", "-1e400", "123456789012345678901", "123456789012345678902", "1.5e3", "1500"] {
+        let r = timed(limit, text, || send(text));
+        assert_eq!((r.status, r.counts()), (200, (1, 0, 0)), "{}", r.text);
+    }
+    // A metric made now is back-filled from the stored events: six distinct texts.
+    let distinct = c.metric("n", &s.event_name, "unique_count", json!({"field": "n"}));
+    let r = timed(limit, "back-filled into a new unique_count", || c.ingest(&s.event(json!(1))));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(c.quantity(&s.customer, &distinct).0, "6");
+}
