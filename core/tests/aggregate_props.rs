@@ -6,10 +6,10 @@
 //! canonicalised keys, UTC timestamps, exact values and content hashes.
 
 use edgemeter_core::aggregate::{aggregate, by_day, AggState};
-use edgemeter_core::period::Period;
 use edgemeter_core::event::ValidEvent;
 use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::metric::{Aggregation, MetricDef};
+use edgemeter_core::period::Period;
 use edgemeter_core::time::{Timestamp, MINUTE_MS};
 use proptest::prelude::*;
 use proptest::sample::Index;

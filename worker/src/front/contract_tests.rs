@@ -429,6 +429,7 @@ fn sample_invoice(customer: &Customer, items: &[Item], now: Timestamp) -> Invoic
     invoice.number = Some("INV-000001".into());
     invoice.finalized_at = Some(now);
     invoice.sent_at = Some(now);
+    invoice.voided_at = Some(now);
     invoice
 }
 
