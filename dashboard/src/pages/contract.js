@@ -9,7 +9,7 @@ import { api, forgetCustomers, listAll } from '../api.js';
 import { confirmDialog } from '../dialog.js';
 import { badge, facts, failure, fill, h, link, loading, table, when } from '../dom.js';
 import { priceView } from '../format.js';
-import { priceExample } from '../money.js';
+import { cmp, parse, priceExample } from '../money.js';
 import { documentView, size } from './document.js';
 
 const MODELS = [['per_unit', 'Per unit'], ['package', 'Package'], ['graduated', 'Graduated tiers'], ['volume', 'Volume tiers'], ['fixed', 'Fixed fee']];
@@ -191,6 +191,15 @@ function formPage({ contract, go }) {
   const acceptButton = contract ? h('button', { type: 'button', class: 'btn btn-primary' }, 'Accept contract…') : null;
   const cancelButton = contract ? h('button', { type: 'button', class: 'btn btn-danger' }, 'Cancel contract…') : null;
 
+  // One file input for the page's life: re-rendering the form moves it, so a chosen file
+  // stays chosen through a save that the server refused.
+  const picker = h('input', { type: 'file', accept: 'application/pdf,image/png,image/jpeg,image/gif,image/webp' });
+  picker.addEventListener('change', () => {
+    file = picker.files[0] ?? null;
+    const help = document.getElementById(`${fid('document')}-help`);
+    if (help) help.textContent = file ? `Chosen: ${file.name}, ${size(file.size)}. It is uploaded when you save.` : 'Uploaded when you save.';
+  });
+
   listAll('/v1/billing/metrics').then((m) => { metrics = m; render(); }, (e) => { metrics = e; render(); });
 
   /** One labelled input bound to the state through `set`, with its errors. */
@@ -201,7 +210,9 @@ function formPage({ contract, go }) {
     const errs = errors.get(path);
     const describedBy = [help ? `${id}-help` : null, errs ? `${id}-error` : null].filter(Boolean).join(' ');
     if (describedBy) input.setAttribute('aria-describedby', describedBy);
+    else input.removeAttribute('aria-describedby');
     if (errs) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
     if (set) {
       input.addEventListener(input.type === 'checkbox' || input.tagName === 'SELECT' ? 'change' : 'input', () => {
         set(input.type === 'checkbox' ? input.checked : input.value);
@@ -323,7 +334,7 @@ function formPage({ contract, go }) {
         return;
       }
       out.textContent = `${it.example} units bill ${r.amount} ${cur}${r.minimumApplied ? ' (the minimum)' : ''}`
-        + (r.subtotal !== r.amount && !r.minimumApplied ? ` (exactly ${r.subtotal}, rounded half to even)` : '') + '.'
+        + (!r.minimumApplied && cmp(parse(r.subtotal), parse(r.amount)) !== 0 ? ` (exactly ${r.subtotal}, rounded half to even)` : '') + '.'
         + (it.model === 'package' && r.tiers[0] ? ` ${r.tiers[0].label}.` : '');
       tierOuts.forEach((o) => {
         const t = r.tiers[Number(o.dataset.example.split('.')[1])];
@@ -371,18 +382,10 @@ function formPage({ contract, go }) {
       h('fieldset', { class: 'card' }, h('legend', null, 'Signed document'),
         contract ? documentView(contract) : null,
         field('document', contract?.document ? 'Replace it with (PDF or image, up to 10 MB)' : 'Attach (PDF or image, up to 10 MB)',
-          h('input', { type: 'file', accept: 'application/pdf,image/png,image/jpeg,image/gif,image/webp' }),
-          { help: file ? `Chosen: ${file.name}, ${size(file.size)}. It is uploaded when you save.` : 'Uploaded when you save.' })),
+          picker, { help: file ? `Chosen: ${file.name}, ${size(file.size)}. It is uploaded when you save.` : 'Uploaded when you save.' })),
       status,
       h('div', { class: 'actions form-actions' }, saveButton, acceptButton, cancelButton,
         h('a', { class: 'btn btn-quiet', href: '#/contracts' }, 'Back to contracts')));
-    const picker = form.querySelector('input[type=file]');
-    picker.addEventListener('change', () => {
-      file = picker.files[0] ?? null;
-      dirty = true;
-      const help = document.getElementById(`${fid('document')}-help`);
-      if (help) help.textContent = file ? `Chosen: ${file.name}, ${size(file.size)}. It is uploaded when you save.` : 'Uploaded when you save.';
-    });
     updateExamples();
   }
 
@@ -437,6 +440,7 @@ function formPage({ contract, go }) {
       }
       dirty = false;
       file = null;
+      picker.value = '';
       allErrors = [];
       errors = new Map();
       return saved;
