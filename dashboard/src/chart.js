@@ -42,6 +42,11 @@ export function usageChart(metrics) {
   let chart = null;
   // Sized to its box, and again whenever the box changes (a phone turned, a window resized).
   const observer = new ResizeObserver(([entry]) => {
+    if (!plot.isConnected) {
+      observer.disconnect();
+      chart?.destroy();
+      return;
+    }
     const width = Math.floor(entry.contentRect.width);
     if (!width) return;
     if (!chart) chart = new uPlot({ ...opts, width }, data, plot);

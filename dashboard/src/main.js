@@ -85,6 +85,11 @@ function signOut(message) {
 }
 
 document.getElementById('sign-out').addEventListener('click', () => signOut('Signed out.'));
+// The skip link moves focus without touching the hash, which is the app's route.
+document.querySelector('.skip').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
 whenUnauthorized(() => signOut('The key was refused (401). Sign in again.'));
 window.addEventListener('hashchange', render);
 render();

@@ -2,7 +2,7 @@
 import { api } from '../api.js';
 import { badge, day, empty, failure, fill, h, link, loading, table } from '../dom.js';
 
-const STATUSES = ['draft', 'accepted', 'canceled', 'expired'];
+const STATUSES = ['draft', 'accepting', 'accepted', 'canceled', 'expired'];
 
 export function statusFilter(base, statuses, current) {
   return h('nav', { class: 'filters', 'aria-label': 'Filter by status' },
