@@ -95,7 +95,8 @@ function run(cfg) {
     return { status: res.status, body: json };
   }
 
-  const heading = (name) => page.getByRole('heading', { level: 1, name });
+  const heading = (name) => page.getByRole('heading', { level: 1, name, exact: typeof name === 'string' });
+  const nav = (name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
   const state = {};
 
   test('signing in: a wrong key is refused, a secret key opens the customers', async () => {
@@ -144,7 +145,7 @@ function run(cfg) {
       await page.locator('#error-summary').waitFor();
     });
     const emailError = page.locator('#f-customer-email-error');
-    const tierError = page.locator('#f-items-0-price-tiers-0-unit_amount-error');
+    const tierError = page.locator('#f-items-0-price-tiers-0-unit-amount-error');
     await emailError.waitFor();
     await tierError.waitFor();
     assert.equal(await page.getByLabel('Billing email').getAttribute('aria-invalid'), 'true');
@@ -169,7 +170,7 @@ function run(cfg) {
     await page.getByRole('button', { name: 'Download' }).click();
     assert.equal((await download).suggestedFilename(), 'msa.pdf');
 
-    await page.getByRole('link', { name: 'Contracts' }).click();
+    await nav('Contracts').click();
     await heading('Contracts').waitFor();
     await page.getByRole('link', { name: state.contract }).waitFor();
     await shoot('05-contracts');
@@ -189,7 +190,8 @@ function run(cfg) {
     assert.equal(accepted.body.customer_id, state.customer);
   });
 
-  test('usage sent through the API shows on the customer page and in its chart', async () => {
+  test('usage sent through the API shows on the customer page and in its chart', async (t) => {
+    if (!state.customer) return t.skip('needs the accepted contract');
     const events = [700, 500].map((value) => ({ idempotency_key: randomUUID(), customer_id: state.customer, event_name: cfg.eventName, value }));
     const r = await api('POST', '/v1/usage/ingest', { events });
     assert.equal(r.body.accepted, 2, JSON.stringify(r.body));
@@ -208,7 +210,8 @@ function run(cfg) {
     await page.locator('#upcoming').getByText('OCR pages').waitFor();
   });
 
-  test('an invalid event shows in the rejected-events logs with its code and field', async () => {
+  test('an invalid event shows in the rejected-events logs with its code and field', async (t) => {
+    if (!state.customer) return t.skip('needs the accepted contract');
     const future = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
     const r = await api('POST', '/v1/usage/ingest', { events: [
       { idempotency_key: randomUUID(), customer_id: state.customer, event_name: cfg.eventName, value: 3, timestamp: future },
@@ -220,24 +223,25 @@ function run(cfg) {
     await row.waitFor();
     await row.getByText('timestamp', { exact: true }).waitFor();
     await shoot('07-customer');
-    await page.getByRole('link', { name: 'Rejected events' }).click();
+    await nav('Rejected events').click();
     await heading('Rejected events').waitFor();
     await page.locator('tr', { hasText: 'unknown_customer' }).first().waitFor();
     await shoot('08-rejections');
   });
 
-  test('the held invoice is approved by clicking, after a confirmation step', async () => {
+  test('the held invoice is approved by clicking, after a confirmation step', async (t) => {
+    if (!state.customer) return t.skip('needs the accepted contract');
     // Past the period's end and its grace (24 hours by default): final, held for approval.
     const usage = await api('GET', `/v1/customers/${state.customer}/usage`);
     const end = Date.parse(usage.body.period.end);
     const cron = await fetch(`${base}/cdn-cgi/handler/scheduled?cron=0+*+*+*+*&time=${end + 25 * 3600 * 1000}`);
     assert.equal(cron.status, 200, await cron.text());
 
-    await page.getByRole('link', { name: 'Invoices' }).click();
+    await nav('Invoices').click();
     await heading('Invoices').waitFor();
     await page.getByRole('link', { name: /pending approval/i }).click();
     await heading(/Invoices: pending approval/i).waitFor();
-    const row = page.locator('tr', { hasText: cfg.customerName });
+    const row = page.locator(`tr:has(a[href="#/customers/${state.customer}"])`);
     await row.waitFor();
     await shoot('09-invoices');
     await row.getByRole('link', { name: /^INV-/ }).click();
