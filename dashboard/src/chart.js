@@ -15,16 +15,19 @@ const seconds = (date) => Date.parse(`${date}T00:00:00Z`) / 1000;
  */
 export function usageChart(metrics) {
   const dates = metrics[0]?.days.map((d) => d.date) ?? [];
-  const data = [dates.map(seconds), ...metrics.map((m) => m.days.map((d) => Number(d.quantity)))];
+  // Days still to come are left out of the line, not drawn as zero.
+  const today = new Date().toISOString().slice(0, 10);
+  const data = [dates.map(seconds), ...metrics.map((m) => m.days.map((d) => (d.date > today ? null : Number(d.quantity))))];
   const plot = h('div', { class: 'chart', role: 'img', 'aria-label': `Usage by day, ${metrics.map((m) => m.code).join(', ')}` });
   const bars = metrics.length === 1;
   const opts = {
     width: 600,
-    height: 240,
+    height: 200,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: { range: (_, lo, hi) => [0, Math.max(1, hi * 1.1)] } },
+    // Half a day of room either side, so the first and last days' bars show whole.
+    scales: { x: { time: true, range: (_, lo, hi) => [lo - 43_200, hi + 43_200] }, y: { range: (_, lo, hi) => [0, Math.max(1, hi * 1.1)] } },
     axes: [{}, { size: 60 }],
     series: [
       { label: 'Day (UTC)', value: (_, ts) => (ts == null ? '—' : new Date(ts * 1000).toISOString().slice(0, 10)) },

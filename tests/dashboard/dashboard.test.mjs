@@ -200,9 +200,9 @@ function run(cfg) {
     await quantity.waitFor();
     assert.equal(await quantity.textContent(), '1200');
     // The chart: uPlot's canvas, its legend, and the same numbers as a table.
-    await page.locator('#usage .chart canvas').waitFor();
-    await page.locator('#usage .u-legend').waitFor();
-    await page.locator('#usage summary', { hasText: 'Show as a table' }).click();
+    await page.locator('#usage .chart canvas').first().waitFor();
+    await page.locator('#usage .u-legend').first().waitFor();
+    await page.locator('#usage summary', { hasText: 'Show as a table' }).first().click();
     const today = new Date().toISOString().slice(0, 10);
     await page.locator('#usage .chart-table tr', { hasText: today }).getByText('1200 (2 events)').waitFor();
     await page.locator('#contract .badge-accepted').waitFor();

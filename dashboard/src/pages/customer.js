@@ -80,7 +80,11 @@ function usageSection(c) {
         h('strong', { class: 'quantity', 'data-metric': m.code }, m.quantity), String(m.event_count)]))
       : empty('No usage-based items, so no metrics to show.'));
     if (daily.error) parts.push(h('h3', null, 'By day'), failure(daily.error));
-    else if (daily.metrics.length) parts.push(h('h3', null, 'By day'), usageChart(daily.metrics));
+    // One chart per metric: metrics count different things, so they get their own scales.
+    else if (daily.metrics.length) {
+      parts.push(h('h3', null, 'By day (UTC)'), h('div', { class: 'charts' }, daily.metrics.map((m) =>
+        h('figure', { class: 'metric-chart' }, h('figcaption', null, h('span', { class: 'mono' }, m.code), ` (${m.aggregation} of “${m.event_name}”)`), usageChart([m])))));
+    }
     return h('div', null, parts);
   }, { id: 'usage' });
 }
