@@ -109,8 +109,9 @@ function run(cfg) {
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByText('This key is not valid here.').waitFor();
     });
+    // From the keyboard: the key, then Enter.
     await page.getByLabel('Secret key').fill(cfg.secretKey);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Secret key').press('Enter');
     await heading('Customers').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.getItem('edgemeter.secretKey')), cfg.secretKey);
     await page.getByText(/No customers yet|customers/).first().waitFor();
@@ -207,6 +208,10 @@ function run(cfg) {
     await page.locator('#usage .chart-table tr', { hasText: today }).getByText('1200 (2 events)').waitFor();
     await page.locator('#contract .badge-accepted').waitFor();
     await page.locator('#contract').getByText('msa.pdf').waitFor();
+    // The signed document, previewed in the page (Chromium's PDF viewer in a blob: frame).
+    await page.locator('#contract').getByRole('button', { name: 'Preview' }).click();
+    await page.locator('#contract iframe.doc-frame').waitFor();
+    await page.locator('#contract').getByRole('button', { name: 'Hide preview' }).click();
     await page.locator('#upcoming').getByText('OCR pages').waitFor();
   });
 
