@@ -58,6 +58,9 @@ fn a_person_takes_a_customer_from_contract_to_approved_invoice_in_the_dashboard(
     assert_eq!(invoice.body["customer_id"], state["customer"]);
     assert_eq!(invoice.body["total"], "56.00", "1,000 units at 0.05 and 200 at 0.03");
     let contract = c.get(&format!("/v1/contracts/{}", state["contract"].as_str().expect("a contract id")));
-    assert_eq!((contract.body["status"].as_str(), contract.body["customer_id"].clone()), (Some("accepted"), state["customer"].clone()));
+    assert_eq!(
+        (contract.body["status"].as_str(), contract.body["customer_id"].clone()),
+        (Some("accepted"), state["customer"].clone())
+    );
     assert!(screenshots.join("07-customer-phone.png").exists(), "the screenshots are saved");
 }
