@@ -73,7 +73,7 @@ const text = (v) => (v == null ? '' : String(v));
 /** `2026-12-01T00:00:00Z` → `2026-12-01T00:00` for a datetime-local input (read as UTC). */
 const localInput = (t) => (t ? String(t).slice(0, 16) : '');
 
-function stateFrom(ct) {
+export function stateFrom(ct) {
   if (!ct) {
     return {
       customer: { name: '', email: '', external_id: '', currency: 'USD' },
@@ -162,7 +162,7 @@ function parentPath(path) {
 }
 
 /** Groups the API's `errors[]` by the path each is shown at. */
-function placeErrors(errors, s) {
+export function placeErrors(errors, s) {
   const known = knownPaths(s);
   const at = new Map();
   for (const e of errors) {
