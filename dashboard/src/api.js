@@ -42,7 +42,6 @@ export async function api(path, { method = 'GET', body, as = 'json', key = getKe
     payload = JSON.stringify(body);
     headers['content-type'] = 'application/json';
   }
-  if (method === 'POST') headers['idempotency-key'] = crypto.randomUUID();
   const qs = query ? `?${new URLSearchParams(Object.entries(query).filter(([, v]) => v != null && v !== ''))}` : '';
   let res;
   try {
