@@ -26,7 +26,7 @@ export function newContractPage({ go }) {
 export function contractPage({ params: [id], go }) {
   const root = h('div', null, h('h1', null, 'Contract'), loading('Loading the contract'));
   const load = () => api(`/v1/contracts/${encodeURIComponent(id)}`).then(
-    (contract) => fill(root, contract.status === 'draft' ? formPage({ contract, go }) : record(contract)),
+    (contract) => fill(root, contract.status === 'draft' ? formPage({ contract, go }) : record(contract, go)),
     (e) => fill(root, h('h1', null, 'Contract'), failure(e, load)));
   load();
   return root;
@@ -34,14 +34,34 @@ export function contractPage({ params: [id], go }) {
 
 // --- A contract that is no longer a draft. ---
 
-function record(ct) {
+function record(ct, go) {
   const note = flash;
   flash = null;
+  // An acceptance that began and did not finish: accepting again completes it, exactly once.
+  let resume = null;
+  if (ct.status === 'accepting') {
+    const status = h('span', { role: 'status' });
+    const button = h('button', { type: 'button', class: 'btn btn-primary' }, 'Complete the acceptance');
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      status.textContent = 'Accepting…';
+      try {
+        const { customer } = await api(`/v1/contracts/${encodeURIComponent(ct.id)}/accept`, { method: 'POST', body: {} });
+        forgetCustomers();
+        go(`/customers/${encodeURIComponent(customer.id)}`);
+      } catch (e) {
+        status.textContent = `Could not accept: ${e.message}`;
+        button.disabled = false;
+      }
+    });
+    resume = h('div', { class: 'actions' }, h('p', null, 'Its acceptance began and did not finish.'), button, status);
+  }
   const cur = ct.customer.currency;
   const s = ct.invoice_schedule;
   return h('div', null,
     h('div', { class: 'page-head' }, h('h1', null, `Contract for ${ct.customer.name}`), badge(ct.status)),
     note ? h('p', { class: 'notice', role: 'status' }, note) : null,
+    resume,
     h('section', { class: 'card' }, facts([
       ['Contract', h('span', { class: 'mono' }, ct.id)],
       ['Customer', ct.customer_id ? link(`#/customers/${encodeURIComponent(ct.customer_id)}`, `${ct.customer.name} (${ct.customer_id})`) : ct.customer.name],
