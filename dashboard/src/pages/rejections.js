@@ -4,6 +4,13 @@
 import { api } from '../api.js';
 import { empty, h, link, section, table, when } from '../dom.js';
 
+/** The customer an event named: a link when it exists (not for `unknown_customer`). */
+function customerCell(r) {
+  if (!r.customer_id) return '—';
+  if (r.code === 'unknown_customer') return h('span', { class: 'mono' }, r.customer_id);
+  return link(`#/customers/${encodeURIComponent(r.customer_id)}`, r.customer_id, { class: 'mono' });
+}
+
 export function rejectionTable(rows, { customer = true } = {}) {
   const headers = ['Received', 'Code', 'Field', 'Event name', ...(customer ? ['Customer'] : []), 'Event'];
   return table('Rejected events', headers, rows.map((r) => [
@@ -11,7 +18,7 @@ export function rejectionTable(rows, { customer = true } = {}) {
     h('code', { class: 'code' }, r.code),
     r.field ? h('code', null, r.field) : '—',
     r.event_name ?? '—',
-    ...(customer ? [r.customer_id ? link(`#/customers/${encodeURIComponent(r.customer_id)}`, r.customer_id, { class: 'mono' }) : '—'] : []),
+    ...(customer ? [customerCell(r)] : []),
     h('details', { class: 'event' },
       h('summary', null, r.message || 'The event'),
       r.idempotency_key ? h('p', { class: 'mono' }, `idempotency_key ${r.idempotency_key}`) : null,
