@@ -47,3 +47,21 @@ test('a problem lands on its field, or on the nearest group the form has', () =>
   ], filled());
   assert.deepEqual([...at.keys()], ['customer.email', 'items[0].price.tiers[1].unit_amount', 'items[0].price.tiers[1]', 'items', '']);
 });
+
+test('a loaded draft sends its times only when they were changed, and null when cleared', () => {
+  const s = stateFrom({
+    customer: { name: 'Acme', email: 'ap@acme.test', external_id: null, currency: 'USD' },
+    items: [{ name: 'Fee', kind: 'fixed', metric_code: null, price: { model: 'fixed', amount: '99.00' }, minimum: null }],
+    invoice_schedule: { interval: 'month', anchor: '2026-12-01', pre_generate_days: 3, grace_hours: 24 },
+    auto_send: false, starts_at: '2026-12-03T11:14:37.120Z', expires_at: '2027-01-01T00:00:00Z',
+  });
+  let body = contractBody(s);
+  assert.equal('starts_at' in body && body.starts_at !== undefined, false);
+  assert.equal(body.expires_at, undefined);
+  assert.deepEqual(body.items[0].price, { model: 'fixed', amount: '99.00' });
+  s.starts_at = '2026-12-05T00:00';
+  s.expires_at = '';
+  body = contractBody(s);
+  assert.equal(body.starts_at, '2026-12-05T00:00:00Z');
+  assert.equal(body.expires_at, null);
+});

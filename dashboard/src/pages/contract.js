@@ -117,6 +117,9 @@ export function stateFrom(ct) {
       ? { interval: ct.invoice_schedule.interval, anchor: text(ct.invoice_schedule.anchor), pre_generate_days: text(ct.invoice_schedule.pre_generate_days), grace_hours: text(ct.invoice_schedule.grace_hours) }
       : { interval: 'month', anchor: '', pre_generate_days: '3', grace_hours: '24' },
     auto_send: !!ct.auto_send, starts_at: localInput(ct.starts_at), expires_at: localInput(ct.expires_at),
+    // The times as loaded: a PATCH sends a time only when it was changed, since the
+    // input holds minutes and the stored time may have seconds.
+    loaded: { starts_at: localInput(ct.starts_at), expires_at: localInput(ct.expires_at) },
   };
 }
 
@@ -151,9 +154,16 @@ export function contractBody(s) {
       grace_hours: opt(s.schedule.grace_hours) && whole(s.schedule.grace_hours.trim()),
     },
     auto_send: s.auto_send,
-    starts_at: utc(s.starts_at),
-    expires_at: utc(s.expires_at),
+    starts_at: timeBody(s, 'starts_at'),
+    expires_at: timeBody(s, 'expires_at'),
   };
+}
+
+/** A time as typed (UTC); left out when unchanged from the loaded draft, `null` when cleared. */
+function timeBody(s, key) {
+  if (!s.loaded) return utc(s[key]);
+  if (s[key] === s.loaded[key]) return undefined;
+  return s[key] ? utc(s[key]) : null;
 }
 
 /** Every path the form has a place for, so an error lands on its field or nearest group. */
