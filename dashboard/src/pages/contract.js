@@ -401,7 +401,7 @@ function formPage({ contract, go }) {
       h('fieldset', { class: 'card' }, h('legend', null, 'Invoicing'), groupErrors('invoice_schedule'),
         h('div', { class: 'row' },
           field('invoice_schedule.interval', 'Every', select(s.schedule.interval, INTERVALS.map((x) => [x, x])), { set: (v) => { s.schedule.interval = v; } }),
-          field('invoice_schedule.anchor', 'Periods start on (optional)', input(s.schedule.anchor, { type: 'date' }), { help: 'Default: the start date.', set: (v) => { s.schedule.anchor = v; } })),
+          field('invoice_schedule.anchor', 'Periods start on (optional)', input(s.schedule.anchor, { type: 'date' }), { help: 'Default: the 1st of the start’s month.', set: (v) => { s.schedule.anchor = v; } })),
         h('div', { class: 'row' },
           field('invoice_schedule.pre_generate_days', 'Draft this many days before the end', decimal(s.schedule.pre_generate_days, { inputmode: 'numeric' }), { set: (v) => { s.schedule.pre_generate_days = v; } }),
           field('invoice_schedule.grace_hours', 'Final this many hours after the end', decimal(s.schedule.grace_hours, { inputmode: 'numeric' }), { set: (v) => { s.schedule.grace_hours = v; } })),
