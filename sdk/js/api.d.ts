@@ -448,12 +448,14 @@ export interface ContractCustomerInput {
   currency?: string;
 }
 
-/** An item the accepted contract gives its customer (as `items.create` takes it). */
+/** An item the accepted contract gives its customer. */
 export interface ContractItem {
   name: string;
   kind: ItemKind;
   metricCode: string | null;
-  price: Price<TierInput>;
+  /** The event name that feeds the metric, `null` for a fixed item. */
+  eventName: string | null;
+  price: Price;
   minimum: Decimal | null;
 }
 

@@ -518,6 +518,9 @@ pub struct ContractItem {
     pub kind: ItemKind,
     #[serde(default)]
     pub metric_code: Option<String>,
+    /// The event name that feeds the metric.
+    #[serde(default)]
+    pub event_name: Option<String>,
     pub price: Price,
     #[serde(default)]
     pub minimum: Option<String>,
