@@ -5,6 +5,8 @@
 # start several servers).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
+# wrangler.toml's [assets] directory must exist before wrangler serves.
+mkdir -p "$root/dashboard/build"
 if [ "${EDGEMETER_SKIP_BUILD:-}" = 1 ] && [ -f "$root/worker/build/index.js" ]; then
   exit 0
 fi

@@ -154,3 +154,41 @@ pub fn aggregate<'e, 'a: 'e>(metric: &MetricDef, events: impl IntoIterator<Item 
     }
     state
 }
+
+/// One UTC day's aggregate of a metric.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayState {
+    pub date: chrono::NaiveDate,
+    pub state: AggState,
+}
+
+/// A metric by UTC day over `period` (every day, empty ones too): each day's aggregate
+/// over that day's events alone. Events outside the period, or that the metric does not
+/// match, are skipped; keys are not deduplicated (the caller passes stored events).
+pub fn by_day<'e, 'a: 'e>(
+    metric: &MetricDef,
+    period: crate::period::Period,
+    events: impl IntoIterator<Item = &'e ValidEvent<'a>>,
+) -> Vec<DayState> {
+    const DAY_MS: i64 = 86_400_000;
+    let first = period.start.millis().div_euclid(DAY_MS);
+    let last = (period.end.millis() - 1).div_euclid(DAY_MS);
+    // A period is at most a year; more days than that is a malformed period.
+    let days = (last - first + 1).clamp(0, 400) as usize;
+    let mut out: Vec<DayState> = (0..days)
+        .map(|d| DayState {
+            date: Timestamp((first + d as i64) * DAY_MS).to_datetime().date_naive(),
+            state: AggState::empty(metric.aggregation),
+        })
+        .collect();
+    for ev in events {
+        if ev.timestamp < period.start || ev.timestamp >= period.end || !metric.matches(ev) {
+            continue;
+        }
+        let d = (ev.timestamp.millis().div_euclid(DAY_MS) - first) as usize;
+        if let Some(day) = out.get_mut(d) {
+            day.state.apply(ev, metric.field.as_deref());
+        }
+    }
+    out
+}

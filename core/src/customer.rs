@@ -3,7 +3,7 @@
 use crate::currency::Currency;
 use crate::error::ApiError;
 use crate::ingest::valid_name;
-use crate::input::Fields;
+use crate::input::{Fields, Problems};
 use crate::period::Schedule;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,9 @@ pub struct Customer {
     pub currency: Currency,
     pub invoice_schedule: Schedule,
     pub auto_send: bool,
+    /// The contract this customer was created from (`ctr_…`), if any.
+    #[serde(default)]
+    pub contract_id: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -35,39 +38,61 @@ pub struct CustomerInput {
 impl CustomerInput {
     /// Reads a create or patch body; `now` anchors a default schedule.
     pub fn from_body(body: &[u8], now: Timestamp) -> Result<CustomerInput, ApiError> {
-        let mut f = Fields::parse(body)?;
-        let name = f.opt_str("name")?;
-        if let Some(n) = &name {
-            if !valid_name(n, 256) || n.trim().is_empty() {
-                return Err(f.invalid("name", "`name` must be 1 to 256 characters"));
-            }
-        }
-        let email = f.opt_str("email")?;
-        if let Some(e) = &email {
-            if !valid_email(e) {
-                return Err(f.invalid("email", "`email` must be an address such as billing@example.com"));
-            }
-        }
-        let external_id = f.opt_str("external_id")?;
-        if let Some(x) = &external_id {
-            if !valid_name(x, 128) {
-                return Err(f.invalid("external_id", "`external_id` must be 1 to 128 characters"));
-            }
-        }
-        let currency = match f.opt_str("currency")? {
-            None => None,
-            Some(c) => Some(
-                Currency::parse(&c)
-                    .ok_or_else(|| f.invalid("currency", "`currency` must be an ISO 4217 code such as USD"))?,
-            ),
+        CustomerInput::read(Fields::parse(body)?, now, true).map_err(|mut problems| problems.swap_remove(0))
+    }
+
+    /// Reads a customer's fields, reporting every problem (each field's first). Without
+    /// `billing`, only the details a contract's `customer` holds (name, email, external
+    /// id, currency); the schedule and `auto_send` are the contract's own.
+    pub fn read(mut f: Fields, now: Timestamp, billing: bool) -> Result<CustomerInput, Vec<ApiError>> {
+        let mut p = Problems::default();
+        let name = p
+            .keep(f.opt_str("name").and_then(|name| match name {
+                Some(n) if !valid_name(&n, 256) || n.trim().is_empty() => {
+                    Err(f.invalid("name", "`name` must be 1 to 256 characters"))
+                }
+                n => Ok(n),
+            }))
+            .flatten();
+        let email = p
+            .keep(f.opt_str("email").and_then(|email| match email {
+                Some(e) if !valid_email(&e) => {
+                    Err(f.invalid("email", "`email` must be an address such as billing@example.com"))
+                }
+                e => Ok(e),
+            }))
+            .flatten();
+        let external_id = p
+            .keep(f.opt_str("external_id").and_then(|x| match x {
+                Some(x) if !valid_name(&x, 128) => {
+                    Err(f.invalid("external_id", "`external_id` must be 1 to 128 characters"))
+                }
+                x => Ok(x),
+            }))
+            .flatten();
+        let currency = p
+            .keep(f.opt_str("currency").and_then(|c| {
+                match c {
+                    None => Ok(None),
+                    Some(c) => Currency::parse(&c)
+                        .map(Some)
+                        .ok_or_else(|| f.invalid("currency", "`currency` must be an ISO 4217 code such as USD")),
+                }
+            }))
+            .flatten();
+        let (invoice_schedule, auto_send) = if billing {
+            let schedule =
+                p.keep(f.take("invoice_schedule").map(|v| Schedule::from_value(v, now)).transpose()).flatten();
+            (schedule, p.keep(f.opt_bool("auto_send")).flatten())
+        } else {
+            (None, None)
         };
-        let invoice_schedule = match f.take("invoice_schedule") {
-            None => None,
-            Some(v) => Some(Schedule::from_value(v, now)?),
-        };
-        let auto_send = f.opt_bool("auto_send")?;
-        f.finish()?;
-        Ok(CustomerInput { name, email, external_id, currency, invoice_schedule, auto_send })
+        p.0.extend(f.unknown());
+        if p.is_empty() {
+            Ok(CustomerInput { name, email, external_id, currency, invoice_schedule, auto_send })
+        } else {
+            Err(p.0)
+        }
     }
 
     /// Builds a new customer; `name` and `email` are required.
@@ -80,6 +105,7 @@ impl CustomerInput {
             currency: self.currency.unwrap_or(Currency::USD),
             invoice_schedule: self.invoice_schedule.unwrap_or_else(|| Schedule::default_at(now)),
             auto_send: self.auto_send.unwrap_or(false),
+            contract_id: None,
             created_at: now,
         })
     }

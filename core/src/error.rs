@@ -63,6 +63,11 @@ codes! {
     NotFound => "not_found",
     UnknownMetric => "unknown_metric",
     DuplicateMetricCode => "duplicate_metric_code",
+    // Contracts (API.md, "Contracts").
+    InvalidContract => "invalid_contract",
+    ContractNotDraft => "contract_not_draft",
+    ContractExpired => "contract_expired",
+    UnsupportedMediaType => "unsupported_media_type",
     InvalidInvoiceState => "invalid_invoice_state",
     MethodNotAllowed => "method_not_allowed",
     // The server's own failures: safe to retry.
@@ -83,11 +88,14 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<Cow<'static, str>>,
+    /// Every problem, when a document is validated whole (`invalid_contract`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ApiError>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError { code, message: message.into(), field: None }
+        ApiError { code, message: message.into(), field: None, errors: Vec::new() }
     }
 
     /// The same error, naming the field at fault.
@@ -98,6 +106,16 @@ impl ApiError {
 
     pub fn missing(field: &'static str) -> Self {
         ApiError::new(ErrorCode::MissingField, format!("`{field}` is required")).field(field)
+    }
+
+    /// The same error with its field under `prefix`: `price.model` under `items[2]` is
+    /// `items[2].price.model`; an error without a field gets `prefix` as its field.
+    pub fn under(mut self, prefix: &str) -> Self {
+        self.field = Some(match self.field.take() {
+            Some(f) => format!("{prefix}.{f}").into(),
+            None => prefix.to_owned().into(),
+        });
+        self
     }
 
     pub fn invalid(field: impl Into<Cow<'static, str>>, message: impl Into<Cow<'static, str>>) -> Self {

@@ -99,8 +99,10 @@ fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejecte
         return Err(Rejected {
             idempotency_key: None,
             error: ApiError::new(ErrorCode::InvalidRequest, "each event must be a JSON object"),
+            sent: None,
         });
     }
+    let sent = raw.known();
     let fields = EventFields {
         idempotency_key: raw.idempotency_key.map(field),
         customer_id: raw.customer_id.map(field),
@@ -115,7 +117,8 @@ fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejecte
         None => Ok(Properties::default()),
         Some(r) if r.get() == "null" => Ok(Properties::default()),
         Some(r) => parse_properties(r),
-    })?;
+    })
+    .map_err(|r| Rejected { sent: Some(sent.render().into_boxed_str()), ..r })?;
     let hash = content_hash(
         &ev.customer_id,
         &ev.event_name,
@@ -240,6 +243,30 @@ impl<'de> serde::Deserialize<'de> for CowStr<'de> {
     }
 }
 
+/// An event's known fields as sent, kept for the rejected-events log.
+#[derive(Clone, Copy)]
+struct KnownFields<'a>([(&'static str, Option<&'a RawValue>); 6]);
+
+impl KnownFields<'_> {
+    /// The fields as one JSON object (a cold path: rejected events only).
+    fn render(&self) -> String {
+        let mut out = String::from("{");
+        for (name, v) in self.0 {
+            if let Some(v) = v {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(name);
+                out.push_str("\":");
+                out.push_str(v.get());
+            }
+        }
+        out.push('}');
+        out
+    }
+}
+
 /// An event's fields as raw JSON, before any rule is applied.
 #[derive(Default)]
 struct RawEvent<'a> {
@@ -254,7 +281,19 @@ struct RawEvent<'a> {
     duplicate_key: Option<Cow<'a, str>>,
 }
 
-impl RawEvent<'_> {
+impl<'a> RawEvent<'a> {
+    /// The fields this parser knows, as sent.
+    fn known(&self) -> KnownFields<'a> {
+        KnownFields([
+            ("idempotency_key", self.idempotency_key),
+            ("customer_id", self.customer_id),
+            ("event_name", self.event_name),
+            ("value", self.value),
+            ("timestamp", self.timestamp),
+            ("properties", self.properties),
+        ])
+    }
+
     fn has_event_fields(&self) -> bool {
         self.idempotency_key.is_some()
             || self.customer_id.is_some()

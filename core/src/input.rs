@@ -8,8 +8,9 @@ use serde_json::{Map, Value};
 /// A JSON object being read; [`Fields::finish`] refuses any field nobody asked for.
 pub struct Fields {
     map: Map<String, Value>,
-    /// Prefix for nested field names in errors (`invoice_schedule.interval`).
-    prefix: &'static str,
+    /// Prefix for nested field names in errors (`invoice_schedule.interval`,
+    /// `price.tiers[1].`).
+    prefix: String,
 }
 
 impl Fields {
@@ -18,16 +19,37 @@ impl Fields {
         let v: Value = serde_json::from_slice(body)
             .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}")))?;
         match v {
-            Value::Object(map) => Ok(Fields { map, prefix: "" }),
+            Value::Object(map) => Ok(Fields { map, prefix: String::new() }),
             _ => Err(ApiError::new(ErrorCode::InvalidRequest, "body must be a JSON object")),
         }
     }
 
-    pub fn from_value(v: Value, field: &'static str, prefix: &'static str) -> Result<Fields, ApiError> {
+    /// Reads the object at `field`; errors inside it are named `{field}.{key}`.
+    pub fn from_value(v: Value, field: impl Into<String>) -> Result<Fields, ApiError> {
+        let field = field.into();
         match v {
-            Value::Object(map) => Ok(Fields { map, prefix }),
-            _ => Err(ApiError::invalid(field, format!("`{field}` must be an object"))),
+            Value::Object(map) => Ok(Fields { map, prefix: format!("{field}.") }),
+            _ => Err(ApiError::invalid(field.clone(), format!("`{field}` must be an object"))),
         }
+    }
+
+    /// Reads the object at `field` with its errors naming fields as its own (`name`, not
+    /// `items[2].name`): for a part whose problems the caller nests under its path.
+    pub fn part(v: Value, field: impl Into<String>) -> Result<Fields, ApiError> {
+        let mut f = Fields::from_value(v, field)?;
+        f.prefix.clear();
+        Ok(f)
+    }
+
+    /// Every field left unread, each as an `unknown_field` error (see [`Fields::finish`]).
+    pub fn unknown(self) -> Vec<ApiError> {
+        self.map
+            .keys()
+            .map(|k| {
+                let name = format!("{}{k}", self.prefix);
+                ApiError::new(ErrorCode::UnknownField, format!("unknown field `{name}`")).field(name)
+            })
+            .collect()
     }
 
     fn name(&self, key: &'static str) -> String {
@@ -50,6 +72,16 @@ impl Fields {
             None | Some(Value::Null) => None,
             Some(v) => Some(v),
         }
+    }
+
+    /// The names of the fields not read yet.
+    pub fn keys(&self) -> Vec<String> {
+        self.map.keys().cloned().collect()
+    }
+
+    /// Takes a field out as it is, `null` included (a patch's `null` clears a field).
+    pub fn take_raw(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key)
     }
 
     pub fn opt_str(&mut self, key: &'static str) -> Result<Option<String>, ApiError> {
@@ -90,13 +122,35 @@ impl Fields {
 
     /// Refuses fields that were not read: a typo must not be silently ignored.
     pub fn finish(self) -> Result<(), ApiError> {
-        match self.map.keys().next() {
+        match self.unknown().into_iter().next() {
             None => Ok(()),
-            Some(k) => {
-                let name = format!("{}{k}", self.prefix);
-                Err(ApiError::new(ErrorCode::UnknownField, format!("unknown field `{name}`")).field(name))
-            }
+            Some(e) => Err(e),
         }
+    }
+}
+
+/// The problems found in a document read whole (a contract): each part is checked, its
+/// error kept, and reading goes on, so a client sees every problem at once.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<ApiError>);
+
+impl Problems {
+    /// The value, or `None` with its error kept.
+    pub fn keep<T>(&mut self, r: Result<T, ApiError>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+
+    pub fn push(&mut self, e: ApiError) {
+        self.0.push(e);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Keeps another part's problems, their fields under `prefix` (`items[2]`).
+    pub fn nest(&mut self, prefix: &str, problems: Vec<ApiError>) {
+        self.0.extend(problems.into_iter().map(|e| e.under(prefix)));
     }
 }
 

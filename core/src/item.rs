@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ErrorCode};
 use crate::ingest::valid_name;
-use crate::input::Fields;
+use crate::input::{Fields, Problems};
 use crate::pricing::{parse_money, Price};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
@@ -41,41 +41,59 @@ pub struct ItemInput {
 }
 
 impl ItemInput {
+    /// Reads a request body, answering its first problem.
     pub fn from_body(body: &[u8]) -> Result<ItemInput, ApiError> {
-        let mut f = Fields::parse(body)?;
-        let name = f.req_str("name")?;
-        if !valid_name(&name, 256) || name.trim().is_empty() {
-            return Err(f.invalid("name", "`name` must be 1 to 256 characters"));
+        ItemInput::read(Fields::parse(body)?).map_err(|mut problems| problems.swap_remove(0))
+    }
+
+    /// Reads an item, reporting every problem (each field's first), with fields named
+    /// as the object's own (`price.tiers[1].unit_amount`): a contract prefixes them.
+    pub fn read(mut f: Fields) -> Result<ItemInput, Vec<ApiError>> {
+        let mut problems = Problems::default();
+        let name = problems.keep(f.req_str("name").and_then(|name| {
+            if !valid_name(&name, 256) || name.trim().is_empty() {
+                return Err(f.invalid("name", "`name` must be 1 to 256 characters"));
+            }
+            Ok(name)
+        }));
+        let kind = problems.keep(f.req_str("kind").and_then(|kind| match kind.as_str() {
+            "usage" => Ok(ItemKind::Usage),
+            "fixed" => Ok(ItemKind::Fixed),
+            _ => Err(f.invalid("kind", "`kind` must be usage or fixed")),
+        }));
+        let metric_code = problems.keep(f.opt_str("metric_code")).flatten();
+        let price = problems.keep(f.req_value("price").and_then(Price::from_value));
+        let minimum = problems
+            .keep(match f.take("minimum") {
+                None => Ok(None),
+                Some(v) => {
+                    parse_money(&v).map(Some).ok_or_else(|| f.invalid("minimum", "`minimum` must be a decimal string"))
+                }
+            })
+            .flatten();
+        problems.0.extend(f.unknown());
+        if let (Some(kind), Some(price)) = (kind, &price) {
+            match (kind, &metric_code, price) {
+                (ItemKind::Usage, None, _) => problems.push(
+                    ApiError::new(ErrorCode::MissingField, "a usage item needs `metric_code`").field("metric_code"),
+                ),
+                (ItemKind::Usage, Some(_), Price::Fixed { .. }) => {
+                    problems.push(ApiError::invalid("price.model", "a usage item takes a usage price, not `fixed`"))
+                }
+                (ItemKind::Fixed, Some(_), _) => {
+                    problems.push(ApiError::invalid("metric_code", "a fixed item has no `metric_code`"))
+                }
+                (ItemKind::Fixed, None, p) if !matches!(p, Price::Fixed { .. }) => {
+                    problems.push(ApiError::invalid("price.model", "a fixed item takes `{\"model\": \"fixed\"}`"))
+                }
+                _ => {}
+            }
         }
-        let kind = match f.req_str("kind")?.as_str() {
-            "usage" => ItemKind::Usage,
-            "fixed" => ItemKind::Fixed,
-            _ => return Err(f.invalid("kind", "`kind` must be usage or fixed")),
-        };
-        let metric_code = f.opt_str("metric_code")?;
-        let price = Price::from_value(f.req_value("price")?)?;
-        let minimum = match f.take("minimum") {
-            None => None,
-            Some(v) => Some(parse_money(&v).ok_or_else(|| f.invalid("minimum", "`minimum` must be a decimal string"))?),
-        };
-        f.finish()?;
-        match (kind, &metric_code, &price) {
-            (ItemKind::Usage, None, _) => {
-                return Err(
-                    ApiError::new(ErrorCode::MissingField, "a usage item needs `metric_code`").field("metric_code")
-                )
+        match (name, kind, price) {
+            (Some(name), Some(kind), Some(price)) if problems.is_empty() => {
+                Ok(ItemInput { name, kind, metric_code, price, minimum })
             }
-            (ItemKind::Usage, Some(_), Price::Fixed { .. }) => {
-                return Err(ApiError::invalid("price.model", "a usage item takes a usage price, not `fixed`"))
-            }
-            (ItemKind::Fixed, Some(_), _) => {
-                return Err(ApiError::invalid("metric_code", "a fixed item has no `metric_code`"))
-            }
-            (ItemKind::Fixed, None, p) if !matches!(p, Price::Fixed { .. }) => {
-                return Err(ApiError::invalid("price.model", "a fixed item takes `{\"model\": \"fixed\"}`"))
-            }
-            _ => {}
+            _ => Err(problems.0),
         }
-        Ok(ItemInput { name, kind, metric_code, price, minimum })
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod book;
+pub mod contract;
 pub mod currency;
 pub mod customer;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod metric;
 pub mod period;
 pub mod pricing;
 pub mod quantity;
+pub mod rejection;
 pub mod rules;
 pub mod time;
 

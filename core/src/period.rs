@@ -72,7 +72,7 @@ impl Schedule {
 
     /// Reads `invoice_schedule` from a request; missing parts take their defaults.
     pub fn from_value(v: Value, created: Timestamp) -> Result<Schedule, ApiError> {
-        let mut f = Fields::from_value(v, "invoice_schedule", "invoice_schedule.")?;
+        let mut f = Fields::from_value(v, "invoice_schedule")?;
         let mut s = Schedule::default_at(created);
         if let Some(i) = f.opt_str("interval")? {
             s.interval = match i.as_str() {

@@ -150,7 +150,7 @@ pub const MAX_AMOUNT_SCALE: u32 = 12;
 impl Price {
     /// Reads a `price` object.
     pub fn from_value(v: Value) -> Result<Price, ApiError> {
-        let mut f = Fields::from_value(v, "price", "price.")?;
+        let mut f = Fields::from_value(v, "price")?;
         let model = f.req_str("model")?;
         let price = match model.as_str() {
             "per_unit" => Price::PerUnit { unit_amount: money(&mut f, "unit_amount")? },
@@ -431,33 +431,39 @@ fn money(f: &mut Fields, key: &'static str) -> Result<Decimal, ApiError> {
 }
 
 fn tiers(f: &mut Fields) -> Result<Vec<Tier>, ApiError> {
-    let bad = |m: &str| ApiError::invalid("price.tiers", m.to_owned());
+    let bad = |field: String, m: &str| ApiError::invalid(field, m.to_owned());
     let Value::Array(list) = f.req_value("tiers")? else {
-        return Err(bad("`price.tiers` must be an array"));
+        return Err(bad("price.tiers".into(), "`price.tiers` must be an array"));
     };
     if list.is_empty() || list.len() > MAX_TIERS {
-        return Err(bad("`price.tiers` must have 1 to 50 tiers"));
+        return Err(bad("price.tiers".into(), "`price.tiers` must have 1 to 50 tiers"));
     }
     let n = list.len();
     let mut out = Vec::with_capacity(n);
     let mut prev = Decimal::ZERO;
     for (i, t) in list.into_iter().enumerate() {
-        let mut tf = Fields::from_value(t, "price.tiers", "price.tiers.")?;
+        let at = format!("price.tiers[{i}]");
+        let mut tf = Fields::from_value(t, at.clone())?;
         let up_to = match tf.take("up_to") {
             None => None,
-            Some(v) => Some(parse_money(&v).ok_or_else(|| bad("`up_to` must be a non-negative number or null"))?),
+            Some(v) => Some(
+                parse_money(&v)
+                    .ok_or_else(|| bad(format!("{at}.up_to"), "`up_to` must be a non-negative number or null"))?,
+            ),
         };
         let unit_amount = money(&mut tf, "unit_amount")?;
         let flat_amount = match tf.take("flat_amount") {
             None => Decimal::ZERO,
-            Some(v) => parse_money(&v).ok_or_else(|| bad("`flat_amount` must be a decimal string"))?,
+            Some(v) => parse_money(&v)
+                .ok_or_else(|| bad(format!("{at}.flat_amount"), "`flat_amount` must be a decimal string"))?,
         };
         tf.finish()?;
+        let up_to_field = format!("{at}.up_to");
         match (up_to, i + 1 == n) {
             (None, true) => {}
-            (None, false) => return Err(bad("only the last tier may have `up_to: null`")),
-            (Some(_), true) => return Err(bad("the last tier must have `up_to: null`")),
-            (Some(u), false) if u <= prev => return Err(bad("`up_to` must increase from tier to tier")),
+            (None, false) => return Err(bad(up_to_field, "only the last tier may have `up_to: null`")),
+            (Some(_), true) => return Err(bad(up_to_field, "the last tier must have `up_to: null`")),
+            (Some(u), false) if u <= prev => return Err(bad(up_to_field, "`up_to` must increase from tier to tier")),
             (Some(u), false) => prev = u,
         }
         out.push(Tier { up_to, unit_amount, flat_amount });

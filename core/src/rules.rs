@@ -33,6 +33,9 @@ pub const PROPERTIES_DUPLICATE_KEY: &str = "`properties` has a key twice";
 pub struct Rejected<'a> {
     pub idempotency_key: Option<Cow<'a, str>>,
     pub error: ApiError,
+    /// The event's known fields as sent (raw JSON), for the rejected-events log; filled
+    /// by the server's parser, not by the rules.
+    pub sent: Option<Box<str>>,
 }
 
 /// One field's value as sent, before any rule: what JSON can carry.
@@ -81,7 +84,7 @@ fn reject<'a>(
     msg: impl Into<Cow<'static, str>>,
     field: &'static str,
 ) -> Rejected<'a> {
-    Rejected { idempotency_key: key.clone(), error: ApiError::new(code, msg).field(field) }
+    Rejected { idempotency_key: key.clone(), error: ApiError::new(code, msg).field(field), sent: None }
 }
 
 /// Applies every rule, in the order that decides which error an event with several

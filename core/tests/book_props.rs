@@ -45,6 +45,7 @@ fn customer() -> Customer {
             grace_hours: 24,
         },
         auto_send: false,
+        contract_id: None,
         created_at: Timestamp(JAN),
     }
 }

@@ -28,6 +28,7 @@ fn create_customer_applies_the_defaults() {
             "currency": "USD",
             "invoice_schedule": {"interval": "month", "anchor": format!("{}-01", &now[..7]), "pre_generate_days": 3, "grace_hours": 24},
             "auto_send": false,
+            "contract_id": null,
             "created_at": cu["created_at"],
         })
     );

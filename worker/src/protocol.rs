@@ -9,11 +9,13 @@
 //! Nothing here imports from the front or from an object: both sides import this.
 
 use crate::respond::{internal, Reply};
+use edgemeter_core::contract::{Acceptance, Contract, ContractStatus, Document};
 use edgemeter_core::customer::Customer;
 use edgemeter_core::event::EventRecord;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::Item;
 use edgemeter_core::metric::{Metric, MetricDef};
+use edgemeter_core::rejection::RejectedEvent;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -93,7 +95,34 @@ pub enum CustomerCall<'a> {
         now: Timestamp,
         metrics: Vec<MetricDef>,
     },
+    /// A metric by day over the period containing `at` (API.md "Usage": usage by day).
+    Daily {
+        at: Timestamp,
+        metrics: Vec<MetricDef>,
+    },
+    /// Creates the customer a contract names, with its items, in one transaction; a
+    /// repeat finds them and answers the same (`core::contract`).
+    Adopt {
+        acceptance: Acceptance,
+    },
+    /// Adds entries to this object's rejected-events log (newest kept). Needs no
+    /// customer: the account's log is the object named [`ACCOUNT_LOG`].
+    /// `of_customer`: only if the customer exists (else `unknown_customer`, nothing kept).
+    LogRejections {
+        entries: Vec<RejectedEvent>,
+        of_customer: bool,
+    },
+    /// The log, newest first; `of_customer` asks that the customer exist (404 if not).
+    ListRejections {
+        limit: usize,
+        cursor: Option<String>,
+        of_customer: bool,
+    },
 }
+
+/// The name of the customer-namespace object that keeps the account's rejected-events
+/// log (events naming no known customer). It never holds a customer.
+pub const ACCOUNT_LOG: &str = "account-rejections";
 
 /// The answer to [`CustomerCall::Ingest`].
 #[derive(Serialize, Deserialize)]
@@ -155,6 +184,56 @@ pub enum CatalogCall {
     PutInvoices {
         invoices: Vec<Invoice>,
     },
+    /// A new draft from a `POST /v1/contracts` body, checked against the metrics.
+    CreateContract {
+        id: String,
+        now: Timestamp,
+        body: String,
+    },
+    GetContract {
+        id: String,
+        now: Timestamp,
+    },
+    ListContracts {
+        limit: usize,
+        cursor: Option<String>,
+        status: Option<ContractStatus>,
+        now: Timestamp,
+    },
+    PatchContract {
+        id: String,
+        now: Timestamp,
+        body: String,
+    },
+    /// Records the document a draft's bytes were stored as.
+    SetDocument {
+        id: String,
+        now: Timestamp,
+        document: Document,
+    },
+    CancelContract {
+        id: String,
+        now: Timestamp,
+    },
+    /// Moves a draft to `accepting` (or finds it there); answered with [`Accepting`].
+    BeginAccept {
+        id: String,
+        now: Timestamp,
+    },
+    /// Once the customer exists: the directory learns it and the contract is accepted,
+    /// in one transaction.
+    FinishAccept {
+        id: String,
+        now: Timestamp,
+        customer: Customer,
+    },
+}
+
+/// The answer to [`CatalogCall::BeginAccept`].
+#[derive(Serialize, Deserialize)]
+pub struct Accepting {
+    pub contract: Contract,
+    pub acceptance: Acceptance,
 }
 
 /// What an `Idempotency-Key`'s object (`IdempotencyObject`) is asked to do.
@@ -230,6 +309,13 @@ pub fn customer_stub(env: &worker::Env, id: &str) -> Result<Stub, ApiError> {
     }
     env.durable_object("CUSTOMERS")
         .and_then(|ns| ns.get_by_name(id))
+        .map_err(|e| internal("customer object binding", e))
+}
+
+/// The object that keeps the account's rejected-events log ([`ACCOUNT_LOG`]).
+pub fn account_log_stub(env: &worker::Env) -> Result<Stub, ApiError> {
+    env.durable_object("CUSTOMERS")
+        .and_then(|ns| ns.get_by_name(ACCOUNT_LOG))
         .map_err(|e| internal("customer object binding", e))
 }
 

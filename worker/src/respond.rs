@@ -27,13 +27,15 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | InvalidProperties
         | UnknownEventName
         | PeriodClosed
-        | UnknownMetric => 400,
+        | UnknownMetric
+        | InvalidContract => 400,
         Unauthorized => 401,
         Forbidden | ForbiddenCustomer => 403,
         NotFound | UnknownCustomer | EventNotFound => 404,
         MethodNotAllowed => 405,
-        DuplicateMetricCode | InvalidInvoiceState | IdempotencyKeyInUse => 409,
+        DuplicateMetricCode | InvalidInvoiceState | IdempotencyKeyInUse | ContractNotDraft | ContractExpired => 409,
         PayloadTooLarge | TooManyEvents => 413,
+        UnsupportedMediaType => 415,
         IdempotencyKeyReused => 422,
         InternalError => 500,
     }
@@ -70,11 +72,13 @@ pub struct Reply {
     /// On ingest: how many Durable Object calls this request made (header
     /// `x-edgemeter-do-calls`), so a load test can see calls per event under batching.
     pub object_calls: Option<usize>,
+    /// Headers beyond the JSON content type (a document download sets its own type).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
     pub fn new(status: u16, body: Vec<u8>) -> Reply {
-        Reply { status, body, object_calls: None }
+        Reply { status, body, object_calls: None, headers: Vec::new() }
     }
 
     pub fn json<T: Serialize + ?Sized>(status: u16, body: &T) -> std::result::Result<Reply, ApiError> {
@@ -107,6 +111,9 @@ impl Reply {
         let mut response = raw_json(self.status, self.body)?;
         if let Some(n) = calls {
             response.headers_mut().set("x-edgemeter-do-calls", &n.to_string())?;
+        }
+        for (name, value) in &self.headers {
+            response.headers_mut().set(name, value)?;
         }
         Ok(response)
     }

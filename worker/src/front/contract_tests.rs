@@ -299,6 +299,7 @@ fn sample_customer(now: Timestamp) -> Customer {
         currency: Currency::parse("EUR").expect("EUR"),
         invoice_schedule: Schedule::default_at(now),
         auto_send: true,
+        contract_id: None,
         created_at: now,
     }
 }

@@ -8,6 +8,7 @@ mod batcher;
 #[cfg(test)]
 mod contract_tests;
 mod cors;
+mod dashboard;
 mod metrics_cache;
 pub mod replay;
 pub mod token;
@@ -39,6 +40,9 @@ pub async fn fetch(mut req: Request, env: Env, worker: worker::Context) -> Resul
     // A browser's preflight carries no credentials: answer it before authenticating.
     if req.method() == Method::Options {
         return cors::preflight();
+    }
+    if dashboard::owns(&req.path()) {
+        return dashboard::serve(&req, &env).await;
     }
     let faults = env.var("EDGEMETER_FAULT_INJECTION").is_ok_and(|v| v.to_string() == "1");
     let fault = if faults { req.headers().get("edgemeter-fault").ok().flatten() } else { None };
@@ -112,6 +116,17 @@ pub enum Op {
     ListMetrics,
     GetMetric,
     CreateToken,
+    CreateContract,
+    ListContracts,
+    GetContract,
+    PatchContract,
+    PutDocument,
+    GetDocument,
+    AcceptContract,
+    CancelContract,
+    DailyUsage,
+    CustomerRejections,
+    AccountRejections,
 }
 
 /// The route table, as data: every (method, path template, operation) the API serves.
@@ -128,6 +143,9 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("PATCH", "/v1/customers/{id}", Op::PatchCustomer),
     ("POST", "/v1/customers/{id}/items", Op::CreateItem),
     ("GET", "/v1/customers/{id}/usage", Op::Usage),
+    ("GET", "/v1/customers/{id}/usage/daily", Op::DailyUsage),
+    ("GET", "/v1/customers/{id}/rejections", Op::CustomerRejections),
+    ("GET", "/v1/rejections", Op::AccountRejections),
     ("GET", "/v1/customers/{id}/invoices/upcoming", Op::Upcoming),
     ("GET", "/v1/items", Op::ListItems),
     ("GET", "/v1/invoices", Op::ListInvoices),
@@ -138,6 +156,14 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("POST", "/v1/billing/metrics", Op::CreateMetric),
     ("GET", "/v1/billing/metrics/{code}", Op::GetMetric),
     ("POST", "/v1/tokens", Op::CreateToken),
+    ("GET", "/v1/contracts", Op::ListContracts),
+    ("POST", "/v1/contracts", Op::CreateContract),
+    ("GET", "/v1/contracts/{id}", Op::GetContract),
+    ("PATCH", "/v1/contracts/{id}", Op::PatchContract),
+    ("PUT", "/v1/contracts/{id}/document", Op::PutDocument),
+    ("GET", "/v1/contracts/{id}/document", Op::GetDocument),
+    ("POST", "/v1/contracts/{id}/accept", Op::AcceptContract),
+    ("POST", "/v1/contracts/{id}/cancel", Op::CancelContract),
 ];
 
 /// Where a request goes.
@@ -201,6 +227,11 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
     if !is_ingest {
         principal.require_secret()?;
     }
+    if op == Op::PutDocument {
+        // A raw file of up to 10 MiB, read by its handler: not JSON, not the 1 MiB limit.
+        let id = params.first().copied().unwrap_or_default();
+        return api::contracts::put_document(ctx, req, id, &query).await;
+    }
 
     let replay = if method == Method::Post { Replay::from_request(req, &path, &body)? } else { None };
     let Some(replay) = replay else {
@@ -262,7 +293,18 @@ async fn route(
         Op::GetCustomer => api::customers::get(ctx, id).await,
         Op::PatchCustomer => api::customers::patch(ctx, id, body).await,
         Op::CreateItem => api::items::create(ctx, id, body).await,
-        Op::Usage => api::usage::usage(ctx, id, query).await,
+        Op::Usage => api::usage::usage(ctx, id, query, false).await,
+        Op::DailyUsage => api::usage::usage(ctx, id, query, true).await,
+        Op::CustomerRejections => api::usage::rejections(ctx, Some(id), query).await,
+        Op::AccountRejections => api::usage::rejections(ctx, None, query).await,
+        Op::CreateContract => api::contracts::create(ctx, body).await,
+        Op::ListContracts => api::contracts::list(ctx, query).await,
+        Op::GetContract => api::contracts::get(ctx, id).await,
+        Op::PatchContract => api::contracts::patch(ctx, id, body).await,
+        Op::PutDocument => Err(ApiError::new(ErrorCode::InternalError, "routed before reading the body")),
+        Op::GetDocument => api::contracts::get_document(ctx, id).await,
+        Op::AcceptContract => api::contracts::accept(ctx, id).await,
+        Op::CancelContract => api::contracts::cancel(ctx, id).await,
         Op::ListItems => api::items::list(ctx, query).await,
         Op::Upcoming => api::invoices::upcoming(ctx, id).await,
         Op::ListInvoices => api::invoices::list(ctx, query).await,

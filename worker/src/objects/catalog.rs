@@ -8,7 +8,7 @@
 //! about a minute); an ingest request that meets an unknown event name re-reads the
 //! snapshot once before rejecting, so a stale cache never outlives a fresh KV copy.
 
-use crate::objects::billing_index;
+use crate::objects::{billing_index, contracts};
 use crate::protocol::{self, CatalogCall, Page, KV, METRICS_KEY};
 use crate::respond::{self, internal};
 use edgemeter_core::customer::Customer;
@@ -56,6 +56,7 @@ impl DurableObject for CatalogObject {
         let body = req.bytes().await?;
         let sql = self.state.storage().sql();
         sql.exec(SCHEMA, None)?;
+        sql.exec(contracts::SCHEMA, None)?;
         if !self.migrated.replace(true) {
             // Columns added since the first schema; a store that has them refuses the
             // statement, which is then the answer wanted.
@@ -77,6 +78,7 @@ impl DurableObject for CatalogObject {
             }
             Ok(CatalogCall::InvoiceOwner { id }) => billing_index::owner(&sql, id),
             Ok(CatalogCall::PutInvoices { invoices }) => billing_index::put_invoices(&sql, &invoices),
+            Ok(call) => contracts::handle(&sql, &self.state.storage(), call),
         };
         match answer {
             Ok(r) => r,
@@ -133,13 +135,19 @@ impl CatalogObject {
     }
 }
 
-fn put_customer(sql: &SqlStorage, customer: &Customer) -> std::result::Result<Result<Response>, ApiError> {
+/// The customer's directory row.
+pub fn put_customer_row(sql: &SqlStorage, customer: &Customer) -> std::result::Result<(), ApiError> {
     let text = serde_json::to_string(customer).map_err(|e| internal("rendering customer", e))?;
     sql.exec(
         "INSERT INTO customers (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
         vec![V::String(customer.id.clone()), V::String(text)],
     )
     .map_err(|e| internal("catalog storage", e))?;
+    Ok(())
+}
+
+fn put_customer(sql: &SqlStorage, customer: &Customer) -> std::result::Result<Result<Response>, ApiError> {
+    put_customer_row(sql, customer)?;
     billing_index::enroll(sql, customer)?;
     Ok(respond::json(200, &serde_json::json!({"ok": true})))
 }

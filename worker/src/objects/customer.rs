@@ -11,14 +11,16 @@
 use crate::objects::invoicing;
 use crate::objects::ledger::Ledger;
 use crate::objects::tx::atomically;
-use crate::protocol::{self, CustomerCall, Fates, RunReport};
+use crate::protocol::{self, CustomerCall, Fates, Page, RunReport};
 use crate::respond::{self, internal};
 use edgemeter_core::book::{webhook, Book, VoidFate};
+use edgemeter_core::contract::Acceptance;
 use edgemeter_core::customer::{Customer, CustomerInput};
 use edgemeter_core::event::{EventRecord, ValidEvent};
 use edgemeter_core::lifecycle::{self, InvoiceStatus};
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::quantity;
+use edgemeter_core::rejection::RejectedEvent;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::Serialize;
@@ -133,8 +135,100 @@ impl CustomerObject {
             CustomerCall::Ingest { now, metrics, events } => self.ingest(&ledger, now, &metrics, &events),
             CustomerCall::Void { now, key, metrics } => self.void(&ledger, now, &key, &metrics),
             CustomerCall::Usage { at, metrics } => self.usage(&ledger, at, &metrics),
+            CustomerCall::Daily { at, metrics } => self.daily(&ledger, at, &metrics),
+            CustomerCall::Adopt { acceptance } => self.adopt(&ledger, acceptance),
+            CustomerCall::LogRejections { entries, of_customer } => {
+                if of_customer {
+                    self.customer(&ledger)?;
+                }
+                atomically(&self.state.storage(), || ledger.log_rejections(&entries))
+                    .map_err(|e| internal("logging rejected events", e))?;
+                Ok(respond::json(200, &json!({"logged": entries.len()})))
+            }
+            CustomerCall::ListRejections { limit, cursor, of_customer } => {
+                if of_customer {
+                    self.customer(&ledger)?;
+                }
+                let before = match cursor {
+                    None => None,
+                    Some(c) => {
+                        Some(c.parse::<i64>().map_err(|_| ApiError::invalid("cursor", "not a cursor this list gave"))?)
+                    }
+                };
+                let rows = ledger.rejections(limit + 1, before).map_err(|e| internal("reading rejected events", e))?;
+                let more = rows.len() > limit;
+                let next_cursor = if more { rows.get(limit - 1).map(|(seq, _)| seq.to_string()) } else { None };
+                let data: Vec<RejectedEvent> = rows.into_iter().take(limit).map(|(_, r)| r).collect();
+                Ok(respond::json(200, &Page { data, next_cursor }))
+            }
             other => self.invoicing(&ledger, other).await,
         }
+    }
+
+    /// Creates a contract's customer and items in one transaction. A customer already
+    /// here from the same contract is a repeat: its items are completed, nothing doubled.
+    fn adopt(&self, ledger: &Ledger, acceptance: Acceptance) -> Answer {
+        let existing = ledger.customer().map_err(|e| internal("reading customer", e))?;
+        let customer = match existing {
+            Some(c) if c.contract_id == acceptance.customer.contract_id => c,
+            Some(_) => {
+                return Err(internal("accepting a contract", "its customer id names a customer of another origin"))
+            }
+            None => acceptance.customer.clone(),
+        };
+        atomically(&self.state.storage(), || {
+            ledger.put_customer(&customer)?;
+            acceptance.items.iter().try_for_each(|i| ledger.put_item(i))
+        })
+        .map_err(|e| internal("creating the contract's customer", e))?;
+        *self.book.borrow_mut() = None;
+        Ok(respond::json(200, &customer))
+    }
+
+    /// API.md "Usage": each metric the customer's items use, by UTC day over the period
+    /// containing `at`, from the
+    /// period's stored events (a read that grows with one customer's period, for a person
+    /// looking at a chart; never on the ingest path).
+    fn daily(&self, ledger: &Ledger, at: Timestamp, metrics: &[MetricDef]) -> Answer {
+        let customer = self.customer(ledger)?;
+        let period = customer.invoice_schedule.period_containing(at);
+        #[derive(Serialize)]
+        struct Day {
+            date: String,
+            quantity: String,
+            event_count: u64,
+        }
+        #[derive(Serialize)]
+        struct Series<'a> {
+            code: &'a str,
+            event_name: &'a str,
+            aggregation: edgemeter_core::metric::Aggregation,
+            days: Vec<Day>,
+        }
+        let items = ledger.items().map_err(|e| internal("reading items", e))?;
+        let mut series = Vec::with_capacity(metrics.len());
+        for m in metrics.iter().filter(|m| items.iter().any(|i| i.metric_code.as_deref() == Some(m.code.as_str()))) {
+            let records =
+                ledger.period_events(&m.event_name, period.start).map_err(|e| internal("reading events", e))?;
+            let events: Vec<ValidEvent> = records.iter().map(|r| r.to_valid(&customer.id)).collect();
+            let days = edgemeter_core::aggregate::by_day(m, period, events.iter())
+                .into_iter()
+                .map(|d| Day {
+                    date: d.date.to_string(),
+                    quantity: quantity::format(d.state.quantity()),
+                    event_count: d.state.event_count(),
+                })
+                .collect();
+            series.push(Series { code: &m.code, event_name: &m.event_name, aggregation: m.aggregation, days });
+        }
+        Ok(respond::json(
+            200,
+            &json!({
+                "customer_id": customer.id,
+                "period": {"start": period.start, "end": period.end},
+                "metrics": series,
+            }),
+        ))
     }
 
     /// API.md "Usage ingestion": one transaction per call, one fate per event.

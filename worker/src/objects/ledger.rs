@@ -28,6 +28,7 @@ use edgemeter_core::item::Item;
 use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::period::Period;
+use edgemeter_core::rejection::{RejectedEvent, LOG_CAPACITY};
 use edgemeter_core::time::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -56,6 +57,7 @@ CREATE TABLE IF NOT EXISTS aggregates (
   state TEXT NOT NULL,
   PRIMARY KEY (metric, period_start)
 );
+CREATE TABLE IF NOT EXISTS rejections (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics_seen (metric TEXT PRIMARY KEY, def TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS invoices (
   id TEXT PRIMARY KEY,
@@ -295,11 +297,7 @@ impl Ledger {
                 vec![V::Integer(now.millis()), V::String(key.to_owned())],
             )
             .map_err(err)?;
-        let rows: Vec<EventRow> = self.rows(
-            "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start = ?",
-            vec![V::String(t.event_name.clone()), V::Integer(t.period_start.millis())],
-        )?;
-        rows.iter().map(|r| Ok(serde_json::from_str::<EventRecord>(&r.body).map_err(err)?.into_owned())).collect()
+        self.period_events(&t.event_name, t.period_start)
     }
 
     /// Each metric's stored state over a final period (the book holds open ones only).
@@ -328,6 +326,51 @@ impl Ledger {
             Some(states) => Ok(states),
             None => self.stored_states(metrics, period.start),
         }
+    }
+}
+
+/// The rejected-events log and usage by day: reads and writes off the ingest path.
+impl Ledger {
+    /// Adds entries (oldest first) and drops all but the newest [`LOG_CAPACITY`].
+    pub fn log_rejections(&self, entries: &[RejectedEvent]) -> LedgerResult<()> {
+        let skip = entries.len().saturating_sub(LOG_CAPACITY);
+        let bodies: Vec<String> =
+            entries[skip..].iter().map(serde_json::to_string).collect::<Result<_, _>>().map_err(err)?;
+        let list = serde_json::to_string(&bodies).map_err(err)?;
+        self.sql
+            .exec("INSERT INTO rejections (body) SELECT value FROM json_each(?) ORDER BY key", vec![V::String(list)])
+            .map_err(err)?;
+        self.sql
+            .exec(
+                "DELETE FROM rejections WHERE seq <= (SELECT MAX(seq) FROM rejections) - ?",
+                vec![V::Integer(LOG_CAPACITY as i64)],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// The newest entries before `before` (a `seq`), each with its `seq` for paging.
+    pub fn rejections(&self, limit: usize, before: Option<i64>) -> LedgerResult<Vec<(i64, RejectedEvent)>> {
+        #[derive(Deserialize)]
+        struct Row {
+            seq: i64,
+            body: String,
+        }
+        let rows: Vec<Row> = self.rows(
+            "SELECT seq, body FROM rejections WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+            vec![V::Integer(before.unwrap_or(i64::from(i32::MAX))), V::Integer(limit as i64)],
+        )?;
+        rows.into_iter().map(|r| Ok((r.seq, serde_json::from_str(&r.body).map_err(err)?))).collect()
+    }
+
+    /// The live (not voided) events of these names stored for the period starting at
+    /// `period_start`.
+    pub fn period_events(&self, name: &str, period_start: Timestamp) -> LedgerResult<Vec<EventRecord<'static>>> {
+        let rows: Vec<EventRow> = self.rows(
+            "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start = ?",
+            vec![V::String(name.to_owned()), V::Integer(period_start.millis())],
+        )?;
+        rows.iter().map(|r| Ok(serde_json::from_str::<EventRecord>(&r.body).map_err(err)?.into_owned())).collect()
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod billing_index;
 mod catalog;
+mod contracts;
 mod customer;
 mod idempotency;
 mod invoicing;

@@ -8,12 +8,14 @@ use crate::front::auth::Principal;
 use crate::front::batcher;
 use crate::front::metrics_cache::metrics_for_ingest;
 use crate::front::Ctx;
+use crate::protocol::{account_log_stub, call, customer_stub, decode, CustomerCall};
 use crate::respond::{internal, Reply};
 use edgemeter_core::book::Fate;
 use edgemeter_core::event::EventRecord;
 use edgemeter_core::event::ValidEvent;
-use edgemeter_core::ingest::parse_ingest;
+use edgemeter_core::ingest::{parse_ingest, Rejected};
 use edgemeter_core::metric::MetricDef;
+use edgemeter_core::rejection::{RejectedEvent, MAX_LOGGED_PER_REQUEST};
 use edgemeter_core::{ApiError, ErrorCode};
 use futures_util::future::join_all;
 use serde::Serialize;
@@ -35,6 +37,92 @@ pub(crate) struct IngestResponse<'a> {
     pub(crate) duplicates: usize,
     pub(crate) rejected: usize,
     pub(crate) results: Vec<EventResult<'a>>,
+}
+
+/// Most customers' logs one request writes to (the rest of its rejections are not
+/// logged): a batch of bad events for many customers costs a bounded number of calls.
+const MAX_LOGS_PER_REQUEST: usize = 8;
+
+/// Keeps the request's rejected events in the rejected-events logs (API.md "Usage
+/// ingestion"): an event naming a customer that exists, in that customer's log; any
+/// other (no customer, an unknown one, another than the token's), in the account's. At
+/// most `MAX_LOGGED_PER_REQUEST` entries, written after the answer (`waitUntil`), once per
+/// log: the log is for people, and must never slow or fail ingest.
+fn log_rejections(ctx: &Ctx, events: &[Result<ValidEvent, Rejected>], outcomes: &[Option<Outcome>]) {
+    let mut logs: Vec<(Option<String>, Vec<RejectedEvent>)> = Vec::new();
+    let mut logged = 0;
+    for (ev, outcome) in events.iter().zip(outcomes) {
+        let Some(Outcome::Rejected(error)) = outcome else { continue };
+        if logged == MAX_LOGGED_PER_REQUEST {
+            break;
+        }
+        let sent = match ev {
+            Err(r) => r.sent.as_deref().unwrap_or("{}").to_owned(),
+            Ok(e) => sent_form(e),
+        };
+        let entry = RejectedEvent::new(ctx.now, error, &sent);
+        let own_log = !matches!(
+            error.code,
+            ErrorCode::UnknownCustomer
+                | ErrorCode::ForbiddenCustomer
+                | ErrorCode::MissingCustomerId
+                | ErrorCode::InvalidCustomerId
+                | ErrorCode::InternalError
+        );
+        let log = entry.customer_id.clone().filter(|c| own_log && edgemeter_core::id::is_id(c, "cus"));
+        match logs.iter().position(|(l, _)| *l == log) {
+            Some(i) => logs[i].1.push(entry),
+            None if logs.len() < MAX_LOGS_PER_REQUEST => logs.push((log, vec![entry])),
+            None => continue,
+        }
+        logged += 1;
+    }
+    if logs.is_empty() {
+        return;
+    }
+    let env = ctx.env.clone();
+    ctx.worker.wait_until(async move {
+        for (log, entries) in logs {
+            let mut written = match &log {
+                Some(id) => match customer_stub(&env, id) {
+                    Ok(stub) => {
+                        call(&stub, &CustomerCall::LogRejections { entries: entries.clone(), of_customer: true })
+                            .await
+                            .and_then(|r| decode::<serde_json::Value>(&r))
+                    }
+                    Err(e) => Err(e),
+                },
+                None => Err(ApiError::new(ErrorCode::UnknownCustomer, "no customer")),
+            };
+            // An event naming a customer that does not exist goes to the account's log.
+            if written.as_ref().is_err_and(|e| e.code == ErrorCode::UnknownCustomer) {
+                written = match account_log_stub(&env) {
+                    Ok(stub) => call(&stub, &CustomerCall::LogRejections { entries, of_customer: false })
+                        .await
+                        .and_then(|r| decode::<serde_json::Value>(&r)),
+                    Err(e) => Err(e),
+                };
+            }
+            if let Err(e) = written {
+                worker::console_error!("logging rejected events: {}", e.message);
+            }
+        }
+    });
+}
+
+/// A checked event as its sender wrote it, near enough: the fields by their API names.
+fn sent_form(e: &ValidEvent) -> String {
+    let mut v = serde_json::json!({
+        "idempotency_key": e.idempotency_key,
+        "customer_id": e.customer_id,
+        "event_name": e.event_name,
+        "value": edgemeter_core::quantity::format(e.value),
+        "properties": e.properties,
+    });
+    if e.timestamp_given {
+        v["timestamp"] = serde_json::json!(e.timestamp);
+    }
+    v.to_string()
 }
 
 /// What happened to one event.
@@ -146,6 +234,8 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
             Err(e) => return Err(e),
         }
     }
+
+    log_rejections(ctx, &envelope.events, &outcomes);
 
     let mut resp = IngestResponse { accepted: 0, duplicates: 0, rejected: 0, results: Vec::with_capacity(n) };
     for (ev, outcome) in envelope.events.iter().zip(outcomes) {

@@ -10,8 +10,8 @@ use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use std::borrow::Cow;
 
-/// `GET /v1/customers/{id}/usage?at=…`.
-pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)]) -> Result<Reply, ApiError> {
+/// `GET /v1/customers/{id}/usage?at=…`, or by day (`…/usage/daily?at=…`).
+pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)], daily: bool) -> Result<Reply, ApiError> {
     let at = match query_value(query, "at") {
         None => ctx.now,
         Some(s) => Timestamp::parse_rfc3339(s).map_err(|_| {
@@ -20,7 +20,19 @@ pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)]) -> 
     };
     let metrics = metric_defs(&ctx.env).await?;
     let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
-    call(&stub, &CustomerCall::Usage { at, metrics }).await
+    let request = if daily { CustomerCall::Daily { at, metrics } } else { CustomerCall::Usage { at, metrics } };
+    call(&stub, &request).await
+}
+
+/// `GET /v1/customers/{id}/rejections` (`Some(id)`) and `GET /v1/rejections` (the
+/// account's log): the newest rejected events first.
+pub async fn rejections(ctx: &Ctx, customer_id: Option<&str>, query: &[(String, String)]) -> Result<Reply, ApiError> {
+    let (limit, cursor) = super::list_params(query)?;
+    let stub = match customer_id {
+        Some(id) => customer_stub(&ctx.env, id).map_err(|e| ApiError { field: None, ..e })?,
+        None => crate::protocol::account_log_stub(&ctx.env)?,
+    };
+    call(&stub, &CustomerCall::ListRejections { limit, cursor, of_customer: customer_id.is_some() }).await
 }
 
 /// `POST /v1/usage/void` `{"idempotency_key", "customer_id"}`. The customer is required:

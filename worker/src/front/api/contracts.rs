@@ -1,0 +1,160 @@
+//! API.md "Contracts": drafts in the catalog, their signed documents in R2, and
+//! acceptance, which creates the customer and its items exactly once (`core::contract`).
+
+use super::{call, catalog_stub, customer_stub, decode, fresh_id, list_params, query_value};
+use crate::front::replay::hex;
+use crate::front::Ctx;
+use crate::protocol::{Accepting, CatalogCall, CustomerCall};
+use crate::respond::{internal, Reply};
+use edgemeter_core::contract::{document_name, sniff_document, Contract, ContractStatus, Document, MAX_DOCUMENT_BYTES};
+use edgemeter_core::customer::Customer;
+use edgemeter_core::{ApiError, ErrorCode};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use worker::{Bucket, HttpMetadata, Request};
+
+/// The R2 binding for documents.
+const DOCUMENTS: &str = "DOCUMENTS";
+
+/// On a path, anything but a contract id is an unknown contract.
+fn contract_id(id: &str) -> Result<String, ApiError> {
+    if edgemeter_core::id::is_id(id, "ctr") {
+        Ok(id.to_owned())
+    } else {
+        Err(ApiError::new(ErrorCode::NotFound, "no such contract"))
+    }
+}
+
+fn text(body: &[u8]) -> Result<String, ApiError> {
+    String::from_utf8(body.to_vec()).map_err(|_| ApiError::new(ErrorCode::InvalidJson, "body is not UTF-8"))
+}
+
+pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
+    let call_ = CatalogCall::CreateContract { id: fresh_id("ctr", ctx)?, now: ctx.now, body: text(body)? };
+    call(&catalog_stub(&ctx.env)?, &call_).await
+}
+
+pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    call(&catalog_stub(&ctx.env)?, &CatalogCall::GetContract { id: contract_id(id)?, now: ctx.now }).await
+}
+
+pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiError> {
+    let (limit, cursor) = list_params(query)?;
+    let status = match query_value(query, "status") {
+        None | Some("") => None,
+        Some(s) => Some(ContractStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid("status", "`status` must be draft, accepting, accepted, canceled or expired")
+        })?),
+    };
+    call(&catalog_stub(&ctx.env)?, &CatalogCall::ListContracts { limit, cursor, status, now: ctx.now }).await
+}
+
+pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let call_ = CatalogCall::PatchContract { id: contract_id(id)?, now: ctx.now, body: text(body)? };
+    call(&catalog_stub(&ctx.env)?, &call_).await
+}
+
+pub async fn cancel(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    call(&catalog_stub(&ctx.env)?, &CatalogCall::CancelContract { id: contract_id(id)?, now: ctx.now }).await
+}
+
+/// Accepting: the catalog moves the draft to `accepting` and names what it creates; the
+/// customer's object creates the customer and items in one transaction; the catalog
+/// records both. Every step can run again, so a retry after any failure completes it.
+pub async fn accept(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let id = contract_id(id)?;
+    let catalog = catalog_stub(&ctx.env)?;
+    let begun: Accepting = decode(&call(&catalog, &CatalogCall::BeginAccept { id: id.clone(), now: ctx.now }).await?)?;
+    let stub = customer_stub(&ctx.env, &begun.acceptance.customer.id)?;
+    let customer: Customer = decode(&call(&stub, &CustomerCall::Adopt { acceptance: begun.acceptance }).await?)?;
+    if ctx.fault.as_deref() == Some("accept-after-customer") {
+        return Err(ApiError::new(ErrorCode::InternalError, format!("fault injected after creating {}", customer.id)));
+    }
+    let finish = CatalogCall::FinishAccept { id, now: ctx.now, customer: customer.clone() };
+    let contract: Contract = decode(&call(&catalog, &finish).await?)?;
+    #[derive(Serialize)]
+    struct Accepted {
+        contract: Contract,
+        customer: Customer,
+    }
+    Reply::json(200, &Accepted { contract, customer })
+}
+
+fn bucket(ctx: &Ctx) -> Result<Bucket, ApiError> {
+    ctx.env.bucket(DOCUMENTS).map_err(|e| internal("R2 binding", e))
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("a document is at most {MAX_DOCUMENT_BYTES} bytes"))
+}
+
+/// `PUT /v1/contracts/{id}/document`: the raw file. Its type is read from its bytes; it is
+/// stored under its hash, then recorded on the draft.
+pub async fn put_document(
+    ctx: &Ctx,
+    req: &mut Request,
+    id: &str,
+    query: &[(String, String)],
+) -> Result<Reply, ApiError> {
+    let id = contract_id(id)?;
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
+        return Err(too_large());
+    }
+    let catalog = catalog_stub(&ctx.env)?;
+    let contract: Contract =
+        decode(&call(&catalog, &CatalogCall::GetContract { id: id.clone(), now: ctx.now }).await?)?;
+    if !matches!(contract.status, ContractStatus::Draft | ContractStatus::Expired) {
+        return Err(ApiError::new(
+            ErrorCode::ContractNotDraft,
+            format!("the contract is {}; its document is final", contract.status.as_str()),
+        ));
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("could not read the body: {e}")))?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(too_large());
+    }
+    let (content_type, ext) = sniff_document(&bytes).ok_or_else(|| {
+        ApiError::new(ErrorCode::UnsupportedMediaType, "a document must be a PDF, PNG, JPEG, GIF or WebP file")
+    })?;
+    let document = Document {
+        name: document_name(query_value(query, "filename"), ext),
+        content_type: content_type.to_owned(),
+        size: bytes.len() as u64,
+        sha256: hex(&Sha256::digest(&bytes)),
+        uploaded_at: ctx.now,
+    };
+    let meta = HttpMetadata { content_type: Some(content_type.to_owned()), ..Default::default() };
+    bucket(ctx)?
+        .put(document.key(&id), bytes)
+        .http_metadata(meta)
+        .execute()
+        .await
+        .map_err(|e| internal("storing the document in R2", e))?;
+    call(&catalog, &CatalogCall::SetDocument { id, now: ctx.now, document }).await
+}
+
+/// `GET /v1/contracts/{id}/document`: the file, with its type and name.
+pub async fn get_document(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let id = contract_id(id)?;
+    let contract: Contract =
+        decode(&call(&catalog_stub(&ctx.env)?, &CatalogCall::GetContract { id: id.clone(), now: ctx.now }).await?)?;
+    let none = || ApiError::new(ErrorCode::NotFound, "this contract has no document");
+    let doc = contract.document.ok_or_else(none)?;
+    let object = bucket(ctx)?
+        .get(doc.key(&id))
+        .execute()
+        .await
+        .map_err(|e| internal("reading the document from R2", e))?
+        .ok_or_else(none)?;
+    let body =
+        object.body().ok_or_else(none)?.bytes().await.map_err(|e| internal("reading the document from R2", e))?;
+    let mut reply = Reply::new(200, body);
+    reply.headers.push(("content-type", doc.content_type.clone()));
+    reply.headers.push(("content-disposition", format!("attachment; filename=\"{}\"", doc.name)));
+    reply.headers.push(("x-content-type-options", "nosniff".to_owned()));
+    Ok(reply)
+}
