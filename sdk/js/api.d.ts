@@ -496,7 +496,7 @@ export interface ContractCreate {
   customer: ContractCustomerInput;
   /** 1 to 50 items. */
   items: ItemCreate[];
-  /** Default: monthly, anchored on `startsAt`'s date. */
+  /** Default: monthly from the 1st of `startsAt`'s month, 3 days, 24 hours. */
   invoiceSchedule?: Partial<InvoiceSchedule>;
   /** Default false. */
   autoSend?: boolean;

@@ -85,9 +85,8 @@ test('a contract: drafted, checked whole, patched, given a document, accepted on
       ['null', '0.03'],
     ],
   );
-  // The schedule defaults to months anchored on the start's date.
-  assert.equal(draft.invoiceSchedule.interval, 'month');
-  assert.equal(draft.invoiceSchedule.anchor, draft.startsAt.slice(0, 10));
+  // The schedule defaults to months from the 1st of the start's month.
+  assert.deepEqual(draft.invoiceSchedule, { interval: 'month', anchor: `${draft.startsAt.slice(0, 7)}-01`, preGenerateDays: 3, graceHours: 24 });
   assert.deepEqual(await em.contracts.get(draft.id), draft);
 
   // 2. Every problem at once, each with its field path in camelCase.

@@ -491,7 +491,7 @@ pub struct ContractInput {
     pub customer: Option<ContractCustomer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<ItemInput>>,
-    /// Default: monthly, anchored on `starts_at`'s date.
+    /// Default: monthly from the 1st of `starts_at`'s month, 3 days, 24 hours.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invoice_schedule: Option<Schedule>,
     #[serde(skip_serializing_if = "Option::is_none")]
