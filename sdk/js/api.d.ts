@@ -507,7 +507,10 @@ export interface ContractCreate {
 }
 
 /** The fields to change: each one given replaces that field wholly (`items` the whole list). */
-export type ContractUpdate = Partial<ContractCreate>;
+export interface ContractUpdate extends Partial<Omit<ContractCreate, 'expiresAt'>> {
+  /** `null`: the contract never expires (an expired draft is a draft again). */
+  expiresAt?: Timestamp | null;
+}
 
 export interface ContractListParams extends ListParams {
   status?: ContractStatus;

@@ -500,8 +500,10 @@ pub struct ContractInput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub starts_at: Option<String>,
     /// RFC 3339, after now and after `starts_at`; a draft past it cannot be accepted.
+    /// `Some(None)` sends `null`: in a patch, the contract then never expires (and an
+    /// expired draft is a draft again).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Option<String>>,
 }
 
 impl ContractInput {
@@ -658,6 +660,8 @@ mod tests {
     fn a_contract_patch_sends_only_what_it_changes() {
         let patch = ContractInput { auto_send: Some(true), ..ContractInput::default() };
         assert_eq!(serde_json::to_value(&patch).unwrap(), json!({"auto_send": true}));
+        let clear = ContractInput { expires_at: Some(None), ..ContractInput::default() };
+        assert_eq!(serde_json::to_value(&clear).unwrap(), json!({"expires_at": null}));
         let new = ContractInput::new(ContractCustomer::new("Acme", "ap@acme.test"), vec![ItemInput::fixed("Fee", "9")]);
         assert_eq!(
             serde_json::to_value(&new).unwrap(),
