@@ -188,7 +188,21 @@ test('a contract: drafted, checked whole, patched, given a document, accepted on
   assert.deepEqual(await failure(em.contracts.accept(other.id)), ['contract_not_draft', 409]);
   assert.deepEqual(await failure(em.contracts.get(`ctr_${'0'.repeat(26)}`)), ['not_found', 404]);
 
-  // 8. Lists by status, oldest first, page by page.
+  // 8. A draft past its expiry is `expired` and cannot be accepted; a patch clearing
+  //    `expiresAt` makes it a draft again.
+  const soon = await em.contracts.create({ ...input, expiresAt: fromNow(3_000) });
+  const deadline = Date.now() + 20_000;
+  while ((await em.contracts.get(soon.id)).status !== 'expired') {
+    assert.ok(Date.now() < deadline, 'the contract never expired');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.deepEqual(await failure(em.contracts.accept(soon.id)), ['contract_expired', 409]);
+  assert.ok((await em.contracts.list({ status: 'expired', limit: 500 })).data.some((c) => c.id === soon.id));
+  const renewed = await em.contracts.update(soon.id, { expiresAt: null });
+  assert.deepEqual([renewed.status, renewed.expiresAt], ['draft', null]);
+  assert.equal((await em.contracts.accept(soon.id)).contract.status, 'accepted');
+
+  // 9. Lists by status, oldest first, page by page.
   const ids = async (status) => {
     const out = [];
     for await (const c of em.contracts.listAll({ status, limit: 1 })) out.push(c.id);

@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const contractStatus: ContractStatus = draft.status;
   const ctrCustomer: string | null = draft.customerId;
   const docHash: string | undefined = draft.document?.sha256;
-  await em.contracts.update(draft.id, { autoSend: true, items: [tiered] });
+  await em.contracts.update(draft.id, { autoSend: true, items: [tiered], expiresAt: null });
   const withDoc = await em.contracts.uploadDocument(draft.id, new Uint8Array([0x25]), { filename: 'msa.pdf' });
   await em.contracts.uploadDocument(draft.id, new ArrayBuffer(1));
   const file = await em.contracts.downloadDocument(draft.id);
@@ -127,6 +127,8 @@ async function main(): Promise<void> {
   }
   // @ts-expect-error not a contract status
   await em.contracts.list({ status: 'signed' });
+  // @ts-expect-error a new contract's expiry is a time or nothing
+  await em.contracts.create({ customer: { name: 'Acme', email: 'x' }, items: [tiered], expiresAt: null });
   // @ts-expect-error a contract needs its customer
   await em.contracts.create({ items: [tiered] });
   // @ts-expect-error a document is bytes, not text

@@ -632,6 +632,10 @@ fn whole_seconds_from_now(offset_ms: i64) -> String {
     format!("{}Z", &rfc3339(now_ms() + offset_ms)[..19])
 }
 
+fn by_status(status: ContractStatus) -> ContractFilter {
+    ContractFilter { status: Some(status), ..ContractFilter::default() }
+}
+
 /// The `(code, status)` of a failed call.
 fn refused<T: std::fmt::Debug>(r: Result<T, Error>) -> (String, Option<u16>) {
     let e = r.expect_err("an error");
@@ -654,7 +658,7 @@ async fn a_contract_is_drafted_checked_whole_documented_and_accepted_once() {
         vec![ItemInput::usage("OCR pages", &code, graduated.clone()), ItemInput::fixed("Platform fee", "99.00")];
     let expires_at = whole_seconds_from_now(7 * 86_400_000);
     let input = ContractInput {
-        expires_at: Some(expires_at.clone()),
+        expires_at: Some(Some(expires_at.clone())),
         ..ContractInput::new(ContractCustomer::new("Acme Corp", "ap@acme.test"), items)
     };
 
@@ -770,8 +774,34 @@ async fn a_contract_is_drafted_checked_whole_documented_and_accepted_once() {
     assert_eq!(canceled.status, ContractStatus::Canceled);
     assert!(canceled.canceled_at.is_some());
 
-    // 8. Lists by status, oldest first.
-    let by = |status| ContractFilter { status: Some(status), ..ContractFilter::default() };
+    // 8. A draft past its expiry is `expired` and cannot be accepted; clearing
+    //    `expires_at` makes it a draft again, and accepting it through a proxy that
+    //    drops the first answer (and withholds the Idempotency-Key, a replay-store miss)
+    //    still returns the contract and its customer: the retry's 409 is its own work.
+    let soon = ContractInput { expires_at: Some(Some(whole_seconds_from_now(3_000))), ..input.clone() };
+    let soon = api.contracts().create(&soon).await.expect("a contract expiring soon");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.contracts().get(&soon.id).await.expect("get").status != ContractStatus::Expired {
+        assert!(Instant::now() < deadline, "the contract never expired");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(refused(api.contracts().accept(&soon.id).await), ("contract_expired".to_owned(), Some(409)));
+    let expired = api.contracts().list_all(&by_status(ContractStatus::Expired)).await.expect("expired");
+    assert!(expired.iter().any(|c| c.id == soon.id));
+    let clear = ContractInput { expires_at: Some(None), ..ContractInput::default() };
+    let renewed = api.contracts().update(&soon.id, &clear).await.expect("clear expires_at");
+    assert_eq!((renewed.status, renewed.expires_at), (ContractStatus::Draft, None));
+    let (url, seen) = flaky_proxy(server().base.clone(), vec!["drop"], false).await;
+    let flaky = Api::with_options(&Options { retry_base: Duration::from_millis(10), ..Options::new(SECRET_KEY, url) })
+        .expect("client through the proxy");
+    let accepted = flaky.contracts().accept(&soon.id).await.expect("accept, retried");
+    assert_eq!(accepted.contract.status, ContractStatus::Accepted);
+    assert_eq!(accepted.customer.contract_id.as_deref(), Some(soon.id.as_str()));
+    let steps: Vec<&str> = seen.lock().unwrap().iter().map(|s| s.step).collect();
+    assert_eq!(steps, ["drop", "pass", "pass", "pass"], "accept, accept again (409), the contract, its customer");
+
+    // 9. Lists by status, oldest first.
+    let by = by_status;
     let ids = |list: Vec<edgemeter_sdk::native::Contract>| list.into_iter().map(|c| c.id).collect::<Vec<_>>();
     let accepted = ids(api.contracts().list_all(&by(ContractStatus::Accepted)).await.expect("accepted"));
     let canceled = ids(api.contracts().list_all(&by(ContractStatus::Canceled)).await.expect("canceled"));
