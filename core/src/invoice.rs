@@ -112,6 +112,9 @@ pub struct Invoice {
     pub created_at: Timestamp,
     pub finalized_at: Option<Timestamp>,
     pub sent_at: Option<Timestamp>,
+    /// When it was voided (the last of its state changes a person makes).
+    #[serde(default)]
+    pub voided_at: Option<Timestamp>,
 }
 
 impl Invoice {
@@ -132,6 +135,7 @@ impl Invoice {
             created_at: p.start,
             finalized_at: None,
             sent_at: None,
+            voided_at: None,
         }
     }
 

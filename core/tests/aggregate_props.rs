@@ -5,10 +5,11 @@
 //! Events are generated as JSON and read by `parse_ingest`, so they carry real
 //! canonicalised keys, UTC timestamps, exact values and content hashes.
 
-use edgemeter_core::aggregate::{aggregate, AggState};
+use edgemeter_core::aggregate::{aggregate, by_day, AggState};
 use edgemeter_core::event::ValidEvent;
 use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::metric::{Aggregation, MetricDef};
+use edgemeter_core::period::Period;
 use edgemeter_core::time::{Timestamp, MINUTE_MS};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -240,6 +241,29 @@ fn merge_tree(m: &MetricDef, parts: &[AggState]) -> AggState {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// A metric by day (the dashboard's chart): each day is the aggregate of that day's
+    /// events alone, the days cover the period, and together they are the period's.
+    #[test]
+    fn days_split_a_period_into_its_aggregate(specs in specs()) {
+        let evs = events(&specs);
+        const DAY: i64 = 86_400_000;
+        let start = Timestamp((NOW_MS - 40 * DAY).div_euclid(DAY) * DAY);
+        let period = Period { start, end: Timestamp(start.millis() + 42 * DAY) };
+        for m in metrics() {
+            let days = by_day(&m, period, &evs);
+            prop_assert_eq!(days.len(), 42);
+            let mut merged = AggState::empty(m.aggregation);
+            for (i, d) in days.iter().enumerate() {
+                let from = start.millis() + i as i64 * DAY;
+                prop_assert_eq!(d.date, Timestamp(from).to_datetime().date_naive());
+                let of_day = evs.iter().filter(|e| (from..from + DAY).contains(&e.timestamp.millis()));
+                prop_assert_eq!(&d.state, &aggregate(&m, of_day));
+                merged.merge(&d.state);
+            }
+            prop_assert_eq!(merged, aggregate(&m, &evs));
+        }
+    }
 
     #[test]
     fn result_does_not_depend_on_event_order(

@@ -57,6 +57,8 @@ export interface Customer {
   invoiceSchedule: InvoiceSchedule;
   /** Finalized invoices are sent at once, without approval. */
   autoSend: boolean;
+  /** The contract (`ctr_…`) whose acceptance created the customer, else `null`. */
+  contractId: string | null;
   createdAt: Timestamp;
 }
 
@@ -276,9 +278,36 @@ export interface VoidedEvent {
   status: 'voided' | 'already_voided';
 }
 
+/** One UTC day of a metric's usage. */
+export interface DayUsage {
+  /** `"2026-12-01"` */
+  date: string;
+  /** The metric's aggregation over that day's events alone. */
+  quantity: Decimal;
+  eventCount: number;
+}
+
+/** One metric's usage, day by day. */
+export interface DailyMetric {
+  code: string;
+  eventName: string;
+  aggregation: Aggregation;
+  /** Every UTC day of the period, in order; days still to come have zero. */
+  days: DayUsage[];
+}
+
+/** A service period's usage by UTC day, one series per metric the customer's items use. */
+export interface DailyUsage {
+  customerId: string;
+  period: Period;
+  metrics: DailyMetric[];
+}
+
 export interface UsageResource {
   /** The service period containing `at`, and what was recorded in it. */
   get(customerId: string, params?: UsageParams): Promise<Usage>;
+  /** The service period containing `at` (default now), day by day. */
+  daily(customerId: string, params?: UsageParams): Promise<DailyUsage>;
   /** The invoice the current period would produce from the usage recorded so far. */
   upcoming(customerId: string): Promise<UpcomingInvoice>;
   /**
@@ -391,4 +420,194 @@ export interface CustomerToken {
 export interface TokensResource {
   /** Needs a secret key; the customer must exist. */
   create(input: TokenCreate, options?: RequestOptions): Promise<CustomerToken>;
+}
+
+// Contracts
+
+/**
+ * `draft` until accepted or canceled; `expired` is a draft past its `expiresAt`;
+ * `accepting` an acceptance under way (short-lived: a retry of accept completes it).
+ */
+export type ContractStatus = 'draft' | 'accepting' | 'accepted' | 'canceled' | 'expired';
+
+/** The customer a contract creates when it is accepted. */
+export interface ContractCustomer {
+  name: string;
+  email: string;
+  externalId: string | null;
+  currency: string;
+}
+
+export interface ContractCustomerInput {
+  /** 1 to 256 characters. */
+  name: string;
+  email: string;
+  /** Your own id for the customer, 1 to 128 characters. */
+  externalId?: string;
+  /** ISO 4217. Default `"USD"`. */
+  currency?: string;
+}
+
+/** An item the accepted contract gives its customer. */
+export interface ContractItem {
+  name: string;
+  kind: ItemKind;
+  metricCode: string | null;
+  /** The event name that feeds the metric, `null` for a fixed item. */
+  eventName: string | null;
+  price: Price;
+  minimum: Decimal | null;
+}
+
+/** The signed document attached to a contract. */
+export interface ContractDocument {
+  /** The file name given at upload (`"msa.pdf"`), else `document.<ext>`. */
+  name: string;
+  /** Read from the bytes: PDF, PNG, JPEG, GIF or WebP. */
+  contentType: string;
+  /** In bytes. */
+  size: number;
+  /** SHA-256 of the bytes, 64 lowercase hex digits. */
+  sha256: string;
+  uploadedAt: Timestamp;
+}
+
+export interface Contract {
+  /** `ctr_…` */
+  id: string;
+  status: ContractStatus;
+  customer: ContractCustomer;
+  items: ContractItem[];
+  invoiceSchedule: InvoiceSchedule;
+  autoSend: boolean;
+  startsAt: Timestamp;
+  /** A draft past this time can no longer be accepted (`contract_expired`). */
+  expiresAt: Timestamp | null;
+  document: ContractDocument | null;
+  /** The customer made on acceptance (`cus_…`), else `null`. */
+  customerId: string | null;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+  acceptedAt: Timestamp | null;
+  canceledAt: Timestamp | null;
+}
+
+export interface ContractCreate {
+  customer: ContractCustomerInput;
+  /** 1 to 50 items. */
+  items: ItemCreate[];
+  /** Default: monthly from the 1st of `startsAt`'s month, 3 days, 24 hours. */
+  invoiceSchedule?: Partial<InvoiceSchedule>;
+  /** Default false. */
+  autoSend?: boolean;
+  /** Default: now. */
+  startsAt?: Timestamp;
+  /** After now and after `startsAt`. Default: never. */
+  expiresAt?: Timestamp;
+}
+
+/** The fields to change: each one given replaces that field wholly (`items` the whole list). */
+export interface ContractUpdate extends Partial<Omit<ContractCreate, 'expiresAt'>> {
+  /** `null`: the contract never expires (an expired draft is a draft again). */
+  expiresAt?: Timestamp | null;
+}
+
+export interface ContractListParams extends ListParams {
+  status?: ContractStatus;
+}
+
+/** What accepting a contract made: the contract, now `accepted`, and its new customer. */
+export interface ContractAcceptance {
+  contract: Contract;
+  customer: Customer;
+}
+
+/**
+ * The runtime's `Blob` (from the DOM or Node's types), written so that these
+ * declarations also compile in a project that has neither (there, no Blob is taken).
+ */
+export type BlobOf<G = typeof globalThis> = G extends { Blob: { prototype: infer B } } ? B : never;
+
+/** A document's bytes: a `Uint8Array` (a Node `Buffer` is one), an `ArrayBuffer` or a `Blob`. */
+export type DocumentBody = Uint8Array | ArrayBuffer | BlobOf;
+
+export interface UploadOptions {
+  /** The name to keep with the file (its `name`). Default `document.<ext>`. */
+  filename?: string;
+}
+
+/** A contract's document as downloaded. */
+export interface DownloadedDocument {
+  /** As stored, e.g. `"application/pdf"`. */
+  contentType: string;
+  /** From the answer's `content-disposition`; `null` if it names none. */
+  filename: string | null;
+  bytes: Uint8Array;
+}
+
+export interface ContractsResource {
+  /**
+   * Rejects with `invalid_contract` (400) listing every problem in `error.errors`, each
+   * with its `field` path (`customer.email`, `items[0].price.tiers[1].unitAmount`).
+   */
+  create(input: ContractCreate, options?: RequestOptions): Promise<Contract>;
+  /** Rejects with `not_found` (404) for an unknown id. */
+  get(contractId: string): Promise<Contract>;
+  /** Oldest first. */
+  list(params?: ContractListParams): Promise<Page<Contract>>;
+  listAll(params?: ContractListParams): AsyncGenerator<Contract, void, undefined>;
+  /** Only while `draft` (else `contract_not_draft`, 409); the result is validated whole. */
+  update(contractId: string, patch: ContractUpdate): Promise<Contract>;
+  /**
+   * Creates the customer with the contract's items, once. Rejects with
+   * `contract_not_draft` (409) for a contract accepted or canceled, `contract_expired`
+   * (409) past `expiresAt`.
+   */
+  accept(contractId: string, options?: RequestOptions): Promise<ContractAcceptance>;
+  /** Only while `draft` (else `contract_not_draft`, 409). */
+  cancel(contractId: string, options?: RequestOptions): Promise<Contract>;
+  /**
+   * Attaches (or replaces) the contract's document, sent as raw bytes: PDF, PNG, JPEG,
+   * GIF or WebP (else `unsupported_media_type`, 415), at most 10 MiB
+   * (`payload_too_large`). Only while `draft`.
+   */
+  uploadDocument(contractId: string, document: DocumentBody, options?: UploadOptions): Promise<Contract>;
+  /**
+   * The document's bytes; rejects with `not_found` (404) when there is none. A custom
+   * `fetch` must give responses with `arrayBuffer()`.
+   */
+  downloadDocument(contractId: string): Promise<DownloadedDocument>;
+}
+
+// Rejected events
+
+/** An event ingest refused, as logged (the 100 most recent per log). */
+export interface Rejection {
+  receivedAt: Timestamp;
+  idempotencyKey: string | null;
+  customerId: string | null;
+  eventName: string | null;
+  /** Why, as in an ingest result (`timestamp_in_future`, `unknown_customer`, …). */
+  code: string;
+  message: string;
+  /** The event's field at fault, as the wire names it (`customer_id`, `timestamp`). */
+  field: string | null;
+  /**
+   * The event as it was sent, its keys as on the wire (snake_case); an event whose JSON
+   * was over 4 KiB is `{ truncated: "<its first 4 KiB>" }`.
+   */
+  event: Record<string, unknown>;
+}
+
+export interface RejectionListParams extends ListParams {
+  /**
+   * One customer's log. Without it, the account's: events naming no existing customer,
+   * or another customer than their token's.
+   */
+  customerId?: string;
+}
+
+export interface RejectionsResource {
+  /** Newest first. */
+  list(params?: RejectionListParams): Promise<Page<Rejection>>;
 }

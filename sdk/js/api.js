@@ -1,5 +1,5 @@
 // The typed client for the rest of the API (API.md): customers, items, metrics, usage,
-// invoices and tokens. `createApi(options)` returns the resources that `Edgemeter`
+// invoices, tokens, contracts and rejected events. `createApi(options)` returns the resources that `Edgemeter`
 // exposes as properties (`em.customers.create(…)`). Types: api.d.ts.
 //
 // Names. The SDK speaks camelCase and the API snake_case (API.md, "Conventions"), as the
@@ -14,7 +14,8 @@
 // Retries. Every request is retried on network errors, timeouts, 408, 429 and 5xx, with
 // the tracking client's backoff (full jitter, `Retry-After` honoured, `maxRetries`), and
 // is safe to retry:
-// - GET and PATCH are idempotent: a patch sets the same fields again.
+// - GET, PATCH and PUT are idempotent: a patch sets the same fields again, a document
+//   uploaded again replaces itself.
 // - Every POST carries an `Idempotency-Key` header, kept across its retries (the
 //   caller's `idempotencyKey` option, else a random UUID per call). The server keeps a
 //   POST's successful answer for 24 hours before it answers, and replays it for the same
@@ -25,7 +26,9 @@
 //   approve or void that gets 409 `invalid_invoice_state` returns the invoice if it
 //   already has the wanted status; a retried metric create that gets 409
 //   `duplicate_metric_code` returns the metric if its definition is the one sent;
-//   `usage.void` answers `already_voided`; minting a token changes nothing. For
+//   `usage.void` answers `already_voided`; minting a token changes nothing; a retried
+//   contract accept or cancel that gets 409 `contract_not_draft` returns the contract
+//   (and, for accept, its customer) if it already has the wanted status. For
 //   `customers.create` and `items.create` that small window remains; pass your own
 //   `idempotencyKey` (say, your user's id) to also cover a restart of your process.
 
@@ -34,8 +37,14 @@ import { webCrypto } from './platform.js';
 import { parseJson, sendWithRetries } from './retry.js';
 
 
-/** Maps whose keys are the caller's own names: passed through without conversion. */
-const OPAQUE = new Set(['filters', 'properties', 'metadata']);
+/**
+ * Maps whose keys are the caller's own names, passed through without conversion; and a
+ * rejected event's `event`, shown as it was sent (its keys are the wire's).
+ */
+const OPAQUE = new Set(['filters', 'properties', 'metadata', 'event']);
+
+/** The largest contract document the server takes (10 MiB). */
+const MAX_DOCUMENT_BYTES = 10 * 1024 * 1024;
 
 /** Resources to assign onto an `Edgemeter`, sharing its validated options. */
 export function createApi(options) {
@@ -75,10 +84,10 @@ export function createApi(options) {
   };
 
   const usage = {
-    get: async (customerId, params = {}) => {
-      const at = params.at instanceof Date ? params.at.toISOString() : params.at;
-      return call('GET', `/v1/customers/${id(customerId, 'customerId')}/usage`, { query: { at } });
-    },
+    get: async (customerId, params = {}) =>
+      call('GET', `/v1/customers/${id(customerId, 'customerId')}/usage`, { query: { at: time(params?.at) } }),
+    daily: async (customerId, params = {}) =>
+      call('GET', `/v1/customers/${id(customerId, 'customerId')}/usage/daily`, { query: { at: time(params?.at) } }),
     upcoming: async (customerId) => call('GET', `/v1/customers/${id(customerId, 'customerId')}/invoices/upcoming`),
     // Voiding twice answers `already_voided`: idempotent by nature.
     void: async (input, opts) => call('POST', '/v1/usage/void', { body: input, opts }),
@@ -112,21 +121,82 @@ export function createApi(options) {
     create: async (input, opts) => call('POST', '/v1/tokens', { body: input, opts }),
   };
 
-  return { customers, items, metrics, usage, invoices, tokens };
+  /**
+   * Accept or cancel: a retry whose first attempt went through gets 409
+   * `contract_not_draft`; the contract in the wanted status is then a success.
+   */
+  const settleContract = (contractId, op, target, opts, done) =>
+    call('POST', `/v1/contracts/${id(contractId, 'contractId')}/${op}`, {
+      body: undefined,
+      opts,
+      recover: async (e) => {
+        if (e.code !== 'contract_not_draft') return undefined;
+        const contract = await contracts.get(contractId);
+        return contract.status === target ? done(contract) : undefined;
+      },
+    });
+
+  const contracts = {
+    create: async (input, opts) => call('POST', '/v1/contracts', { body: input, opts }),
+    get: async (contractId) => call('GET', `/v1/contracts/${id(contractId, 'contractId')}`),
+    list: async (params = {}) => {
+      const { status, ...rest } = params ?? {};
+      return call('GET', '/v1/contracts', { query: { ...listQuery(rest), status } });
+    },
+    listAll: (params) => all(contracts.list, params),
+    update: async (contractId, patch) => call('PATCH', `/v1/contracts/${id(contractId, 'contractId')}`, { body: patch }),
+    accept: async (contractId, opts) =>
+      settleContract(contractId, 'accept', 'accepted', opts, async (contract) => ({
+        contract,
+        customer: await customers.get(contract.customerId),
+      })),
+    cancel: async (contractId, opts) => settleContract(contractId, 'cancel', 'canceled', opts, (contract) => contract),
+    uploadDocument: async (contractId, file, params = {}) => {
+      const path = `/v1/contracts/${id(contractId, 'contractId')}/document`;
+      const filename = params?.filename;
+      if (filename !== undefined && (typeof filename !== 'string' || filename === '')) {
+        throw new EdgemeterError('invalid_request', '`filename` must be a non-empty string', { field: 'filename' });
+      }
+      const raw = await documentBytes(file);
+      if (raw.byteLength > MAX_DOCUMENT_BYTES) {
+        throw new EdgemeterError('payload_too_large', `a document is at most ${MAX_DOCUMENT_BYTES} bytes, not ${raw.byteLength}`);
+      }
+      return call('PUT', path, { raw, query: { filename } });
+    },
+    downloadDocument: async (contractId) =>
+      call('GET', `/v1/contracts/${id(contractId, 'contractId')}/document`, { download: true }),
+  };
+
+  const rejections = {
+    // One customer's log, or the account's (events that named no customer it could use).
+    list: async (params = {}) => {
+      const { customerId, ...rest } = params ?? {};
+      const path = customerId === undefined ? '/v1/rejections' : `/v1/customers/${id(customerId, 'customerId')}/rejections`;
+      return call('GET', path, { query: listQuery(rest) });
+    },
+  };
+
+  return { customers, items, metrics, usage, invoices, tokens, contracts, rejections };
 }
 
 /**
  * One API call: the camelCase body to the wire, retries under one `Idempotency-Key`, the
- * answer back to camelCase, or an `EdgemeterError` with the server's `code`, `field` and
- * `status`. `recover(error)` may turn the final error of a retried call into a result.
+ * answer back to camelCase, or an `EdgemeterError` with the server's `code`, `field`,
+ * `status` (and `errors`, when it lists several problems). `raw` is a body of bytes sent
+ * as they are; `download` reads a success as a file rather than JSON. `recover(error)`
+ * may turn the final error of a retried call into a result.
  */
-async function request(o, method, path, { query, body, opts, recover } = {}) {
+async function request(o, method, path, { query, body, raw, download, opts, recover } = {}) {
   let url = `${o.root}${path}`;
   const qs = queryString(query);
   if (qs) url += `?${qs}`;
   const headers = { authorization: `Bearer ${o.apiKey}` };
   const init = { method, headers };
-  if (method !== 'GET') {
+  if (raw !== undefined) {
+    // The server reads the type from the bytes themselves.
+    headers['content-type'] = 'application/octet-stream';
+    init.body = raw;
+  } else if (method !== 'GET') {
     headers['content-type'] = 'application/json';
     init.body = body === undefined ? '{}' : JSON.stringify(toWire(body));
   }
@@ -140,15 +210,21 @@ async function request(o, method, path, { query, body, opts, recover } = {}) {
     headers['idempotency-key'] = key;
   }
 
-  const sent = await sendWithRetries(o, url, init, (status, text) => {
+  const ok = (status) => status >= 200 && status < 300;
+  const settle = (status, text, resHeaders) => {
+    if (download && ok(status)) return { value: downloaded(text, resHeaders) };
     const answer = parseJson(text);
-    if (status >= 200 && status < 300) {
+    if (ok(status)) {
       if (answer !== null && typeof answer === 'object') return { value: fromWire(answer) };
       return { error: new EdgemeterError('invalid_response', `the server answered ${status} without a JSON object`, { status }) };
     }
     const e = answer?.error;
-    return { error: fromApiError(e && { ...e, field: camelField(e.field) }, { status }) };
-  });
+    const errors = Array.isArray(e?.errors) ? e.errors.map((p) => ({ ...p, field: camelField(p?.field) })) : undefined;
+    return { error: fromApiError(e && { ...e, field: camelField(e.field), errors }, { status }) };
+  };
+  // A file's bytes are read as bytes; its errors (JSON) as text.
+  const read = download ? async (res) => (ok(res.status) ? responseBytes(res) : res.text()) : undefined;
+  const sent = await sendWithRetries(o, url, init, settle, {}, undefined, read);
   if ('value' in sent) return sent.value;
   if (sent.final && sent.attempt > 0 && recover) {
     const recovered = await recover(sent.error);
@@ -165,6 +241,63 @@ async function* all(list, params = {}) {
     yield* page.data;
     cursor = page.nextCursor;
   } while (cursor);
+}
+
+/** A time for a query: a Date as RFC 3339 in UTC, a string as given. */
+function time(at) {
+  return at instanceof Date ? at.toISOString() : at;
+}
+
+/**
+ * A document's bytes, from a `Uint8Array` (a Node `Buffer` is one), any other view, an
+ * `ArrayBuffer` or a `Blob`, as a copy the caller's later changes cannot reach (a retry
+ * sends what the call was given).
+ */
+async function documentBytes(file) {
+  if (file instanceof ArrayBuffer) return new Uint8Array(file.slice(0));
+  if (ArrayBuffer.isView(file)) return new Uint8Array(file.buffer, file.byteOffset, file.byteLength).slice();
+  if (typeof globalThis.Blob === 'function' && file instanceof globalThis.Blob) {
+    return new Uint8Array(await file.arrayBuffer());
+  }
+  throw new EdgemeterError('invalid_request', 'a document must be a Uint8Array, an ArrayBuffer or a Blob', {
+    field: 'document',
+  });
+}
+
+/** An answer's body as bytes. */
+async function responseBytes(res) {
+  if (typeof res.arrayBuffer !== 'function') {
+    throw new EdgemeterError('invalid_option', "the `fetch` option's responses have no arrayBuffer(), needed for a download", {
+      field: 'fetch',
+    });
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** A downloaded file: its type, its name (from `content-disposition`) and its bytes. */
+function downloaded(bytes, headers) {
+  const contentType = headers?.get('content-type') ?? 'application/octet-stream';
+  return { contentType, filename: dispositionFilename(headers?.get('content-disposition')), bytes };
+}
+
+/**
+ * The file name of a `content-disposition` header: `filename*=UTF-8''…` (RFC 6266)
+ * before `filename="…"`; null without either.
+ */
+function dispositionFilename(value) {
+  if (typeof value !== 'string') return null;
+  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(value);
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[1].trim());
+    } catch {
+      // Not percent-encoding after all: fall back on the plain parameter.
+    }
+  }
+  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(value);
+  if (quoted) return quoted[1].replace(/\\(.)/g, '$1');
+  const bare = /filename\s*=\s*([^;\s]+)/i.exec(value);
+  return bare ? bare[1] : null;
 }
 
 function listQuery(params) {

@@ -10,7 +10,7 @@ const CAMEL_FIELDS = new Map([
 
 /** An error with a stable machine-readable `code` (the server's codes, plus the SDK's). */
 export class EdgemeterError extends Error {
-  constructor(code, message, { field, status, idempotencyKeys = [], cause } = {}) {
+  constructor(code, message, { field, status, idempotencyKeys = [], errors, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'EdgemeterError';
     this.code = code;
@@ -21,6 +21,9 @@ export class EdgemeterError extends Error {
     }
     if (status !== undefined) this.status = status;
     this.idempotencyKeys = idempotencyKeys;
+    // Every problem of a document validated whole (`invalid_contract`), each with its
+    // own `code`, `message` and `field`; `field` above is the first one's.
+    if (errors !== undefined) this.errors = errors;
   }
 }
 
@@ -30,5 +33,13 @@ export function fromApiError(e, extra) {
   // The wasm's errors read `code: message`; the server's carry the message alone.
   let message = String(e?.message ?? 'the server refused the request');
   if (message.startsWith(`${code}: `)) message = message.slice(code.length + 2);
-  return new EdgemeterError(code, message, { field: e?.field, ...extra });
+  const errors = Array.isArray(e?.errors) ? e.errors.map(problem) : undefined;
+  return new EdgemeterError(code, message, { field: e?.field, errors, ...extra });
+}
+
+/** One entry of an error's `errors` list, as plain data. */
+function problem(p) {
+  const out = { code: String(p?.code ?? 'invalid_field'), message: String(p?.message ?? '') };
+  if (typeof p?.field === 'string') out.field = p.field;
+  return out;
 }

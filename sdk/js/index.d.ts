@@ -1,6 +1,15 @@
 // Types of @edgemeter/sdk (hand-written; the implementation is index.js).
 
-import type { CustomersResource, InvoicesResource, ItemsResource, MetricsResource, TokensResource, UsageResource } from './api.js';
+import type {
+  ContractsResource,
+  CustomersResource,
+  InvoicesResource,
+  ItemsResource,
+  MetricsResource,
+  RejectionsResource,
+  TokensResource,
+  UsageResource,
+} from './api.js';
 
 /** The API client's types: Customer, Item, Price, Invoice, … */
 export * from './api.js';
@@ -45,6 +54,14 @@ export type ErrorCode =
   | 'duplicate_metric_code'
   | 'event_not_found'
   | 'invalid_invoice_state'
+  /** A contract with problems: each is in the error's `errors`. */
+  | 'invalid_contract'
+  /** A contract no longer `draft` (accepted or canceled) cannot change or be accepted. */
+  | 'contract_not_draft'
+  /** A draft past its `expiresAt` cannot be accepted. */
+  | 'contract_expired'
+  /** A document that is not a PDF, PNG, JPEG, GIF or WebP. */
+  | 'unsupported_media_type'
   // The SDK's own.
   /** `track()` while `maxQueueSize` events are pending; the event was not queued. */
   | 'queue_full'
@@ -102,11 +119,12 @@ export type BodyBytes = ReturnType<Uint8Array['slice']>;
 
 /** What `fetch` is called with. */
 export interface FetchInit {
-  method: 'GET' | 'POST' | 'PATCH';
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT';
   headers: Record<string, string>;
   /**
    * The JSON body: UTF-8 bytes for a batch of events (the queue writes them, in wasm
-   * memory), text for the API client's requests; absent on a GET.
+   * memory), text for the API client's requests; a document's own bytes for
+   * `contracts.uploadDocument()`; absent on a GET.
    */
   body?: string | BodyBytes;
   signal: AbortSignalOf;
@@ -119,6 +137,8 @@ export interface FetchResponse {
   readonly status: number;
   readonly headers: { get(name: string): string | null };
   text(): Promise<string>;
+  /** Only `contracts.downloadDocument()` reads it (a file's bytes). */
+  arrayBuffer?(): Promise<ArrayBuffer>;
 }
 
 /** A `fetch`-compatible function (the global `fetch` is one). */
@@ -222,7 +242,16 @@ export interface EdgemeterErrorOptions {
   field?: string;
   status?: number;
   idempotencyKeys?: string[];
+  errors?: ErrorDetail[];
   cause?: unknown;
+}
+
+/** One problem of a document validated whole (an `invalid_contract`'s `errors`). */
+export interface ErrorDetail {
+  code: ErrorCode;
+  message: string;
+  /** Its path in camelCase: `customer.email`, `items[0].price.tiers[1].unitAmount`. */
+  field?: string;
 }
 
 export class EdgemeterError extends Error {
@@ -235,6 +264,11 @@ export class EdgemeterError extends Error {
   readonly status?: number;
   /** The events concerned (empty for errors about no event in particular). */
   readonly idempotencyKeys: readonly string[];
+  /**
+   * Every problem, when the server reports several at once (`invalid_contract`); `field`
+   * is then the first one's. Absent otherwise.
+   */
+  readonly errors?: readonly ErrorDetail[];
 }
 
 export class Edgemeter {
@@ -270,4 +304,6 @@ export class Edgemeter {
   readonly usage: UsageResource;
   readonly invoices: InvoicesResource;
   readonly tokens: TokensResource;
+  readonly contracts: ContractsResource;
+  readonly rejections: RejectionsResource;
 }

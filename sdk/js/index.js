@@ -72,7 +72,7 @@ export class Edgemeter {
     o.url = `${o.baseUrl.replace(/\/+$/, '')}/v1/usage/ingest`;
     this.#o = o;
     // The typed client for the rest of the API: customers, items, metrics, usage,
-    // invoices, tokens (api.js).
+    // invoices, tokens, contracts, rejections (api.js).
     Object.assign(this, createApi(o));
     // In a browser page: a keepalive flush when the page is hidden, and the `persist`
     // option's saved queue (browser.js).

@@ -50,10 +50,14 @@ export function sleep(ms, stop) {
   });
 }
 
+/** What a request's answer is read as, by default: its text. */
+const readText = (res) => res.text();
+
 /**
  * Sends one request until it is settled, the one retry loop of both clients. Each try
- * gets `o.timeoutMs`; `settle(status, text)` reads an answer into `{ value }` (done) or
- * `{ error }`. A 2xx it cannot read, a network error, a timeout, 408, 429, 5xx and a 409
+ * gets `o.timeoutMs`; `settle(status, body, headers)` reads an answer into `{ value }`
+ * (done) or `{ error }`, where `body` is what `read(res)` made of it (its text, unless
+ * the caller reads it otherwise, as bytes say). A 2xx it cannot read, a network error, a timeout, 408, 429, 5xx and a 409
  * `idempotency_key_in_use` (an earlier copy still running) are tried again, up to
  * `o.maxRetries` times, after `Retry-After` (at most `o.retryMaxMs`) or the backoff; any
  * other error is final at once. `errorOptions` go into the network and timeout errors.
@@ -61,7 +65,7 @@ export function sleep(ms, stop) {
  * ends the loop at once. Resolves to `{ value }`, or `{ error, final, attempt }`
  * (`final`: refused, not given up).
  */
-export async function sendWithRetries(o, url, init, settle, errorOptions = {}, stop = undefined) {
+export async function sendWithRetries(o, url, init, settle, errorOptions = {}, stop = undefined, read = readText) {
   for (let attempt = 0; ; attempt++) {
     let error;
     let retryAfterMs = null;
@@ -71,7 +75,7 @@ export async function sendWithRetries(o, url, init, settle, errorOptions = {}, s
     stop?.addEventListener('abort', onStop);
     try {
       const res = await o.fetch(url, { ...init, signal: abort.signal });
-      const settled = settle(res.status, await res.text());
+      const settled = settle(res.status, await read(res), res.headers);
       if ('value' in settled) return settled;
       error = settled.error;
       if (res.status < 200 || res.status >= 300) {

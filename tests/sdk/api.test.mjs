@@ -63,6 +63,7 @@ test('the seed flow through the typed client: customer, metric, items, usage, to
       currency: 'USD',
       invoiceSchedule: { interval: 'week', anchor, preGenerateDays: 3, graceHours: 0 },
       autoSend: false,
+      contractId: null,
       createdAt: undefined,
     },
   );

@@ -21,11 +21,16 @@ const PROGRAM = `
 import {
   Edgemeter,
   EdgemeterError,
+  type Contract,
+  type ContractStatus,
   type Customer,
+  type DailyUsage,
+  type ErrorDetail,
   type Invoice,
   type ItemCreate,
   type Page,
   type Price,
+  type Rejection,
 } from '@edgemeter/sdk';
 
 async function main(): Promise<void> {
@@ -86,6 +91,50 @@ async function main(): Promise<void> {
       const s: number | undefined = e.status;
     }
   }
+
+  const draft: Contract = await em.contracts.create(
+    { customer: { name: 'Acme', email: 'ap@acme.test' }, items: [tiered], expiresAt: '2026-12-31T00:00:00Z' },
+    { idempotencyKey: 'contract-42' },
+  );
+  const contractStatus: ContractStatus = draft.status;
+  const ctrCustomer: string | null = draft.customerId;
+  const docHash: string | undefined = draft.document?.sha256;
+  await em.contracts.update(draft.id, { autoSend: true, items: [tiered], expiresAt: null });
+  const withDoc = await em.contracts.uploadDocument(draft.id, new Uint8Array([0x25]), { filename: 'msa.pdf' });
+  await em.contracts.uploadDocument(draft.id, new ArrayBuffer(1));
+  const file = await em.contracts.downloadDocument(draft.id);
+  const fileBytes: Uint8Array = file.bytes;
+  const fileName: string | null = file.filename;
+  const accepted = await em.contracts.accept(draft.id);
+  const contractId: string | null = accepted.customer.contractId;
+  await em.contracts.cancel(draft.id);
+  const drafts: Page<Contract> = await em.contracts.list({ status: 'draft', limit: 10 });
+  for await (const c of em.contracts.listAll({ status: 'accepted' })) {
+    const acceptedAt: string | null = c.acceptedAt;
+  }
+  const daily: DailyUsage = await em.usage.daily(customer.id, { at: new Date() });
+  const dayQuantity: string = daily.metrics[0].days[0].quantity;
+  const rejected: Page<Rejection> = await em.rejections.list({ customerId: customer.id, limit: 10 });
+  const accountLog = await em.rejections.list();
+  const sentAs: unknown = accountLog.data[0]?.event['idempotency_key'];
+  try {
+    await em.contracts.create({ customer: { name: 'Acme', email: 'x' }, items: [tiered] });
+  } catch (e) {
+    if (e instanceof EdgemeterError && e.code === 'invalid_contract') {
+      const problems: readonly ErrorDetail[] = e.errors ?? [];
+      const firstField: string | undefined = problems[0]?.field;
+    }
+  }
+  // @ts-expect-error not a contract status
+  await em.contracts.list({ status: 'signed' });
+  // @ts-expect-error a new contract's expiry is a time or nothing
+  await em.contracts.create({ customer: { name: 'Acme', email: 'x' }, items: [tiered], expiresAt: null });
+  // @ts-expect-error a contract needs its customer
+  await em.contracts.create({ items: [tiered] });
+  // @ts-expect-error a document is bytes, not text
+  await em.contracts.uploadDocument(draft.id, '%PDF-1.4');
+  // @ts-expect-error the errors are read-only
+  new EdgemeterError('invalid_contract', 'm').errors = [];
 
   // @ts-expect-error quantities are decimal strings, not numbers
   const n: number = usage.metrics[0].quantity;

@@ -129,6 +129,7 @@ fn approve_sends_a_pending_invoice_and_void_works_from_any_state_but_void() {
     assert_eq!(approved.status, 200, "{:?}", approved.body);
     assert_eq!(approved.body["status"], "sent");
     assert!(approved.body["sent_at"].is_string());
+    assert!(approved.body["voided_at"].is_null());
     b.c.post(&format!("/v1/invoices/{id}/approve"), &json!({})).assert_error(
         409,
         "invalid_invoice_state",
@@ -140,6 +141,7 @@ fn approve_sends_a_pending_invoice_and_void_works_from_any_state_but_void() {
 
     let voided = b.c.post(&format!("/v1/invoices/{id}/void"), &json!({}));
     assert_eq!(voided.body["status"], "void");
+    assert!(voided.body["voided_at"].as_str().is_some_and(|t| t >= approved.body["sent_at"].as_str().unwrap_or("")));
     b.c.post(&format!("/v1/invoices/{id}/void"), &json!({})).assert_error(409, "invalid_invoice_state", Some("status"));
     b.c.post(&format!("/v1/invoices/{id}/approve"), &json!({})).assert_error(
         409,

@@ -1,11 +1,13 @@
 //! The native Rust client (`edgemeter_sdk::native`) through its public API against a real
 //! `wrangler dev`: tracking is counted exactly, directly and through a flaky proxy that
 //! fails, throttles and drops connections; invalid events fail locally with the server's
-//! codes; and the typed API client drives the seed flow end to end.
+//! codes; and the typed API client drives the seed flow end to end, and a contract from
+//! draft to acceptance.
 
 use edgemeter_sdk::native::{
-    codes, Aggregation, Api, CustomerInput, Edgemeter, Error, Event, InvoiceFilter, InvoiceStatus, ItemInput, ItemKind,
-    ListParams, MetricInput, Options, Price, Quantity, Schedule, TokenInput, VoidUsage,
+    codes, Aggregation, Api, ContractCustomer, ContractFilter, ContractInput, ContractStatus, CustomerInput, Edgemeter,
+    Error, Event, InvoiceFilter, InvoiceStatus, ItemInput, ItemKind, ListParams, MetricInput, Options, Price, Quantity,
+    RejectionFilter, Schedule, Tier, TokenInput, VoidUsage,
 };
 use edgemeter_tests::*;
 use serde_json::json;
@@ -619,4 +621,277 @@ async fn api_creates_retried_through_failures_happen_once() {
     assert_eq!((reused.code.as_str(), reused.status), ("idempotency_key_reused", Some(422)), "{reused}");
     let bad = api.customers().create_with_key(&input, "").await.unwrap_err();
     assert_eq!((bad.code.as_str(), bad.field.as_deref()), (codes::INVALID_OPTION, Some("idempotency_key")));
+}
+
+/// A small but well-formed PDF.
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
+2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+/// RFC 3339 in whole seconds, `offset_ms` from now.
+fn whole_seconds_from_now(offset_ms: i64) -> String {
+    format!("{}Z", &rfc3339(now_ms() + offset_ms)[..19])
+}
+
+fn by_status(status: ContractStatus) -> ContractFilter {
+    ContractFilter { status: Some(status), ..ContractFilter::default() }
+}
+
+/// The `(code, status)` of a failed call.
+fn refused<T: std::fmt::Debug>(r: Result<T, Error>) -> (String, Option<u16>) {
+    let e = r.expect_err("an error");
+    (e.code, e.status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_is_drafted_checked_whole_documented_and_accepted_once() {
+    let api = Api::new(SECRET_KEY, &server().base).expect("client");
+    let name = event_name("pages");
+    let code = format!("ctr_{}", &name[6..]);
+    api.metrics().create(&MetricInput::new(&code, "OCR pages", &name, Aggregation::Sum)).await.expect("metric");
+    let tier = |up_to: Option<&str>, unit: &str| Tier {
+        up_to: up_to.map(str::to_owned),
+        unit_amount: unit.into(),
+        flat_amount: None,
+    };
+    let graduated = Price::Graduated { tiers: vec![tier(Some("1000"), "0.05"), tier(None, "0.03")] };
+    let items =
+        vec![ItemInput::usage("OCR pages", &code, graduated.clone()), ItemInput::fixed("Platform fee", "99.00")];
+    let expires_at = whole_seconds_from_now(7 * 86_400_000);
+    let input = ContractInput {
+        expires_at: Some(Some(expires_at.clone())),
+        ..ContractInput::new(ContractCustomer::new("Acme Corp", "ap@acme.test"), items)
+    };
+
+    // 1. A draft, read back.
+    let draft = api.contracts().create(&input).await.expect("create contract");
+    assert!(draft.id.starts_with("ctr_"), "{draft:?}");
+    assert_eq!(
+        (
+            draft.status,
+            draft.customer_id.as_deref(),
+            draft.document.as_ref(),
+            draft.auto_send,
+            draft.expires_at.as_deref()
+        ),
+        (ContractStatus::Draft, None, None, false, Some(expires_at.as_str()))
+    );
+    assert_eq!((draft.customer.currency.as_deref(), draft.customer.external_id.as_deref()), (Some("USD"), None));
+    let kinds: Vec<_> = draft.items.iter().map(|i| (i.name.as_str(), i.kind, i.metric_code.as_deref())).collect();
+    assert_eq!(kinds, [("OCR pages", ItemKind::Usage, Some(code.as_str())), ("Platform fee", ItemKind::Fixed, None)]);
+    let Price::Graduated { tiers } = &draft.items[0].price else { panic!("a graduated price: {draft:?}") };
+    let tiers: Vec<_> = tiers.iter().map(|t| (t.up_to.as_deref(), t.unit_amount.as_str())).collect();
+    assert_eq!(tiers, [(Some("1000"), "0.05"), (None, "0.03")]);
+    assert_eq!(api.contracts().get(&draft.id).await.expect("get contract"), draft);
+
+    // 2. Every problem at once, each with its field path.
+    let bad_items = vec![
+        ItemInput::usage("OCR pages", format!("nobody_{}", &name[6..]), graduated.clone()),
+        ItemInput::usage(
+            "More pages",
+            &code,
+            Price::Graduated { tiers: vec![tier(Some("1000"), "cheap"), tier(None, "0.03")] },
+        ),
+    ];
+    let invalid = api
+        .contracts()
+        .create(&ContractInput::new(ContractCustomer::new("Acme Corp", ""), bad_items))
+        .await
+        .expect_err("an invalid contract");
+    assert_eq!((invalid.code.as_str(), invalid.status), ("invalid_contract", Some(400)), "{invalid}");
+    let mut problems: Vec<_> =
+        invalid.errors.iter().map(|p| (p.field.as_deref().unwrap_or(""), p.code.as_str())).collect();
+    assert_eq!(invalid.field.as_deref(), Some(problems[0].0));
+    problems.sort();
+    assert_eq!(
+        problems,
+        [
+            ("customer.email", "invalid_field"),
+            ("items[0].metric_code", "unknown_metric"),
+            ("items[1].price.tiers[0].unit_amount", "invalid_field"),
+        ]
+    );
+
+    // 3. A patch replaces what it names; the result is checked whole.
+    let external_id = format!("ext_{}", &name[6..]);
+    let customer = ContractCustomer {
+        external_id: Some(external_id.clone()),
+        ..ContractCustomer::new("Acme Inc", "ap@acme.test")
+    };
+    let changes = ContractInput { auto_send: Some(true), customer: Some(customer), ..ContractInput::default() };
+    let patched = api.contracts().update(&draft.id, &changes).await.expect("patch");
+    assert_eq!((patched.auto_send, patched.customer.name.as_str(), &patched.items), (true, "Acme Inc", &draft.items));
+    let emptied =
+        api.contracts().update(&draft.id, &ContractInput { items: Some(Vec::new()), ..ContractInput::default() }).await;
+    let emptied = emptied.expect_err("no items");
+    assert_eq!((emptied.code.as_str(), emptied.errors.len()), ("invalid_contract", 1), "{emptied}");
+
+    // 4. A document: only a known type, read back byte for byte.
+    assert_eq!(
+        refused(api.contracts().upload_document(&draft.id, b"just text".to_vec(), None).await),
+        ("unsupported_media_type".to_owned(), Some(415))
+    );
+    let with_doc = api.contracts().upload_document(&draft.id, PDF, Some("msa.pdf")).await.expect("upload");
+    let doc = with_doc.document.expect("a document");
+    assert_eq!(
+        (doc.name.as_str(), doc.content_type.as_str(), doc.size),
+        ("msa.pdf", "application/pdf", PDF.len() as u64)
+    );
+    assert!(doc.sha256.len() == 64 && doc.sha256.bytes().all(|b| b.is_ascii_hexdigit()), "{doc:?}");
+    let file = api.contracts().download_document(&draft.id).await.expect("download");
+    assert_eq!(
+        (file.content_type.as_str(), file.filename.as_deref(), &file.bytes[..]),
+        ("application/pdf", Some("msa.pdf"), PDF)
+    );
+
+    // 5. Accepted: the customer exists, with the contract's id and items.
+    let accepted = api.contracts().accept(&draft.id).await.expect("accept");
+    let (contract, customer) = (accepted.contract, accepted.customer);
+    assert_eq!(
+        (contract.status, contract.customer_id.as_deref()),
+        (ContractStatus::Accepted, Some(customer.id.as_str()))
+    );
+    assert!(contract.accepted_at.is_some());
+    assert_eq!(
+        (customer.name.as_str(), customer.external_id.as_deref(), customer.auto_send, customer.contract_id.as_deref()),
+        ("Acme Inc", Some(external_id.as_str()), true, Some(draft.id.as_str()))
+    );
+    assert_eq!(api.customers().get(&customer.id).await.expect("customer"), customer);
+    let items = api.items().list(&customer.id).await.expect("items").data;
+    let items: Vec<_> = items.iter().map(|i| (i.name.as_str(), i.kind, i.metric_code.as_deref())).collect();
+    assert_eq!(items, [("OCR pages", ItemKind::Usage, Some(code.as_str())), ("Platform fee", ItemKind::Fixed, None)]);
+
+    // 6. Only once.
+    let not_draft = ("contract_not_draft".to_owned(), Some(409));
+    assert_eq!(refused(api.contracts().accept(&draft.id).await), not_draft);
+    assert_eq!(refused(api.contracts().update(&draft.id, &changes).await), not_draft);
+    assert_eq!(refused(api.contracts().upload_document(&draft.id, PDF, None).await), not_draft);
+    assert_eq!(refused(api.contracts().cancel(&draft.id).await), not_draft);
+
+    // 7. Another, canceled; it has no document.
+    let other = api.contracts().create(&input).await.expect("second contract");
+    assert_eq!(refused(api.contracts().download_document(&other.id).await), ("not_found".to_owned(), Some(404)));
+    let canceled = api.contracts().cancel(&other.id).await.expect("cancel");
+    assert_eq!(canceled.status, ContractStatus::Canceled);
+    assert!(canceled.canceled_at.is_some());
+
+    // 8. A draft past its expiry is `expired` and cannot be accepted; clearing
+    //    `expires_at` makes it a draft again, and accepting it through a proxy that
+    //    drops the first answer (and withholds the Idempotency-Key, a replay-store miss)
+    //    still returns the contract and its customer: the retry's 409 is its own work.
+    let soon = ContractInput { expires_at: Some(Some(whole_seconds_from_now(3_000))), ..input.clone() };
+    let soon = api.contracts().create(&soon).await.expect("a contract expiring soon");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.contracts().get(&soon.id).await.expect("get").status != ContractStatus::Expired {
+        assert!(Instant::now() < deadline, "the contract never expired");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(refused(api.contracts().accept(&soon.id).await), ("contract_expired".to_owned(), Some(409)));
+    let expired = api.contracts().list_all(&by_status(ContractStatus::Expired)).await.expect("expired");
+    assert!(expired.iter().any(|c| c.id == soon.id));
+    let clear = ContractInput { expires_at: Some(None), ..ContractInput::default() };
+    let renewed = api.contracts().update(&soon.id, &clear).await.expect("clear expires_at");
+    assert_eq!((renewed.status, renewed.expires_at), (ContractStatus::Draft, None));
+    let (url, seen) = flaky_proxy(server().base.clone(), vec!["drop"], false).await;
+    let flaky = Api::with_options(&Options { retry_base: Duration::from_millis(10), ..Options::new(SECRET_KEY, url) })
+        .expect("client through the proxy");
+    let accepted = flaky.contracts().accept(&soon.id).await.expect("accept, retried");
+    assert_eq!(accepted.contract.status, ContractStatus::Accepted);
+    assert_eq!(accepted.customer.contract_id.as_deref(), Some(soon.id.as_str()));
+    let steps: Vec<&str> = seen.lock().unwrap().iter().map(|s| s.step).collect();
+    assert_eq!(steps, ["drop", "pass", "pass", "pass"], "accept, accept again (409), the contract, its customer");
+
+    // 9. Lists by status, oldest first.
+    let by = by_status;
+    let ids = |list: Vec<edgemeter_sdk::native::Contract>| list.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let accepted = ids(api.contracts().list_all(&by(ContractStatus::Accepted)).await.expect("accepted"));
+    let canceled = ids(api.contracts().list_all(&by(ContractStatus::Canceled)).await.expect("canceled"));
+    let drafts = ids(api.contracts().list_all(&by(ContractStatus::Draft)).await.expect("drafts"));
+    assert!(accepted.contains(&draft.id) && !accepted.contains(&other.id));
+    assert!(canceled.contains(&other.id) && !canceled.contains(&draft.id));
+    assert!(!drafts.contains(&draft.id) && !drafts.contains(&other.id));
+    let page = api
+        .contracts()
+        .list(&ContractFilter { status: Some(ContractStatus::Canceled), limit: Some(1), cursor: None })
+        .await
+        .expect("one page");
+    assert!(page.data.len() == 1 && page.data[0].status == ContractStatus::Canceled, "{page:?}");
+    let everything = ids(api.contracts().list_all(&ContractFilter::default()).await.expect("all"));
+    let at = |id: &String| everything.iter().position(|c| c == id);
+    assert!(at(&draft.id) < at(&other.id), "oldest first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_by_day_and_the_logs_of_refused_events() {
+    let api = Api::new(SECRET_KEY, &server().base).expect("client");
+    let admin = server().client();
+    let (code, name) = sum_metric(&admin);
+    let customer = admin.customer();
+    let price = Price::PerUnit { unit_amount: "0.01".into() };
+    api.items().create(&customer, &ItemInput::usage("Pages", &code, price)).await.expect("item");
+    let meter = Edgemeter::new(Options::new(INGEST_KEY, &server().base)).expect("tracker");
+    meter.track(Event::new(&customer, &name).value("12")).expect("valid");
+    meter.track(Event::new(&customer, &name).value("0.5")).expect("valid");
+    assert_eq!(meter.shutdown().await.accepted, 2);
+
+    // One point per UTC day of the period, today's with both events.
+    let daily = api.usage().daily(&customer, None).await.expect("daily usage");
+    assert_eq!(daily.customer_id, customer);
+    let series = daily.metrics.iter().find(|m| m.code == code).expect("the metric's series");
+    assert_eq!((series.event_name.as_deref(), series.aggregation), (Some(name.as_str()), Aggregation::Sum));
+    let start = parse_utc(&daily.period.start);
+    let days = (parse_utc(&daily.period.end) - start) / 86_400_000;
+    let dates: Vec<String> = (0..days).map(|i| rfc3339(start + i * 86_400_000)[..10].to_owned()).collect();
+    assert_eq!(series.days.iter().map(|d| d.date.clone()).collect::<Vec<_>>(), dates);
+    let today = rfc3339(now_ms())[..10].to_owned();
+    for d in &series.days {
+        let expected = if d.date == today { ("12.5", 2) } else { ("0", 0) };
+        assert_eq!((d.quantity.as_str(), d.event_count), expected, "{}", d.date);
+    }
+    assert_eq!(api.usage().daily(&customer, Some(&daily.period.start)).await.expect("at the start"), daily);
+
+    // Refused events: one in the future for this customer, one for nobody.
+    let future = json!({"idempotency_key": key(), "customer_id": customer, "event_name": name, "value": 1,
+                        "timestamp": whole_seconds_from_now(3_600_000)});
+    let stranger =
+        json!({"idempotency_key": key(), "customer_id": "cus_00000000000000000000000000", "event_name": name});
+    let r = admin.ingest_batch(&[future.clone(), stranger.clone()]);
+    assert_eq!((r.status, r.counts().2), (200, 2), "{}", r.text);
+
+    let mine = api
+        .rejections()
+        .list(&RejectionFilter { customer_id: Some(customer.clone()), ..RejectionFilter::default() })
+        .await
+        .expect("the customer's rejections");
+    let [rejected] = &mine.data[..] else { panic!("one rejection: {mine:?}") };
+    assert_eq!(
+        (
+            rejected.idempotency_key.as_deref(),
+            rejected.customer_id.as_deref(),
+            rejected.event_name.as_deref(),
+            rejected.code.as_str(),
+            rejected.field.as_deref(),
+            &rejected.event
+        ),
+        (
+            future["idempotency_key"].as_str(),
+            Some(customer.as_str()),
+            Some(name.as_str()),
+            "timestamp_in_future",
+            Some("timestamp"),
+            &future
+        )
+    );
+    assert!(parse_utc(&rejected.received_at) > 0 && mine.next_cursor.is_none());
+    let account = api
+        .rejections()
+        .list(&RejectionFilter { limit: Some(100), ..RejectionFilter::default() })
+        .await
+        .expect("the account's rejections");
+    let theirs = account.data.iter().find(|r| r.idempotency_key.as_deref() == stranger["idempotency_key"].as_str());
+    let theirs = theirs.expect("the stranger's event in the account's log");
+    // (The server keeps this one's event as it read it, with `value` and `properties`
+    // filled in, rather than as sent; its identifying fields are the ones sent.)
+    let sent =
+        |e: &serde_json::Value| [e["idempotency_key"].clone(), e["customer_id"].clone(), e["event_name"].clone()];
+    assert_eq!((theirs.code.as_str(), sent(&theirs.event)), ("unknown_customer", sent(&stranger)), "{theirs:?}");
 }

@@ -54,7 +54,7 @@ fn node_sdk_suite_passes_against_a_real_server() {
     let on_x86_64_linux = cfg!(all(target_os = "linux", target_arch = "x86_64"));
     match node18() {
         Some(node) => {
-            let runtime: Vec<String> = ["track", "delivery", "timeout", "pack", "api"]
+            let runtime: Vec<String> = ["track", "delivery", "timeout", "pack", "api", "contracts"]
                 .iter()
                 .map(|f| format!("tests/sdk/{f}.test.mjs"))
                 .filter(|f| files.contains(f))

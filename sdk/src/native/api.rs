@@ -1,14 +1,18 @@
 //! The typed client for the rest of the API (API.md): customers, items, metrics, usage,
-//! invoices and tokens, so a server app needs no hand-written HTTP. It retries as the JS
-//! client's `api.js` does, and every request is safe to retry:
+//! invoices, tokens, contracts and rejected events, so a server app needs no
+//! hand-written HTTP. It retries as the JS client's `api.js` does, and every request is
+//! safe to retry:
 //! - every request is retried on network errors, timeouts, 408, 429 and 5xx, with the
 //!   tracking client's backoff (full jitter, `Retry-After` honoured, `max_retries`);
-//! - GET and PATCH are idempotent (a patch sets the same fields again);
+//! - GET, PATCH and PUT are idempotent (a patch sets the same fields again, a document
+//!   uploaded again replaces itself);
 //! - every POST carries an `Idempotency-Key`, the same on each retry (the caller's, for
 //!   the `*_with_key` methods, else a fresh UUID per call), so the server answers a
 //!   retry of a create whose answer was lost with the first response;
 //! - that replay store is eventually consistent, so a retry could miss it: a retried
 //!   approve or void answered 409 `invalid_invoice_state` returns the invoice if it
+//!   already has the wanted status, a retried contract accept or cancel answered 409
+//!   `contract_not_draft` returns the contract (and, for accept, its customer) if it
 //!   already has the wanted status, and a retried metric create answered 409
 //!   `duplicate_metric_code` returns the metric if its definition is the one sent.
 
@@ -16,6 +20,7 @@ use super::error::{codes, Error};
 use super::options::Options;
 use super::retry::{send_with_retries, Answer, Failed, RetryPolicy};
 use super::types::*;
+use reqwest::header::{HeaderMap, CONTENT_DISPOSITION, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,6 +30,8 @@ use std::time::Duration;
 const MAX_PAGE: u32 = 500;
 /// The longest `Idempotency-Key` a caller may give.
 const MAX_KEY_LEN: usize = 255;
+/// The largest contract document the server takes (10 MiB).
+pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 
 /// The HTTP client both clients share: rustls, the request timeout, and a short idle
 /// timeout for pooled connections (a server may drop a quiet one without notice).
@@ -104,6 +111,14 @@ impl Api {
         Tokens(self)
     }
 
+    pub fn contracts(&self) -> Contracts<'_> {
+        Contracts(self)
+    }
+
+    pub fn rejections(&self) -> Rejections<'_> {
+        Rejections(self)
+    }
+
     /// `root` + the path segments, each percent-encoded (an id can never change the path).
     fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
         let mut url = self.root.clone();
@@ -169,13 +184,33 @@ impl Api {
         Ok(self.send(Method::PATCH, self.url(segments, &[]), Some(json(body)?), None).await?)
     }
 
-    /// One call: retried under the same `Idempotency-Key`, decoded, or the server's error.
+    /// One call with a JSON answer: retried under the same `Idempotency-Key`, decoded, or
+    /// the server's error.
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
-        body: Option<String>,
+        body: Option<Body>,
         idempotency_key: Option<&str>,
+    ) -> Result<T, Failed> {
+        let what = format!("{method} {}", url.path());
+        let decode = |status: u16, _: &HeaderMap, bytes: &[u8]| {
+            serde_json::from_slice(bytes).map_err(|e| {
+                Error::new(codes::INVALID_RESPONSE, format!("unexpected answer to {what}: {e}")).with_status(status)
+            })
+        };
+        self.exchange(method, url, body, idempotency_key, decode).await
+    }
+
+    /// One call: retried under the same `Idempotency-Key`; a success read by `read` (its
+    /// status, headers and body), any other answer the server's error.
+    async fn exchange<T>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Body>,
+        idempotency_key: Option<&str>,
+        read: impl Fn(u16, &HeaderMap, &[u8]) -> Result<T, Error>,
     ) -> Result<T, Failed> {
         let request = || {
             let mut req = self.http.request(method.clone(), url.clone()).bearer_auth(&self.key);
@@ -183,29 +218,83 @@ impl Api {
                 req = req.header("idempotency-key", key);
             }
             if let Some(b) = &body {
-                req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.clone());
+                req = req.header(CONTENT_TYPE, b.content_type).body(b.bytes.clone());
             }
             req
         };
-        let settle = |status: u16, bytes: &[u8]| {
+        let settle = |status: u16, headers: &HeaderMap, bytes: &[u8]| {
             if !(200..300).contains(&status) {
                 return Answer::error(status, bytes);
             }
-            match serde_json::from_slice(bytes) {
+            match read(status, headers, bytes) {
                 Ok(value) => Answer::Done(value),
-                Err(e) => {
-                    let message = format!("unexpected answer to {method} {}: {e}", url.path());
-                    Answer::Final(Error::new(codes::INVALID_RESPONSE, message).with_status(status))
-                }
+                Err(e) => Answer::Final(e),
             }
         };
         send_with_retries(self.retry, request, settle).await
     }
 }
 
-fn json(body: &impl Serialize) -> Result<String, Error> {
-    serde_json::to_string(body)
-        .map_err(|e| Error::new("invalid_request", format!("the body cannot be serialized: {e}")))
+/// A request's body and its content type.
+struct Body {
+    content_type: &'static str,
+    bytes: Vec<u8>,
+}
+
+fn json(body: &impl Serialize) -> Result<Body, Error> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| Error::new("invalid_request", format!("the body cannot be serialized: {e}")))?;
+    Ok(Body { content_type: "application/json", bytes })
+}
+
+/// `limit` and `cursor`, then the filter's own parameters.
+fn filter_query(
+    limit: Option<u32>,
+    cursor: &Option<String>,
+    extra: impl IntoIterator<Item = (&'static str, String)>,
+) -> Vec<(&'static str, String)> {
+    let mut q = list_query(&ListParams { limit, cursor: cursor.clone() });
+    q.extend(extra);
+    q
+}
+
+/// The file name of a `content-disposition` header: `filename*=UTF-8''…` (RFC 6266)
+/// before `filename="…"`.
+fn disposition_filename(value: &str) -> Option<String> {
+    let params = || value.split(';').skip(1).filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim(), v.trim()));
+    let extended = params()
+        .find(|(k, _)| k.eq_ignore_ascii_case("filename*"))
+        .and_then(|(_, v)| v.get(..7).filter(|p| p.eq_ignore_ascii_case("utf-8''")).map(|_| &v[7..]))
+        .and_then(percent_decode);
+    extended.or_else(|| {
+        let (_, v) = params().find(|(k, _)| k.eq_ignore_ascii_case("filename"))?;
+        match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(quoted) => {
+                let mut out = String::with_capacity(quoted.len());
+                let mut chars = quoted.chars();
+                while let Some(c) = chars.next() {
+                    out.push(if c == '\\' { chars.next().unwrap_or(c) } else { c });
+                }
+                Some(out)
+            }
+            None => Some(v.to_owned()),
+        }
+    })
+}
+
+/// `%xx` escapes decoded as UTF-8; `None` for a malformed escape or invalid UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex = [bytes.next()?, bytes.next()?];
+            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn list_query(p: &ListParams) -> Vec<(&'static str, String)> {
@@ -350,6 +439,13 @@ impl UsageApi<'_> {
     pub async fn void(&self, input: &VoidUsage) -> Result<VoidedUsage, Error> {
         Ok(self.0.post(&["v1", "usage", "void"], Some(input), None).await?)
     }
+
+    /// The service period containing `at` (RFC 3339; default now), one point per UTC day
+    /// for each metric the customer's items use.
+    pub async fn daily(&self, customer_id: &str, at: Option<&str>) -> Result<DailyUsage, Error> {
+        let query: Vec<(&str, String)> = at.map(|a| ("at", a.to_owned())).into_iter().collect();
+        self.0.get(&["v1", "customers", customer_id, "usage", "daily"], &query).await
+    }
 }
 
 /// API.md "Invoices".
@@ -425,9 +521,155 @@ impl Tokens<'_> {
     }
 }
 
+/// API.md "Contracts": a customer-to-be with its items, drafted, then accepted (which
+/// creates the customer and its items, once) or canceled.
+#[derive(Clone, Copy, Debug)]
+pub struct Contracts<'a>(&'a Api);
+
+impl Contracts<'_> {
+    /// `POST /v1/contracts` → 201. An invalid contract is 400 `invalid_contract` with
+    /// every problem in the error's `errors`.
+    pub async fn create(&self, input: &ContractInput) -> Result<Contract, Error> {
+        Ok(self.0.post(&["v1", "contracts"], Some(input), None).await?)
+    }
+
+    /// [`Contracts::create`] under your own `Idempotency-Key`.
+    pub async fn create_with_key(&self, input: &ContractInput, idempotency_key: &str) -> Result<Contract, Error> {
+        Ok(self.0.post(&["v1", "contracts"], Some(input), Some(idempotency_key)).await?)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Contract, Error> {
+        self.0.get(&["v1", "contracts", id], &[]).await
+    }
+
+    /// `GET /v1/contracts?status=`, oldest first.
+    pub async fn list(&self, filter: &ContractFilter) -> Result<Page<Contract>, Error> {
+        let status = filter.status.map(|s| ("status", s.as_str().to_owned()));
+        self.0.get(&["v1", "contracts"], &filter_query(filter.limit, &filter.cursor, status)).await
+    }
+
+    /// Every contract with the filter's `status`, page after page (its `limit` and
+    /// `cursor` are ignored).
+    pub async fn list_all(&self, filter: &ContractFilter) -> Result<Vec<Contract>, Error> {
+        let query: Vec<_> = filter.status.map(|s| ("status", s.as_str().to_owned())).into_iter().collect();
+        self.0.all(&["v1", "contracts"], &query).await
+    }
+
+    /// `PATCH /v1/contracts/{id}`: each field given replaces that field wholly; only
+    /// while `draft` (else 409 `contract_not_draft`).
+    pub async fn update(&self, id: &str, changes: &ContractInput) -> Result<Contract, Error> {
+        self.0.patch(&["v1", "contracts", id], changes).await
+    }
+
+    /// Creates the contract's customer and items. 409 `contract_not_draft` for a
+    /// contract accepted or canceled, `contract_expired` past its `expires_at`.
+    pub async fn accept(&self, id: &str) -> Result<ContractAcceptance, Error> {
+        match self.0.post(&["v1", "contracts", id, "accept"], NO_BODY, None).await {
+            Ok(accepted) => Ok(accepted),
+            // A retry whose first attempt went through: the accepted contract is success.
+            Err(f) if f.retried && f.error.code == CONTRACT_NOT_DRAFT => {
+                let contract = self.get(id).await?;
+                match (&contract.status, &contract.customer_id) {
+                    (ContractStatus::Accepted, Some(customer_id)) => {
+                        let customer = self.0.customers().get(customer_id).await?;
+                        Ok(ContractAcceptance { contract, customer })
+                    }
+                    _ => Err(f.error),
+                }
+            }
+            Err(f) => Err(f.error),
+        }
+    }
+
+    /// Cancels a draft (else 409 `contract_not_draft`).
+    pub async fn cancel(&self, id: &str) -> Result<Contract, Error> {
+        match self.0.post(&["v1", "contracts", id, "cancel"], NO_BODY, None).await {
+            Ok(canceled) => Ok(canceled),
+            Err(f) if f.retried && f.error.code == CONTRACT_NOT_DRAFT => {
+                let contract = self.get(id).await?;
+                if contract.status == ContractStatus::Canceled {
+                    Ok(contract)
+                } else {
+                    Err(f.error)
+                }
+            }
+            Err(f) => Err(f.error),
+        }
+    }
+
+    /// `PUT /v1/contracts/{id}/document`: attaches (or replaces) the contract's
+    /// document, sent as its raw bytes. The server reads the type from them (PDF, PNG,
+    /// JPEG, GIF or WebP; else 415 `unsupported_media_type`); at most
+    /// [`MAX_DOCUMENT_BYTES`] (else `payload_too_large`, before sending). Only while
+    /// `draft`. `filename` is kept as the document's `name` (default `document.<ext>`).
+    pub async fn upload_document(
+        &self,
+        id: &str,
+        bytes: impl Into<Vec<u8>>,
+        filename: Option<&str>,
+    ) -> Result<Contract, Error> {
+        let bytes = bytes.into();
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            let message = format!("a document is at most {MAX_DOCUMENT_BYTES} bytes, not {}", bytes.len());
+            return Err(Error::new("payload_too_large", message));
+        }
+        let query: Vec<_> = filename.map(|f| ("filename", f.to_owned())).into_iter().collect();
+        let url = self.0.url(&["v1", "contracts", id, "document"], &query);
+        let body = Body { content_type: "application/octet-stream", bytes };
+        Ok(self.0.send(Method::PUT, url, Some(body), None).await?)
+    }
+
+    /// `GET /v1/contracts/{id}/document`: the bytes, their type and file name; 404
+    /// `not_found` when the contract has none.
+    pub async fn download_document(&self, id: &str) -> Result<DownloadedDocument, Error> {
+        let url = self.0.url(&["v1", "contracts", id, "document"], &[]);
+        let read = |_: u16, headers: &HeaderMap, bytes: &[u8]| {
+            let header = |name| headers.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok());
+            Ok(DownloadedDocument {
+                content_type: header(CONTENT_TYPE).unwrap_or("application/octet-stream").to_owned(),
+                filename: header(CONTENT_DISPOSITION).and_then(disposition_filename),
+                bytes: bytes.to_vec(),
+            })
+        };
+        Ok(self.0.exchange(Method::GET, url, None, None, read).await?)
+    }
+}
+
+/// The server's code for a contract that is no longer a draft.
+const CONTRACT_NOT_DRAFT: &str = "contract_not_draft";
+
+/// API.md "Rejected events": the most recent events ingest refused (100 per log).
+#[derive(Clone, Copy, Debug)]
+pub struct Rejections<'a>(&'a Api);
+
+impl Rejections<'_> {
+    /// A customer's log with `customer_id`, else the account's; newest first.
+    pub async fn list(&self, filter: &RejectionFilter) -> Result<Page<Rejection>, Error> {
+        let query = filter_query(filter.limit, &filter.cursor, None);
+        match &filter.customer_id {
+            Some(c) => self.0.get(&["v1", "customers", c, "rejections"], &query).await,
+            None => self.0.get(&["v1", "rejections"], &query).await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_downloads_file_name_comes_from_content_disposition() {
+        let name = |v| disposition_filename(v);
+        assert_eq!(name(r#"attachment; filename="msa.pdf""#).as_deref(), Some("msa.pdf"));
+        assert_eq!(name(r#"attachment; filename="a \"b\".pdf""#).as_deref(), Some(r#"a "b".pdf"#));
+        assert_eq!(name("attachment; filename=plain.png").as_deref(), Some("plain.png"));
+        assert_eq!(
+            name(r#"attachment; filename="x.pdf"; filename*=UTF-8''%C3%A9t%C3%A9.pdf"#).as_deref(),
+            Some("été.pdf")
+        );
+        assert_eq!(name(r#"attachment; filename*=UTF-8''%ZZ; filename="ok.pdf""#).as_deref(), Some("ok.pdf"));
+        assert_eq!(name("attachment"), None);
+    }
 
     #[test]
     fn ids_cannot_change_the_path() {

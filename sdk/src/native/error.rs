@@ -36,11 +36,34 @@ pub struct Error {
     pub status: Option<u16>,
     /// The events it concerns, for delivery errors (a whole batch for a failed request).
     pub idempotency_keys: Vec<String>,
+    /// Every problem, when the server reports several at once (`invalid_contract`, each
+    /// with its field path: `items[0].price.tiers[1].unit_amount`); `field` is then the
+    /// first one's. Empty otherwise. (A boxed slice: it keeps `Error` small, so a
+    /// `Result` carrying it stays cheap to move.)
+    pub errors: Box<[FieldError]>,
+}
+
+/// One problem of a document the server validates whole (an `invalid_contract`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct FieldError {
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+    /// Its path, as the API names it: `customer.email`, `items[2].price.tiers[0].up_to`.
+    #[serde(default)]
+    pub field: Option<String>,
 }
 
 impl Error {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Error { code: code.into(), message: message.into(), field: None, status: None, idempotency_keys: Vec::new() }
+        Error {
+            code: code.into(),
+            message: message.into(),
+            field: None,
+            status: None,
+            idempotency_keys: Vec::new(),
+            errors: Box::default(),
+        }
     }
 
     pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -85,6 +108,8 @@ pub(crate) struct WireError {
     message: Option<String>,
     #[serde(default)]
     field: Option<String>,
+    #[serde(default)]
+    errors: Box<[FieldError]>,
 }
 
 impl WireError {
@@ -95,6 +120,7 @@ impl WireError {
             field: self.field,
             status: None,
             idempotency_keys: Vec::new(),
+            errors: self.errors,
         }
     }
 }
@@ -107,6 +133,7 @@ impl From<ApiError> for Error {
             field: e.field.map(|f| f.into_owned()),
             status: None,
             idempotency_keys: Vec::new(),
+            errors: Box::default(),
         }
     }
 }
@@ -125,3 +152,27 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_of_an_invalid_document_is_kept() {
+        let body = br#"{"error": {"code": "invalid_contract", "message": "2 problems in the contract",
+            "field": "customer.email", "errors": [
+              {"code": "missing_field", "message": "email is required", "field": "customer.email"},
+              {"code": "invalid_field", "message": "not a decimal", "field": "items[0].price.tiers[1].unit_amount"}]}}"#;
+        let e = Error::from_body(400, body);
+        assert_eq!(
+            (e.code.as_str(), e.field.as_deref(), e.status),
+            ("invalid_contract", Some("customer.email"), Some(400))
+        );
+        let fields: Vec<_> = e.errors.iter().map(|p| (p.code.as_str(), p.field.as_deref())).collect();
+        assert_eq!(
+            fields,
+            [("missing_field", Some("customer.email")), ("invalid_field", Some("items[0].price.tiers[1].unit_amount"))]
+        );
+        assert!(Error::from_body(404, br#"{"error": {"code": "not_found", "message": "m"}}"#).errors.is_empty());
+    }
+}

@@ -30,9 +30,9 @@ mod retry;
 mod tracker;
 mod types;
 
-pub use api::{Api, Customers, Invoices, Items, Metrics, Tokens, UsageApi};
+pub use api::{Api, Contracts, Customers, Invoices, Items, Metrics, Rejections, Tokens, UsageApi};
 pub use batch::{backoff_cap, parse_retry_after, retryable, MAX_BATCH_EVENTS, MAX_BODY_BYTES};
-pub use error::{codes, Error};
+pub use error::{codes, Error, FieldError};
 pub use event::{Event, Quantity};
 pub use options::{OnError, Options};
 pub use tracker::{Edgemeter, EventError, FlushResult};

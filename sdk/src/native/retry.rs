@@ -65,12 +65,12 @@ impl From<Failed> for Error {
 }
 
 /// Sends `request()` (built anew for each try, with the same headers, so the same
-/// `Idempotency-Key`) until `settle` reads an answer as done or final, or the retries
-/// run out.
+/// `Idempotency-Key`) until `settle` reads an answer (its status, headers and body) as
+/// done or final, or the retries run out.
 pub(crate) async fn send_with_retries<T>(
     policy: RetryPolicy,
     mut request: impl FnMut() -> reqwest::RequestBuilder,
-    mut settle: impl FnMut(u16, &[u8]) -> Answer<T>,
+    mut settle: impl FnMut(u16, &reqwest::header::HeaderMap, &[u8]) -> Answer<T>,
 ) -> Result<T, Failed> {
     let mut attempt = 0;
     loop {
@@ -84,9 +84,10 @@ pub(crate) async fn send_with_retries<T>(
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| batch::parse_retry_after(v, SystemTime::now()));
+                let headers = resp.headers().clone();
                 match resp.bytes().await {
                     Err(e) => (transport_error(&e, policy.timeout), None),
-                    Ok(body) => match settle(status, &body) {
+                    Ok(body) => match settle(status, &headers, &body) {
                         Answer::Done(value) => return Ok(value),
                         Answer::Final(error) => return Err(Failed { error, retried }),
                         Answer::Retry(error) => (error, retry_after),

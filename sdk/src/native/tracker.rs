@@ -320,7 +320,7 @@ impl Inner {
                 .header("idempotency-key", &request_key)
                 .body(body.clone())
         };
-        let settle = |status: u16, bytes: &[u8]| {
+        let settle = |status: u16, _: &reqwest::header::HeaderMap, bytes: &[u8]| {
             if status != 200 {
                 return Answer::error(status, bytes);
             }

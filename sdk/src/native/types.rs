@@ -73,6 +73,9 @@ pub struct Customer {
     pub invoice_schedule: Option<Schedule>,
     #[serde(default)]
     pub auto_send: bool,
+    /// The contract (`ctr_…`) whose acceptance created the customer.
+    #[serde(default)]
+    pub contract_id: Option<String>,
     pub created_at: String,
 }
 
@@ -149,6 +152,8 @@ pub enum ItemKind {
 /// One tier of a graduated or volume price; the last has `up_to: None`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tier {
+    /// Read from a decimal string or a JSON number (a contract keeps its tiers as given).
+    #[serde(default, deserialize_with = "decimal_text")]
     pub up_to: Option<String>,
     pub unit_amount: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -382,6 +387,236 @@ pub struct CustomerToken {
     pub expires_at: String,
 }
 
+/// `GET /v1/customers/{id}/usage/daily`: a service period's usage by UTC day.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct DailyUsage {
+    pub customer_id: String,
+    pub period: Period,
+    /// One series per metric the customer's items use.
+    pub metrics: Vec<DailyMetric>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct DailyMetric {
+    pub code: String,
+    #[serde(default)]
+    pub event_name: Option<String>,
+    pub aggregation: Aggregation,
+    /// Every UTC day of the period, in order; days still to come have zero.
+    pub days: Vec<DayUsage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct DayUsage {
+    /// `2026-12-01`.
+    pub date: String,
+    /// The metric's aggregation over that day's events alone.
+    pub quantity: String,
+    pub event_count: u64,
+}
+
+/// An event ingest refused, as kept in a customer's or the account's log (the 100 most
+/// recent).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Rejection {
+    pub received_at: String,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub event_name: Option<String>,
+    /// As in an ingest result: `timestamp_in_future`, `unknown_customer`, …
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The event's JSON as sent; `{"truncated": "<first 4 KiB>"}` for a larger one.
+    #[serde(default)]
+    pub event: Value,
+}
+
+/// A contract's state (API.md, "Contracts").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractStatus {
+    Draft,
+    /// An acceptance under way: a retry of accept completes it.
+    Accepting,
+    Accepted,
+    Canceled,
+    /// A draft past its `expires_at`.
+    Expired,
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+impl ContractStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContractStatus::Draft => "draft",
+            ContractStatus::Accepting => "accepting",
+            ContractStatus::Accepted => "accepted",
+            ContractStatus::Canceled => "canceled",
+            ContractStatus::Expired => "expired",
+            ContractStatus::Unknown => "",
+        }
+    }
+}
+
+/// The customer a contract creates when accepted. `currency` defaults to `USD`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractCustomer {
+    pub name: String,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+impl ContractCustomer {
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> ContractCustomer {
+        ContractCustomer { name: name.into(), email: email.into(), external_id: None, currency: None }
+    }
+}
+
+/// `POST /v1/contracts` (needs `customer` and 1 to 50 `items`); `PATCH
+/// /v1/contracts/{id}` takes the same fields, each optional, each given one replacing
+/// that field wholly (`items`, the whole list).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ContractInput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<ContractCustomer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<ItemInput>>,
+    /// Default: monthly from the 1st of `starts_at`'s month, 3 days, 24 hours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_schedule: Option<Schedule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_send: Option<bool>,
+    /// RFC 3339; default now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    /// RFC 3339, after now and after `starts_at`; a draft past it cannot be accepted.
+    /// `Some(None)` sends `null`: in a patch, the contract then never expires (and an
+    /// expired draft is a draft again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Option<String>>,
+}
+
+impl ContractInput {
+    /// The two fields a new contract needs.
+    pub fn new(customer: ContractCustomer, items: Vec<ItemInput>) -> ContractInput {
+        ContractInput { customer: Some(customer), items: Some(items), ..ContractInput::default() }
+    }
+}
+
+/// An item the accepted contract gives its customer.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ContractItem {
+    pub name: String,
+    pub kind: ItemKind,
+    #[serde(default)]
+    pub metric_code: Option<String>,
+    /// The event name that feeds the metric.
+    #[serde(default)]
+    pub event_name: Option<String>,
+    pub price: Price,
+    #[serde(default)]
+    pub minimum: Option<String>,
+}
+
+/// The document attached to a contract.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ContractDocument {
+    /// The `filename` given at upload, else `document.<ext>`.
+    pub name: String,
+    /// Read from the bytes: PDF, PNG, JPEG, GIF or WebP.
+    pub content_type: String,
+    pub size: u64,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+    pub uploaded_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Contract {
+    pub id: String,
+    pub status: ContractStatus,
+    pub customer: ContractCustomer,
+    pub items: Vec<ContractItem>,
+    #[serde(default)]
+    pub invoice_schedule: Option<Schedule>,
+    #[serde(default)]
+    pub auto_send: bool,
+    pub starts_at: String,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub document: Option<ContractDocument>,
+    /// The customer made on acceptance.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub accepted_at: Option<String>,
+    #[serde(default)]
+    pub canceled_at: Option<String>,
+}
+
+/// `POST /v1/contracts/{id}/accept`: the contract, now accepted, and its new customer.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ContractAcceptance {
+    pub contract: Contract,
+    pub customer: Customer,
+}
+
+/// `GET /v1/contracts?status=` filter and paging.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContractFilter {
+    pub status: Option<ContractStatus>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/customers/{id}/rejections` with `customer_id`, else `GET /v1/rejections`
+/// (the account's log: events naming no existing customer, or another customer than
+/// their token's).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RejectionFilter {
+    pub customer_id: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// A contract's document as downloaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DownloadedDocument {
+    /// As stored (`application/pdf`).
+    pub content_type: String,
+    /// From the answer's `content-disposition`.
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// A decimal sent as a string or a JSON number, as text; `null` as `None`.
+fn decimal_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Str(String),
+        Num(serde_json::Number),
+    }
+    Ok(Option::<Text>::deserialize(d)?.map(|t| match t {
+        Text::Str(s) => s,
+        Text::Num(n) => n.to_string(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +644,30 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(m.aggregation, Aggregation::Unknown);
+    }
+
+    #[test]
+    fn a_tier_bound_reads_from_a_string_or_a_number() {
+        let tiers: Vec<Tier> = serde_json::from_value(json!([
+            {"up_to": 1000, "unit_amount": "0.05"}, {"up_to": "2000.5", "unit_amount": "0.04"}, {"up_to": null, "unit_amount": "0.03"}
+        ]))
+        .unwrap();
+        let bounds: Vec<_> = tiers.iter().map(|t| t.up_to.as_deref()).collect();
+        assert_eq!(bounds, [Some("1000"), Some("2000.5"), None]);
+    }
+
+    #[test]
+    fn a_contract_patch_sends_only_what_it_changes() {
+        let patch = ContractInput { auto_send: Some(true), ..ContractInput::default() };
+        assert_eq!(serde_json::to_value(&patch).unwrap(), json!({"auto_send": true}));
+        let clear = ContractInput { expires_at: Some(None), ..ContractInput::default() };
+        assert_eq!(serde_json::to_value(&clear).unwrap(), json!({"expires_at": null}));
+        let new = ContractInput::new(ContractCustomer::new("Acme", "ap@acme.test"), vec![ItemInput::fixed("Fee", "9")]);
+        assert_eq!(
+            serde_json::to_value(&new).unwrap(),
+            json!({"customer": {"name": "Acme", "email": "ap@acme.test"},
+                   "items": [{"name": "Fee", "kind": "fixed", "price": {"model": "fixed", "amount": "9"}}]})
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use super::api::ingest::{EventResult, IngestResponse};
 use super::{resolve, Op, Resolved, OPENAPI, ROUTES};
 use crate::protocol::Page;
+use edgemeter_core::contract::{Acceptance, Contract, Document, Terms};
 use edgemeter_core::currency::Currency;
 use edgemeter_core::customer::Customer;
 use edgemeter_core::invoice::{invoice_lines, Invoice, LineInput, UsageSummary};
@@ -15,6 +16,7 @@ use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::metric::{Aggregation, Metric, MetricDef};
 use edgemeter_core::period::{Period, Schedule};
 use edgemeter_core::pricing::{Price, Tier};
+use edgemeter_core::rejection::RejectedEvent;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use rust_decimal::Decimal;
@@ -118,6 +120,23 @@ fn the_schemas_name_exactly_the_fields_the_types_serialize() {
     check.value("#/components/schemas/IngestResponse", &to_value(&sample_ingest_response()));
     let error = ApiError::new(ErrorCode::InvalidField, "bad").field("name");
     check.value("#/components/schemas/Error", &serde_json::json!({ "error": error }));
+    let mut whole = ApiError::new(ErrorCode::InvalidContract, "1 problem in the contract").field("items");
+    whole.errors = vec![ApiError::invalid("items", "`items` must be an array")];
+    check.value("#/components/schemas/Error", &serde_json::json!({ "error": whole }));
+
+    let (draft, accepted, acceptance) = sample_contracts(&metrics_defs(now), now);
+    check.value("#/components/schemas/Contract", &to_value(&draft));
+    check.value(&response_schema(&doc, "/v1/contracts", "get", "200"), &to_value(&page(vec![draft, accepted.clone()])));
+    check.value(
+        &response_schema(&doc, "/v1/contracts/{id}/accept", "post", "200"),
+        &serde_json::json!({ "contract": accepted, "customer": acceptance.customer }),
+    );
+    let rejected = RejectedEvent::new(
+        now,
+        &ApiError::new(ErrorCode::TimestampInFuture, "ahead").field("timestamp"),
+        r#"{"idempotency_key":"k","customer_id":"cus_1","event_name":"ocr","value":2}"#,
+    );
+    check.value(&response_schema(&doc, "/v1/rejections", "get", "200"), &to_value(&page(vec![rejected])));
 
     // Every schema a sample reached, with the properties no sample produced.
     for (pointer, (properties, keys)) in &check.seen {
@@ -290,6 +309,45 @@ fn d(s: &str) -> Decimal {
     s.parse().expect("a decimal")
 }
 
+fn metrics_defs(now: Timestamp) -> Vec<MetricDef> {
+    sample_metrics(now).into_iter().map(|m| m.def).collect()
+}
+
+/// A draft with an expiry and none of the later fields, and an accepted one with all.
+fn sample_contracts(metrics: &[MetricDef], now: Timestamp) -> (Contract, Contract, Acceptance) {
+    let code = &metrics[0].code;
+    let body = serde_json::json!({
+        "customer": {"name": "Acme", "email": "ap@acme.test", "external_id": "crm-1"},
+        "items": [
+            {"name": "Pages", "kind": "usage", "metric_code": code, "minimum": "5",
+             "price": {"model": "per_unit", "unit_amount": "0.1"}},
+            {"name": "Fee", "kind": "fixed", "price": {"model": "fixed", "amount": "9"}}
+        ],
+        "expires_at": "2027-01-01T00:00:00Z"
+    });
+    let terms = Terms::from_body(body.to_string().as_bytes(), now, metrics).expect("sample terms");
+    let draft = Contract::new(edgemeter_core::id::new_id("ctr", now, [1; 10]), terms, now);
+    let mut accepted = draft.clone();
+    accepted
+        .set_document(
+            Document {
+                name: "msa.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: 10,
+                sha256: "0".repeat(64),
+                uploaded_at: now,
+            },
+            now,
+        )
+        .expect("a draft takes a document");
+    let acceptance = accepted.begin_accept(now).expect("accepting");
+    accepted.finish_accept(&acceptance.customer.id, now).expect("accepted");
+    let mut canceled = draft.clone();
+    canceled.cancel(now).expect("a draft cancels");
+    accepted.canceled_at = canceled.canceled_at;
+    (draft, accepted, acceptance)
+}
+
 fn sample_customer(now: Timestamp) -> Customer {
     Customer {
         id: "cus_01".into(),
@@ -371,6 +429,7 @@ fn sample_invoice(customer: &Customer, items: &[Item], now: Timestamp) -> Invoic
     invoice.number = Some("INV-000001".into());
     invoice.finalized_at = Some(now);
     invoice.sent_at = Some(now);
+    invoice.voided_at = Some(now);
     invoice
 }
 

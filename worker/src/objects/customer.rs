@@ -429,6 +429,9 @@ impl CustomerObject {
                 if next == InvoiceStatus::Sent {
                     inv.sent_at = Some(now);
                 }
+                if next == InvoiceStatus::Void {
+                    inv.voided_at = Some(now);
+                }
                 self.with_book(ledger, "updating invoice", |_| {
                     ledger.put_invoice(&inv)?;
                     if webhooks && next == InvoiceStatus::Sent {
@@ -451,7 +454,7 @@ impl CustomerObject {
                 let mut inv = serde_json::to_value(&inv).map_err(|e| internal("rendering the upcoming invoice", e))?;
                 if let Some(o) = inv.as_object_mut() {
                     o.insert("status".into(), json!("upcoming"));
-                    for k in ["id", "number", "created_at", "finalized_at", "sent_at"] {
+                    for k in ["id", "number", "created_at", "finalized_at", "sent_at", "voided_at"] {
                         o.remove(k);
                     }
                 }

@@ -28,6 +28,12 @@ pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)], dai
 /// account's log): the newest rejected events first.
 pub async fn rejections(ctx: &Ctx, customer_id: Option<&str>, query: &[(String, String)]) -> Result<Reply, ApiError> {
     let (limit, cursor) = super::list_params(query)?;
+    // This log's cursors are positions in it: digits.
+    if query_value(query, "cursor")
+        .is_some_and(|c| c.is_empty() || c.len() > 15 || !c.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::invalid("cursor", "not a cursor this list gave"));
+    }
     let stub = match customer_id {
         Some(id) => customer_stub(&ctx.env, id).map_err(|e| ApiError { field: None, ..e })?,
         None => crate::protocol::account_log_stub(&ctx.env)?,
