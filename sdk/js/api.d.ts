@@ -377,11 +377,12 @@ export interface Invoice {
   createdAt: Timestamp | null;
   finalizedAt: Timestamp | null;
   sentAt: Timestamp | null;
+  voidedAt: Timestamp | null;
 }
 
 /** The current period's invoice as it stands: no id, number or dates yet. */
 export interface UpcomingInvoice
-  extends Omit<Invoice, 'id' | 'number' | 'status' | 'createdAt' | 'finalizedAt' | 'sentAt'> {
+  extends Omit<Invoice, 'id' | 'number' | 'status' | 'createdAt' | 'finalizedAt' | 'sentAt' | 'voidedAt'> {
   status: 'upcoming';
 }
 

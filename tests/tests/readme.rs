@@ -30,6 +30,10 @@ fn readme_walkthrough_runs_as_documented() {
         r#""number":"INV-000001""#,
         r#""status":"pending_approval""#,
         r#""status":"sent""#,
+        r#""code":"invalid_contract","message":"2 problems in the contract""#,
+        r#""field":"items[0].price.tiers[0].unit_amount""#,
+        r#""content_type":"application/pdf","size":15"#,
+        r#""status":"accepted""#,
     ] {
         assert!(stdout.contains(expected), "missing {expected} in:\n{stdout}");
     }

@@ -225,7 +225,8 @@ fn non_utf8_bytes_are_400_invalid_json() {
 fn unknown_routes_are_404_not_found() {
     let c = shared().client();
     let s = c.setup("count", json!({}));
-    for path in ["/", "/v1", "/v2/customers", "/v1/nope", "/v1/customers/x/y/z", "/v1/usage", "/healthz/x"] {
+    // `/` is the dashboard's (a redirect to `/dashboard/`).
+    for path in ["/dashboardx", "/v1", "/v2/customers", "/v1/nope", "/v1/customers/x/y/z", "/v1/usage", "/healthz/x"] {
         c.get(path).assert_error(404, "not_found", None);
         c.post_raw(path, b"{}", &[]).assert_error(404, "not_found", None);
         c.send("PROPFIND", path, None, &[]).assert_error(404, "not_found", None);
@@ -448,21 +449,22 @@ fn item_body_rules_name_their_field() {
         (usage(json!({"model": "package", "package_amount": "5"})), "missing_field", "price.package_size"),
         (tiers(json!([])), "invalid_field", "price.tiers"),
         (tiers(json!("flat")), "invalid_field", "price.tiers"),
-        (tiers(json!([{"up_to": 100, "unit_amount": "1"}])), "invalid_field", "price.tiers"),
+        // A tier's problem names the tier.
+        (tiers(json!([{"up_to": 100, "unit_amount": "1"}])), "invalid_field", "price.tiers[0].up_to"),
         (
             tiers(json!([{"up_to": null, "unit_amount": "1"}, {"up_to": null, "unit_amount": "2"}])),
             "invalid_field",
-            "price.tiers",
+            "price.tiers[0].up_to",
         ),
         (
             tiers(
                 json!([{"up_to": 100, "unit_amount": "1"}, {"up_to": 50, "unit_amount": "2"}, {"up_to": null, "unit_amount": "3"}]),
             ),
             "invalid_field",
-            "price.tiers",
+            "price.tiers[1].up_to",
         ),
-        (tiers(json!([{"up_to": null}])), "missing_field", "price.tiers.unit_amount"),
-        (tiers(json!([7])), "invalid_field", "price.tiers"),
+        (tiers(json!([{"up_to": null}])), "missing_field", "price.tiers[0].unit_amount"),
+        (tiers(json!([7])), "invalid_field", "price.tiers[0]"),
         (with_minimum(usage(json!({"model": "per_unit", "unit_amount": "1"})), json!("x")), "invalid_field", "minimum"),
         (
             with_minimum(usage(json!({"model": "per_unit", "unit_amount": "1"})), json!("-5")),

@@ -349,6 +349,8 @@ pub struct Invoice {
     pub finalized_at: Option<String>,
     #[serde(default)]
     pub sent_at: Option<String>,
+    #[serde(default)]
+    pub voided_at: Option<String>,
 }
 
 /// One item's line. The price breakdown differs by model (`unit_amount`, `tiers`,
