@@ -64,7 +64,10 @@ export function invoicePage({ params: [id] }) {
         h('section', { class: 'card', 'aria-labelledby': 'inv-history' }, h('h2', { id: 'inv-history' }, 'History'),
           h('ol', { class: 'history' }, history.map(([label, t]) => h('li', { class: t ? 'done' : 'todo' },
             h('span', null, label), ' ', h('time', { datetime: t ?? '' }, t ? when(t) : 'not yet'))),
-          inv.status === 'void' ? h('li', { class: 'done' }, h('span', null, 'Voided')) : null),
+          inv.status === 'void'
+            ? h('li', { class: 'done' }, h('span', null, 'Voided'), ' ',
+              inv.voided_at ? h('time', { datetime: inv.voided_at }, when(inv.voided_at)) : null)
+            : null),
           h('p', null, 'Now: ', badge(inv.status)))),
       h('section', { class: 'card' }, h('h2', null, 'Lines'), lines(inv)));
   }

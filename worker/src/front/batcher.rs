@@ -48,6 +48,12 @@ const POLL_MAX: Duration = Duration::from_millis(8);
 const STALLED: i64 = 10_000;
 /// How long a request waits for its fates in all before answering 500 (safe to retry).
 const WAIT_LIMIT: i64 = 60_000;
+/// How long a driver keeps driving its lane after answering its own client, before it
+/// hands the lane to a waiting request: Cloudflare ends `waitUntil` work 30 s after the
+/// response, and a driver cut off mid-call would leave its waiters to find the lane
+/// stalled ([`STALLED`]) and send their events again. Tests set it with
+/// `EDGEMETER_LANE_HANDOFF_MS` (0: hand off after every call).
+const HAND_OFF_AFTER: i64 = 20_000;
 
 /// One request's events for one customer: plain data.
 pub struct Part {
@@ -167,14 +173,22 @@ async fn drive_until_answered(
     if more {
         let (env, id) = (env.clone(), customer_id.to_owned());
         std::mem::forget(guard);
+        let hand_off_after = env
+            .var("EDGEMETER_LANE_HANDOFF_MS")
+            .ok()
+            .and_then(|v| v.to_string().parse::<i64>().ok())
+            .unwrap_or(HAND_OFF_AFTER);
+        let since = clock();
         ctx.wait_until(async move {
+            // Dropped when this driver stops, marking the lane undriven: a waiting
+            // request's next look (within `POLL_MAX`) takes it over in its own context.
             let _guard = Release(id.clone());
             loop {
                 // Let the event loop take in the requests already waiting to be read, so
                 // they ride in this call rather than the next: under load the lane is
                 // never idle, and this yield costs nothing but a turn of the loop.
                 Delay::from(Duration::ZERO).await;
-                if !one_call(&env, &id, now).await {
+                if !one_call(&env, &id, now).await || clock() - since >= hand_off_after {
                     break;
                 }
             }
