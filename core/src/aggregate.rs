@@ -7,6 +7,7 @@
 //! state never sees one event twice; [`aggregate`] applies the same rule for pure callers.
 
 use crate::event::ValidEvent;
+use crate::hash::ContentHash;
 use crate::metric::{Aggregation, MetricDef};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
@@ -25,11 +26,32 @@ pub struct LatestValue {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AggState {
-    Sum { total: Decimal, events: u64 },
-    Count { events: u64 },
-    Max { max: Option<Decimal>, events: u64 },
-    UniqueCount { values: BTreeSet<String>, events: u64 },
-    Latest { latest: Option<LatestValue>, events: u64 },
+    Sum {
+        total: Decimal,
+        events: u64,
+    },
+    Count {
+        events: u64,
+    },
+    Max {
+        max: Option<Decimal>,
+        events: u64,
+    },
+    /// The distinct values as digests ([`value_digest`]): 32 hex digits each however long
+    /// the value, so a state's size is bounded by [`MAX_DISTINCT_VALUES`], not by what
+    /// clients send. `values` holds raw values of states stored before digests: read,
+    /// never written, and digested by the state's next change.
+    UniqueCount {
+        #[serde(default)]
+        digests: BTreeSet<ContentHash>,
+        #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+        values: BTreeSet<String>,
+        events: u64,
+    },
+    Latest {
+        latest: Option<LatestValue>,
+        events: u64,
+    },
 }
 
 impl AggState {
@@ -39,7 +61,9 @@ impl AggState {
             Aggregation::Sum => AggState::Sum { total: Decimal::ZERO, events: 0 },
             Aggregation::Count => AggState::Count { events: 0 },
             Aggregation::Max => AggState::Max { max: None, events: 0 },
-            Aggregation::UniqueCount => AggState::UniqueCount { values: BTreeSet::new(), events: 0 },
+            Aggregation::UniqueCount => {
+                AggState::UniqueCount { digests: BTreeSet::new(), values: BTreeSet::new(), events: 0 }
+            }
             Aggregation::Latest => AggState::Latest { latest: None, events: 0 },
         }
     }
@@ -59,11 +83,10 @@ impl AggState {
                 *max = Some(max.map_or(ev.value, |m| m.max(ev.value)));
                 *events += 1;
             }
-            AggState::UniqueCount { values, events } => {
+            AggState::UniqueCount { digests, values, events } => {
+                digest_legacy(digests, values);
                 if let Some(v) = field.and_then(|f| ev.properties.get(f)) {
-                    if !values.contains(v.as_text()) {
-                        values.insert(v.as_text().to_owned());
-                    }
+                    digests.insert(value_digest(v.as_text()));
                 }
                 *events += 1;
             }
@@ -99,8 +122,12 @@ impl AggState {
                 };
                 *events += e;
             }
-            (AggState::UniqueCount { values, events }, AggState::UniqueCount { values: v, events: e }) => {
-                values.extend(v.iter().cloned());
+            (
+                AggState::UniqueCount { digests, values, events },
+                AggState::UniqueCount { digests: d, values: v, events: e },
+            ) => {
+                digest_legacy(digests, values);
+                digests.extend(d.iter().copied().chain(v.iter().map(|x| value_digest(x))));
                 *events += e;
             }
             (AggState::Latest { latest, events }, AggState::Latest { latest: l, events: e }) => {
@@ -124,10 +151,30 @@ impl AggState {
             AggState::Sum { total, .. } => *total,
             AggState::Count { events } => Decimal::from(*events),
             AggState::Max { max, .. } => max.unwrap_or(Decimal::ZERO),
-            AggState::UniqueCount { values, .. } => Decimal::from(values.len() as u64),
+            AggState::UniqueCount { .. } => Decimal::from(self.distinct() as u64),
             AggState::Latest { latest, .. } => latest.as_ref().map_or(Decimal::ZERO, |l| l.value),
         }
         .normalize()
+    }
+
+    /// How many distinct values a `unique_count` state holds (0 for other states).
+    pub fn distinct(&self) -> usize {
+        match self {
+            AggState::UniqueCount { digests, values, .. } => {
+                digests.len() + values.iter().filter(|v| !digests.contains(&value_digest(v))).count()
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether a `unique_count` state holds `value` already.
+    pub fn has_value(&self, value: &str) -> bool {
+        match self {
+            AggState::UniqueCount { digests, values, .. } => {
+                digests.contains(&value_digest(value)) || values.contains(value)
+            }
+            _ => false,
+        }
     }
 
     /// How many events the metric counted.
@@ -139,6 +186,29 @@ impl AggState {
             | AggState::UniqueCount { events, .. }
             | AggState::Latest { events, .. } => *events,
         }
+    }
+}
+
+/// Most distinct values a `unique_count` metric counts per customer and period: its state
+/// is one stored row, which Durable Objects' SQLite caps at 2 MB, and 40,000 digests take
+/// 1.4 MB as JSON. An event that would add one more is refused (`unique_count_limit`).
+pub const MAX_DISTINCT_VALUES: usize = 40_000;
+
+/// A distinct value's digest: SHA-256 cut to 128 bits, so that no client can make two
+/// values count as one (the content hash's XXH3 is fast, but its collisions can be made).
+pub fn value_digest(value: &str) -> ContentHash {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(value.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    ContentHash(u128::from_be_bytes(b))
+}
+
+/// Moves a state's legacy raw values into its digests.
+fn digest_legacy(digests: &mut BTreeSet<ContentHash>, values: &mut BTreeSet<String>) {
+    if !values.is_empty() {
+        digests.extend(values.iter().map(|v| value_digest(v)));
+        values.clear();
     }
 }
 
@@ -191,4 +261,26 @@ pub fn by_day<'e, 'a: 'e>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_stored_with_raw_values_reads_and_moves_to_digests() {
+        let mut s: AggState =
+            serde_json::from_str(r#"{"kind":"unique_count","values":["a","b"],"events":2}"#).expect("a legacy state");
+        assert_eq!((s.distinct(), s.has_value("a"), s.has_value("c")), (2, true, false));
+        let mut other = AggState::empty(Aggregation::UniqueCount);
+        if let AggState::UniqueCount { digests, .. } = &mut other {
+            digests.insert(value_digest("b"));
+            digests.insert(value_digest("c"));
+        }
+        s.merge(&other);
+        assert_eq!(s.quantity(), Decimal::from(3));
+        let text = serde_json::to_string(&s).expect("renders");
+        assert!(!text.contains("\"values\"") && !text.contains("\"a\""), "{text}");
+        assert_eq!(s.event_count(), 2);
+    }
 }

@@ -55,6 +55,7 @@ codes! {
     UnknownCustomer => "unknown_customer",
     UnknownEventName => "unknown_event_name",
     PeriodClosed => "period_closed",
+    UniqueCountLimit => "unique_count_limit",
     IdempotencyKeyReused => "idempotency_key_reused",
     // The same Idempotency-Key on a request still running: retry shortly (409).
     IdempotencyKeyInUse => "idempotency_key_in_use",

@@ -11,6 +11,10 @@ use serde_json::Value;
 pub const LOG_CAPACITY: usize = 100;
 /// The most of an event's JSON a log entry keeps, in bytes.
 pub const MAX_SENT_BYTES: usize = 4096;
+/// The deepest JSON a log entry keeps as JSON (deeper: as text): an entry travels inside
+/// an object call and is stored, and each wrapping must still parse under serde_json's
+/// nesting limit of 128.
+pub const MAX_SENT_DEPTH: usize = 32;
 /// The most rejections one ingest request writes to logs: a flood of bad events costs a
 /// bounded amount of log writes per request (the log keeps only the newest anyway).
 pub const MAX_LOGGED_PER_REQUEST: usize = LOG_CAPACITY;
@@ -39,7 +43,10 @@ impl RejectedEvent {
             }
             serde_json::json!({ "truncated": &sent[..end] })
         } else {
-            serde_json::from_str(sent).unwrap_or_else(|_| serde_json::json!({ "truncated": sent }))
+            serde_json::from_str(sent)
+                .ok()
+                .filter(|v| depth(v) <= MAX_SENT_DEPTH)
+                .unwrap_or_else(|| serde_json::json!({ "truncated": sent }))
         };
         let text = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_owned);
         RejectedEvent {
@@ -52,6 +59,15 @@ impl RejectedEvent {
             field: error.field.as_deref().map(str::to_owned),
             event,
         }
+    }
+}
+
+/// How deeply a JSON value nests (a scalar: 0).
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -71,5 +87,11 @@ mod tests {
         let kept = r.event["truncated"].as_str().unwrap();
         assert!(kept.len() <= MAX_SENT_BYTES && big.starts_with(kept));
         assert_eq!(r.customer_id, None);
+        // Deep JSON is kept as text, so the entry still parses inside an object call.
+        let deep = format!(r#"{{"properties":{{"p":{}1{}}}}}"#, "[".repeat(100), "]".repeat(100));
+        let r = RejectedEvent::new(Timestamp(5), &e, &deep);
+        assert_eq!(r.event["truncated"].as_str(), Some(deep.as_str()));
+        let call = serde_json::to_string(&serde_json::json!({"log": {"entries": [r]}})).unwrap();
+        assert!(serde_json::from_str::<Value>(&call).is_ok());
     }
 }

@@ -586,3 +586,57 @@ proptest! {
         }
     }
 }
+
+/// A `unique_count` metric holds at most `MAX_DISTINCT_VALUES` values per period (its
+/// state is one stored row): an event that would add one more is `full`, a value already
+/// held is still accepted, a retry of a refused event is refused the same way, and the
+/// state stays within a Durable Object row however long the values are.
+#[test]
+fn a_unique_count_stops_at_its_cap_and_says_so() {
+    use edgemeter_core::aggregate::MAX_DISTINCT_VALUES;
+    let unique = metric("u", "u", Aggregation::UniqueCount, Some("r"), false);
+    let metrics = vec![unique.clone()];
+    let mut storage = Storage::default();
+    let mut book = storage.load();
+    let ev = |i: usize, value: String| {
+        let props = Properties(vec![(Cow::Borrowed("r"), PropValue::Str(Cow::Owned(value)))]);
+        let ts = Timestamp(JAN + DAY_MS);
+        let hash = content_hash(CUSTOMER, "u", Decimal::ONE, Some(ts), &props);
+        ValidEvent {
+            idempotency_key: Cow::Owned(format!("00000000-0000-7000-8000-{i:012}")),
+            customer_id: Cow::Borrowed(CUSTOMER),
+            event_name: Cow::Borrowed("u"),
+            value: Decimal::ONE,
+            timestamp: ts,
+            timestamp_given: true,
+            properties: props,
+            hash,
+        }
+    };
+    // Values of the longest kind a property may hold.
+    let value = |i: usize| format!("{i:0>512}");
+    let batch = 1000;
+    for start in (0..MAX_DISTINCT_VALUES - 1).step_by(batch) {
+        let end = (start + batch).min(MAX_DISTINCT_VALUES - 1);
+        let events: Vec<_> = (start..end).map(|i| ev(i, value(i))).collect();
+        let fates = storage.ingest(&mut book, &metrics, &events);
+        assert!(fates.iter().all(|f| *f == Fate::Accepted));
+    }
+    // One place left: the first new value takes it, the next is refused, and so is its
+    // copy later in the batch and a retry; a value already held still counts its event.
+    let n = MAX_DISTINCT_VALUES;
+    let events = vec![ev(n, value(n)), ev(n + 1, value(n + 1)), ev(n + 1, value(n + 1)), ev(n + 2, value(7))];
+    let fates = storage.ingest(&mut book, &metrics, &events);
+    assert_eq!(fates, vec![Fate::Accepted, Fate::Full, Fate::Full, Fate::Accepted]);
+    assert_eq!(storage.ingest(&mut book, &metrics, &[ev(n + 1, value(n + 1))]), vec![Fate::Full]);
+    let state = &storage.aggregates[&("u".to_owned(), Timestamp(JAN))];
+    assert_eq!(state.quantity(), Decimal::from(MAX_DISTINCT_VALUES as u64));
+    assert_eq!(state.event_count(), MAX_DISTINCT_VALUES as u64 + 1);
+    let row = serde_json::to_string(state).unwrap();
+    assert!(row.len() < 1_500_000, "a state row of {} bytes", row.len());
+    // The next period starts empty.
+    let mut next = ev(n + 3, value(n + 1));
+    next.timestamp = Timestamp(FEB + DAY_MS);
+    next.hash = content_hash(CUSTOMER, "u", Decimal::ONE, Some(next.timestamp), &next.properties);
+    assert_eq!(storage.ingest(&mut book, &metrics, &[next]), vec![Fate::Accepted]);
+}

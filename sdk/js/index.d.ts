@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'unknown_customer'
   | 'unknown_event_name'
   | 'period_closed'
+  | 'unique_count_limit'
   | 'idempotency_key_reused'
   | 'forbidden_customer'
   // An earlier copy of a request with this Idempotency-Key is still running (409; the

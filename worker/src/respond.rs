@@ -27,6 +27,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | InvalidProperties
         | UnknownEventName
         | PeriodClosed
+        | UniqueCountLimit
         | UnknownMetric
         | InvalidContract => 400,
         Unauthorized => 401,

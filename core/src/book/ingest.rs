@@ -1,14 +1,14 @@
 //! A batch of a customer's events: each event's fate and the aggregate changes.
 
 use super::{Book, StateRow, StateWrites};
-use crate::aggregate::AggState;
+use crate::aggregate::{value_digest, AggState, MAX_DISTINCT_VALUES};
 use crate::event::ValidEvent;
 use crate::hash::ContentHash;
-use crate::metric::MetricDef;
+use crate::metric::{Aggregation, MetricDef};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One event's fate, in the order sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -22,6 +22,9 @@ pub enum Fate {
     Reused,
     /// It falls in a period whose invoice is final (`period_closed`).
     Closed,
+    /// It would add a distinct value to a `unique_count` metric that holds
+    /// [`MAX_DISTINCT_VALUES`] in its period already (`unique_count_limit`).
+    Full,
 }
 
 /// An accepted event the shell must store, by its index in the batch.
@@ -44,9 +47,9 @@ pub struct Ingested {
 struct FirstCopy {
     /// The content the key stands for: the stored event's, or else the first copy's.
     hash: ContentHash,
-    /// Whether that content is (or is now) stored, so a same copy is a duplicate; else
-    /// the first copy was refused as closed, and so is a same copy.
-    stored: bool,
+    /// What a later copy with that content is: a duplicate when the content is (or is
+    /// now) stored; else the first copy's refusal (closed, full), which it shares.
+    same: Fate,
 }
 
 impl Book {
@@ -71,14 +74,20 @@ impl Book {
         let mut new_events = Vec::new();
         let mut first: HashMap<&str, FirstCopy> = HashMap::with_capacity(events.len());
         let mut last_period: Option<crate::period::Period> = None;
+        // The `unique_count` metrics the batch may feed, and the distinct values its
+        // accepted events add to each (metric, period), to hold the cap across the batch.
+        let names: Vec<&str> = events.iter().map(|e| e.event_name.as_ref()).collect();
+        let uniques: Vec<MetricDef> = self
+            .metrics_for(metrics, &names)
+            .into_iter()
+            .filter(|m| m.aggregation == Aggregation::UniqueCount && m.field.is_some())
+            .cloned()
+            .collect();
+        let mut added: HashMap<(String, Timestamp), HashSet<ContentHash>> = HashMap::new();
         for (index, ev) in events.iter().enumerate() {
             let key = ev.idempotency_key.as_ref();
             if let Some(f) = first.get(key) {
-                fates.push(match (f.hash == ev.hash, f.stored) {
-                    (false, _) => Fate::Reused,
-                    (true, true) => Fate::Duplicate,
-                    (true, false) => Fate::Closed,
-                });
+                fates.push(if f.hash == ev.hash { f.same } else { Fate::Reused });
                 continue;
             }
             // Most events of a batch share a period: reuse the last one when it fits.
@@ -90,7 +99,7 @@ impl Book {
             let period_start = period.start;
             let fate = match stored.get(key) {
                 Some(h) => {
-                    first.insert(key, FirstCopy { hash: *h, stored: true });
+                    first.insert(key, FirstCopy { hash: *h, same: Fate::Duplicate });
                     if *h == ev.hash {
                         Fate::Duplicate
                     } else {
@@ -98,20 +107,54 @@ impl Book {
                     }
                 }
                 None => {
-                    let closed = self.is_closed(period_start);
-                    first.insert(key, FirstCopy { hash: ev.hash, stored: !closed });
-                    if closed {
+                    let fate = if self.is_closed(period_start) {
                         Fate::Closed
+                    } else if !self.room_for(&uniques, ev, period_start, &mut added) {
+                        Fate::Full
                     } else {
                         new_events.push(NewEvent { index, period_start });
                         Fate::Accepted
-                    }
+                    };
+                    let same = if fate == Fate::Accepted { Fate::Duplicate } else { fate };
+                    first.insert(key, FirstCopy { hash: ev.hash, same });
+                    fate
                 }
             };
             fates.push(fate);
         }
         let states = self.fold(metrics, events, &new_events);
         Ingested { fates, new_events, states }
+    }
+
+    /// Whether `ev` fits under every `unique_count` cap it feeds; if so, its values are
+    /// counted in `added`.
+    fn room_for(
+        &self,
+        uniques: &[MetricDef],
+        ev: &ValidEvent<'_>,
+        period_start: Timestamp,
+        added: &mut HashMap<(String, Timestamp), HashSet<ContentHash>>,
+    ) -> bool {
+        let mut new_values: Vec<(String, ContentHash)> = Vec::new();
+        for m in uniques.iter().filter(|m| m.matches(ev)) {
+            let Some(v) = m.field.as_deref().and_then(|f| ev.properties.get(f)) else { continue };
+            let k = (m.code.clone(), period_start);
+            let state = self.open.get(&k);
+            let digest = value_digest(v.as_text());
+            let batch = added.get(&k);
+            if state.is_some_and(|s| s.has_value(v.as_text())) || batch.is_some_and(|b| b.contains(&digest)) {
+                continue;
+            }
+            let held = state.map_or(0, AggState::distinct) + batch.map_or(0, HashSet::len);
+            if held >= MAX_DISTINCT_VALUES {
+                return false;
+            }
+            new_values.push((m.code.clone(), digest));
+        }
+        for (code, digest) in new_values {
+            added.entry((code, period_start)).or_default().insert(digest);
+        }
+        true
     }
 
     /// Folds the new events into each (metric, period) they feed: one write per pair

@@ -216,6 +216,16 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
                             )
                             .field("idempotency_key"),
                         ),
+                        Fate::Full => Outcome::Rejected(
+                            ApiError::new(
+                                ErrorCode::UniqueCountLimit,
+                                format!(
+                                    "a unique_count metric this event feeds counts at most {} distinct values per period",
+                                    edgemeter_core::aggregate::MAX_DISTINCT_VALUES
+                                ),
+                            )
+                            .field("properties"),
+                        ),
                         Fate::Closed => Outcome::Rejected(
                             ApiError::new(ErrorCode::PeriodClosed, "the event's service period is already invoiced")
                                 .field("timestamp"),
