@@ -86,7 +86,12 @@ impl AggState {
             AggState::UniqueCount { digests, values, events } => {
                 digest_legacy(digests, values);
                 if let Some(v) = field.and_then(|f| ev.properties.get(f)) {
-                    digests.insert(value_digest(v.as_text()));
+                    // The book refuses an event past the cap before it gets here; a
+                    // metric back-filled from events stored before it existed stops
+                    // at the cap too, so no state outgrows its row.
+                    if digests.len() < MAX_DISTINCT_VALUES {
+                        digests.insert(value_digest(v.as_text()));
+                    }
                 }
                 *events += 1;
             }

@@ -599,7 +599,10 @@ fn a_unique_count_stops_at_its_cap_and_says_so() {
     let mut storage = Storage::default();
     let mut book = storage.load();
     let ev = |i: usize, value: String| {
-        let props = Properties(vec![(Cow::Borrowed("r"), PropValue::Str(Cow::Owned(value)))]);
+        let props = Properties(vec![
+            (Cow::Borrowed("r"), PropValue::Str(Cow::Owned(value))),
+            (Cow::Borrowed("s"), PropValue::Str(Cow::Owned(i.to_string()))),
+        ]);
         let ts = Timestamp(JAN + DAY_MS);
         let hash = content_hash(CUSTOMER, "u", Decimal::ONE, Some(ts), &props);
         ValidEvent {
@@ -634,6 +637,14 @@ fn a_unique_count_stops_at_its_cap_and_says_so() {
     assert_eq!(state.event_count(), MAX_DISTINCT_VALUES as u64 + 1);
     let row = serde_json::to_string(state).unwrap();
     assert!(row.len() < 1_500_000, "a state row of {} bytes", row.len());
+    // A metric made later is back-filled from the stored events: 40,001 distinct `s`,
+    // counted up to the cap, so its state too stays within a row; and it is full, so a
+    // new `s` is refused.
+    let late = metric("s", "u", Aggregation::UniqueCount, Some("s"), false);
+    let both = vec![unique.clone(), late];
+    assert_eq!(storage.ingest(&mut book, &both, &[ev(n + 4, value(7))]), vec![Fate::Full]);
+    let backfilled = &storage.aggregates[&("s".to_owned(), Timestamp(JAN))];
+    assert_eq!(backfilled.distinct(), MAX_DISTINCT_VALUES);
     // The next period starts empty.
     let mut next = ev(n + 3, value(n + 1));
     next.timestamp = Timestamp(FEB + DAY_MS);

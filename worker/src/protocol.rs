@@ -34,6 +34,17 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` rows read in list order: a row past `limit` means a
+    /// next page, which starts after the last row kept (`cursor_of` it).
+    pub fn from_rows(mut data: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+        let more = data.len() > limit;
+        data.truncate(limit);
+        let next_cursor = if more { data.last().map(cursor_of) } else { None };
+        Page { data, next_cursor }
+    }
+}
+
 /// What a customer's object (`CustomerObject`) is asked to do.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -240,9 +240,7 @@ pub fn list_invoices(sql: &SqlStorage, limit: usize, cursor: Option<String>, sta
         )
         .and_then(|c| c.to_array())
         .map_err(storage)?;
-    let more = rows.len() > limit;
-    let rows = &rows[..rows.len().min(limit)];
-    let data: Vec<Value> = rows.iter().filter_map(|r| serde_json::from_str(&r.body).ok()).collect();
-    let next_cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
-    Ok(respond::json(200, &json!({"data": data, "next_cursor": next_cursor})))
+    let page = crate::protocol::Page::from_rows(rows, limit, |r| r.id.clone());
+    let data: Vec<Value> = page.data.iter().filter_map(|r| serde_json::from_str(&r.body).ok()).collect();
+    Ok(respond::json(200, &json!({"data": data, "next_cursor": page.next_cursor})))
 }

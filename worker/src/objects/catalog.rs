@@ -163,16 +163,10 @@ fn list_customers(
         "SELECT body FROM customers WHERE id > ? ORDER BY id LIMIT ?",
         vec![V::String(after), V::Integer(limit as i64 + 1)],
     )?;
-    let mut data: Vec<Customer> = rows
+    let data: Vec<Customer> = rows
         .iter()
         .map(|r| serde_json::from_str(&r.body))
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| internal("catalog storage", e))?;
-    let next_cursor = if data.len() > limit {
-        data.truncate(limit);
-        data.last().map(|c| c.id.clone())
-    } else {
-        None
-    };
-    Ok(respond::json(200, &Page { data, next_cursor }))
+    Ok(respond::json(200, &Page::from_rows(data, limit, |c| c.id.clone())))
 }

@@ -144,16 +144,10 @@ fn list(
         ),
     };
     let rows: Vec<BodyRow> = sql.exec(q, args).and_then(|c| c.to_array()).map_err(storage)?;
-    let mut data: Vec<Contract> = rows
+    let data: Vec<Contract> = rows
         .iter()
         .map(|r| serde_json::from_str::<Contract>(&r.body).map(|c| c.at(now)))
         .collect::<std::result::Result<_, _>>()
         .map_err(storage)?;
-    let next_cursor = if data.len() > limit {
-        data.truncate(limit);
-        data.last().map(|c| c.id.clone())
-    } else {
-        None
-    };
-    Ok(respond::json(200, &Page { data, next_cursor }))
+    Ok(respond::json(200, &Page::from_rows(data, limit, |c| c.id.clone())))
 }

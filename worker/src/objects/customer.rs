@@ -156,10 +156,9 @@ impl CustomerObject {
                     }
                 };
                 let rows = ledger.rejections(limit + 1, before).map_err(|e| internal("reading rejected events", e))?;
-                let more = rows.len() > limit;
-                let next_cursor = if more { rows.get(limit - 1).map(|(seq, _)| seq.to_string()) } else { None };
-                let data: Vec<RejectedEvent> = rows.into_iter().take(limit).map(|(_, r)| r).collect();
-                Ok(respond::json(200, &Page { data, next_cursor }))
+                let page = Page::from_rows(rows, limit, |(seq, _)| seq.to_string());
+                let data: Vec<RejectedEvent> = page.data.into_iter().map(|(_, r)| r).collect();
+                Ok(respond::json(200, &Page { data, next_cursor: page.next_cursor }))
             }
             other => self.invoicing(&ledger, other).await,
         }
