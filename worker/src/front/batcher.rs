@@ -109,13 +109,7 @@ fn clock() -> i64 {
 }
 
 /// Sends one request's events for a customer, batched with other requests' as above.
-pub async fn send(
-    env: &Env,
-    ctx: &Context,
-    customer_id: &str,
-    now: Timestamp,
-    part: Part,
-) -> Result<Vec<Fate>, ApiError> {
+pub async fn send(env: &Env, ctx: &Context, customer_id: &str, part: Part) -> Result<Vec<Fate>, ApiError> {
     let slot: Slot = Rc::new(RefCell::new(None));
     let drive_now = LANES.with(|lanes| {
         let mut lanes = lanes.borrow_mut();
@@ -124,7 +118,7 @@ pub async fn send(
         !std::mem::replace(&mut lane.driven, true)
     });
     if drive_now {
-        return drive_until_answered(env, ctx, customer_id, now, &slot).await;
+        return drive_until_answered(env, ctx, customer_id, &slot).await;
     }
     let started = clock();
     let mut nap = Duration::from_millis(1);
@@ -146,7 +140,7 @@ pub async fn send(
             stalled
         });
         if take_over {
-            return drive_until_answered(env, ctx, customer_id, now, &slot).await;
+            return drive_until_answered(env, ctx, customer_id, &slot).await;
         }
         if t - started > WAIT_LIMIT {
             return Err(internal("ingest", "waited too long for a customer's object"));
@@ -156,16 +150,10 @@ pub async fn send(
 
 /// Drives the lane until this request's own part is answered, then hands the rest of
 /// the queue to `waitUntil`, in this same request's context.
-async fn drive_until_answered(
-    env: &Env,
-    ctx: &Context,
-    customer_id: &str,
-    now: Timestamp,
-    slot: &Slot,
-) -> Result<Vec<Fate>, ApiError> {
+async fn drive_until_answered(env: &Env, ctx: &Context, customer_id: &str, slot: &Slot) -> Result<Vec<Fate>, ApiError> {
     let guard = Release(customer_id.to_owned());
     while slot.borrow().is_none() {
-        if !one_call(env, customer_id, now).await {
+        if !one_call(env, customer_id).await {
             break;
         }
     }
@@ -188,7 +176,7 @@ async fn drive_until_answered(
                 // they ride in this call rather than the next: under load the lane is
                 // never idle, and this yield costs nothing but a turn of the loop.
                 Delay::from(Duration::ZERO).await;
-                if !one_call(&env, &id, now).await || clock() - since >= hand_off_after {
+                if !one_call(&env, &id).await || clock() - since >= hand_off_after {
                     break;
                 }
             }
@@ -218,8 +206,10 @@ impl Drop for Release {
 }
 
 /// One object call carrying everything queued (up to [`MAX_EVENTS`]); each part's fates
-/// go to its slot. False when the queue was empty.
-async fn one_call(env: &Env, customer_id: &str, now: Timestamp) -> bool {
+/// go to its slot. False when the queue was empty. The call's "now" (when its events
+/// are received for storage) is the time of the call: a lane may be driven for a while
+/// by a request that arrived earlier.
+async fn one_call(env: &Env, customer_id: &str) -> bool {
     let batch: Vec<Queued> = LANES.with(|lanes| {
         let mut lanes = lanes.borrow_mut();
         let mut taken = Vec::new();
@@ -238,7 +228,7 @@ async fn one_call(env: &Env, customer_id: &str, now: Timestamp) -> bool {
     });
     let Some(first) = batch.first() else { return false };
     first.part.calls.set(first.part.calls.get() + 1);
-    let body = ingest_body(now, batch.iter().map(|q| &q.part));
+    let body = ingest_body(Timestamp(clock()), batch.iter().map(|q| &q.part));
     let result = match customer_stub(env, customer_id) {
         Ok(stub) => match call_raw(&stub, body).await {
             Ok(reply) => decode::<Fates>(&reply).map(|f| f.fates),

@@ -195,7 +195,7 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
         let metrics: Vec<MetricDef> =
             metrics.iter().filter(|m| names.contains(&m.event_name.as_str())).cloned().collect();
         let part = batcher::Part { events_json, count: idx.len(), metrics, calls: calls.clone() };
-        batcher::send(&ctx.env, &ctx.worker, customer_id, ctx.now, part)
+        batcher::send(&ctx.env, &ctx.worker, customer_id, part)
     });
     let replies = join_all(sends).await;
     let object_calls = calls.get();
