@@ -76,13 +76,14 @@ impl Book {
         let mut last_period: Option<crate::period::Period> = None;
         // The `unique_count` metrics the batch may feed, and the distinct values its
         // accepted events add to each (metric, period), to hold the cap across the batch.
-        let names: Vec<&str> = events.iter().map(|e| e.event_name.as_ref()).collect();
-        let uniques: Vec<MetricDef> = self
-            .metrics_for(metrics, &names)
-            .into_iter()
-            .filter(|m| m.aggregation == Aggregation::UniqueCount && m.field.is_some())
-            .cloned()
-            .collect();
+        // (Most batches feed none: then nothing is collected.)
+        let is_unique = |m: &MetricDef| m.aggregation == Aggregation::UniqueCount && m.field.is_some();
+        let uniques: Vec<MetricDef> = if metrics.iter().chain(self.seen.values()).any(is_unique) {
+            let names: Vec<&str> = events.iter().map(|e| e.event_name.as_ref()).collect();
+            self.metrics_for(metrics, &names).into_iter().filter(|m| is_unique(m)).cloned().collect()
+        } else {
+            Vec::new()
+        };
         let mut added: HashMap<(String, Timestamp), HashSet<ContentHash>> = HashMap::new();
         for (index, ev) in events.iter().enumerate() {
             let key = ev.idempotency_key.as_ref();

@@ -15,6 +15,7 @@ pub mod token;
 
 use crate::respond::Reply;
 use auth::Principal;
+use edgemeter_core::contract::MAX_DOCUMENT_BYTES;
 use edgemeter_core::ingest::MAX_BODY_BYTES;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
@@ -222,16 +223,19 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
     let principal = auth::authenticate(req, &ctx.env, ctx.now)?;
     let query = query_pairs(req);
     let method = req.method();
-    let body = if matches!(method, Method::Post | Method::Patch) { read_body(req).await? } else { Vec::new() };
     let is_ingest = op == Op::Ingest;
+    // Before the body is read: a key that may not use the route never sends 10 MiB.
     if !is_ingest {
         principal.require_secret()?;
     }
-    if op == Op::PutDocument {
-        // A raw file of up to 10 MiB, read by its handler: not JSON, not the 1 MiB limit.
-        let id = params.first().copied().unwrap_or_default();
-        return api::contracts::put_document(ctx, req, id, &query).await;
-    }
+    // A contract's document is a raw file of up to 10 MiB; every other body is JSON of
+    // up to 1 MiB.
+    let limit = if op == Op::PutDocument { MAX_DOCUMENT_BYTES } else { MAX_BODY_BYTES };
+    let body = if matches!(method, Method::Post | Method::Patch | Method::Put) {
+        read_body(req, limit).await?
+    } else {
+        Vec::new()
+    };
 
     let replay = if method == Method::Post { Replay::from_request(req, &path, &body)? } else { None };
     let Some(replay) = replay else {
@@ -301,7 +305,7 @@ async fn route(
         Op::ListContracts => api::contracts::list(ctx, query).await,
         Op::GetContract => api::contracts::get(ctx, id).await,
         Op::PatchContract => api::contracts::patch(ctx, id, body).await,
-        Op::PutDocument => Err(ApiError::new(ErrorCode::InternalError, "routed before reading the body")),
+        Op::PutDocument => api::contracts::put_document(ctx, id, query, body).await,
         Op::GetDocument => api::contracts::get_document(ctx, id).await,
         Op::AcceptContract => api::contracts::accept(ctx, id).await,
         Op::CancelContract => api::contracts::cancel(ctx, id).await,
@@ -317,19 +321,19 @@ async fn route(
     }
 }
 
-/// Reads the body, refusing more than the API's 1 MiB before reading when the client
-/// says how much it sends.
-async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::new(ErrorCode::PayloadTooLarge, format!("body exceeds {MAX_BODY_BYTES} bytes"));
+/// Reads the body, refusing more than `limit` bytes, before reading when the client says
+/// how much it sends.
+async fn read_body(req: &mut Request, limit: usize) -> std::result::Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::new(ErrorCode::PayloadTooLarge, format!("body exceeds {limit} bytes"));
     let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let body = req
         .bytes()
         .await
         .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("could not read the body: {e}")))?;
-    if body.len() > MAX_BODY_BYTES {
+    if body.len() > limit {
         return Err(too_large());
     }
     Ok(body)

@@ -6,12 +6,12 @@ use crate::front::replay::hex;
 use crate::front::Ctx;
 use crate::protocol::{Accepting, CatalogCall, CustomerCall};
 use crate::respond::{internal, Reply};
-use edgemeter_core::contract::{document_name, sniff_document, Contract, ContractStatus, Document, MAX_DOCUMENT_BYTES};
+use edgemeter_core::contract::{document_name, sniff_document, Contract, ContractStatus, Document};
 use edgemeter_core::customer::Customer;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use worker::{Bucket, HttpMetadata, Request};
+use worker::{Bucket, HttpMetadata};
 
 /// The R2 binding for documents.
 const DOCUMENTS: &str = "DOCUMENTS";
@@ -84,23 +84,11 @@ fn bucket(ctx: &Ctx) -> Result<Bucket, ApiError> {
     ctx.env.bucket(DOCUMENTS).map_err(|e| internal("R2 binding", e))
 }
 
-fn too_large() -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, format!("a document is at most {MAX_DOCUMENT_BYTES} bytes"))
-}
-
-/// `PUT /v1/contracts/{id}/document`: the raw file. Its type is read from its bytes; it is
-/// stored under its hash, then recorded on the draft.
-pub async fn put_document(
-    ctx: &Ctx,
-    req: &mut Request,
-    id: &str,
-    query: &[(String, String)],
-) -> Result<Reply, ApiError> {
+/// `PUT /v1/contracts/{id}/document`: the raw file (at most 10 MiB, read by the front).
+/// Its type is read from its bytes; it is stored under its hash, then recorded on the
+/// draft.
+pub async fn put_document(ctx: &Ctx, id: &str, query: &[(String, String)], bytes: &[u8]) -> Result<Reply, ApiError> {
     let id = contract_id(id)?;
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
-        return Err(too_large());
-    }
     let catalog = catalog_stub(&ctx.env)?;
     let contract: Contract =
         decode(&call(&catalog, &CatalogCall::GetContract { id: id.clone(), now: ctx.now }).await?)?;
@@ -110,26 +98,19 @@ pub async fn put_document(
             format!("the contract is {}; its document is final", contract.status.as_str()),
         ));
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("could not read the body: {e}")))?;
-    if bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(too_large());
-    }
-    let (content_type, ext) = sniff_document(&bytes).ok_or_else(|| {
+    let (content_type, ext) = sniff_document(bytes).ok_or_else(|| {
         ApiError::new(ErrorCode::UnsupportedMediaType, "a document must be a PDF, PNG, JPEG, GIF or WebP file")
     })?;
     let document = Document {
         name: document_name(query_value(query, "filename"), ext),
         content_type: content_type.to_owned(),
         size: bytes.len() as u64,
-        sha256: hex(&Sha256::digest(&bytes)),
+        sha256: hex(&Sha256::digest(bytes)),
         uploaded_at: ctx.now,
     };
     let meta = HttpMetadata { content_type: Some(content_type.to_owned()), ..Default::default() };
     bucket(ctx)?
-        .put(document.key(&id), bytes)
+        .put(document.key(&id), bytes.to_vec())
         .http_metadata(meta)
         .execute()
         .await
