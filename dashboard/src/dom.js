@@ -70,6 +70,29 @@ export function section(title, load, render, { id } = {}) {
 }
 
 /** A table with a header row; `rows` are arrays of cells (strings or nodes). */
+// A list read from the API page by page, with "Load more" while there is a next page.
+// `fetchPage(cursor)` resolves to `[page, context]`; `render(rows, context)` draws every
+// row loaded so far; `emptyText` stands in for none.
+export function pagedList({ what, fetchPage, render, emptyText }) {
+  const results = h('div', null);
+  let cursor = null;
+  let rows = [];
+  const more = h('button', { type: 'button', class: 'btn' }, 'Load more');
+  const load = (append) => {
+    if (!append) fill(results, loading(`Loading ${what}`));
+    more.disabled = true;
+    fetchPage(append ? cursor : null).then(([page, context]) => {
+      rows = append ? [...rows, ...page.data] : page.data;
+      cursor = page.next_cursor;
+      more.disabled = false;
+      fill(results, rows.length ? [render(rows, context), cursor ? more : null] : empty(emptyText));
+    }, (e) => fill(results, failure(e, () => load(false))));
+  };
+  more.addEventListener('click', () => load(true));
+  load(false);
+  return results;
+}
+
 export function table(caption, headers, rows, { className } = {}) {
   return h('div', { class: 'table-wrap' },
     h('table', { class: className },
