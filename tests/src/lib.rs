@@ -212,16 +212,7 @@ impl Server {
     }
 
     fn signal(&mut self, signal: &str) {
-        let group = format!("-{}", self.pgid);
-        let _ = Command::new("kill").args([&format!("-{signal}"), "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-            if Instant::now() > deadline {
-                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        signal_group(self.pgid, self.port, signal);
         let _ = self.child.wait();
         // Give workerd a moment to release its SQLite files before a restart reuses them.
         std::thread::sleep(Duration::from_millis(300));
@@ -483,6 +474,22 @@ impl Setup {
     /// An event for this setup's customer and event name, with a fresh key.
     pub fn event(&self, value: Value) -> Value {
         event(&self.customer, &self.event_name, value)
+    }
+}
+
+/// Sends `signal` to the process group `pgid` (a server started by [`spawn_wrangler`])
+/// and waits until its `port` is free, killing the group if it is still serving after
+/// 15 s.
+pub fn signal_group(pgid: u32, port: u16, signal: &str) {
+    let group = format!("-{pgid}");
+    let _ = Command::new("kill").args([&format!("-{signal}"), "--", &group]).status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if Instant::now() > deadline {
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -2,7 +2,7 @@
 //! stopping it stops workerd too, see TOOLCHAIN.md), and the CPU time a group has used.
 
 use edgemeter_tests::spawn_wrangler;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -73,16 +73,7 @@ impl Wrangler {
 
     /// Stops the whole process group and waits until the port is free.
     pub fn stop(&mut self) {
-        let group = format!("-{}", self.pgid);
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-            if Instant::now() > deadline {
-                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        edgemeter_tests::signal_group(self.pgid, self.port, "TERM");
         let _ = self.child.wait();
     }
 
