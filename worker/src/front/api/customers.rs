@@ -1,6 +1,6 @@
 //! API.md "Customers": create, get, list, patch.
 
-use super::{call, catalog_stub, customer_stub, decode, fresh_id, list_params};
+use super::{call, catalog_stub, customer_on_path, customer_stub, decode, fresh_id, list_params};
 use crate::front::Ctx;
 use crate::protocol::{CatalogCall, CustomerCall};
 use crate::respond::Reply;
@@ -25,7 +25,7 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
 }
 
 pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
-    call(&customer_stub(&ctx.env, id).map_err(not_found)?, &CustomerCall::Get).await
+    call(&customer_on_path(&ctx.env, id)?, &CustomerCall::Get).await
 }
 
 pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
@@ -34,7 +34,7 @@ pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> 
     // Validate here too, so a bad patch never reaches the object.
     CustomerInput::from_body(body.as_bytes(), ctx.now)?;
     let patch = CustomerCall::Patch { now: ctx.now, body: body.to_owned() };
-    let reply = call(&customer_stub(&ctx.env, id).map_err(not_found)?, &patch).await?;
+    let reply = call(&customer_on_path(&ctx.env, id)?, &patch).await?;
     if reply.ok() {
         let c: Customer = decode(&reply)?;
         decode::<serde_json::Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: c }).await?)?;
@@ -45,9 +45,4 @@ pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> 
 pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiError> {
     let (limit, cursor) = list_params(query)?;
     call(&catalog_stub(&ctx.env)?, &CatalogCall::ListCustomers { limit, cursor }).await
-}
-
-/// On a path, an unknown customer is a 404 `not_found` for the resource.
-fn not_found(e: ApiError) -> ApiError {
-    ApiError { field: None, ..e }
 }

@@ -68,6 +68,6 @@ pub async fn transition(ctx: &Ctx, id: &str, approve: bool) -> Result<Reply, Api
 /// `GET /v1/customers/{id}/invoices/upcoming`: the current period as if it ended now.
 pub async fn upcoming(ctx: &Ctx, customer_id: &str) -> Result<Reply, ApiError> {
     let metrics = metric_defs(&ctx.env).await?;
-    let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
+    let stub = super::customer_on_path(&ctx.env, customer_id)?;
     call(&stub, &CustomerCall::Upcoming { now: ctx.now, metrics }).await
 }

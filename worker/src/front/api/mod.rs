@@ -18,6 +18,12 @@ use edgemeter_core::metric::Metric;
 use edgemeter_core::ApiError;
 use worker::Env;
 
+/// The object of the customer a path names: a malformed id is a 404 for the resource
+/// (`unknown_customer`, no `field`: the path, not a body field, is at fault).
+pub fn customer_on_path(env: &Env, id: &str) -> Result<worker::Stub, ApiError> {
+    customer_stub(env, id).map_err(|e| ApiError { field: None, ..e })
+}
+
 /// Every metric, read from the catalog object (strongly consistent; admin paths).
 pub async fn all_metrics(env: &Env) -> Result<Vec<Metric>, ApiError> {
     let reply = call(&catalog_stub(env)?, &CatalogCall::ListMetrics).await?;

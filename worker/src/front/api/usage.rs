@@ -19,7 +19,7 @@ pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)], dai
         })?,
     };
     let metrics = metric_defs(&ctx.env).await?;
-    let stub = customer_stub(&ctx.env, customer_id).map_err(|e| ApiError { field: None, ..e })?;
+    let stub = super::customer_on_path(&ctx.env, customer_id)?;
     let request = if daily { CustomerCall::Daily { at, metrics } } else { CustomerCall::Usage { at, metrics } };
     call(&stub, &request).await
 }
@@ -35,7 +35,7 @@ pub async fn rejections(ctx: &Ctx, customer_id: Option<&str>, query: &[(String, 
         return Err(ApiError::invalid("cursor", "not a cursor this list gave"));
     }
     let stub = match customer_id {
-        Some(id) => customer_stub(&ctx.env, id).map_err(|e| ApiError { field: None, ..e })?,
+        Some(id) => super::customer_on_path(&ctx.env, id)?,
         None => crate::protocol::account_log_stub(&ctx.env)?,
     };
     call(&stub, &CustomerCall::ListRejections { limit, cursor, of_customer: customer_id.is_some() }).await
