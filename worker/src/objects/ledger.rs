@@ -358,7 +358,7 @@ impl Ledger {
         }
         let rows: Vec<Row> = self.rows(
             "SELECT seq, body FROM rejections WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-            vec![V::Integer(before.unwrap_or(i64::from(i32::MAX))), V::Integer(limit as i64)],
+            vec![V::Integer(before.unwrap_or(AFTER_ALL)), V::Integer(limit as i64)],
         )?;
         rows.into_iter().map(|r| Ok((r.seq, serde_json::from_str(&r.body).map_err(err)?))).collect()
     }
@@ -377,6 +377,8 @@ impl Ledger {
 /// A time before every period, as a bound in SQL: the smallest integer a JS number holds
 /// exactly (`i64::MIN` crosses to JS with a warning and a rounding).
 const BEFORE_ALL: i64 = -((1 << 53) - 1);
+/// The largest integer a JS number holds exactly: after every log position.
+const AFTER_ALL: i64 = (1 << 53) - 1;
 
 /// About this much JSON per set-based insert statement.
 const CHUNK_BYTES: usize = 256 * 1024;
