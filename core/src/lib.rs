@@ -16,6 +16,7 @@ pub mod id;
 pub mod ingest;
 pub mod input;
 pub mod invoice;
+pub mod machine;
 pub mod item;
 pub mod lifecycle;
 pub mod metric;

@@ -1,0 +1,2 @@
+//! The catalog's machine (the account's metrics, customer directory, billing index, invoice
+//! numbers and contracts).

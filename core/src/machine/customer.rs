@@ -1,0 +1,1 @@
+//! The customer's machine: every decision of a customer's object, driving its [`crate::book::Book`].
