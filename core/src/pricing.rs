@@ -319,6 +319,14 @@ fn mul(a: Decimal, b: Decimal) -> Result<Decimal, PricingError> {
 
 /// `a + b`, or an error where rust_decimal would round the sum.
 pub(crate) fn add(a: Decimal, b: Decimal) -> Result<Decimal, PricingError> {
+    // rust_decimal returns the other operand as it is when one is zero (`0.000 + 528.1` is
+    // `528.1`, scale 1), which the scale check below would take for a rounded sum.
+    if a.is_zero() {
+        return Ok(b);
+    }
+    if b.is_zero() {
+        return Ok(a);
+    }
     let s = a.checked_add(b).ok_or(PricingError::Overflow)?;
     if s.is_zero() || s.scale() == a.scale().max(b.scale()) {
         Ok(s)

@@ -660,3 +660,19 @@ proptest! {
         prop_assert_eq!(serde_json::to_string(&back).ok(), serde_json::to_string(&p).ok());
     }
 }
+
+/// A zero with decimals (`"flat_amount": "0.000"`, as people type it) is not an overflow:
+/// rust_decimal adds a zero by returning the other operand at its own scale, which the
+/// exactness check once took for a rounded sum, so every invoice of such a price failed
+/// (found by `customer_machine_props`).
+#[test]
+fn a_zero_with_decimals_prices_like_any_zero() {
+    let d = |s: &str| s.parse::<Decimal>().unwrap();
+    let tiers = vec![
+        Tier { up_to: Some(d("2")), unit_amount: d("0"), flat_amount: d("0.000") },
+        Tier { up_to: Some(d("5.5")), unit_amount: d("126"), flat_amount: d("87.1") },
+        Tier { up_to: None, unit_amount: d("13.38"), flat_amount: d("8.43") },
+    ];
+    let line = Price::Graduated { tiers }.price(d("13.4"), Currency::USD, Some(d("0.00"))).unwrap();
+    assert_eq!(line.amount, d("642.23"));
+}

@@ -2,20 +2,18 @@
 //! so a protocol is a type and a call the compiler cannot misspell.
 //!
 //! A call is one `POST` to the object with the request as JSON (externally tagged:
-//! `{"ingest": {…}}`, so the body streams without buffering). Every object answers with
-//! the API's own JSON (a resource, or `{"error": …}` with its status), which the front
-//! passes through or decodes: that answer, a [`Reply`], is the one reply type.
+//! `{"usage": {"ingest": {…}}}`). The customer's calls and their typed answers are
+//! `core::machine::customer`'s (each call names its answer, [`Ask`]); every object
+//! answers with the API's own JSON (a resource, or `{"error": …}` with its status), which
+//! the front passes through or decodes into the call's answer type.
 //!
 //! Nothing here imports from the front or from an object: both sides import this.
 
 use crate::respond::{internal, Reply};
 use edgemeter_core::contract::{Acceptance, Contract, ContractStatus, Document};
 use edgemeter_core::customer::Customer;
-use edgemeter_core::event::EventRecord;
 use edgemeter_core::invoice::Invoice;
-use edgemeter_core::item::Item;
-use edgemeter_core::metric::{Metric, MetricDef};
-use edgemeter_core::rejection::RejectedEvent;
+use edgemeter_core::metric::Metric;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -27,132 +25,12 @@ pub const KV: &str = "EDGEMETER_KV";
 /// Where the catalog publishes the metrics snapshot for ingest, in KV.
 pub const METRICS_KEY: &str = "catalog:metrics";
 
-/// A page of a list (API.md, "Conventions": `{"data", "next_cursor"}`).
-#[derive(Serialize, Deserialize)]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// A page from up to `limit + 1` rows read in list order: a row past `limit` means a
-    /// next page, which starts after the last row kept (`cursor_of` it).
-    pub fn from_rows(mut data: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String) -> Page<T> {
-        let more = data.len() > limit;
-        data.truncate(limit);
-        let next_cursor = if more { data.last().map(cursor_of) } else { None };
-        Page { data, next_cursor }
-    }
-}
-
-/// What a customer's object (`CustomerObject`) is asked to do.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CustomerCall<'a> {
-    /// Stores a new customer; the same customer again is answered as created (a retry).
-    Create {
-        customer: Customer,
-    },
-    Get,
-    /// A `PATCH` body, validated again against the stored customer.
-    Patch {
-        now: Timestamp,
-        body: String,
-    },
-    CreateItem {
-        item: Item,
-    },
-    ListItems,
-    /// Events from one or more requests, with the metrics their names feed. Answered
-    /// with [`Fates`], one per event in order, once they are durably written.
-    Ingest {
-        now: Timestamp,
-        metrics: Vec<MetricDef>,
-        #[serde(borrow)]
-        events: Vec<EventRecord<'a>>,
-    },
-    Void {
-        now: Timestamp,
-        key: String,
-        metrics: Vec<MetricDef>,
-    },
-    Usage {
-        at: Timestamp,
-        metrics: Vec<MetricDef>,
-    },
-    /// One invoicing step at `now` (drafts, finals, numbers, webhooks), with the numbers
-    /// the catalog reserved for this customer's final periods, by period start. Answered
-    /// with a [`RunReport`]: a run is one call per due customer.
-    InvoicingRun {
-        now: Timestamp,
-        metrics: Vec<MetricDef>,
-        numbers: Vec<(Timestamp, String)>,
-    },
-    ListInvoices {
-        status: Option<String>,
-    },
-    GetInvoice {
-        id: String,
-    },
-    ApproveInvoice {
-        now: Timestamp,
-        id: String,
-    },
-    VoidInvoice {
-        now: Timestamp,
-        id: String,
-    },
-    Upcoming {
-        now: Timestamp,
-        metrics: Vec<MetricDef>,
-    },
-    /// A metric by day over the period containing `at` (API.md "Usage": usage by day).
-    Daily {
-        at: Timestamp,
-        metrics: Vec<MetricDef>,
-    },
-    /// Creates the customer a contract names, with its items, in one transaction; a
-    /// repeat finds them and answers the same (`core::contract`).
-    Adopt {
-        acceptance: Acceptance,
-    },
-    /// Adds entries to this object's rejected-events log (newest kept). Needs no
-    /// customer: the account's log is the object named [`ACCOUNT_LOG`].
-    /// `of_customer`: only if the customer exists (else `unknown_customer`, nothing kept).
-    LogRejections {
-        entries: Vec<RejectedEvent>,
-        of_customer: bool,
-    },
-    /// The log, newest first; `of_customer` asks that the customer exist (404 if not).
-    ListRejections {
-        limit: usize,
-        cursor: Option<String>,
-        of_customer: bool,
-    },
-}
+pub use edgemeter_core::machine::customer::{self as customer, CustomerCall, Fates};
+pub use edgemeter_core::machine::{Ask, Page};
 
 /// The name of the customer-namespace object that keeps the account's rejected-events
 /// log (events naming no known customer). It never holds a customer.
 pub const ACCOUNT_LOG: &str = "account-rejections";
-
-/// The answer to [`CustomerCall::Ingest`].
-#[derive(Serialize, Deserialize)]
-pub struct Fates {
-    pub fates: Vec<edgemeter_core::book::Fate>,
-}
-
-/// The answer to [`CustomerCall::InvoicingRun`].
-#[derive(Serialize, Deserialize)]
-pub struct RunReport {
-    /// When the customer next needs a run.
-    pub next_due: Timestamp,
-    /// The start of its first period that is not final.
-    pub open_from: Timestamp,
-    /// Invoices the step created or changed, for the directory.
-    pub invoices: Vec<Invoice>,
-    /// Final periods still without a number.
-    pub unnumbered: Vec<Timestamp>,
-}
 
 /// The answer to [`CatalogCall::InvoicingPage`].
 #[derive(Serialize, Deserialize)]
@@ -285,6 +163,16 @@ pub fn is_kept(status: u16) -> bool {
 pub fn key_reused() -> ApiError {
     ApiError::new(ErrorCode::IdempotencyKeyReused, "this Idempotency-Key was used with a different request body")
         .field("Idempotency-Key")
+}
+
+/// Sends a call to a customer's object and returns its answer, to pass through.
+pub async fn customer_call<'a>(stub: &Stub, c: impl Into<CustomerCall<'a>>) -> Result<Reply, ApiError> {
+    call(stub, &c.into()).await
+}
+
+/// Sends a call to a customer's object and decodes the answer the call names.
+pub async fn ask<'a, C: Ask + Into<CustomerCall<'a>>>(stub: &Stub, c: C) -> Result<C::Answer, ApiError> {
+    decode(&customer_call(stub, c).await?)
 }
 
 /// Sends a request to an object and returns its answer.

@@ -48,8 +48,9 @@ pub struct StepInput<'a> {
     pub unnumbered: Vec<Invoice>,
     /// The catalog's numbers for this customer's periods, by period start.
     pub numbers: &'a [(Timestamp, String)],
-    /// Ids for invoices this step may create, one per period at least.
-    pub new_ids: Vec<String>,
+    /// The id of the invoice this step would create for a period, by period start, for
+    /// every period it looks at.
+    pub new_ids: Vec<(Timestamp, String)>,
     /// Whether webhooks are configured: deliveries are queued only then.
     pub webhooks: bool,
 }
@@ -102,7 +103,7 @@ impl Book {
             next_draft: now,
         };
         let number_for = |p: Timestamp| input.numbers.iter().find(|(s, _)| *s == p).map(|(_, n)| n.clone());
-        let mut ids = std::mem::take(&mut input.new_ids);
+        let ids = std::mem::take(&mut input.new_ids);
         for facts in std::mem::take(&mut input.periods) {
             let p = facts.period;
             let existing_status = facts.existing.as_ref().map(|i| i.status);
@@ -110,7 +111,7 @@ impl Book {
                 Stage::NotYet => break,
                 Stage::Draft => {
                     if matches!(existing_status, None | Some(InvoiceStatus::Draft)) {
-                        let inv = self.compute(&input, &facts, InvoiceStatus::Draft, &mut ids)?;
+                        let inv = self.compute(&input, &facts, InvoiceStatus::Draft, &ids)?;
                         out.invoices.push(inv);
                     }
                     break;
@@ -125,7 +126,7 @@ impl Book {
                             } else {
                                 InvoiceStatus::PendingApproval
                             };
-                            let mut inv = self.compute(&input, &facts, status, &mut ids)?;
+                            let mut inv = self.compute(&input, &facts, status, &ids)?;
                             inv.finalized_at = Some(now);
                             if self.customer.auto_send {
                                 inv.sent_at = Some(now);
@@ -142,8 +143,10 @@ impl Book {
                 }
             }
         }
+        // Only a final period's invoice takes a number: a draft voided by hand before its
+        // period is final waits for it like any other.
         for mut inv in std::mem::take(&mut input.unnumbered) {
-            if out.invoices.iter().any(|i| i.id == inv.id) {
+            if out.invoices.iter().any(|i| i.id == inv.id) || !self.is_closed(inv.period_start) {
                 continue;
             }
             let number = number_for(inv.period_start);
@@ -151,7 +154,12 @@ impl Book {
                 out.invoices.push(inv);
             }
         }
-        out.unnumbered = out.invoices.iter().filter(|i| i.needs_number()).map(|i| i.period_start).collect();
+        out.unnumbered = out
+            .invoices
+            .iter()
+            .filter(|i| i.needs_number() && self.is_closed(i.period_start))
+            .map(|i| i.period_start)
+            .collect();
         out.next_draft = draft_from(&schedule, self.first_open_period());
         Ok(out)
     }
@@ -163,14 +171,15 @@ impl Book {
         input: &StepInput<'_>,
         facts: &PeriodFacts,
         status: InvoiceStatus,
-        ids: &mut Vec<String>,
+        ids: &[(Timestamp, String)],
     ) -> Result<Invoice, ApiError> {
         let (id, created_at, number) = match &facts.existing {
             Some(e) => (e.id.clone(), e.created_at, e.number.clone()),
             None => {
-                let id = ids.pop().ok_or_else(|| {
-                    ApiError::new(crate::ErrorCode::InternalError, "an invoicing step ran out of invoice ids")
-                })?;
+                let id =
+                    ids.iter().find(|(p, _)| *p == facts.period.start).map(|(_, id)| id.clone()).ok_or_else(|| {
+                        ApiError::new(crate::ErrorCode::InternalError, "an invoicing step ran out of invoice ids")
+                    })?;
                 (id, input.now, None)
             }
         };

@@ -256,7 +256,7 @@ async fn one_call(env: &Env, customer_id: &str) -> bool {
     true
 }
 
-/// The JSON of a `CustomerCall::Ingest` carrying several parts, written from their
+/// The JSON of a customer's `Ingest` call (`{"usage": {"ingest": …}}`) carrying several parts, written from their
 /// ready-made JSON so no event is parsed or serialized again.
 pub fn ingest_body<'p>(now: Timestamp, parts: impl Iterator<Item = &'p Part> + Clone) -> Vec<u8> {
     let mut metrics: Vec<&MetricDef> = Vec::new();
@@ -267,7 +267,7 @@ pub fn ingest_body<'p>(now: Timestamp, parts: impl Iterator<Item = &'p Part> + C
     }
     let size: usize = parts.clone().map(|p| p.events_json.len() + 1).sum();
     let mut body = Vec::with_capacity(size + 256);
-    body.extend_from_slice(b"{\"ingest\":{\"now\":");
+    body.extend_from_slice(b"{\"usage\":{\"ingest\":{\"now\":");
     // Serializing a time and plain definitions cannot fail.
     body.extend_from_slice(&serde_json::to_vec(&now).unwrap_or_default());
     body.extend_from_slice(b",\"metrics\":");
@@ -281,14 +281,14 @@ pub fn ingest_body<'p>(now: Timestamp, parts: impl Iterator<Item = &'p Part> + C
         first = false;
         body.extend_from_slice(&p.events_json);
     }
-    body.extend_from_slice(b"]}}");
+    body.extend_from_slice(b"]}}}");
     body
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::CustomerCall;
+    use crate::protocol::customer::{CustomerCall, Ingest, UsageCall};
     use edgemeter_core::event::EventRecord;
     use edgemeter_core::ingest::parse_ingest;
 
@@ -322,7 +322,9 @@ mod tests {
         let empty = part(Vec::new(), 0, vec![def("mx", "x")]);
         let b = part(json(&valid[2..]), 1, vec![def("my", "y"), def("mx", "x")]);
         let bytes = ingest_body(now, [&a, &empty, &b].into_iter());
-        let CustomerCall::Ingest { now: n, metrics, events } = serde_json::from_slice(&bytes).unwrap() else {
+        let CustomerCall::Usage(UsageCall::Ingest(Ingest { now: n, metrics, events })) =
+            serde_json::from_slice(&bytes).unwrap()
+        else {
             panic!("not an ingest call")
         };
         assert_eq!(n, now);

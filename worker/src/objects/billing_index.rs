@@ -12,7 +12,7 @@
 //! handled it yet (`last_run`).
 
 use crate::objects::catalog::list_metric_defs;
-use crate::protocol::{call, customer_stub, decode, CustomerCall, PageReply, RunReport};
+use crate::protocol::{ask, customer, customer_stub, PageReply};
 use crate::respond::{self, internal};
 use edgemeter_core::customer::Customer;
 use edgemeter_core::invoice::{invoice_number, Invoice};
@@ -84,12 +84,10 @@ pub async fn page(env: &Env, sql: &SqlStorage, now: Timestamp) -> Answer {
                 numbers.push((start, reserve_number(sql, &d.customer_id, start)?));
             }
         }
-        calls.push(CustomerCall::InvoicingRun { now, metrics: metrics.clone(), numbers });
+        calls.push(customer::Run { now, metrics: metrics.clone(), numbers });
     }
-    let runs = due
-        .iter()
-        .zip(&calls)
-        .map(|(d, run)| async move { decode::<RunReport>(&call(&customer_stub(env, &d.customer_id)?, run).await?) });
+    let runs =
+        due.iter().zip(calls).map(|(d, run)| async move { ask(&customer_stub(env, &d.customer_id)?, run).await });
     let results = join_all(runs).await;
 
     let mut failed = 0;

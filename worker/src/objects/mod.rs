@@ -6,7 +6,6 @@ mod catalog;
 mod contracts;
 mod customer;
 mod idempotency;
-mod invoicing;
 mod ledger;
 mod tx;
 

@@ -5,6 +5,7 @@
 //! the closure's `Err` becomes a JS exception inside `transactionSync`, so nothing written
 //! before it is kept. The ingest test `failed_batch_keeps_nothing` holds this.
 
+use edgemeter_core::{ApiError, ErrorCode};
 use wasm_bindgen::prelude::*;
 use worker::Storage;
 
@@ -18,7 +19,21 @@ extern "C" {
 }
 
 /// Runs `f` in one transaction: committed if it returns `Ok`, rolled back on `Err`.
-pub fn atomically<T>(storage: &Storage, mut f: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+pub fn atomically<T>(storage: &Storage, f: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+    run(storage, f, |e| e)
+}
+
+/// [`atomically`] for a machine's call, whose errors keep their code across the rollback
+/// (a `409` stays a `409`).
+pub fn transaction<T>(storage: &Storage, f: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    run(storage, f, |e| ApiError::new(ErrorCode::InternalError, e))
+}
+
+fn run<T, E: std::fmt::Display>(
+    storage: &Storage,
+    mut f: impl FnMut() -> Result<T, E>,
+    from_js: impl FnOnce(String) -> E,
+) -> Result<T, E> {
     let raw: &TxStorage = storage.as_raw().unchecked_ref();
     let mut out = None;
     let mut err = None;
@@ -28,15 +43,16 @@ pub fn atomically<T>(storage: &Storage, mut f: impl FnMut() -> Result<T, String>
             Ok(JsValue::UNDEFINED)
         }
         Err(e) => {
-            err = Some(e.clone());
-            Err(JsValue::from_str(&e))
+            let message = JsValue::from_str(&e.to_string());
+            err = Some(e);
+            Err(message)
         }
     };
     let result = raw.transaction_sync(&mut body);
     match (result, out, err) {
         (Ok(_), Some(v), _) => Ok(v),
         (_, _, Some(e)) => Err(e),
-        (Err(e), _, None) => Err(format!("transaction failed: {e:?}")),
-        (Ok(_), None, None) => Err("transaction returned nothing".into()),
+        (Err(e), _, None) => Err(from_js(format!("transaction failed: {e:?}"))),
+        (Ok(_), None, None) => Err(from_js("transaction returned nothing".into())),
     }
 }

@@ -4,7 +4,7 @@
 use super::{call, catalog_stub, customer_stub, decode, fresh_id, list_params, query_value};
 use crate::front::replay::hex;
 use crate::front::Ctx;
-use crate::protocol::{Accepting, CatalogCall, CustomerCall};
+use crate::protocol::{ask, customer, Accepting, CatalogCall};
 use crate::respond::{internal, Reply};
 use edgemeter_core::contract::{document_name, sniff_document, Contract, ContractStatus, Document};
 use edgemeter_core::customer::Customer;
@@ -66,7 +66,7 @@ pub async fn accept(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let catalog = catalog_stub(&ctx.env)?;
     let begun: Accepting = decode(&call(&catalog, &CatalogCall::BeginAccept { id: id.clone(), now: ctx.now }).await?)?;
     let stub = customer_stub(&ctx.env, &begun.acceptance.customer.id)?;
-    let customer: Customer = decode(&call(&stub, &CustomerCall::Adopt { acceptance: begun.acceptance }).await?)?;
+    let customer: Customer = ask(&stub, customer::Adopt { acceptance: begun.acceptance }).await?;
     if ctx.fault.as_deref() == Some("accept-after-customer") {
         return Err(ApiError::new(ErrorCode::InternalError, format!("fault injected after creating {}", customer.id)));
     }

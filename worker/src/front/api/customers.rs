@@ -1,8 +1,9 @@
 //! API.md "Customers": create, get, list, patch.
 
-use super::{call, catalog_stub, customer_on_path, customer_stub, decode, fresh_id, list_params};
+use super::list_params;
+use super::{call, catalog_stub, customer, customer_call, customer_on_path, customer_stub, decode, fresh_id};
 use crate::front::Ctx;
-use crate::protocol::{CatalogCall, CustomerCall};
+use crate::protocol::CatalogCall;
 use crate::respond::Reply;
 use edgemeter_core::customer::{Customer, CustomerInput};
 use edgemeter_core::ApiError;
@@ -10,7 +11,7 @@ use edgemeter_core::ApiError;
 pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
     let customer = CustomerInput::from_body(body, ctx.now)?.create(fresh_id("cus", ctx)?, ctx.now)?;
     // The customer's own object is the authority; the directory copy only serves lists.
-    let reply = call(&customer_stub(&ctx.env, &customer.id)?, &CustomerCall::Create { customer }).await?;
+    let reply = customer_call(&customer_stub(&ctx.env, &customer.id)?, customer::Create { customer }).await?;
     let created: Customer = decode(&reply)?;
     if ctx.fault.as_deref() == Some("after-object") {
         return Err(ApiError::new(
@@ -25,7 +26,7 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
 }
 
 pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
-    call(&customer_on_path(&ctx.env, id)?, &CustomerCall::Get).await
+    customer_call(&customer_on_path(&ctx.env, id)?, customer::Get {}).await
 }
 
 pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> {
@@ -33,8 +34,8 @@ pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> 
         .map_err(|_| ApiError::new(edgemeter_core::ErrorCode::InvalidJson, "body is not UTF-8"))?;
     // Validate here too, so a bad patch never reaches the object.
     CustomerInput::from_body(body.as_bytes(), ctx.now)?;
-    let patch = CustomerCall::Patch { now: ctx.now, body: body.to_owned() };
-    let reply = call(&customer_on_path(&ctx.env, id)?, &patch).await?;
+    let patch = customer::Patch { now: ctx.now, body: body.to_owned() };
+    let reply = customer_call(&customer_on_path(&ctx.env, id)?, patch).await?;
     if reply.ok() {
         let c: Customer = decode(&reply)?;
         decode::<serde_json::Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: c }).await?)?;

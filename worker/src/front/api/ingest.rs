@@ -8,7 +8,7 @@ use crate::front::auth::Principal;
 use crate::front::batcher;
 use crate::front::metrics_cache::metrics_for_ingest;
 use crate::front::Ctx;
-use crate::protocol::{account_log_stub, call, customer_stub, decode, CustomerCall};
+use crate::protocol::{account_log_stub, ask, customer, customer_stub};
 use crate::respond::{internal, Reply};
 use edgemeter_core::book::Fate;
 use edgemeter_core::event::EventRecord;
@@ -86,9 +86,7 @@ fn log_rejections(ctx: &Ctx, events: &[Result<ValidEvent, Rejected>], outcomes: 
             let mut written = match &log {
                 Some(id) => match customer_stub(&env, id) {
                     Ok(stub) => {
-                        call(&stub, &CustomerCall::LogRejections { entries: entries.clone(), of_customer: true })
-                            .await
-                            .and_then(|r| decode::<serde_json::Value>(&r))
+                        ask(&stub, customer::LogRejections { entries: entries.clone(), of_customer: true }).await
                     }
                     Err(e) => Err(e),
                 },
@@ -97,9 +95,7 @@ fn log_rejections(ctx: &Ctx, events: &[Result<ValidEvent, Rejected>], outcomes: 
             // An event naming a customer that does not exist goes to the account's log.
             if written.as_ref().is_err_and(|e| e.code == ErrorCode::UnknownCustomer) {
                 written = match account_log_stub(&env) {
-                    Ok(stub) => call(&stub, &CustomerCall::LogRejections { entries, of_customer: false })
-                        .await
-                        .and_then(|r| decode::<serde_json::Value>(&r)),
+                    Ok(stub) => ask(&stub, customer::LogRejections { entries, of_customer: false }).await,
                     Err(e) => Err(e),
                 };
             }

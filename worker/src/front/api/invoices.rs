@@ -4,18 +4,18 @@
 
 use super::{call, catalog_stub, customer_stub, decode, list_params, metric_defs, query_value};
 use crate::front::Ctx;
-use crate::protocol::{CatalogCall, CustomerCall};
+use crate::protocol::{customer, customer_call, CatalogCall};
 use crate::respond::Reply;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde_json::{json, Value};
 
-fn status_param(query: &[(String, String)]) -> Result<Option<String>, ApiError> {
+fn status_param(query: &[(String, String)]) -> Result<Option<InvoiceStatus>, ApiError> {
     match query_value(query, "status") {
         None | Some("") => Ok(None),
         Some(s) => InvoiceStatus::parse(s)
-            .map(|st| Some(st.as_str().to_owned()))
+            .map(Some)
             .ok_or_else(|| ApiError::invalid("status", "`status` must be draft, pending_approval, sent or void")),
     }
 }
@@ -25,13 +25,18 @@ pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiErr
     let status = status_param(query)?;
     match query_value(query, "customer_id").filter(|c| !c.is_empty()) {
         Some(customer_id) => {
-            let reply = call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::ListInvoices { status }).await?;
+            let reply =
+                customer_call(&customer_stub(&ctx.env, customer_id)?, customer::ListInvoices { status }).await?;
             let data: Vec<Value> = decode(&reply)?;
             Reply::json(200, &json!({"data": data, "next_cursor": null}))
         }
         None => {
             let (limit, cursor) = list_params(query)?;
-            call(&catalog_stub(&ctx.env)?, &CatalogCall::ListInvoices { limit, cursor, status }).await
+            call(
+                &catalog_stub(&ctx.env)?,
+                &CatalogCall::ListInvoices { limit, cursor, status: status.map(|s| s.as_str().to_owned()) },
+            )
+            .await
         }
     }
 }
@@ -49,15 +54,19 @@ async fn owner(ctx: &Ctx, id: &str) -> Result<String, ApiError> {
 
 pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let customer = owner(ctx, id).await?;
-    call(&customer_stub(&ctx.env, &customer)?, &CustomerCall::GetInvoice { id: id.to_owned() }).await
+    customer_call(&customer_stub(&ctx.env, &customer)?, customer::GetInvoice { id: id.to_owned() }).await
 }
 
 /// `POST /v1/invoices/{id}/approve` (`approve`) and `/void`.
 pub async fn transition(ctx: &Ctx, id: &str, approve: bool) -> Result<Reply, ApiError> {
     let customer = owner(ctx, id).await?;
     let (now, id) = (ctx.now, id.to_owned());
-    let change = if approve { CustomerCall::ApproveInvoice { now, id } } else { CustomerCall::VoidInvoice { now, id } };
-    let reply = call(&customer_stub(&ctx.env, &customer)?, &change).await?;
+    let stub = customer_stub(&ctx.env, &customer)?;
+    let reply = if approve {
+        customer_call(&stub, customer::Approve { now, id }).await?
+    } else {
+        customer_call(&stub, customer::VoidInvoice { now, id }).await?
+    };
     if reply.ok() {
         let inv: Invoice = decode(&reply)?;
         decode::<Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutInvoices { invoices: vec![inv] }).await?)?;
@@ -69,5 +78,5 @@ pub async fn transition(ctx: &Ctx, id: &str, approve: bool) -> Result<Reply, Api
 pub async fn upcoming(ctx: &Ctx, customer_id: &str) -> Result<Reply, ApiError> {
     let metrics = metric_defs(&ctx.env).await?;
     let stub = super::customer_on_path(&ctx.env, customer_id)?;
-    call(&stub, &CustomerCall::Upcoming { now: ctx.now, metrics }).await
+    customer_call(&stub, customer::Upcoming { now: ctx.now, metrics }).await
 }

@@ -1,9 +1,9 @@
 //! API.md "Items": a customer's items, kept in the customer's own object.
 
-use super::{all_metrics, call, customer_stub, fresh_id, query_value};
+use super::{all_metrics, ask, customer_stub, fresh_id, query_value};
 use crate::front::Ctx;
-use crate::protocol::CustomerCall;
 use crate::protocol::Page;
+use crate::protocol::{customer, customer_call};
 use crate::respond::Reply;
 use edgemeter_core::item::{Item, ItemInput};
 use edgemeter_core::{ApiError, ErrorCode};
@@ -31,7 +31,7 @@ pub async fn create(ctx: &Ctx, customer_id: &str, body: &[u8]) -> Result<Reply, 
         minimum: input.minimum,
         created_at: ctx.now,
     };
-    call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::CreateItem { item }).await
+    customer_call(&customer_stub(&ctx.env, customer_id)?, customer::CreateItem { item }).await
 }
 
 /// `GET /v1/items?customer_id=…`.
@@ -39,7 +39,6 @@ pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiErr
     let customer_id = query_value(query, "customer_id").ok_or_else(|| {
         ApiError::new(ErrorCode::MissingField, "`customer_id` query parameter is required").field("customer_id")
     })?;
-    let reply = call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::ListItems).await?;
-    let items: Vec<Item> = super::decode(&reply)?;
+    let items = ask(&customer_stub(&ctx.env, customer_id)?, customer::ListItems {}).await?;
     Reply::json(200, &Page { data: items, next_cursor: None })
 }

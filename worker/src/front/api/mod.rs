@@ -12,7 +12,7 @@ pub mod usage;
 
 use crate::protocol::CatalogCall;
 use crate::protocol::Page;
-pub use crate::protocol::{call, catalog_stub, customer_stub, decode};
+pub use crate::protocol::{ask, call, catalog_stub, customer, customer_call, customer_stub, decode};
 use crate::respond::internal;
 use edgemeter_core::metric::Metric;
 use edgemeter_core::ApiError;

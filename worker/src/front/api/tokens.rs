@@ -1,10 +1,10 @@
 //! API.md "Customer tokens": `POST /v1/tokens` mints a short-lived token that may only
 //! ingest events for one customer.
 
-use super::{call, customer_stub, decode};
+use super::customer_stub;
 use crate::front::token::{self, MAX_TTL_SECONDS};
 use crate::front::Ctx;
-use crate::protocol::CustomerCall;
+use crate::protocol::{ask, customer};
 use crate::respond::Reply;
 use edgemeter_core::customer::Customer;
 use edgemeter_core::input::Fields;
@@ -18,7 +18,7 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
     let ttl = f.opt_u64("ttl_seconds", 1, MAX_TTL_SECONDS)?.unwrap_or(3600);
     f.finish()?;
     // The customer must exist: a token for nobody would only hide a typo.
-    let customer: Customer = decode(&call(&customer_stub(&ctx.env, &customer_id)?, &CustomerCall::Get).await?)?;
+    let customer: Customer = ask(&customer_stub(&ctx.env, &customer_id)?, customer::Get {}).await?;
     let claims = Claims::new(customer.id, ctx.now, ttl);
     let token = token::mint(&ctx.env, &claims)?;
     Reply::json(201, &json!({"token": token, "customer_id": claims.customer_id, "expires_at": claims.expires_at}))

@@ -1,8 +1,8 @@
 //! API.md "Usage and upcoming invoice" (usage) and `POST /v1/usage/void`.
 
-use super::{call, customer_stub, metric_defs, query_value};
+use super::{customer_call, customer_stub, metric_defs, query_value};
 use crate::front::Ctx;
-use crate::protocol::CustomerCall;
+use crate::protocol::customer;
 use crate::respond::Reply;
 use edgemeter_core::ingest::canonical_uuid;
 use edgemeter_core::input::Fields;
@@ -20,8 +20,11 @@ pub async fn usage(ctx: &Ctx, customer_id: &str, query: &[(String, String)], dai
     };
     let metrics = metric_defs(&ctx.env).await?;
     let stub = super::customer_on_path(&ctx.env, customer_id)?;
-    let request = if daily { CustomerCall::Daily { at, metrics } } else { CustomerCall::Usage { at, metrics } };
-    call(&stub, &request).await
+    if daily {
+        customer_call(&stub, customer::Daily { at, metrics }).await
+    } else {
+        customer_call(&stub, customer::Usage { at, metrics }).await
+    }
 }
 
 /// `GET /v1/customers/{id}/rejections` (`Some(id)`) and `GET /v1/rejections` (the
@@ -38,7 +41,7 @@ pub async fn rejections(ctx: &Ctx, customer_id: Option<&str>, query: &[(String, 
         Some(id) => super::customer_on_path(&ctx.env, id)?,
         None => crate::protocol::account_log_stub(&ctx.env)?,
     };
-    call(&stub, &CustomerCall::ListRejections { limit, cursor, of_customer: customer_id.is_some() }).await
+    customer_call(&stub, customer::ListRejections { limit, cursor, of_customer: customer_id.is_some() }).await
 }
 
 /// `POST /v1/usage/void` `{"idempotency_key", "customer_id"}`. The customer is required:
@@ -59,5 +62,5 @@ pub async fn void(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorCode::MissingCustomerId, "`customer_id` is required").field("customer_id"))?;
     f.finish()?;
     let metrics = metric_defs(&ctx.env).await?;
-    call(&customer_stub(&ctx.env, &customer_id)?, &CustomerCall::Void { now: ctx.now, key, metrics }).await
+    customer_call(&customer_stub(&ctx.env, &customer_id)?, customer::Void { now: ctx.now, key, metrics }).await
 }

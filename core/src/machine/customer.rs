@@ -1,1 +1,0 @@
-//! The customer's machine: every decision of a customer's object, driving its [`crate::book::Book`].

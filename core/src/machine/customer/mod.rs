@@ -1,0 +1,118 @@
+//! The customer's machine: every decision a customer's Durable Object makes, driving the
+//! customer's [`Book`] over a [`CustomerStore`].
+//!
+//! The object parses a [`CustomerCall`], runs [`CustomerMachine::handle`] in one
+//! transaction, sends the webhooks the answer asks for, and renders the answer
+//! ([`CustomerMachine::render`]). The machine keeps the book in memory between calls; a
+//! call that fails drops it (the shell rolls the call's writes back), so the next call
+//! loads it again from what was committed.
+
+mod answers;
+mod calls;
+mod invoices;
+mod memory;
+mod record;
+mod store;
+mod usage;
+
+pub use answers::*;
+pub use calls::*;
+pub use invoices::{backoff, DELIVERIES_PER_CALL};
+pub use memory::MemoryStore;
+pub use store::{CustomerStore, Outgoing};
+
+use crate::book::Book;
+use crate::{ApiError, ErrorCode};
+use serde::Serialize;
+
+/// A customer's decisions; see the module docs.
+#[derive(Debug, Default)]
+pub struct CustomerMachine {
+    /// Loaded on first use; `None` until then, after a failed call, or while the customer
+    /// does not exist.
+    book: Option<Book>,
+    /// Whether webhooks are configured: deliveries are queued only then.
+    webhooks: bool,
+}
+
+/// A call's outcome before it is rendered: what to answer, and whether webhook
+/// deliveries are due first.
+#[derive(Debug)]
+pub struct Handled {
+    pub status: u16,
+    body: Body,
+    /// Send the deliveries due at this time ([`CustomerMachine::due_deliveries`]) before
+    /// rendering the answer.
+    pub deliver: Option<crate::time::Timestamp>,
+}
+
+#[derive(Debug)]
+enum Body {
+    Json(String),
+    /// A run's report, whose `next_due` depends on the deliveries' outcome.
+    Run(RunReport),
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<String, ApiError> {
+    serde_json::to_string(v).map_err(|e| ApiError::new(ErrorCode::InternalError, format!("rendering an answer: {e}")))
+}
+
+fn json<T: Serialize>(status: u16, v: &T) -> Result<Handled, ApiError> {
+    Ok(Handled { status, body: Body::Json(to_json(v)?), deliver: None })
+}
+
+pub(crate) fn unknown_customer() -> ApiError {
+    ApiError::new(ErrorCode::UnknownCustomer, "no such customer").field("customer_id")
+}
+
+impl CustomerMachine {
+    pub fn new(webhooks: bool) -> CustomerMachine {
+        CustomerMachine { book: None, webhooks }
+    }
+
+    /// Decides one call; its writes go to `store`, which the shell commits as one
+    /// transaction if this returns `Ok` and rolls back if it returns `Err`.
+    pub fn handle(&mut self, call: CustomerCall<'_>, store: &mut impl CustomerStore) -> Result<Handled, ApiError> {
+        let out = match call {
+            CustomerCall::Record(c) => self.record(c, store),
+            CustomerCall::Usage(c) => self.usage_call(c, store),
+            CustomerCall::Invoices(c) => self.invoices(c, store),
+            CustomerCall::Rejections(c) => self.rejections(c, store),
+        };
+        if out.is_err() {
+            self.book = None;
+        }
+        out
+    }
+
+    /// The answer's status and JSON body, after any deliveries it asked for.
+    pub fn render(&self, handled: Handled, store: &impl CustomerStore) -> Result<(u16, String), ApiError> {
+        match handled.body {
+            Body::Json(s) => Ok((handled.status, s)),
+            Body::Run(mut report) => {
+                if let Some(t) = store.next_delivery()? {
+                    report.next_due = report.next_due.min(t);
+                }
+                Ok((handled.status, to_json(&report)?))
+            }
+        }
+    }
+
+    /// The book, loaded from storage if it is not in memory; `unknown_customer` while the
+    /// customer does not exist.
+    fn book(&mut self, store: &impl CustomerStore) -> Result<&mut Book, ApiError> {
+        if self.book.is_none() {
+            self.book = load_book(store)?;
+        }
+        self.book.as_mut().ok_or_else(unknown_customer)
+    }
+}
+
+/// The customer's book, from what storage holds; `None` before the customer exists.
+fn load_book(store: &impl CustomerStore) -> Result<Option<Book>, ApiError> {
+    let Some(customer) = store.customer()? else { return Ok(None) };
+    let closed_before = store.closed_before()?;
+    let seen = store.metrics_seen()?;
+    let states = store.states_from(closed_before)?;
+    Ok(Some(Book::load(customer, closed_before, seen, states)))
+}
