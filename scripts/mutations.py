@@ -66,7 +66,7 @@ def run(index, name, path, old, new):
     finally:
         file.write_text(original)
     caught = result.returncode != 0
-    failed = [l.split()[1] for l in result.stdout.splitlines() if l.startswith("test ") and "FAILED" in l]
+    failed = [l.split()[1] for l in result.stdout.splitlines() if l.startswith("---- ") and l.endswith(" stdout ----")]
     print(f"{index:2} {name}: {'caught by ' + ', '.join(failed or ['the build']) if caught else 'SURVIVED'}", flush=True)
     return caught
 

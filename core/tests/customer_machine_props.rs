@@ -19,28 +19,27 @@
 //!
 //! ## Mutations this file catches
 //!
-//! Each of these one-line bugs was put into `core` by hand, one at a time, and `cargo
-//! test -p edgemeter-core --test customer_machine_props` failed (the test that failed
-//! first in brackets). Re-run them after changing the machine:
+//! `python3 scripts/mutations.py` puts each of these one-line bugs into `core`, one at a
+//! time, and runs this file; every one is caught by `the_machine_agrees_with_the_model`
+//! (run at the commit that added this list). Run it again after changing the machine, and
+//! add the bug a new test is written for.
 //!
-//! 1. `invoice.finalized` not queued (`give_number` skips the first `push`): [webhooks].
-//! 2. `Period::contains` with `<=` for the end (an event at a period's end counted in
-//!    it): [the_machine_agrees_with_the_model].
-//! 3. `sum` folds `max` instead of adding: [the_machine_agrees_with_the_model].
-//! 4. `latest` keeps the first event, not the newest: [the_machine_agrees_with_the_model].
-//! 5. `final_from` without the grace hours: [the_machine_agrees_with_the_model].
-//! 6. `draft_from` one day late: [the_machine_agrees_with_the_model].
-//! 7. a graduated tier's `flat_amount` charged even when the tier gets no units:
-//!    [the_machine_agrees_with_the_model].
-//! 8. the minimum ignored when the subtotal is below it: [the_machine_agrees_with_the_model].
-//! 9. the number given to the wrong period (`number_for` of the next period):
-//!    [the_machine_agrees_with_the_model].
-//! 10. a failed call keeps the book (`handle` does not drop it on `Err`):
-//!     [the_machine_agrees_with_the_model].
-//! 11. a void does not recompute the period's aggregates: [the_machine_agrees_with_the_model].
-//! 12. a back-fill skipped for a metric new to the book: [the_machine_agrees_with_the_model].
+//! 1. `invoice.finalized` never queued (the mutation the book's old tests missed).
+//! 2. An event at a period's exact end counted in that period.
+//! 3. `sum` keeps the largest value instead of adding.
+//! 4. `latest` keeps the oldest event.
+//! 5. Finalized at the period's end, without the grace hours.
+//! 6. The draft appears a day late.
+//! 7. A volume price's flat amount charged at zero units.
+//! 8. An item's minimum ignored.
+//! 9. A final invoice given the next period's number.
+//! 10. A failed call keeps the book in memory (it runs ahead of storage).
+//! 11. A void's recomputed aggregates kept in memory but not written.
+//! 12. No back-fill of a metric new to the book.
+//! 13. Every period's invoice made with the same id.
+//! 14. `invoice.sent` not queued when a person approves.
+//! 15. Events compacted as soon as their period is final, without the late window.
 
-use chrono::{Datelike, NaiveDate};
 use edgemeter_core::book::Fate;
 use edgemeter_core::currency::Currency;
 use edgemeter_core::customer::Customer;
@@ -841,8 +840,12 @@ proptest! {
 fn a_unique_count_stops_at_its_cap_and_says_so() {
     use edgemeter_core::aggregate::MAX_DISTINCT_VALUES;
     let unique = metric("u", "u", Aggregation::UniqueCount, Some("r"), false);
-    let mut object =
-        Object { machine: CustomerMachine::new(false), store: MemoryStore::default(), fault: None, received: BTreeMap::new() };
+    let mut object = Object {
+        machine: CustomerMachine::new(false),
+        store: MemoryStore::default(),
+        fault: None,
+        received: BTreeMap::new(),
+    };
     let c = customer(Sched::MonthlyFirst, false);
     let jan = c.created_at.millis();
     object.call(m::Create { customer: c }).expect("created");
@@ -870,7 +873,12 @@ fn a_unique_count_stops_at_its_cap_and_says_so() {
     // One place left: the first new value takes it, the next is refused, and so is its
     // copy later in the batch and a retry; a value already held still counts its event.
     let n = MAX_DISTINCT_VALUES;
-    let batch = vec![ev(n, value(n), day), ev(n + 1, value(n + 1), day), ev(n + 1, value(n + 1), day), ev(n + 2, value(7), day)];
+    let batch = vec![
+        ev(n, value(n), day),
+        ev(n + 1, value(n + 1), day),
+        ev(n + 1, value(n + 1), day),
+        ev(n + 2, value(7), day),
+    ];
     assert_eq!(ingest(&mut object, &metrics, batch), vec![Fate::Accepted, Fate::Full, Fate::Full, Fate::Accepted]);
     assert_eq!(ingest(&mut object, &metrics, vec![ev(n + 1, value(n + 1), day)]), vec![Fate::Full]);
     let state = &object.store.aggregates[&("u".to_owned(), Timestamp(jan))];
