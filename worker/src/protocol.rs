@@ -22,28 +22,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker::{Headers, Method, Request, RequestInit, Stub};
 
+pub use edgemeter_core::machine::lease::{is_kept, key_reused, Claim, ClaimKey, Done, FinishKey, KeyCall};
+pub use edgemeter_core::page::Page;
+
 /// The KV binding.
 pub const KV: &str = "EDGEMETER_KV";
 /// Where the catalog publishes the metrics snapshot for ingest, in KV.
 pub const METRICS_KEY: &str = "catalog:metrics";
-
-/// A page of a list (API.md, "Conventions": `{"data", "next_cursor"}`).
-#[derive(Serialize, Deserialize)]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// A page from up to `limit + 1` rows read in list order: a row past `limit` means a
-    /// next page, which starts after the last row kept (`cursor_of` it).
-    pub fn from_rows(mut data: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String) -> Page<T> {
-        let more = data.len() > limit;
-        data.truncate(limit);
-        let next_cursor = if more { data.last().map(cursor_of) } else { None };
-        Page { data, next_cursor }
-    }
-}
 
 /// What a customer's object (`CustomerObject`) is asked to do.
 #[derive(Serialize, Deserialize)]
@@ -245,46 +230,6 @@ pub enum CatalogCall {
 pub struct Accepting {
     pub contract: Contract,
     pub acceptance: Acceptance,
-}
-
-/// What an `Idempotency-Key`'s object (`IdempotencyObject`) is asked to do.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyCall {
-    /// May this copy run? Answered with a `Claim`.
-    Claim { body_sha256: String, now: Timestamp },
-    /// The handler's answer: a success is kept for later copies.
-    Finish { body_sha256: String, status: u16, body: String },
-}
-
-/// The answer to [`KeyCall::Claim`]: run the handler, or answer with what the first copy
-/// answered.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Claim {
-    /// Run the handler. `first_at` is when the key's first copy with this body was
-    /// claimed: a copy that runs again after a failure makes the same resource ids from it
-    /// (see `front::replay`), so it completes what the failed copy began instead of
-    /// starting a second resource.
-    Run {
-        first_at: Timestamp,
-    },
-    Answered {
-        status: u16,
-        body: String,
-    },
-}
-
-/// Whether an answer is kept for a key's later copies: a success. Anything else (a
-/// refused body, a 5xx) saved nothing, so the corrected request or a retry runs again.
-pub fn is_kept(status: u16) -> bool {
-    (200..300).contains(&status)
-}
-
-/// The same `Idempotency-Key` sent again with another body (API.md, "Conventions").
-pub fn key_reused() -> ApiError {
-    ApiError::new(ErrorCode::IdempotencyKeyReused, "this Idempotency-Key was used with a different request body")
-        .field("Idempotency-Key")
 }
 
 /// Sends a request to an object and returns its answer.
