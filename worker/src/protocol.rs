@@ -9,12 +9,12 @@
 //! Nothing here imports from the front or from an object: both sides import this.
 
 use crate::respond::{internal, Reply};
-use edgemeter_core::contract::{Acceptance, Contract, ContractStatus, Document};
+use edgemeter_core::contract::Acceptance;
 use edgemeter_core::customer::Customer;
 use edgemeter_core::event::EventRecord;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::Item;
-use edgemeter_core::metric::{Metric, MetricDef};
+use edgemeter_core::metric::MetricDef;
 use edgemeter_core::rejection::RejectedEvent;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker::{Headers, Method, Request, RequestInit, Stub};
 
+pub use edgemeter_core::machine::catalog::{Accepting, Ack, CatalogCall, InvoiceOwner};
 pub use edgemeter_core::machine::lease::{is_kept, key_reused, Claim, ClaimKey, Done, FinishKey, KeyCall};
 pub use edgemeter_core::page::Page;
 
@@ -146,90 +147,6 @@ pub struct PageReply {
     pub failed: usize,
     /// Whether more customers may be due: the run asks for another page.
     pub more: bool,
-}
-
-/// What the account's catalog object (`CatalogObject`) is asked to do.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CatalogCall {
-    CreateMetric {
-        metric: Metric,
-    },
-    ListMetrics,
-    /// Adds or updates a customer in the directory and the billing index. Idempotent.
-    PutCustomer {
-        customer: Customer,
-    },
-    ListCustomers {
-        limit: usize,
-        cursor: Option<String>,
-    },
-    /// One page of an invoicing run at `now`.
-    InvoicingPage {
-        now: Timestamp,
-    },
-    ListInvoices {
-        limit: usize,
-        cursor: Option<String>,
-        status: Option<String>,
-    },
-    InvoiceOwner {
-        id: String,
-    },
-    /// Directory copies of invoices after a change in their customer's object.
-    PutInvoices {
-        invoices: Vec<Invoice>,
-    },
-    /// A new draft from a `POST /v1/contracts` body, checked against the metrics.
-    CreateContract {
-        id: String,
-        now: Timestamp,
-        body: String,
-    },
-    GetContract {
-        id: String,
-        now: Timestamp,
-    },
-    ListContracts {
-        limit: usize,
-        cursor: Option<String>,
-        status: Option<ContractStatus>,
-        now: Timestamp,
-    },
-    PatchContract {
-        id: String,
-        now: Timestamp,
-        body: String,
-    },
-    /// Records the document a draft's bytes were stored as.
-    SetDocument {
-        id: String,
-        now: Timestamp,
-        document: Document,
-    },
-    CancelContract {
-        id: String,
-        now: Timestamp,
-    },
-    /// Moves a draft to `accepting` (or finds it there); answered with [`Accepting`].
-    BeginAccept {
-        id: String,
-        now: Timestamp,
-    },
-    /// Once the customer exists: the directory learns it and the contract is accepted,
-    /// in one transaction.
-    FinishAccept {
-        id: String,
-        now: Timestamp,
-        customer: Customer,
-    },
-}
-
-/// The answer to [`CatalogCall::BeginAccept`].
-#[derive(Serialize, Deserialize)]
-pub struct Accepting {
-    pub contract: Contract,
-    pub acceptance: Acceptance,
 }
 
 /// Sends a request to an object and returns its answer.

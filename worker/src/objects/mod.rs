@@ -8,6 +8,7 @@ mod customer;
 mod idempotency;
 mod invoicing;
 mod ledger;
+mod sql;
 mod tx;
 
 pub use catalog::CatalogObject;

@@ -40,3 +40,20 @@ pub fn atomically<T>(storage: &Storage, mut f: impl FnMut() -> Result<T, String>
         (Ok(_), None, None) => Err("transaction returned nothing".into()),
     }
 }
+
+/// Runs a machine's call in one transaction: committed if it returns `Ok`, rolled back on
+/// `Err`, which keeps its error code (a refused call is not a storage failure).
+pub fn transaction<T>(
+    storage: &Storage,
+    mut f: impl FnMut() -> Result<T, edgemeter_core::ApiError>,
+) -> Result<T, edgemeter_core::ApiError> {
+    let mut refused = None;
+    let out = atomically(storage, || {
+        f().map_err(|e| {
+            let message = e.message.to_string();
+            refused = Some(e);
+            message
+        })
+    });
+    out.map_err(|message| refused.take().unwrap_or_else(|| crate::respond::internal("a transaction", message)))
+}

@@ -2,7 +2,7 @@
 
 use super::{call, catalog_stub, customer_on_path, customer_stub, decode, fresh_id, list_params};
 use crate::front::Ctx;
-use crate::protocol::{CatalogCall, CustomerCall};
+use crate::protocol::{Ack, CatalogCall, CustomerCall};
 use crate::respond::Reply;
 use edgemeter_core::customer::{Customer, CustomerInput};
 use edgemeter_core::ApiError;
@@ -18,9 +18,7 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
             format!("fault injected after writing {} and before the directory", created.id),
         ));
     }
-    decode::<serde_json::Value>(
-        &call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: created }).await?,
-    )?;
+    decode::<Ack>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: created }).await?)?;
     Ok(reply)
 }
 
@@ -37,7 +35,7 @@ pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> 
     let reply = call(&customer_on_path(&ctx.env, id)?, &patch).await?;
     if reply.ok() {
         let c: Customer = decode(&reply)?;
-        decode::<serde_json::Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: c }).await?)?;
+        decode::<Ack>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: c }).await?)?;
     }
     Ok(reply)
 }

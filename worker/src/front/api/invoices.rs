@@ -4,18 +4,18 @@
 
 use super::{call, catalog_stub, customer_stub, decode, list_params, metric_defs, query_value};
 use crate::front::Ctx;
-use crate::protocol::{CatalogCall, CustomerCall};
+use crate::protocol::{Ack, CatalogCall, CustomerCall, InvoiceOwner};
 use crate::respond::Reply;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde_json::{json, Value};
 
-fn status_param(query: &[(String, String)]) -> Result<Option<String>, ApiError> {
+fn status_param(query: &[(String, String)]) -> Result<Option<InvoiceStatus>, ApiError> {
     match query_value(query, "status") {
         None | Some("") => Ok(None),
         Some(s) => InvoiceStatus::parse(s)
-            .map(|st| Some(st.as_str().to_owned()))
+            .map(Some)
             .ok_or_else(|| ApiError::invalid("status", "`status` must be draft, pending_approval, sent or void")),
     }
 }
@@ -25,6 +25,7 @@ pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiErr
     let status = status_param(query)?;
     match query_value(query, "customer_id").filter(|c| !c.is_empty()) {
         Some(customer_id) => {
+            let status = status.map(|s| s.as_str().to_owned());
             let reply = call(&customer_stub(&ctx.env, customer_id)?, &CustomerCall::ListInvoices { status }).await?;
             let data: Vec<Value> = decode(&reply)?;
             Reply::json(200, &json!({"data": data, "next_cursor": null}))
@@ -43,8 +44,7 @@ async fn owner(ctx: &Ctx, id: &str) -> Result<String, ApiError> {
         return Err(not_found());
     }
     let reply = call(&catalog_stub(&ctx.env)?, &CatalogCall::InvoiceOwner { id: id.to_owned() }).await?;
-    let v: Value = decode(&reply)?;
-    v["customer_id"].as_str().map(str::to_owned).ok_or_else(not_found)
+    Ok(decode::<InvoiceOwner>(&reply)?.customer_id)
 }
 
 pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
@@ -60,7 +60,7 @@ pub async fn transition(ctx: &Ctx, id: &str, approve: bool) -> Result<Reply, Api
     let reply = call(&customer_stub(&ctx.env, &customer)?, &change).await?;
     if reply.ok() {
         let inv: Invoice = decode(&reply)?;
-        decode::<Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutInvoices { invoices: vec![inv] }).await?)?;
+        decode::<Ack>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutInvoices { invoices: vec![inv] }).await?)?;
     }
     Ok(reply)
 }
