@@ -18,7 +18,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use edgemeter_core::currency::Currency;
 use edgemeter_core::customer::Customer;
 use edgemeter_core::machine::catalog::{
-    self, billing, memory::MemoryCatalog, CatalogAnswer, CatalogCall, PagePlan, Report, RunOutcome,
+    self, billing, memory::MemoryCatalog, CatalogAnswer, CatalogCall, PagePlan, RunOutcome, RunReport,
 };
 use edgemeter_core::machine::transact;
 use edgemeter_core::period::{Interval, Schedule};
@@ -125,7 +125,7 @@ struct CustomerModel {
 
 impl CustomerModel {
     /// One invoicing step at `now` with the numbers the catalog sent.
-    fn step(&mut self, now: i64, given: &[(Timestamp, String)]) -> Report {
+    fn step(&mut self, now: i64, given: &[(Timestamp, String)]) -> RunReport {
         let number_for = |start: i64| given.iter().find(|(s, _)| s.millis() == start).map(|(_, n)| n.clone());
         while self.plan.final_point(self.open) <= now {
             self.pending.insert(self.plan.start(self.open));
@@ -137,7 +137,7 @@ impl CustomerModel {
                 self.pending.remove(&start);
             }
         }
-        Report {
+        RunReport {
             next_due: Timestamp(self.plan.draft_point(self.open)),
             open_from: Timestamp(self.plan.start(self.open)),
             invoices: Vec::new(),
@@ -286,7 +286,7 @@ impl World {
             };
             outcomes.push(RunOutcome { customer_id: r.customer_id.clone(), report });
         }
-        let model_outcomes: Vec<(String, Option<Report>)> =
+        let model_outcomes: Vec<(String, Option<RunReport>)> =
             outcomes.iter().map(|o| (o.customer_id.clone(), o.report.as_ref().ok().cloned())).collect();
         if let Some(n) = op.file_fault {
             self.store.faults.fail_after(n);

@@ -206,7 +206,10 @@ proptest! {
                     }
                 }
             }
-            if matches!(next_model, Model::Free) {
+            // Forgetting the key, or keeping a success, ends every lease: from then on the
+            // key answers with what was kept, and a copy still running on a lease taken
+            // over makes the same resource as the one kept.
+            if matches!(next_model, Model::Free | Model::Answered { .. }) {
                 running.clear();
             }
             model = next_model;

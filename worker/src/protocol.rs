@@ -12,7 +12,6 @@ use crate::respond::{internal, Reply};
 use edgemeter_core::contract::Acceptance;
 use edgemeter_core::customer::Customer;
 use edgemeter_core::event::EventRecord;
-use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::Item;
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::rejection::RejectedEvent;
@@ -22,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker::{Headers, Method, Request, RequestInit, Stub};
 
-pub use edgemeter_core::machine::catalog::{Accepting, Ack, CatalogCall, InvoiceOwner};
+pub use edgemeter_core::machine::catalog::{Accepting, Ack, CatalogCall, InvoiceOwner, RunReport};
 pub use edgemeter_core::machine::lease::{is_kept, key_reused, Claim, ClaimKey, Done, FinishKey, KeyCall};
 pub use edgemeter_core::page::Page;
 
@@ -125,19 +124,6 @@ pub const ACCOUNT_LOG: &str = "account-rejections";
 #[derive(Serialize, Deserialize)]
 pub struct Fates {
     pub fates: Vec<edgemeter_core::book::Fate>,
-}
-
-/// The answer to [`CustomerCall::InvoicingRun`].
-#[derive(Serialize, Deserialize)]
-pub struct RunReport {
-    /// When the customer next needs a run.
-    pub next_due: Timestamp,
-    /// The start of its first period that is not final.
-    pub open_from: Timestamp,
-    /// Invoices the step created or changed, for the directory.
-    pub invoices: Vec<Invoice>,
-    /// Final periods still without a number.
-    pub unnumbered: Vec<Timestamp>,
 }
 
 /// The answer to [`CatalogCall::InvoicingPage`].

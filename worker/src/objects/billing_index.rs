@@ -12,7 +12,7 @@ use crate::protocol::{call, customer_stub, decode, CustomerCall, PageReply, RunR
 use edgemeter_core::customer::Customer;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::lifecycle::InvoiceStatus;
-use edgemeter_core::machine::catalog::{Billing, PageFiled, PagePlan, Report, RunOutcome};
+use edgemeter_core::machine::catalog::{Billing, PageFiled, PagePlan, RunOutcome};
 use edgemeter_core::machine::StoreResult;
 use edgemeter_core::time::Timestamp;
 use futures_util::future::join_all;
@@ -50,12 +50,6 @@ pub async fn run(env: &Env, plan: &PagePlan) -> Vec<RunOutcome> {
             // Left due: the next run tries this customer again, with the same numbers.
             worker::console_error!("invoicing {}: {}", r.customer_id, e.message);
         }
-        let report = report.map(|r| Report {
-            next_due: r.next_due,
-            open_from: r.open_from,
-            invoices: r.invoices,
-            unnumbered: r.unnumbered,
-        });
         RunOutcome { customer_id: r.customer_id.clone(), report }
     });
     join_all(runs).await

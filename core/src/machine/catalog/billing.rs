@@ -60,10 +60,13 @@ pub struct PlannedRun {
     pub numbers: Vec<(Timestamp, String)>,
 }
 
-/// What a customer's step reported (its object's `RunReport`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Report {
+/// What a customer's invoicing step reports to the catalog (the answer to the worker's
+/// `CustomerCall::InvoicingRun`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// When the customer next needs a run.
     pub next_due: Timestamp,
+    /// The start of its first period that is not final.
     pub open_from: Timestamp,
     /// Invoices the step created or changed, for the directory.
     pub invoices: Vec<Invoice>,
@@ -75,7 +78,7 @@ pub struct Report {
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
     pub customer_id: String,
-    pub report: Result<Report, ApiError>,
+    pub report: Result<RunReport, ApiError>,
 }
 
 /// A filed page.

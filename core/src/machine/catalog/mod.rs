@@ -24,7 +24,7 @@ use crate::time::Timestamp;
 use crate::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 
-pub use billing::{Billing, PageFiled, PagePlan, PlannedRun, Report, RunOutcome, PAGE};
+pub use billing::{Billing, PageFiled, PagePlan, PlannedRun, RunOutcome, RunReport, PAGE};
 
 /// What the account's catalog object is asked to do.
 #[derive(Clone, Debug, Serialize, Deserialize)]
