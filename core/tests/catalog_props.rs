@@ -13,14 +13,20 @@
 //! - a page takes at most 50 customers, none that is not due, and all that are due when
 //!   fewer than 50 are; a run (pages until the catalog says no more) reaches every
 //!   customer that is due.
+//!
+//! And two of the catalog's other decisions: metric codes are unique and every metric is
+//! published, and accepting a contract is all or nothing.
 
 use chrono::{Datelike, Months, NaiveDate};
+use edgemeter_core::contract::ContractStatus;
 use edgemeter_core::currency::Currency;
 use edgemeter_core::customer::Customer;
+use edgemeter_core::id::new_id;
 use edgemeter_core::machine::catalog::{
     self, billing, memory::MemoryCatalog, CatalogAnswer, CatalogCall, PagePlan, RunOutcome, RunReport,
 };
 use edgemeter_core::machine::transact;
+use edgemeter_core::metric::{Aggregation, Metric, MetricDef};
 use edgemeter_core::period::{Interval, Schedule};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
@@ -424,4 +430,77 @@ fn the_model_s_months_clamp_to_the_month_s_end() {
     assert_eq!((feb.month(), feb.day()), (2, 28));
     let mar = chrono::DateTime::from_timestamp_millis(p.start(2)).unwrap().date_naive();
     assert_eq!((mar.month(), mar.day()), (3, 31));
+}
+
+fn metric(code: &str, created: i64) -> Metric {
+    Metric {
+        id: format!("met_{code}"),
+        def: MetricDef {
+            code: code.into(),
+            name: code.into(),
+            event_name: format!("{code}.used"),
+            aggregation: Aggregation::Sum,
+            field: None,
+            filters: Default::default(),
+        },
+        created_at: Timestamp(created),
+    }
+}
+
+#[test]
+fn a_metric_code_is_taken_once_and_every_metric_is_published() {
+    let mut store = MemoryCatalog::default();
+    let created = |answer: Result<CatalogAnswer, ApiError>| match answer {
+        Ok(CatalogAnswer::MetricCreated { snapshot, .. }) => snapshot.into_iter().map(|d| d.code).collect::<Vec<_>>(),
+        other => panic!("not created: {other:?}"),
+    };
+    let first = catalog::handle(CatalogCall::CreateMetric { metric: metric("pages", JAN) }, &mut store);
+    assert_eq!(created(first), ["pages"]);
+    let second = catalog::handle(CatalogCall::CreateMetric { metric: metric("calls", JAN + 1) }, &mut store);
+    assert_eq!(created(second), ["pages", "calls"]);
+    let again = catalog::handle(CatalogCall::CreateMetric { metric: metric("pages", JAN + 2) }, &mut store);
+    let e = again.expect_err("a second `pages` is refused");
+    assert_eq!((e.code, e.field.as_deref()), (ErrorCode::DuplicateMetricCode, Some("code")));
+    assert_eq!(store.metrics.len(), 2);
+}
+
+const TERMS: &str = r#"{"customer": {"name": "Acme", "email": "ap@acme.test", "currency": "EUR"},
+    "items": [{"name": "Platform fee", "kind": "fixed", "price": {"model": "fixed", "amount": "99.00"}}],
+    "auto_send": false}"#;
+
+proptest! {
+    /// Accepting completes the directory, the billing index and the contract in one
+    /// transaction: a failure at any write keeps none of them, and the retry completes it.
+    #[test]
+    fn a_contract_is_accepted_with_its_customer_or_not_at_all(fail_at in 0u32..6) {
+        let mut store = MemoryCatalog::default();
+        let id = new_id("ctr", Timestamp(JAN), [7; 10]);
+        let now = Timestamp(JAN + DAY);
+        let create = CatalogCall::CreateContract { id: id.clone(), now, body: TERMS.into() };
+        prop_assert!(matches!(catalog::handle(create, &mut store), Ok(CatalogAnswer::ContractCreated(_))));
+        let begun = catalog::handle(CatalogCall::BeginAccept { id: id.clone(), now }, &mut store);
+        let Ok(CatalogAnswer::Accepting(a)) = begun else { return Err(TestCaseError::fail("not accepting")) };
+        let customer = a.acceptance.customer;
+        let finish = CatalogCall::FinishAccept { id: id.clone(), now, customer: customer.clone() };
+        store.faults.fail_after(fail_at);
+        let first = transact(&mut store, |s| catalog::handle(finish.clone(), s));
+        store.faults.heal();
+        let accepted = |s: &MemoryCatalog| s.contracts[&id].status == ContractStatus::Accepted;
+        match first {
+            Ok(_) => prop_assert!(accepted(&store)),
+            Err(e) => {
+                prop_assert_eq!(e.code, ErrorCode::InternalError);
+                prop_assert!(!accepted(&store));
+                prop_assert!(store.customers.is_empty() && store.billing.is_empty(), "half an acceptance kept");
+            }
+        }
+        // The retry (or a repeat) completes it, once.
+        for _ in 0..2 {
+            let retry = catalog::handle(finish.clone(), &mut store);
+            prop_assert!(matches!(retry, Ok(CatalogAnswer::Contract(ref c)) if c.customer_id.as_deref() == Some(customer.id.as_str())));
+        }
+        prop_assert!(accepted(&store));
+        prop_assert_eq!(store.customers.len(), 1);
+        prop_assert_eq!(store.billing.len(), 1);
+    }
 }
