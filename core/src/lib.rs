@@ -20,6 +20,7 @@ pub mod item;
 pub mod lifecycle;
 pub mod machine;
 pub mod metric;
+pub mod page;
 pub mod period;
 pub mod pricing;
 pub mod quantity;

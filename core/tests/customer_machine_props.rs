@@ -40,6 +40,7 @@
 //! 14. `invoice.sent` not queued when a person approves.
 //! 15. Events compacted as soon as their period is final, without the late window.
 
+use chrono::{Datelike, NaiveDate};
 use edgemeter_core::book::Fate;
 use edgemeter_core::currency::Currency;
 use edgemeter_core::customer::Customer;
@@ -857,7 +858,7 @@ fn a_unique_count_stops_at_its_cap_and_says_so() {
         let env = parse_ingest(body.as_bytes(), Timestamp(ts + 1000)).expect("a body");
         EventRecord::from_valid(&env.events.into_iter().next().unwrap().unwrap()).into_owned()
     };
-    let mut ingest = |object: &mut Object, metrics: &[MetricDef], events: Vec<EventRecord<'static>>| {
+    let ingest = |object: &mut Object, metrics: &[MetricDef], events: Vec<EventRecord<'static>>| {
         let answer = object.call(m::Ingest { now: Timestamp(jan), metrics: metrics.to_vec(), events }).expect("ingest");
         serde_json::from_value::<m::Fates>(answer).unwrap().fates
     };

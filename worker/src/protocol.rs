@@ -2,31 +2,30 @@
 //! so a protocol is a type and a call the compiler cannot misspell.
 //!
 //! A call is one `POST` to the object with the request as JSON (externally tagged:
-//! `{"usage": {"ingest": {…}}}`). The customer's calls and their typed answers are
-//! `core::machine::customer`'s (each call names its answer, [`Ask`]); every object
-//! answers with the API's own JSON (a resource, or `{"error": …}` with its status), which
-//! the front passes through or decodes into the call's answer type.
+//! `{"usage": {"ingest": {…}}}`). The calls and their typed answers are the machines'
+//! (`core::machine::{customer, catalog, lease}`): each customer call names its answer
+//! ([`Ask`]). Every object answers with the API's own JSON (a resource, or
+//! `{"error": …}` with its status), which the front passes through or decodes into the
+//! call's answer type.
 //!
 //! Nothing here imports from the front or from an object: both sides import this.
 
 use crate::respond::{internal, Reply};
-use edgemeter_core::contract::{Acceptance, Contract, ContractStatus, Document};
-use edgemeter_core::customer::Customer;
-use edgemeter_core::invoice::Invoice;
-use edgemeter_core::metric::Metric;
-use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker::{Headers, Method, Request, RequestInit, Stub};
 
+pub use edgemeter_core::machine::catalog::{Accepting, Ack, CatalogCall, InvoiceOwner};
+pub use edgemeter_core::machine::customer::{self as customer, CustomerCall, Fates};
+pub use edgemeter_core::machine::lease::{is_kept, key_reused, Claim, ClaimKey, Done, FinishKey, KeyCall};
+pub use edgemeter_core::machine::Ask;
+pub use edgemeter_core::page::Page;
+
 /// The KV binding.
 pub const KV: &str = "EDGEMETER_KV";
 /// Where the catalog publishes the metrics snapshot for ingest, in KV.
 pub const METRICS_KEY: &str = "catalog:metrics";
-
-pub use edgemeter_core::machine::customer::{self as customer, CustomerCall, Fates};
-pub use edgemeter_core::machine::{Ask, Page};
 
 /// The name of the customer-namespace object that keeps the account's rejected-events
 /// log (events naming no known customer). It never holds a customer.
@@ -39,130 +38,6 @@ pub struct PageReply {
     pub failed: usize,
     /// Whether more customers may be due: the run asks for another page.
     pub more: bool,
-}
-
-/// What the account's catalog object (`CatalogObject`) is asked to do.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CatalogCall {
-    CreateMetric {
-        metric: Metric,
-    },
-    ListMetrics,
-    /// Adds or updates a customer in the directory and the billing index. Idempotent.
-    PutCustomer {
-        customer: Customer,
-    },
-    ListCustomers {
-        limit: usize,
-        cursor: Option<String>,
-    },
-    /// One page of an invoicing run at `now`.
-    InvoicingPage {
-        now: Timestamp,
-    },
-    ListInvoices {
-        limit: usize,
-        cursor: Option<String>,
-        status: Option<String>,
-    },
-    InvoiceOwner {
-        id: String,
-    },
-    /// Directory copies of invoices after a change in their customer's object.
-    PutInvoices {
-        invoices: Vec<Invoice>,
-    },
-    /// A new draft from a `POST /v1/contracts` body, checked against the metrics.
-    CreateContract {
-        id: String,
-        now: Timestamp,
-        body: String,
-    },
-    GetContract {
-        id: String,
-        now: Timestamp,
-    },
-    ListContracts {
-        limit: usize,
-        cursor: Option<String>,
-        status: Option<ContractStatus>,
-        now: Timestamp,
-    },
-    PatchContract {
-        id: String,
-        now: Timestamp,
-        body: String,
-    },
-    /// Records the document a draft's bytes were stored as.
-    SetDocument {
-        id: String,
-        now: Timestamp,
-        document: Document,
-    },
-    CancelContract {
-        id: String,
-        now: Timestamp,
-    },
-    /// Moves a draft to `accepting` (or finds it there); answered with [`Accepting`].
-    BeginAccept {
-        id: String,
-        now: Timestamp,
-    },
-    /// Once the customer exists: the directory learns it and the contract is accepted,
-    /// in one transaction.
-    FinishAccept {
-        id: String,
-        now: Timestamp,
-        customer: Customer,
-    },
-}
-
-/// The answer to [`CatalogCall::BeginAccept`].
-#[derive(Serialize, Deserialize)]
-pub struct Accepting {
-    pub contract: Contract,
-    pub acceptance: Acceptance,
-}
-
-/// What an `Idempotency-Key`'s object (`IdempotencyObject`) is asked to do.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyCall {
-    /// May this copy run? Answered with a `Claim`.
-    Claim { body_sha256: String, now: Timestamp },
-    /// The handler's answer: a success is kept for later copies.
-    Finish { body_sha256: String, status: u16, body: String },
-}
-
-/// The answer to [`KeyCall::Claim`]: run the handler, or answer with what the first copy
-/// answered.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Claim {
-    /// Run the handler. `first_at` is when the key's first copy with this body was
-    /// claimed: a copy that runs again after a failure makes the same resource ids from it
-    /// (see `front::replay`), so it completes what the failed copy began instead of
-    /// starting a second resource.
-    Run {
-        first_at: Timestamp,
-    },
-    Answered {
-        status: u16,
-        body: String,
-    },
-}
-
-/// Whether an answer is kept for a key's later copies: a success. Anything else (a
-/// refused body, a 5xx) saved nothing, so the corrected request or a retry runs again.
-pub fn is_kept(status: u16) -> bool {
-    (200..300).contains(&status)
-}
-
-/// The same `Idempotency-Key` sent again with another body (API.md, "Conventions").
-pub fn key_reused() -> ApiError {
-    ApiError::new(ErrorCode::IdempotencyKeyReused, "this Idempotency-Key was used with a different request body")
-        .field("Idempotency-Key")
 }
 
 /// Sends a call to a customer's object and returns its answer, to pass through.

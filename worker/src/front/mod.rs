@@ -255,7 +255,7 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
         }
         return Ok(reply);
     }
-    match replay.claim(&ctx.env, ctx.now).await? {
+    match replay.claim(&ctx.env).await? {
         replay::Claimed::Answered(answered) => return Ok(answered),
         replay::Claimed::Run(seed) => ctx.id_seed.set(Some(seed)),
     }

@@ -10,11 +10,12 @@
 //!   safe because every event is deduped by its own key in its customer's object, so a
 //!   copy that slips past KV is answered `duplicate`, never counted twice.
 //! - Every other `POST` (a create, a token, a void, an approve): in the key's own
-//!   `IdempotencyObject` ([`crate::idempotency_object`]), which lets one copy run and
-//!   gives the others its answer (or 409 `idempotency_key_in_use` while it runs). Nothing
-//!   else would stop two racing copies of a create from making two customers.
+//!   `IdempotencyObject` (`crate::objects`, deciding with `core::machine::lease`), which
+//!   lets one copy run and gives the others its answer (or 409 `idempotency_key_in_use`
+//!   while it runs). Nothing else would stop two racing copies of a create from making
+//!   two customers.
 
-use crate::protocol::{call, decode, is_kept, key_reused, Claim, KeyCall, KV};
+use crate::protocol::{call, decode, is_kept, key_reused, Claim, ClaimKey, Done, FinishKey, KeyCall, KV};
 use crate::respond::{internal, Reply};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::ApiError;
@@ -58,6 +59,8 @@ pub struct IdSeed {
 pub struct Replay {
     kv_key: String,
     body_sha256: String,
+    /// The lease this copy holds once its claim let it run, named again when it finishes.
+    holder: std::cell::Cell<Option<Timestamp>>,
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -83,6 +86,7 @@ impl Replay {
         Ok(Some(Replay {
             kv_key: format!("replay:{scope}:{route}:{key_hash}"),
             body_sha256: hex(&Sha256::digest(body)),
+            holder: Default::default(),
         }))
     }
 
@@ -101,10 +105,11 @@ impl Replay {
     /// key is now held for it: call [`Replay::finish`] with its answer), or the first
     /// copy's answer. Errs with 409 `idempotency_key_in_use` while another copy runs, and
     /// 422 `idempotency_key_reused` for another body.
-    pub async fn claim(&self, env: &Env, now: Timestamp) -> std::result::Result<Claimed, ApiError> {
-        let claim = KeyCall::Claim { body_sha256: self.body_sha256.clone(), now };
+    pub async fn claim(&self, env: &Env) -> std::result::Result<Claimed, ApiError> {
+        let claim = KeyCall::Claim(ClaimKey { body_sha256: self.body_sha256.clone() });
         match decode::<Claim>(&call(&self.object(env)?, &claim).await?)? {
-            Claim::Run { first_at } => {
+            Claim::Run { first_at, holder } => {
+                self.holder.set(Some(holder));
                 // The same key and first time give the same ids on every run of this
                 // request: a retry after a failure half-way completes that resource.
                 let digest = Sha256::digest(self.kv_key.as_bytes());
@@ -119,12 +124,14 @@ impl Replay {
     /// Gives the key's object this copy's answer: a success is kept for the copies to
     /// come, anything else frees the key so that a retry runs again.
     pub async fn finish(&self, env: &Env, status: u16, body: &[u8]) -> std::result::Result<(), ApiError> {
-        let finish = KeyCall::Finish {
+        let Some(holder) = self.holder.get() else { return Ok(()) };
+        let finish = KeyCall::Finish(FinishKey {
             body_sha256: self.body_sha256.clone(),
+            holder,
             status,
             body: String::from_utf8_lossy(body).into_owned(),
-        };
-        decode::<serde_json::Value>(&call(&self.object(env)?, &finish).await?).map(|_| ())
+        });
+        decode::<Done>(&call(&self.object(env)?, &finish).await?).map(|_| ())
     }
 
     fn object(&self, env: &Env) -> std::result::Result<Stub, ApiError> {

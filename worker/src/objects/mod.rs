@@ -7,6 +7,7 @@ mod contracts;
 mod customer;
 mod idempotency;
 mod ledger;
+mod sql;
 mod tx;
 
 pub use catalog::CatalogObject;

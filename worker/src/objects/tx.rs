@@ -18,13 +18,8 @@ extern "C" {
     fn transaction_sync(this: &TxStorage, f: &mut dyn FnMut() -> Result<JsValue, JsValue>) -> Result<JsValue, JsValue>;
 }
 
-/// Runs `f` in one transaction: committed if it returns `Ok`, rolled back on `Err`.
-pub fn atomically<T>(storage: &Storage, f: impl FnMut() -> Result<T, String>) -> Result<T, String> {
-    run(storage, f, |e| e)
-}
-
-/// [`atomically`] for a machine's call, whose errors keep their code across the rollback
-/// (a `409` stays a `409`).
+/// Runs a machine's call in one transaction: committed if it returns `Ok`, rolled back on
+/// `Err`, which keeps its error code across the rollback (a `409` stays a `409`).
 pub fn transaction<T>(storage: &Storage, f: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
     run(storage, f, |e| ApiError::new(ErrorCode::InternalError, e))
 }

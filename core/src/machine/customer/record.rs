@@ -3,7 +3,7 @@
 use super::{json, CustomerMachine, CustomerStore, Handled, ListRejections, Logged};
 use super::{RecordCall, RejectionCall};
 use crate::customer::CustomerInput;
-use crate::machine::Page;
+use crate::page::Page;
 use crate::rejection::{RejectedEvent, LOG_CAPACITY};
 use crate::{ApiError, ErrorCode};
 

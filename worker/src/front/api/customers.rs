@@ -3,7 +3,7 @@
 use super::list_params;
 use super::{call, catalog_stub, customer, customer_call, customer_on_path, customer_stub, decode, fresh_id};
 use crate::front::Ctx;
-use crate::protocol::CatalogCall;
+use crate::protocol::{Ack, CatalogCall};
 use crate::respond::Reply;
 use edgemeter_core::customer::{Customer, CustomerInput};
 use edgemeter_core::ApiError;
@@ -19,9 +19,7 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
             format!("fault injected after writing {} and before the directory", created.id),
         ));
     }
-    decode::<serde_json::Value>(
-        &call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: created }).await?,
-    )?;
+    decode::<Ack>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: created }).await?)?;
     Ok(reply)
 }
 
@@ -38,7 +36,7 @@ pub async fn patch(ctx: &Ctx, id: &str, body: &[u8]) -> Result<Reply, ApiError> 
     let reply = customer_call(&customer_on_path(&ctx.env, id)?, patch).await?;
     if reply.ok() {
         let c: Customer = decode(&reply)?;
-        decode::<serde_json::Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: c }).await?)?;
+        decode::<Ack>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutCustomer { customer: c }).await?)?;
     }
     Ok(reply)
 }

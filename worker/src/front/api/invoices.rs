@@ -4,7 +4,7 @@
 
 use super::{call, catalog_stub, customer_stub, decode, list_params, metric_defs, query_value};
 use crate::front::Ctx;
-use crate::protocol::{customer, customer_call, CatalogCall};
+use crate::protocol::{customer, customer_call, Ack, CatalogCall, InvoiceOwner};
 use crate::respond::Reply;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::lifecycle::InvoiceStatus;
@@ -32,11 +32,7 @@ pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiErr
         }
         None => {
             let (limit, cursor) = list_params(query)?;
-            call(
-                &catalog_stub(&ctx.env)?,
-                &CatalogCall::ListInvoices { limit, cursor, status: status.map(|s| s.as_str().to_owned()) },
-            )
-            .await
+            call(&catalog_stub(&ctx.env)?, &CatalogCall::ListInvoices { limit, cursor, status }).await
         }
     }
 }
@@ -48,8 +44,7 @@ async fn owner(ctx: &Ctx, id: &str) -> Result<String, ApiError> {
         return Err(not_found());
     }
     let reply = call(&catalog_stub(&ctx.env)?, &CatalogCall::InvoiceOwner { id: id.to_owned() }).await?;
-    let v: Value = decode(&reply)?;
-    v["customer_id"].as_str().map(str::to_owned).ok_or_else(not_found)
+    Ok(decode::<InvoiceOwner>(&reply)?.customer_id)
 }
 
 pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
@@ -69,7 +64,7 @@ pub async fn transition(ctx: &Ctx, id: &str, approve: bool) -> Result<Reply, Api
     };
     if reply.ok() {
         let inv: Invoice = decode(&reply)?;
-        decode::<Value>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutInvoices { invoices: vec![inv] }).await?)?;
+        decode::<Ack>(&call(&catalog_stub(&ctx.env)?, &CatalogCall::PutInvoices { invoices: vec![inv] }).await?)?;
     }
     Ok(reply)
 }
