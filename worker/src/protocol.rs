@@ -14,6 +14,7 @@ use edgemeter_core::customer::Customer;
 use edgemeter_core::event::EventRecord;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::Item;
+use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::metric::{Metric, MetricDef};
 use edgemeter_core::rejection::RejectedEvent;
 use edgemeter_core::time::Timestamp;
@@ -155,12 +156,42 @@ pub struct RunReport {
 }
 
 /// The answer to [`CatalogCall::InvoicingPage`].
-#[derive(Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 pub struct PageReply {
     pub processed: usize,
     pub failed: usize,
     /// Whether more customers may be due: the run asks for another page.
     pub more: bool,
+    /// Drafts created or refreshed, for the run's log line.
+    #[serde(default)]
+    pub drafts: usize,
+    /// Invoices finalized by this page's calls.
+    #[serde(default)]
+    pub finalized: usize,
+    /// The error code of each failed customer call.
+    #[serde(default)]
+    pub failures: Vec<ErrorCode>,
+}
+
+impl PageReply {
+    /// Counts one customer's invoicing call at `now` into the page's answer.
+    pub fn tally(&mut self, now: Timestamp, result: &Result<RunReport, ApiError>) {
+        match result {
+            Ok(report) => {
+                for inv in &report.invoices {
+                    if inv.status == InvoiceStatus::Draft {
+                        self.drafts += 1;
+                    } else if inv.finalized_at == Some(now) {
+                        self.finalized += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                self.failed += 1;
+                self.failures.push(e.code);
+            }
+        }
+    }
 }
 
 /// What the account's catalog object (`CatalogObject`) is asked to do.
@@ -340,6 +371,7 @@ pub fn catalog_stub(env: &worker::Env) -> Result<Stub, ApiError> {
 /// Sends a request already written as JSON bytes (the batcher writes ingest calls from
 /// ready-made event JSON) and returns the object's answer.
 pub async fn call_raw(stub: &Stub, body: Vec<u8>) -> Result<Reply, ApiError> {
+    crate::object_calls::count();
     let send = async {
         let headers = Headers::new();
         headers.set("content-type", "application/json")?;

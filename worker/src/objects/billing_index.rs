@@ -92,8 +92,9 @@ pub async fn page(env: &Env, sql: &SqlStorage, now: Timestamp) -> Answer {
         .map(|(d, run)| async move { decode::<RunReport>(&call(&customer_stub(env, &d.customer_id)?, run).await?) });
     let results = join_all(runs).await;
 
-    let mut failed = 0;
+    let mut reply = PageReply { processed: due.len(), more: due.len() == PAGE, ..PageReply::default() };
     for (d, result) in due.iter().zip(results) {
+        reply.tally(now, &result);
         match result {
             Ok(report) => {
                 for inv in &report.invoices {
@@ -115,7 +116,6 @@ pub async fn page(env: &Env, sql: &SqlStorage, now: Timestamp) -> Answer {
             Err(e) => {
                 // Left due: the next run tries this customer again, with the same numbers.
                 worker::console_error!("invoicing {}: {}", d.customer_id, e.message);
-                failed += 1;
                 sql.exec(
                     "UPDATE billing_index SET last_run = ? WHERE customer_id = ?",
                     vec![V::Integer(now.millis()), V::String(d.customer_id.clone())],
@@ -124,7 +124,7 @@ pub async fn page(env: &Env, sql: &SqlStorage, now: Timestamp) -> Answer {
             }
         }
     }
-    Ok(respond::json(200, &PageReply { processed: due.len(), failed, more: due.len() == PAGE }))
+    Ok(respond::json(200, &reply))
 }
 
 /// The starts of the customer's periods that a step at `now` finalizes: the same walk as
