@@ -11,21 +11,26 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// Runs `node ARGS` at the repository's root with `env`: whether it succeeded, and its
+/// output.
+fn node(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new("node")
+        .args(args)
+        .current_dir(root())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("run node {args:?}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
 /// The output of `node scripts/deploy.mjs --dry-run` (the production configuration,
 /// `wrangler deploy --dry-run`, the size budget), run once per test binary.
 fn dry_run() -> &'static (bool, String) {
     static RUN: OnceLock<(bool, String)> = OnceLock::new();
     RUN.get_or_init(|| {
         ensure_built();
-        let out = Command::new("node")
-            .args(["scripts/deploy.mjs", "--dry-run"])
-            .current_dir(root())
-            .env("EDGEMETER_SKIP_BUILD", "1")
-            .env("WRANGLER_SEND_METRICS", "false")
-            .output()
-            .expect("run node scripts/deploy.mjs --dry-run");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), text)
+        node(&["scripts/deploy.mjs", "--dry-run"], &[("EDGEMETER_SKIP_BUILD", "1"), ("WRANGLER_SEND_METRICS", "false")])
     })
 }
 
@@ -143,33 +148,25 @@ fn every_binding_the_worker_reads_is_in_the_production_configuration() {
     );
 }
 
+/// `make smoke` against `server`: whether it passed, and what it printed.
+fn smoke(server: &Server) -> (bool, String) {
+    node(
+        &["scripts/smoke.mjs"],
+        &[("BASE_URL", server.base.as_str()), ("SECRET_KEY", SECRET_KEY), ("INGEST_KEY", INGEST_KEY)],
+    )
+}
+
 #[test]
 fn make_smoke_passes_against_wrangler_dev() {
     let server = shared();
     let started = Instant::now();
-    let out = Command::new("node")
-        .arg("scripts/smoke.mjs")
-        .current_dir(root())
-        .env("BASE_URL", &server.base)
-        .env("SECRET_KEY", SECRET_KEY)
-        .env("INGEST_KEY", INGEST_KEY)
-        .output()
-        .expect("run node scripts/smoke.mjs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (ok, text) = smoke(server);
     eprintln!("{text}(smoke: {:?})", started.elapsed());
-    assert!(out.status.success(), "make smoke failed:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(ok, "make smoke failed:\n{text}");
     assert!(!text.contains(SECRET_KEY) && !text.contains(INGEST_KEY), "the smoke printed a key:\n{text}");
     // A second run reuses the metric and passes again.
-    let again = Command::new("node")
-        .arg("scripts/smoke.mjs")
-        .current_dir(root())
-        .env("BASE_URL", &server.base)
-        .env("SECRET_KEY", SECRET_KEY)
-        .env("INGEST_KEY", INGEST_KEY)
-        .output()
-        .expect("run node scripts/smoke.mjs");
-    let text = String::from_utf8_lossy(&again.stdout);
-    assert!(again.status.success() && text.contains("metric") && text.contains("reused"), "second run:\n{text}");
+    let (ok, text) = smoke(server);
+    assert!(ok && text.contains("metric") && text.contains("reused"), "second run:\n{text}");
 }
 
 /// The worker's JSON log lines in a server's log so far.
