@@ -69,7 +69,8 @@ const SECRETS = [
  * Cloudflare refuses a Worker over 3 MiB gzipped on the Free plan (10 MiB on Paid), and
  * a large wasm module also costs start-up time (the global scope must run within 1 s).
  * The budget keeps two thirds of the Free limit free and stops silent growth: the bundle
- * was 1,315 KiB / 468 KiB gzipped on 2026-11-30 and 1,714 / 591 on 2026-12-07.
+ * was 1,315 KiB / 468 KiB gzipped on 2026-11-30, 1,714 / 591 on 2026-12-07, and 1,733 / 598
+ * with the log lines (`make deploy-check` prints it).
  */
 const BUDGET_KIB = { raw: 2560, gzip: 1024 };
 

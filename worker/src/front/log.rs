@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
-use worker::{Response, Result};
+use worker::{Headers, Response, Result};
 
 /// The response header that carries the request's id, the `request_id` of its line.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -121,9 +121,21 @@ pub async fn logged(
         error: facts.error.get().or((status >= 500).then_some(ErrorCode::InternalError)),
     };
     emit(&line);
-    let mut response = answer?;
-    response.headers_mut().set(REQUEST_ID_HEADER, &request_id)?;
-    Ok(response)
+    with_request_id(answer?, &request_id)
+}
+
+/// The response with [`REQUEST_ID_HEADER`] set. Some answers come with headers the runtime
+/// made immutable (a redirect's): those are copied into fresh ones first.
+fn with_request_id(mut response: Response, request_id: &str) -> Result<Response> {
+    if response.headers_mut().set(REQUEST_ID_HEADER, request_id).is_ok() {
+        return Ok(response);
+    }
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        headers.set(&name, &value)?;
+    }
+    headers.set(REQUEST_ID_HEADER, request_id)?;
+    Ok(response.with_headers(headers))
 }
 
 /// An invoicing run's totals over its pages, and its line.

@@ -47,20 +47,25 @@ pub async fn fetch(req: Request, env: Env, worker: worker::Context) -> Result<Re
     log::logged(&method, facts.clone(), answer(req, env, worker, facts)).await
 }
 
-async fn answer(mut req: Request, env: Env, worker: worker::Context, log: std::rc::Rc<log::Facts>) -> Result<Response> {
+async fn answer(
+    mut req: Request,
+    env: Env,
+    worker: worker::Context,
+    facts: std::rc::Rc<log::Facts>,
+) -> Result<Response> {
     // A browser's preflight carries no credentials: answer it before authenticating.
     if req.method() == Method::Options {
-        log.route("preflight");
+        facts.route("preflight");
         return cors::preflight();
     }
     if dashboard::owns(&req.path()) {
-        log.route("dashboard");
+        facts.route("dashboard");
         return dashboard::serve(&req, &env).await;
     }
     let faults = env.var("EDGEMETER_FAULT_INJECTION").is_ok_and(|v| v.to_string() == "1");
     let fault = if faults { req.headers().get("edgemeter-fault").ok().flatten() } else { None };
     let now = Timestamp(worker::Date::now().as_millis() as i64);
-    let ctx = Ctx { env, worker, now, id_seed: Default::default(), fault, log };
+    let ctx = Ctx { env, worker, now, id_seed: Default::default(), fault, log: facts };
     // The method as sent: `worker::Method` reads any method it does not know as GET.
     let method = req.inner().method();
     let path = req.path();
