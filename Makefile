@@ -128,7 +128,7 @@ bench-load: build
 #   make deploy        checks that wrangler is logged in, creates or reuses the KV namespace
 #                      and R2 bucket, asks once for each secret the Worker lacks (never
 #                      echoed; or from the environment variable of its name), and deploys
-#                      the generated production configuration (target/deploy/production/).
+#                      the generated production configuration (target/deploy/<worker name>/).
 #                      EDGEMETER_WORKER_NAME=… deploys a second copy (staging) beside it.
 #   make deploy-check  that configuration through `wrangler deploy --dry-run`, failing over
 #                      the bundle's size budget (scripts/deploy.mjs, BUDGET_KIB); no account

@@ -10,7 +10,7 @@
 // The production configuration is generated, never hand-edited: `wrangler.toml` with the
 // account's KV namespace id, paths made absolute, and `[secrets] required` (so wrangler
 // itself refuses to deploy a Worker whose keys are missing), written to
-// target/deploy/<mode>/wrangler.toml. Why generated rather than `[env.production]`: the
+// target/deploy/<worker name>/wrangler.toml (dry-run/ for the check). Why generated rather than `[env.production]`: the
 // KV id belongs to the account, not to the repository, and an environment repeats every
 // binding (wrangler does not inherit them) while this copy cannot drift from the one
 // `wrangler dev` runs. Why not wrangler's automatic provisioning (on by default since
@@ -28,7 +28,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const wranglerBin = join(root, 'node_modules/.bin/wrangler');
+// EDGEMETER_WRANGLER: a stand-in for tests (tests/deploy/fake-wrangler.mjs).
+const wranglerBin = process.env.EDGEMETER_WRANGLER || join(root, 'node_modules/.bin/wrangler');
 
 /** The Worker's name; its KV namespace and R2 bucket are named after it. */
 const workerName = process.env.EDGEMETER_WORKER_NAME || 'edgemeter';
@@ -135,7 +136,7 @@ function productionConfig(source, { name, kvId, bucket }) {
   ].join('\n');
 }
 
-/** Writes the production configuration for `mode` and answers its path. */
+/** Writes the production configuration under target/deploy/`mode`/ and answers its path. */
 function writeConfig(mode, kvId) {
   const source = readFileSync(join(root, 'wrangler.toml'), 'utf8');
   const dir = join(root, 'target/deploy', mode);
@@ -280,13 +281,16 @@ function checkSecret(s, value) {
  */
 async function putSecrets(config) {
   const have = new Set(secretsSet(config));
+  // Optional secrets are asked for on the first run only; later, set one from the
+  // environment or with `wrangler secret put`.
+  const firstRun = have.size === 0;
   for (const s of SECRETS) {
     if (have.has(s.name)) {
       say(`secret ${s.name} is set`);
       continue;
     }
     let value = (process.env[s.name] ?? '').trim();
-    if (!value && process.stdin.isTTY) {
+    if (!value && process.stdin.isTTY && (s.required || firstRun)) {
       value = (await askHidden(`${s.name}: ${s.about}\n  value (not shown): `)).trim();
     }
     if (!value && s.generate) value = randomBytes(32).toString('hex');
@@ -329,7 +333,7 @@ async function deploy() {
   requireLogin();
   const kvId = kvNamespace();
   r2Bucket();
-  const config = writeConfig('production', kvId);
+  const config = writeConfig(workerName, kvId);
   say(`configuration: ${config}`);
   // Secrets before the first deploy: `[secrets] required` makes wrangler refuse a Worker
   // without them (and `wrangler secret put` creates the Worker when it does not exist).

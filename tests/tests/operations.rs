@@ -1,7 +1,8 @@
 //! Going to production, checked here (README "Deploy to Cloudflare", "Operating it"):
 //! the production bundle against its size budget, every binding the worker reads declared
-//! in the production configuration, `make smoke` against `wrangler dev`, and the log lines
-//! an operator reads (their shape, and no secret in them).
+//! in the production configuration, `make deploy` against a stand-in wrangler (it creates
+//! once, sets each secret once, shows none), `make smoke` against `wrangler dev`, and the
+//! log lines an operator reads (their shape, and no secret in them).
 
 use edgemeter_tests::*;
 use serde_json::{json, Value};
@@ -146,6 +147,67 @@ fn every_binding_the_worker_reads_is_in_the_production_configuration() {
         missing.is_empty(),
         "the worker reads bindings the production configuration does not declare: {missing:?}\n{output}"
     );
+}
+
+/// `make deploy` against the stand-in wrangler (tests/deploy/fake-wrangler.mjs) and its
+/// pretend account in `state`, with `env`: whether it succeeded, its output, and what the
+/// account's log holds since.
+fn deploy(state: &Path, env: &[(&str, &str)]) -> (bool, String, Vec<String>) {
+    let fake = root().join("tests/deploy/fake-wrangler.mjs");
+    let mut all = vec![
+        ("EDGEMETER_WRANGLER", fake.to_str().expect("a UTF-8 path")),
+        ("FAKE_WRANGLER_STATE", state.to_str().expect("a UTF-8 path")),
+        ("EDGEMETER_WORKER_NAME", "edgemeter-deploy-test"),
+    ];
+    all.extend_from_slice(env);
+    let (ok, output) = node(&["scripts/deploy.mjs"], &all);
+    let account: Value =
+        std::fs::read_to_string(state).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
+    let log = account["log"]
+        .as_array()
+        .map_or_else(Vec::new, |l| l.iter().map(|e| e.as_str().unwrap_or_default().to_owned()).collect());
+    (ok, output, log)
+}
+
+#[test]
+fn make_deploy_creates_once_sets_each_secret_once_and_never_shows_one() {
+    let dir = fresh_state_dir("deploy");
+    let state = dir.join("account.json");
+    let secret = "sk_live_5f0c2d9e8b7a6f5e4d3c2b1a0f9e";
+    let ingest = "pk_live_0a1b2c3d4e5f6a7b8c9d0e1f2a3b";
+    let keys = [("EDGEMETER_SECRET_KEYS", secret), ("EDGEMETER_INGEST_KEYS", ingest)];
+
+    let (ok, output, log) = deploy(&state, &keys);
+    assert!(ok, "{output}");
+    let created = [
+        "kv create edgemeter-deploy-test-kv",
+        "r2 create edgemeter-deploy-test-documents",
+        "secret put EDGEMETER_SECRET_KEYS",
+        "secret put EDGEMETER_INGEST_KEYS",
+        "secret put EDGEMETER_TOKEN_SECRET",
+        "deploy",
+    ];
+    assert_eq!(log, created, "{output}");
+    let config = std::fs::read_to_string(root().join("target/deploy/edgemeter-deploy-test/wrangler.toml"))
+        .expect("the production configuration");
+    for text in [&output, &config] {
+        assert!(!text.contains(secret) && !text.contains(ingest), "a key was shown or written:\n{text}");
+    }
+    assert!(config.contains("[secrets]") && config.contains("\"EDGEMETER_TOKEN_SECRET\""), "{config}");
+
+    // Again: everything is found, nothing is created or set, the code is deployed again.
+    let (ok, output, log) = deploy(&state, &keys);
+    assert!(ok, "{output}");
+    assert_eq!(log[created.len()..], ["deploy"], "{output}");
+
+    // Without a terminal, a missing required secret stops the run before anything deploys.
+    let fresh = dir.join("fresh.json");
+    let (ok, output, log) = deploy(&fresh, &keys[..1]);
+    assert!(!ok && output.contains("EDGEMETER_INGEST_KEYS is required"), "{output}");
+    assert!(!log.contains(&"deploy".to_owned()), "{log:?}");
+    // The local keys are refused.
+    let (ok, output, _) = deploy(&dir.join("local.json"), &[keys[0], ("EDGEMETER_INGEST_KEYS", "pk_test_local")]);
+    assert!(!ok && output.contains("local use only"), "{output}");
 }
 
 /// `make smoke` against `server`: whether it passed, and what it printed.
