@@ -30,7 +30,7 @@ test-core:
 test-e2e: build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests
 
-# test-e2e includes tests/tests/operations.rs (about 30 s of it): `make deploy-check`'s
+# test-e2e includes tests/tests/operations.rs (about 20 s of it): `make deploy-check`'s
 # dry run and size budget, the binding check, `make smoke` and the log lines' shape, all
 # against `wrangler dev`.
 test: lint sdk-build test-core test-wasm test-e2e fuzz-smoke
