@@ -30,6 +30,9 @@ test-core:
 test-e2e: build
 	EDGEMETER_SKIP_BUILD=1 cargo test -p edgemeter-tests
 
+# test-e2e includes tests/tests/operations.rs (about 20 s of it): `make deploy-check`'s
+# dry run and size budget, the binding check, `make smoke` and the log lines' shape, all
+# against `wrangler dev`.
 test: lint sdk-build test-core test-wasm test-e2e fuzz-smoke
 
 bench: bench-wasm
@@ -120,3 +123,24 @@ fuzz-smoke:
 bench-load: build
 	EDGEMETER_SKIP_BUILD=1 cargo run -q -p edgemeter-tests --bin load \
 	  --config 'profile.dev.package.edgemeter-tests.opt-level=3'
+
+# Going to production (README "Deploy to Cloudflare", "Operating it").
+#   make deploy        checks that wrangler is logged in, creates or reuses the KV namespace
+#                      and R2 bucket, asks once for each secret the Worker lacks (never
+#                      echoed; or from the environment variable of its name), and deploys
+#                      the generated production configuration (target/deploy/<worker name>/).
+#                      EDGEMETER_WORKER_NAME=… deploys a second copy (staging) beside it.
+#   make deploy-check  that configuration through `wrangler deploy --dry-run`, failing over
+#                      the bundle's size budget (scripts/deploy.mjs, BUDGET_KIB); no account
+#                      needed. `make test` runs it, with the binding check.
+#   make smoke BASE_URL=… SECRET_KEY=… INGEST_KEY=…
+#                      a short end-to-end check of any running instance (scripts/smoke.mjs).
+.PHONY: deploy deploy-check smoke
+deploy: setup
+	node scripts/deploy.mjs
+
+deploy-check: build
+	EDGEMETER_SKIP_BUILD=1 node scripts/deploy.mjs --dry-run
+
+smoke:
+	@node scripts/smoke.mjs

@@ -73,7 +73,7 @@ fn free_port() -> u16 {
 
 /// Builds the worker once per test process, unless a build is there already
 /// (`make test` builds it before running the tests).
-fn ensure_built() {
+pub fn ensure_built() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         if root().join("worker/build/index.js").exists() {

@@ -11,6 +11,7 @@
 
 mod front;
 mod ids;
+mod object_calls;
 mod objects;
 mod protocol;
 mod respond;
@@ -27,13 +28,18 @@ fn start() {
 
 /// The invoicing run (API.md, "Invoices"), with "now" = the trigger's scheduled time, so a
 /// late or replayed trigger computes what was due then. It asks the catalog for pages of
-/// due customers until none are left; each page is one bounded request.
+/// due customers until none are left; each page is one bounded request. The run ends
+/// with one log line (`front::log::RunLine`): customers due, drafts, finals, failures by
+/// code.
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = Timestamp(event.schedule() as i64);
-    if let Err(e) = front::api::run_invoicing(&env, now).await {
+    let mut line = front::log::RunLine::new(now);
+    let result = front::api::run_invoicing(&env, now, &mut line).await;
+    if let Err(e) = &result {
         worker::console_error!("invoicing run at {now}: {}", e.message);
     }
+    line.finish(result);
 }
 
 #[event(fetch)]

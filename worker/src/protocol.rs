@@ -11,13 +11,15 @@
 //! Nothing here imports from the front or from an object: both sides import this.
 
 use crate::respond::{internal, Reply};
+use edgemeter_core::lifecycle::InvoiceStatus;
+use edgemeter_core::time::Timestamp;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker::{Headers, Method, Request, RequestInit, Stub};
 
 pub use edgemeter_core::machine::catalog::{Accepting, Ack, CatalogCall, InvoiceOwner};
-pub use edgemeter_core::machine::customer::{self as customer, CustomerCall, Fates};
+pub use edgemeter_core::machine::customer::{self as customer, CustomerCall, Fates, RunReport};
 pub use edgemeter_core::machine::lease::{is_kept, key_reused, Claim, ClaimKey, Done, FinishKey, KeyCall};
 pub use edgemeter_core::machine::Ask;
 pub use edgemeter_core::page::Page;
@@ -32,12 +34,42 @@ pub const METRICS_KEY: &str = "catalog:metrics";
 pub const ACCOUNT_LOG: &str = "account-rejections";
 
 /// The answer to [`CatalogCall::InvoicingPage`].
-#[derive(Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 pub struct PageReply {
     pub processed: usize,
     pub failed: usize,
     /// Whether more customers may be due: the run asks for another page.
     pub more: bool,
+    /// Drafts created or refreshed, for the run's log line.
+    #[serde(default)]
+    pub drafts: usize,
+    /// Invoices finalized by this page's calls.
+    #[serde(default)]
+    pub finalized: usize,
+    /// The error code of each failed customer call.
+    #[serde(default)]
+    pub failures: Vec<ErrorCode>,
+}
+
+impl PageReply {
+    /// Counts one customer's invoicing call at `now` into the page's answer.
+    pub fn tally(&mut self, now: Timestamp, result: &Result<RunReport, ApiError>) {
+        match result {
+            Ok(report) => {
+                for inv in &report.invoices {
+                    if inv.status == InvoiceStatus::Draft {
+                        self.drafts += 1;
+                    } else if inv.finalized_at == Some(now) {
+                        self.finalized += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                self.failed += 1;
+                self.failures.push(e.code);
+            }
+        }
+    }
 }
 
 /// Sends a call to a customer's object and returns its answer, to pass through.
@@ -103,6 +135,7 @@ pub fn catalog_stub(env: &worker::Env) -> Result<Stub, ApiError> {
 /// Sends a request already written as JSON bytes (the batcher writes ingest calls from
 /// ready-made event JSON) and returns the object's answer.
 pub async fn call_raw(stub: &Stub, body: Vec<u8>) -> Result<Reply, ApiError> {
+    crate::object_calls::count();
     let send = async {
         let headers = Headers::new();
         headers.set("content-type", "application/json")?;

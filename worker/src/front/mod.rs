@@ -9,6 +9,7 @@ mod batcher;
 mod contract_tests;
 mod cors;
 mod dashboard;
+pub mod log;
 mod metrics_cache;
 pub mod replay;
 pub mod token;
@@ -34,26 +35,48 @@ pub struct Ctx {
     /// Tests only (`EDGEMETER_FAULT_INJECTION=1`): the `edgemeter-fault` header, naming a
     /// point where the handler fails on purpose.
     pub fault: Option<String>,
+    /// What the request's log line will say (`log.rs`).
+    pub log: std::rc::Rc<log::Facts>,
 }
 
-/// Answers one HTTP request.
-pub async fn fetch(mut req: Request, env: Env, worker: worker::Context) -> Result<Response> {
+/// Answers one HTTP request, and logs it (`log.rs`: one line each, its id in the
+/// answer's `x-request-id`).
+pub async fn fetch(req: Request, env: Env, worker: worker::Context) -> Result<Response> {
+    let facts = std::rc::Rc::new(log::Facts::default());
+    let method = req.inner().method();
+    log::logged(&method, facts.clone(), answer(req, env, worker, facts)).await
+}
+
+async fn answer(
+    mut req: Request,
+    env: Env,
+    worker: worker::Context,
+    facts: std::rc::Rc<log::Facts>,
+) -> Result<Response> {
     // A browser's preflight carries no credentials: answer it before authenticating.
     if req.method() == Method::Options {
+        facts.route("preflight");
         return cors::preflight();
     }
     if dashboard::owns(&req.path()) {
+        facts.route("dashboard");
         return dashboard::serve(&req, &env).await;
     }
     let faults = env.var("EDGEMETER_FAULT_INJECTION").is_ok_and(|v| v.to_string() == "1");
     let fault = if faults { req.headers().get("edgemeter-fault").ok().flatten() } else { None };
-    let ctx =
-        Ctx { env, worker, now: Timestamp(worker::Date::now().as_millis() as i64), id_seed: Default::default(), fault };
+    let now = Timestamp(worker::Date::now().as_millis() as i64);
+    let ctx = Ctx { env, worker, now, id_seed: Default::default(), fault, log: facts };
     // The method as sent: `worker::Method` reads any method it does not know as GET.
     let method = req.inner().method();
     let path = req.path();
     let segments = segments_of(&path);
     let resolved = resolve(&method, &segments);
+    if let Resolved::Found(op, params) = &resolved {
+        ctx.log.route(template_of(*op));
+        if template_of(*op).starts_with("/v1/customers/{id}") {
+            ctx.log.customer(params.first().copied().unwrap_or_default());
+        }
+    }
     // A wrong path or method asks for a key first, as every route but `GET /healthz` and
     // `GET /openapi.json` does (a route's handler authenticates its own request).
     let denied = match resolved {
@@ -81,6 +104,7 @@ pub async fn fetch(mut req: Request, env: Env, worker: worker::Context) -> Resul
             (Reply::error(&e), None)
         }
     };
+    ctx.log.reply(&reply);
     let mut response = reply.into_response()?;
     if let Some(allow) = allow {
         // RFC 9110: a 405 names the methods the resource takes.
@@ -167,6 +191,11 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("POST", "/v1/contracts/{id}/cancel", Op::CancelContract),
 ];
 
+/// The path template [`ROUTES`] gives an operation.
+fn template_of(op: Op) -> &'static str {
+    ROUTES.iter().find(|(_, _, o)| *o == op).map_or("", |(_, template, _)| template)
+}
+
 /// Where a request goes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Resolved<'p> {
@@ -221,6 +250,9 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
     }
     let path = req.path();
     let principal = auth::authenticate(req, &ctx.env, ctx.now)?;
+    if let Some(customer) = principal.only_customer() {
+        ctx.log.customer(customer);
+    }
     let query = query_pairs(req);
     let method = req.method();
     let is_ingest = op == Op::Ingest;

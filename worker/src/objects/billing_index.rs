@@ -55,8 +55,18 @@ pub async fn run(env: &Env, plan: &PagePlan) -> Vec<RunOutcome> {
 }
 
 /// The page's answer to the scheduled handler.
-pub fn reply(filed: PageFiled) -> PageReply {
-    PageReply { processed: filed.processed, failed: filed.failed, more: filed.more }
+/// The run's log counts for a page's calls: drafts, finals, failures by code.
+pub fn tally(now: Timestamp, outcomes: &[RunOutcome]) -> PageReply {
+    let mut counts = PageReply::default();
+    for o in outcomes {
+        counts.tally(now, &o.report);
+    }
+    counts
+}
+
+/// The page's answer: what was filed, with the calls' counts.
+pub fn reply(filed: PageFiled, counts: PageReply) -> PageReply {
+    PageReply { processed: filed.processed, failed: filed.failed, more: filed.more, ..counts }
 }
 
 #[derive(Deserialize)]

@@ -85,11 +85,13 @@ impl CatalogObject {
                 respond::json(201, &metric)
             }
             CatalogAnswer::Plan(plan) => {
-                let mut outcomes = Some(billing_index::run(&self.env, &plan).await);
+                let outcomes = billing_index::run(&self.env, &plan).await;
+                let counts = billing_index::tally(plan.now, &outcomes);
+                let mut outcomes = Some(outcomes);
                 let filed = transaction(&storage, || {
                     billing::file_page(plan.now, outcomes.take().unwrap_or_default(), &mut Sql(sql))
                 })?;
-                respond::json(200, &billing_index::reply(filed))
+                respond::json(200, &billing_index::reply(filed, counts))
             }
             CatalogAnswer::Metrics(page) => respond::json(200, &page),
             CatalogAnswer::Customers(page) => respond::json(200, &page),

@@ -242,6 +242,9 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
     }
 
     log_rejections(ctx, &envelope.events, &outcomes);
+    if let [(customer_id, _)] = groups.as_slice() {
+        ctx.log.customer(customer_id);
+    }
 
     let mut resp = IngestResponse { accepted: 0, duplicates: 0, rejected: 0, results: Vec::with_capacity(n) };
     for (ev, outcome) in envelope.events.iter().zip(outcomes) {
@@ -267,6 +270,7 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
         };
         resp.results.push(EventResult { idempotency_key: key, status, error });
     }
+    ctx.log.events(resp.accepted, resp.duplicates, resp.rejected);
 
     // A single event that was rejected answers with the error itself (API.md): 404 for
     // an unknown customer, 403 for a forbidden one, else 400.

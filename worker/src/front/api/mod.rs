@@ -69,14 +69,20 @@ pub fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q 
     query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// Runs invoicing at `now`: pages of due customers until the catalog has none left.
-/// Bounded, so a run can never loop forever; what is left is caught up by the next run.
-pub async fn run_invoicing(env: &Env, now: edgemeter_core::time::Timestamp) -> Result<(), ApiError> {
+/// Runs invoicing at `now`: pages of due customers until the catalog has none left, each
+/// added to the run's log line. Bounded, so a run can never loop forever; what is left is
+/// caught up by the next run.
+pub async fn run_invoicing(
+    env: &Env,
+    now: edgemeter_core::time::Timestamp,
+    line: &mut crate::front::log::RunLine,
+) -> Result<(), ApiError> {
     const MAX_PAGES: usize = 400;
     let catalog = catalog_stub(env)?;
     for _ in 0..MAX_PAGES {
         let reply = call(&catalog, &CatalogCall::InvoicingPage { now }).await?;
         let page: crate::protocol::PageReply = decode(&reply)?;
+        line.page(&page);
         if !page.more {
             break;
         }
