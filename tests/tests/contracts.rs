@@ -62,6 +62,23 @@ fn every_problem_is_reported_at_once_with_its_path() {
 }
 
 #[test]
+fn an_enum_filter_refuses_any_value_outside_it_the_empty_one_included() {
+    let c = shared().client();
+    for (list, allowed) in [("/v1/contracts", "draft"), ("/v1/invoices", "draft")] {
+        for bad in ["", "DRAFT", "nope"] {
+            let r = c.get(&format!("{list}?status={bad}"));
+            r.assert_error(400, "invalid_field", Some("status"));
+        }
+        let r = c.get(&format!("{list}?status={allowed}"));
+        assert_eq!(r.status, 200, "{list}: {}", r.text);
+        assert_eq!(c.get(list).status, 200, "{list} without a filter");
+    }
+    let customer = c.customer();
+    let r = c.get(&format!("/v1/invoices?customer_id={customer}&status="));
+    r.assert_error(400, "invalid_field", Some("status"));
+}
+
+#[test]
 fn a_draft_is_patched_documented_accepted_once_and_makes_its_customer() {
     let c = shared().client();
     let ev = event_name("ocr");

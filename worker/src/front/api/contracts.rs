@@ -1,7 +1,7 @@
 //! API.md "Contracts": drafts in the catalog, their signed documents in R2, and
 //! acceptance, which creates the customer and its items exactly once (`core::contract`).
 
-use super::{call, catalog_stub, customer_stub, decode, fresh_id, list_params, query_value};
+use super::{call, catalog_stub, customer_stub, decode, enum_param, fresh_id, list_params, query_value};
 use crate::front::replay::hex;
 use crate::front::Ctx;
 use crate::protocol::{Accepting, CatalogCall, CustomerCall};
@@ -40,12 +40,12 @@ pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
 
 pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiError> {
     let (limit, cursor) = list_params(query)?;
-    let status = match query_value(query, "status") {
-        None | Some("") => None,
-        Some(s) => Some(ContractStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid("status", "`status` must be draft, accepting, accepted, canceled or expired")
-        })?),
-    };
+    let status = enum_param(
+        query,
+        "status",
+        ContractStatus::parse,
+        "`status` must be draft, accepting, accepted, canceled or expired",
+    )?;
     call(&catalog_stub(&ctx.env)?, &CatalogCall::ListContracts { limit, cursor, status, now: ctx.now }).await
 }
 
