@@ -10,7 +10,7 @@
 //!   safe because every event is deduped by its own key in its customer's object, so a
 //!   copy that slips past KV is answered `duplicate`, never counted twice.
 //! - Every other `POST` (a create, a token, a void, an approve): in the key's own
-//!   `IdempotencyObject` ([`crate::idempotency_object`]), which lets one copy run and
+//!   `IdempotencyObject` ([`crate::objects::idempotency`]), which lets one copy run and
 //!   gives the others its answer (or 409 `idempotency_key_in_use` while it runs). Nothing
 //!   else would stop two racing copies of a create from making two customers.
 
