@@ -91,18 +91,12 @@ fn event(d: Draw) -> ValidEvent<'static> {
     let ts = Timestamp(JAN + ((k * 7 + v * 13) % 80) * DAY_MS + k * 1000);
     let value = Decimal::new(k * 10 + v * 3 + 1, 1);
     let r = if (k + v) % 2 == 0 { "x" } else { "y" };
-    let props = Properties(vec![(Cow::Borrowed("r"), PropValue::Str(Cow::Borrowed(r)))]);
+    let props = Properties::new(vec![(Cow::Borrowed("r"), PropValue::Str(Cow::Borrowed(r)))]).expect("one key");
     let hash = content_hash(CUSTOMER, name, value, Some(ts), &props);
-    ValidEvent {
-        idempotency_key: Cow::Owned(format!("00000000-0000-7000-8000-{:012}", d.key)),
-        customer_id: Cow::Borrowed(CUSTOMER),
-        event_name: Cow::Borrowed(name),
-        value,
-        timestamp: ts,
-        timestamp_given: true,
-        properties: props,
-        hash,
-    }
+    let key = Cow::Owned(format!("00000000-0000-7000-8000-{:012}", d.key));
+    let record =
+        EventRecord { key, event_name: Cow::Borrowed(name), value, ts: ts.millis(), ts_given: true, props, hash };
+    record.to_valid(CUSTOMER).into_owned()
 }
 
 #[derive(Clone, Debug)]
@@ -213,7 +207,7 @@ impl Storage {
         let stored: HashMap<String, ContentHash> = events
             .iter()
             .filter_map(|e| {
-                self.events.get(e.idempotency_key.as_ref()).map(|(r, _, _)| (e.idempotency_key.to_string(), r.hash))
+                self.events.get(e.idempotency_key()).map(|(r, _, _)| (e.idempotency_key().to_string(), r.hash))
             })
             .collect();
         let out = book.ingest(metrics, events, &stored);
@@ -223,7 +217,7 @@ impl Storage {
             // Stored as the ledger stores it: JSON, read back.
             let text = serde_json::to_string(&rec).unwrap();
             let rec = serde_json::from_str::<EventRecord>(&text).unwrap().into_owned();
-            assert!(self.events.insert(ev.idempotency_key.to_string(), (rec, n.period_start, false)).is_none());
+            assert!(self.events.insert(ev.idempotency_key().to_string(), (rec, n.period_start, false)).is_none());
         }
         self.write(out.states);
         out.fates
@@ -350,21 +344,21 @@ impl Model {
         let mut closed_in_batch: HashMap<String, ContentHash> = HashMap::new();
         let mut fates = Vec::new();
         for ev in events {
-            let key = ev.idempotency_key.to_string();
+            let key = ev.idempotency_key().to_string();
             let fate = if let Some((stored, _)) = self.stored.get(&key) {
-                if stored.hash == ev.hash {
+                if stored.hash() == ev.hash() {
                     Fate::Duplicate
                 } else {
                     Fate::Reused
                 }
             } else if let Some(h) = closed_in_batch.get(&key) {
-                if *h == ev.hash {
+                if *h == ev.hash() {
                     Fate::Closed
                 } else {
                     Fate::Reused
                 }
-            } else if period_of(ev.timestamp).millis() < self.closed_before {
-                closed_in_batch.insert(key, ev.hash);
+            } else if period_of(ev.timestamp()).millis() < self.closed_before {
+                closed_in_batch.insert(key, ev.hash());
                 Fate::Closed
             } else {
                 self.stored.insert(key, (ev.clone(), false));
@@ -380,7 +374,7 @@ impl Model {
         match self.stored.get_mut(key) {
             None => VoidFate::NotFound,
             Some((_, true)) => VoidFate::Already,
-            Some((ev, _)) if period_of(ev.timestamp).millis() < closed_before => VoidFate::PeriodClosed,
+            Some((ev, _)) if period_of(ev.timestamp()).millis() < closed_before => VoidFate::PeriodClosed,
             Some((_, voided)) => {
                 *voided = true;
                 VoidFate::Void
@@ -390,7 +384,7 @@ impl Model {
 
     /// A metric's quantity over a period, counted from scratch.
     fn quantity(&self, m: &MetricDef, period: Timestamp) -> (Decimal, u64) {
-        let live = self.stored.values().filter(|(e, voided)| !voided && period_of(e.timestamp) == period);
+        let live = self.stored.values().filter(|(e, voided)| !voided && period_of(e.timestamp()) == period);
         let state = edgemeter_core::aggregate::aggregate(m, live.map(|(e, _)| e));
         (state.quantity(), state.event_count())
     }
@@ -599,22 +593,17 @@ fn a_unique_count_stops_at_its_cap_and_says_so() {
     let mut storage = Storage::default();
     let mut book = storage.load();
     let ev = |i: usize, value: String| {
-        let props = Properties(vec![
+        let props = Properties::new(vec![
             (Cow::Borrowed("r"), PropValue::Str(Cow::Owned(value))),
             (Cow::Borrowed("s"), PropValue::Str(Cow::Owned(i.to_string()))),
-        ]);
+        ])
+        .expect("two keys");
         let ts = Timestamp(JAN + DAY_MS);
         let hash = content_hash(CUSTOMER, "u", Decimal::ONE, Some(ts), &props);
-        ValidEvent {
-            idempotency_key: Cow::Owned(format!("00000000-0000-7000-8000-{i:012}")),
-            customer_id: Cow::Borrowed(CUSTOMER),
-            event_name: Cow::Borrowed("u"),
-            value: Decimal::ONE,
-            timestamp: ts,
-            timestamp_given: true,
-            properties: props,
-            hash,
-        }
+        let key = Cow::Owned(format!("00000000-0000-7000-8000-{i:012}"));
+        let event_name = Cow::Borrowed("u");
+        let record = EventRecord { key, event_name, value: Decimal::ONE, ts: ts.millis(), ts_given: true, props, hash };
+        record.to_valid(CUSTOMER).into_owned()
     };
     // Values of the longest kind a property may hold.
     let value = |i: usize| format!("{i:0>512}");
@@ -646,8 +635,9 @@ fn a_unique_count_stops_at_its_cap_and_says_so() {
     let backfilled = &storage.aggregates[&("s".to_owned(), Timestamp(JAN))];
     assert_eq!(backfilled.distinct(), MAX_DISTINCT_VALUES);
     // The next period starts empty.
-    let mut next = ev(n + 3, value(n + 1));
-    next.timestamp = Timestamp(FEB + DAY_MS);
-    next.hash = content_hash(CUSTOMER, "u", Decimal::ONE, Some(next.timestamp), &next.properties);
+    let mut next = EventRecord::from_valid(&ev(n + 3, value(n + 1))).into_owned();
+    next.ts = FEB + DAY_MS;
+    next.hash = content_hash(CUSTOMER, "u", Decimal::ONE, Some(Timestamp(next.ts)), &next.props);
+    let next = next.to_valid(CUSTOMER).into_owned();
     assert_eq!(storage.ingest(&mut book, &metrics, &[next]), vec![Fate::Accepted]);
 }
