@@ -28,5 +28,6 @@ pub mod rejection;
 pub mod rules;
 pub mod time;
 pub mod token;
+pub mod webhook;
 
 pub use error::{ApiError, ErrorCode};
