@@ -95,6 +95,8 @@ fn a_draft_is_patched_documented_accepted_once_and_makes_its_customer() {
     let put =
         |bytes: &[u8], query: &str| c.send("PUT", &format!("/v1/contracts/{id}/document{query}"), Some(bytes), &[]);
     put(b"<html>not a pdf</html>", "").assert_error(415, "unsupported_media_type", None);
+    // A name past the document's 255 characters is refused, not cut short in silence.
+    put(PDF, &format!("?filename={}", "%0C".repeat(256))).assert_error(400, "invalid_field", Some("filename"));
     let r = put(PDF, "?filename=msa%20v2.pdf");
     assert_eq!(r.status, 200, "{}", r.text);
     let doc = &r.body["document"];
