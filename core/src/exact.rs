@@ -18,7 +18,7 @@ const LIMB_DIGITS: u32 = 9;
 
 /// A non-negative decimal `mantissa / 10^scale`, exact however many digits it has.
 /// Equality and order are by value: `5.00 == 5`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Exact {
     /// The mantissa in base 10⁹, least significant limb first, without high zero limbs
     /// (zero is no limbs).
@@ -287,6 +287,13 @@ impl PartialOrd for Exact {
     }
 }
 
+impl fmt::Debug for Exact {
+    /// As written (`Exact(4.285)`), rather than as limbs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Exact({self})")
+    }
+}
+
 impl fmt::Display for Exact {
     /// Plain decimal notation with exactly `scale` decimals: `0.0025`, `1200`, `5.00`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -308,5 +315,47 @@ impl fmt::Display for Exact {
         } else {
             write!(f, "{int}.{frac}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn e(s: &str) -> Exact {
+        Exact::from(Decimal::from_str(s).unwrap_or_else(|err| panic!("{s}: {err}")))
+    }
+
+    #[test]
+    fn rounds_half_even_across_limbs() {
+        for (v, dp, expected) in [
+            ("4.285", 2, "4.28"),
+            ("4.275", 2, "4.28"),
+            ("4.2850000000000000001", 2, "4.29"),
+            ("0.5", 0, "0"),
+            ("1.5", 0, "2"),
+            ("999999999.9999999995", 9, "1000000000.000000000"),
+            ("12", 2, "12"),
+            ("0.000", 2, "0.00"),
+        ] {
+            assert_eq!(e(v).round_dp(dp).to_string(), expected, "{v} to {dp}");
+        }
+    }
+
+    #[test]
+    fn arithmetic_is_exact_past_28_digits() {
+        let big = e("79228162514264337593543950335");
+        assert_eq!(big.mul(&big).add(&e("0.000000001")).to_string(), {
+            "6277101735386680763835789423049210091073826769276946612225.000000001"
+        });
+        assert_eq!(e("1").checked_sub(&e("1.000000001")), None);
+        assert_eq!(e("10").checked_sub(&e("0.25")).map(|d| d.to_string()), Some("9.75".to_owned()));
+        assert_eq!(e("100.5").div_ceil(100).to_string(), "2");
+        assert_eq!(e("5.00").normalize().to_string(), "5");
+        assert_eq!(e("5").with_min_scale(2).to_string(), "5.00");
+        assert_eq!(e("5.00"), e("5"));
+        assert_eq!(e("0.01").to_decimal(), Decimal::from_str("0.01").ok());
+        assert_eq!(big.mul(&big).to_decimal(), None);
     }
 }
