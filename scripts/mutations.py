@@ -35,7 +35,7 @@ MUTATIONS = [
     ("a volume price's flat amount charged at zero units", "core/src/pricing.rs",
      "Some(t) if !q.is_zero() => {", "Some(t) => {"),
     ("the minimum ignored", "core/src/pricing.rs",
-     "let billed = match minimum {", "let billed = match None::<Decimal> {"),
+     "let billed = match minimum {", "let billed = match None::<Exact> {"),
     ("the number of the next period given", "core/src/book/invoicing.rs",
      "input.numbers.iter().find(|(s, _)| *s == p)", "input.numbers.iter().find(|(s, _)| *s > p)"),
     ("a failed call keeps the book in memory", "core/src/machine/customer/mod.rs",

@@ -339,7 +339,7 @@ fn steps(bodies: &[String], metrics: &[MetricDef]) {
             black_box(serde_json::from_str::<RawBatch<'_>>(black_box(b)).unwrap().events.len());
         }
     });
-    let keys: Vec<String> = events.iter().map(|e| e.idempotency_key.to_string()).collect();
+    let keys: Vec<String> = events.iter().map(|e| e.idempotency_key().to_string()).collect();
     measure("  UTF-8 check of the body", total, || {
         for b in bodies {
             black_box(std::str::from_utf8(black_box(b.as_bytes())).is_ok());
@@ -356,7 +356,7 @@ fn steps(bodies: &[String], metrics: &[MetricDef]) {
             black_box(canonical_uuid(Cow::Borrowed(black_box(k.as_str()))));
         }
     });
-    let values: Vec<String> = events.iter().map(|e| e.value.to_string()).collect();
+    let values: Vec<String> = events.iter().map(|e| e.value().to_string()).collect();
     measure("  parse_value", total, || {
         for v in &values {
             black_box(parse_value(black_box(v)).unwrap());
@@ -374,11 +374,11 @@ fn steps(bodies: &[String], metrics: &[MetricDef]) {
     measure("  content_hash", total, || {
         for e in &events {
             black_box(content_hash(
-                &e.customer_id,
-                &e.event_name,
-                e.value,
-                Some(e.timestamp),
-                black_box(&e.properties),
+                e.customer_id(),
+                e.event_name(),
+                e.value(),
+                Some(e.timestamp()),
+                black_box(e.properties()),
             ));
         }
     });

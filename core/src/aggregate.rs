@@ -75,17 +75,17 @@ impl AggState {
             AggState::Sum { total, events } => {
                 // Values are < 1e15 with ≤ 9 decimals, so this stays exact far beyond any
                 // real period; saturate rather than panic if it ever did not.
-                *total = total.checked_add(ev.value).unwrap_or(Decimal::MAX);
+                *total = total.checked_add(ev.value()).unwrap_or(Decimal::MAX);
                 *events += 1;
             }
             AggState::Count { events } => *events += 1,
             AggState::Max { max, events } => {
-                *max = Some(max.map_or(ev.value, |m| m.max(ev.value)));
+                *max = Some(max.map_or(ev.value(), |m| m.max(ev.value())));
                 *events += 1;
             }
             AggState::UniqueCount { digests, values, events } => {
                 digest_legacy(digests, values);
-                if let Some(v) = field.and_then(|f| ev.properties.get(f)) {
+                if let Some(v) = field.and_then(|f| ev.properties().get(f)) {
                     // The book refuses an event past the cap before it gets here; a
                     // metric back-filled from events stored before it existed stops
                     // at the cap too, so no state outgrows its row.
@@ -96,14 +96,14 @@ impl AggState {
                 *events += 1;
             }
             AggState::Latest { latest, events } => {
-                let newer = latest.as_ref().is_none_or(|l| {
-                    (ev.timestamp, ev.idempotency_key.as_ref()) > (l.timestamp, l.idempotency_key.as_str())
-                });
+                let newer = latest
+                    .as_ref()
+                    .is_none_or(|l| (ev.timestamp(), ev.idempotency_key()) > (l.timestamp, l.idempotency_key.as_str()));
                 if newer {
                     *latest = Some(LatestValue {
-                        timestamp: ev.timestamp,
-                        idempotency_key: ev.idempotency_key.to_string(),
-                        value: ev.value,
+                        timestamp: ev.timestamp(),
+                        idempotency_key: ev.idempotency_key().to_string(),
+                        value: ev.value(),
                     });
                 }
                 *events += 1;
@@ -223,7 +223,7 @@ pub fn aggregate<'e, 'a: 'e>(metric: &MetricDef, events: impl IntoIterator<Item 
     let mut state = AggState::empty(metric.aggregation);
     let mut seen = HashSet::new();
     for ev in events {
-        if seen.insert(ev.idempotency_key.as_ref()) && metric.matches(ev) {
+        if seen.insert(ev.idempotency_key()) && metric.matches(ev) {
             state.apply(ev, metric.field.as_deref());
         }
     }
@@ -257,10 +257,10 @@ pub fn by_day<'e, 'a: 'e>(
         })
         .collect();
     for ev in events {
-        if ev.timestamp < period.start || ev.timestamp >= period.end || !metric.matches(ev) {
+        if ev.timestamp() < period.start || ev.timestamp() >= period.end || !metric.matches(ev) {
             continue;
         }
-        let d = (ev.timestamp.millis().div_euclid(DAY_MS) - first) as usize;
+        let d = (ev.timestamp().millis().div_euclid(DAY_MS) - first) as usize;
         if let Some(day) = out.get_mut(d) {
             day.state.apply(ev, metric.field.as_deref());
         }

@@ -3,6 +3,7 @@
 //! decimal, its timestamp UTC, and its properties within limits.
 
 use crate::hash::ContentHash;
+use crate::rules::CheckedEvent;
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 use serde::ser::{SerializeMap, Serializer};
@@ -63,12 +64,36 @@ impl Serialize for PropValue<'_> {
 }
 
 /// Properties sorted by key, keys unique: the canonical order for hashing and storage.
+/// Only [`Properties::new`] makes one (and reading storage goes through it), so every
+/// value is in that order whoever built it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Properties<'a>(pub Vec<(Cow<'a, str>, PropValue<'a>)>);
+pub struct Properties<'a>(Vec<(Cow<'a, str>, PropValue<'a>)>);
+
+/// Two properties with the same key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateKey(pub String);
 
 impl<'a> Properties<'a> {
+    /// The pairs in canonical order; refused if a key appears twice.
+    pub fn new(mut pairs: Vec<(Cow<'a, str>, PropValue<'a>)>) -> Result<Properties<'a>, DuplicateKey> {
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        match pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+            Some(w) => Err(DuplicateKey(w[0].0.to_string())),
+            None => Ok(Properties(pairs)),
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&PropValue<'a>> {
         self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key)).ok().map(|i| &self.0[i].1)
+    }
+
+    /// The pairs, sorted by key.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &PropValue<'a>)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -121,8 +146,7 @@ impl<'de, 'a> Deserialize<'de> for Properties<'a> {
                     };
                     out.push((Cow::<str>::Owned(k), v));
                 }
-                out.sort_by(|a, b| a.0.cmp(&b.0));
-                Ok(Properties(out))
+                Properties::new(out).map_err(|d| serde::de::Error::custom(format!("property `{}` twice", d.0)))
             }
         }
         d.deserialize_map(Visit)
@@ -130,25 +154,73 @@ impl<'de, 'a> Deserialize<'de> for Properties<'a> {
 }
 
 /// An event that passed every rule that needs no storage (existence of the customer and
-/// of a metric for its name, and dedupe, are checked by the shells).
+/// of a metric for its name, and dedupe, are checked by the shells). Only the parser
+/// (`crate::ingest`) and [`EventRecord::to_valid`] (an event stored after that parser
+/// passed it) make one, so its fields are read, never set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidEvent<'a> {
-    /// A UUID in canonical lower-case hyphenated form.
-    pub idempotency_key: Cow<'a, str>,
-    pub customer_id: Cow<'a, str>,
-    pub event_name: Cow<'a, str>,
-    /// Exact, non-negative, normalized (no trailing zeros).
-    pub value: Decimal,
-    pub timestamp: Timestamp,
-    /// Whether the client sent the timestamp. A defaulted one is not part of the content
-    /// hash, so a retry received later is still recognised as the same event.
-    pub timestamp_given: bool,
-    pub properties: Properties<'a>,
-    /// Canonical hash of the content, to tell a retry from a reused key.
-    pub hash: ContentHash,
+    idempotency_key: Cow<'a, str>,
+    customer_id: Cow<'a, str>,
+    event_name: Cow<'a, str>,
+    value: Decimal,
+    timestamp: Timestamp,
+    timestamp_given: bool,
+    properties: Properties<'a>,
+    hash: ContentHash,
 }
 
-impl ValidEvent<'_> {
+impl<'a> ValidEvent<'a> {
+    /// An event the rules passed (`rules::check_event`), with its content hash.
+    pub(crate) fn checked(ev: CheckedEvent<'a>, hash: ContentHash) -> ValidEvent<'a> {
+        ValidEvent {
+            idempotency_key: ev.idempotency_key,
+            customer_id: ev.customer_id,
+            event_name: ev.event_name,
+            value: ev.value,
+            timestamp: ev.timestamp,
+            timestamp_given: ev.timestamp_given,
+            properties: ev.properties,
+            hash,
+        }
+    }
+
+    /// A UUID in canonical lower-case hyphenated form.
+    pub fn idempotency_key(&self) -> &str {
+        &self.idempotency_key
+    }
+
+    pub fn customer_id(&self) -> &str {
+        &self.customer_id
+    }
+
+    pub fn event_name(&self) -> &str {
+        &self.event_name
+    }
+
+    /// Exact, non-negative, normalized (no trailing zeros).
+    pub fn value(&self) -> Decimal {
+        self.value
+    }
+
+    pub fn timestamp(&self) -> Timestamp {
+        self.timestamp
+    }
+
+    /// Whether the client sent the timestamp. A defaulted one is not part of the content
+    /// hash, so a retry received later is still recognised as the same event.
+    pub fn timestamp_given(&self) -> bool {
+        self.timestamp_given
+    }
+
+    pub fn properties(&self) -> &Properties<'a> {
+        &self.properties
+    }
+
+    /// Canonical hash of the content, to tell a retry from a reused key.
+    pub fn hash(&self) -> ContentHash {
+        self.hash
+    }
+
     pub fn into_owned(self) -> ValidEvent<'static> {
         ValidEvent {
             idempotency_key: Cow::Owned(self.idempotency_key.into_owned()),
@@ -240,6 +312,19 @@ mod tests {
     }
 
     #[test]
+    fn properties_are_in_key_order_however_they_are_made() {
+        let s = |t: &'static str| PropValue::Str(Cow::Borrowed(t));
+        let made = Properties::new(vec![(Cow::Borrowed("b"), s("2")), (Cow::Borrowed("a"), s("1"))]).expect("unique");
+        assert_eq!(made.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(made.get("a"), Some(&s("1")), "found by binary search, so only when sorted");
+        let read: Properties = serde_json::from_str(r#"{"b": "2", "a": "1"}"#).expect("reads");
+        assert_eq!(read, made);
+        let twice = vec![(Cow::Borrowed("a"), s("1")), (Cow::Borrowed("a"), s("2"))];
+        assert_eq!(Properties::new(twice), Err(DuplicateKey("a".into())));
+        assert!(serde_json::from_str::<Properties>(r#"{"a": 1, "a": 2}"#).is_err());
+    }
+
+    #[test]
     fn numbers_no_float_holds_keep_their_text_and_other_values_their_kind() {
         let texts = ["1.5e3", "1E2", "-0", "0.30000000000000004", "123456789012345678901", "1e400", "-1e400"];
         for t in texts {
@@ -249,7 +334,7 @@ mod tests {
         }
         let props: Properties = serde_json::from_str(r#"{"s": "a\"b\u00e9", "t": true, "f": false}"#).expect("reads");
         assert_eq!(
-            props.0,
+            props.iter().map(|(k, v)| (Cow::Borrowed(k), v.clone())).collect::<Vec<_>>(),
             vec![
                 (Cow::Borrowed("f"), PropValue::Bool(false)),
                 (Cow::Borrowed("s"), PropValue::Str(Cow::Borrowed("a\"bé"))),

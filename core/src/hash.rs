@@ -67,7 +67,7 @@ pub fn content_hash(
         Some(t) => field(&t.millis().to_le_bytes()),
         None => field(b""),
     }
-    for (k, v) in &properties.0 {
+    for (k, v) in properties.iter() {
         field(k.as_bytes());
         match v {
             PropValue::Str(s) => {
@@ -90,7 +90,8 @@ mod tests {
     use std::borrow::Cow;
 
     fn props(pairs: &[(&'static str, PropValue<'static>)]) -> Properties<'static> {
-        Properties(pairs.iter().map(|(k, v)| (Cow::Borrowed(*k), v.clone())).collect())
+        Properties::new(pairs.iter().map(|(k, v)| (Cow::Borrowed(*k), v.clone())).collect())
+            .expect("test keys are unique")
     }
 
     #[test]

@@ -126,16 +126,7 @@ fn validate(raw: RawEvent<'_>, now: Timestamp) -> Result<ValidEvent<'_>, Rejecte
         ev.timestamp_given.then_some(ev.timestamp),
         &ev.properties,
     );
-    Ok(ValidEvent {
-        idempotency_key: ev.idempotency_key,
-        customer_id: ev.customer_id,
-        event_name: ev.event_name,
-        value: ev.value,
-        timestamp: ev.timestamp,
-        timestamp_given: ev.timestamp_given,
-        properties: ev.properties,
-        hash,
-    })
+    Ok(ValidEvent::checked(ev, hash))
 }
 
 /// A raw JSON value as a rule input: strings decoded (borrowed when they have no

@@ -8,10 +8,11 @@
 
 use crate::currency::Currency;
 use crate::customer::Customer;
+use crate::exact::Exact;
 use crate::item::{Item, ItemKind};
 use crate::lifecycle::InvoiceStatus;
 use crate::period::Period;
-use crate::pricing::{self, format_amount, PricedLine, PricingError};
+use crate::pricing::{format_amount, PricedLine, PricingError};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize, Serializer};
@@ -57,20 +58,21 @@ pub struct InvoiceLines {
     /// In the order the items were given.
     pub lines: Vec<InvoiceLine>,
     /// The exact sum of the lines' rounded amounts.
-    pub subtotal: Decimal,
+    pub subtotal: Exact,
     /// What is due: the subtotal (there are no discounts, credits or taxes yet).
-    pub total: Decimal,
+    pub total: Exact,
 }
 
 /// Prices every item for the period in the customer's `currency`. A fixed item bills its
 /// amount once per period (quantity 1, no proration); an item's minimum applies to its
-/// line. Fails only when an amount is too large to compute exactly.
+/// line. Never fails: every amount is computed exactly however large ([`PricingError`]
+/// has no values).
 pub fn invoice_lines<'a>(
     currency: Currency,
     inputs: impl IntoIterator<Item = LineInput<'a>>,
 ) -> Result<InvoiceLines, PricingError> {
     let mut lines = Vec::new();
-    let mut subtotal = Decimal::ZERO;
+    let mut subtotal = Exact::ZERO;
     for input in inputs {
         let item = input.item;
         let (quantity, usage) = match item.kind {
@@ -85,11 +87,11 @@ pub fn invoice_lines<'a>(
                 (input.quantity, Some(usage))
             }
         };
-        let priced = item.price.price(quantity, currency, item.minimum)?;
-        subtotal = pricing::add(subtotal, priced.amount)?;
+        let priced = item.price.price(quantity, currency, item.minimum);
+        subtotal = subtotal.add(&priced.amount);
         lines.push(InvoiceLine { item_id: item.id.clone(), name: item.name.clone(), kind: item.kind, priced, usage });
     }
-    Ok(InvoiceLines { currency, lines, subtotal, total: subtotal })
+    Ok(InvoiceLines { currency, lines, total: subtotal.clone(), subtotal })
 }
 
 /// An invoice as stored and as the API shows it. The lifecycle fields are typed; the
@@ -130,8 +132,8 @@ impl Invoice {
             currency: lines.currency,
             // Lines of strings, numbers and options always render.
             lines: serde_json::to_value(&lines.lines).unwrap_or_default(),
-            subtotal: format_amount(lines.subtotal, lines.currency),
-            total: format_amount(lines.total, lines.currency),
+            subtotal: format_amount(lines.subtotal.clone(), lines.currency),
+            total: format_amount(lines.total.clone(), lines.currency),
             created_at: p.start,
             finalized_at: None,
             sent_at: None,
@@ -156,8 +158,8 @@ impl Serialize for InvoiceLines {
         InvoiceLinesWire {
             currency: self.currency,
             lines: &self.lines,
-            subtotal: format_amount(self.subtotal, self.currency),
-            total: format_amount(self.total, self.currency),
+            subtotal: format_amount(self.subtotal.clone(), self.currency),
+            total: format_amount(self.total.clone(), self.currency),
         }
         .serialize(s)
     }

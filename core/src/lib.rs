@@ -11,6 +11,7 @@ pub mod currency;
 pub mod customer;
 pub mod error;
 pub mod event;
+pub mod exact;
 pub mod hash;
 pub mod id;
 pub mod ingest;
@@ -28,5 +29,6 @@ pub mod rejection;
 pub mod rules;
 pub mod time;
 pub mod token;
+pub mod webhook;
 
 pub use error::{ApiError, ErrorCode};

@@ -122,9 +122,9 @@ impl MetricDef {
 
     /// Whether this metric counts the event: its name matches and every filter passes.
     pub fn matches(&self, ev: &ValidEvent<'_>) -> bool {
-        self.event_name == ev.event_name
+        self.event_name == ev.event_name()
             && self.filters.iter().all(|(prop, allowed)| {
-                ev.properties.get(prop).is_some_and(|v| allowed.iter().any(|a| a == v.as_text()))
+                ev.properties().get(prop).is_some_and(|v| allowed.iter().any(|a| a == v.as_text()))
             })
     }
 }

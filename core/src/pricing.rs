@@ -17,15 +17,18 @@
 //!   the line amount is `round(max(subtotal, minimum))`, which equals
 //!   `max(round(subtotal), round(minimum))` because rounding is monotone.
 //!
-//! No binary float is involved anywhere: rust_decimal silently rounds a result that needs
-//! more than 28 significant digits, so the arithmetic here checks every product and sum and
-//! reports [`PricingError::Overflow`] rather than bill a rounded intermediate.
+//! No binary float is involved anywhere, and nothing is rounded but the line's amount:
+//! products and sums are computed in [`Exact`], which carries as many digits as they need
+//! (rust_decimal's 28 would not hold a large quantity times a unit price with 12
+//! decimals). So every price [`Price::from_value`] accepts prices every quantity a period
+//! can reach: pricing cannot fail.
 
 use crate::currency::Currency;
 use crate::error::ApiError;
+use crate::exact::Exact;
 use crate::input::{decimal_text, Fields};
 use crate::quantity;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use std::str::FromStr;
@@ -77,23 +80,20 @@ pub enum PriceModel {
     Fixed,
 }
 
-/// Why a line could not be priced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PricingError {
-    /// An amount needs more than the 28 significant digits exact decimal arithmetic has
-    /// (far beyond any real bill: about 1e16 units at the largest unit price).
-    #[error("the amount is too large to compute exactly")]
-    Overflow,
-}
+/// Why an invoice could not be priced: nothing, since [`Exact`] arithmetic holds any
+/// product and sum. It has no values; it remains the error type of
+/// [`crate::invoice::invoice_lines`] so that callers written when pricing could overflow
+/// still compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PricingError {}
 
-impl PricingError {
-    /// A stable machine-readable code.
-    pub fn code(self) -> &'static str {
-        match self {
-            PricingError::Overflow => "amount_overflow",
-        }
+impl std::fmt::Display for PricingError {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
     }
 }
+
+impl std::error::Error for PricingError {}
 
 /// What one tier contributed to a priced line. Amounts are exact (not rounded): only the
 /// line's `amount` is rounded.
@@ -102,11 +102,11 @@ pub struct TierLine {
     /// The tier's inclusive upper bound; `None` for the open last tier.
     pub up_to: Option<Decimal>,
     /// Units priced by this tier (for a volume price, all of them).
-    pub units: Decimal,
+    pub units: Exact,
     pub unit_amount: Decimal,
     pub flat_amount: Decimal,
     /// `units × unit_amount + flat_amount`, exactly.
-    pub subtotal: Decimal,
+    pub subtotal: Exact,
 }
 
 /// One priced line and how its amount came about.
@@ -128,18 +128,18 @@ pub struct PricedLine {
     pub unit_amount: Option<Decimal>,
     pub package_size: Option<u64>,
     /// Packages billed, rounded up.
-    pub packages: Option<Decimal>,
+    pub packages: Option<Exact>,
     /// Graduated: every tier that received units, in order. Volume: the one tier applied.
     /// Empty for other models and for 0 units.
     pub tiers: Vec<TierLine>,
     /// The price of the quantity before the minimum, unrounded.
-    pub subtotal_exact: Decimal,
+    pub subtotal_exact: Exact,
     pub minimum: Option<Decimal>,
     /// Whether the minimum exceeded the subtotal and so set the amount.
     pub minimum_applied: bool,
     /// `max(subtotal_exact, minimum)` rounded half-even to the currency's minor unit: the
     /// line's only rounding.
-    pub amount: Decimal,
+    pub amount: Exact,
 }
 
 /// Most tiers a price may have.
@@ -189,13 +189,9 @@ impl Price {
     /// Prices `quantity` units as one line in `currency`, with the item's `minimum` for the
     /// period, and explains the result (see the module docs for the rules). A fixed price
     /// ignores the quantity. A negative quantity counts as 0.
-    pub fn price(
-        &self,
-        quantity: Decimal,
-        currency: Currency,
-        minimum: Option<Decimal>,
-    ) -> Result<PricedLine, PricingError> {
+    pub fn price(&self, quantity: Decimal, currency: Currency, minimum: Option<Decimal>) -> PricedLine {
         let q = if quantity.is_sign_negative() { Decimal::ZERO } else { quantity.normalize() };
+        let units = Exact::from(q);
         let mut line = PricedLine {
             currency,
             model: self.model(),
@@ -204,38 +200,38 @@ impl Price {
             package_size: None,
             packages: None,
             tiers: Vec::new(),
-            subtotal_exact: Decimal::ZERO,
+            subtotal_exact: Exact::ZERO,
             minimum,
             minimum_applied: false,
-            amount: Decimal::ZERO,
+            amount: Exact::ZERO,
         };
         line.subtotal_exact = match self {
             Price::PerUnit { unit_amount } => {
                 line.unit_amount = Some(*unit_amount);
-                mul(q, *unit_amount)?
+                units.mul(&Exact::from(*unit_amount))
             }
             Price::Package { package_size, package_amount } => {
-                let packages = packages(q, *package_size)?;
+                let packages = units.div_ceil(*package_size);
                 line.unit_amount = Some(*package_amount);
                 line.package_size = Some(*package_size);
+                let subtotal = packages.mul(&Exact::from(*package_amount));
                 line.packages = Some(packages);
-                mul(packages, *package_amount)?
+                subtotal
             }
             Price::Graduated { tiers } => {
-                let mut total = Decimal::ZERO;
-                let mut lower = Decimal::ZERO;
+                let mut total = Exact::ZERO;
+                let mut lower = Exact::ZERO;
                 for t in tiers {
-                    if q <= lower {
+                    if units <= lower {
                         break;
                     }
                     // `max(lower)` only matters for tiers whose `up_to` does not increase.
-                    let upper = t.up_to.map_or(q, |u| u.min(q)).max(lower);
-                    let units = sub(upper, lower)?;
-                    if units.is_zero() {
+                    let upper = t.up_to.map_or(units.clone(), |u| Exact::from(u).min(units.clone())).max(lower.clone());
+                    let Some(in_tier) = upper.checked_sub(&lower).filter(|u| !u.is_zero()) else {
                         continue;
-                    }
-                    let tier = tier_line(t, units)?;
-                    total = add(total, tier.subtotal)?;
+                    };
+                    let tier = tier_line(t, in_tier);
+                    total = total.add(&tier.subtotal);
                     line.tiers.push(tier);
                     lower = upper;
                 }
@@ -245,120 +241,63 @@ impl Price {
                 let tier = tiers.iter().find(|t| t.up_to.is_none_or(|u| q <= u));
                 match tier {
                     Some(t) if !q.is_zero() => {
-                        let tier = tier_line(t, q)?;
-                        let subtotal = tier.subtotal;
+                        let tier = tier_line(t, units);
+                        let subtotal = tier.subtotal.clone();
                         line.unit_amount = Some(t.unit_amount);
                         line.tiers.push(tier);
                         subtotal
                     }
-                    _ => Decimal::ZERO,
+                    _ => Exact::ZERO,
                 }
             }
             Price::Fixed { amount } => {
                 line.unit_amount = Some(*amount);
-                *amount
+                Exact::from(*amount)
             }
         };
+        let minimum = minimum.map(Exact::from);
         let billed = match minimum {
             Some(m) if m > line.subtotal_exact => {
                 line.minimum_applied = true;
                 m
             }
-            _ => line.subtotal_exact,
+            _ => line.subtotal_exact.clone(),
         };
-        line.amount = round(billed, currency);
-        Ok(line)
+        line.amount = round(&billed, currency);
+        line
     }
 
-    /// The exact, unrounded amount for `quantity` units, without any minimum. An amount
-    /// too large to compute exactly saturates at `Decimal::MAX`; [`Price::price`] reports it.
-    pub fn amount_exact(&self, quantity: Decimal) -> Decimal {
-        self.price(quantity, Currency::USD, None).map_or(Decimal::MAX, |l| l.subtotal_exact)
+    /// The exact, unrounded amount for `quantity` units, without any minimum.
+    pub fn amount_exact(&self, quantity: Decimal) -> Exact {
+        self.price(quantity, Currency::USD, None).subtotal_exact
     }
 
     /// The amount rounded half-even to the currency's minor unit, without any minimum.
-    pub fn amount(&self, quantity: Decimal, currency: Currency) -> Decimal {
-        round(self.amount_exact(quantity), currency)
+    pub fn amount(&self, quantity: Decimal, currency: Currency) -> Exact {
+        round(&self.amount_exact(quantity), currency)
     }
 }
 
-fn tier_line(t: &Tier, units: Decimal) -> Result<TierLine, PricingError> {
-    let subtotal = add(mul(units, t.unit_amount)?, t.flat_amount)?;
-    Ok(TierLine { up_to: t.up_to, units, unit_amount: t.unit_amount, flat_amount: t.flat_amount, subtotal })
-}
-
-/// Whole packages of `size` needed for `q` units: `ceil(q / size)`, exactly.
-fn packages(q: Decimal, size: u64) -> Result<Decimal, PricingError> {
-    if q.is_zero() {
-        return Ok(Decimal::ZERO);
-    }
-    // A size of 0 is refused by `from_value`; count it as 1 rather than divide by zero.
-    let size = Decimal::from(size.max(1));
-    let mut n = q.checked_div(size).ok_or(PricingError::Overflow)?.ceil();
-    // The quotient is rounded past 28 significant digits, so its ceiling may be one off:
-    // settle it with exact products.
-    if n > Decimal::ZERO && mul(n - Decimal::ONE, size)? >= q {
-        n -= Decimal::ONE;
-    } else if mul(n, size)? < q {
-        n += Decimal::ONE;
-    }
-    Ok(n)
-}
-
-/// `a × b`, or an error where rust_decimal would round the product to fit 96 bits.
-fn mul(a: Decimal, b: Decimal) -> Result<Decimal, PricingError> {
-    let (a, b) = (a.normalize(), b.normalize());
-    let p = a.checked_mul(b).ok_or(PricingError::Overflow)?;
-    // An exact product keeps the sum of the scales; a rounded one has fewer.
-    if p.is_zero() || p.scale() == a.scale() + b.scale() {
-        Ok(p)
-    } else {
-        Err(PricingError::Overflow)
-    }
-}
-
-/// `a + b`, or an error where rust_decimal would round the sum.
-pub(crate) fn add(a: Decimal, b: Decimal) -> Result<Decimal, PricingError> {
-    // rust_decimal returns the other operand as it is when one is zero (`0.000 + 528.1` is
-    // `528.1`, scale 1), which the scale check below would take for a rounded sum.
-    if a.is_zero() {
-        return Ok(b);
-    }
-    if b.is_zero() {
-        return Ok(a);
-    }
-    let s = a.checked_add(b).ok_or(PricingError::Overflow)?;
-    if s.is_zero() || s.scale() == a.scale().max(b.scale()) {
-        Ok(s)
-    } else {
-        Err(PricingError::Overflow)
-    }
-}
-
-fn sub(a: Decimal, b: Decimal) -> Result<Decimal, PricingError> {
-    add(a, -b)
+fn tier_line(t: &Tier, units: Exact) -> TierLine {
+    let subtotal = units.mul(&Exact::from(t.unit_amount)).add(&Exact::from(t.flat_amount));
+    TierLine { up_to: t.up_to, units, unit_amount: t.unit_amount, flat_amount: t.flat_amount, subtotal }
 }
 
 /// Rounds half-even to the currency's minor unit.
-pub fn round(amount: Decimal, currency: Currency) -> Decimal {
-    amount.round_dp_with_strategy(currency.exponent(), RoundingStrategy::MidpointNearestEven)
+pub fn round(amount: &Exact, currency: Currency) -> Exact {
+    amount.round_dp(currency.exponent())
 }
 
 /// Formats an amount with exactly the currency's decimals (`"12.50"`, `"1200"`).
-pub fn format_amount(amount: Decimal, currency: Currency) -> String {
-    let mut a = round(amount, currency);
-    a.rescale(currency.exponent());
-    a.to_string()
+pub fn format_amount(amount: impl Into<Exact>, currency: Currency) -> String {
+    let a = round(&amount.into(), currency).normalize();
+    a.with_min_scale(currency.exponent()).to_string()
 }
 
 /// Formats an exact amount (a unit price, a tier subtotal) with all its decimals but at
 /// least the currency's: `"0.0025"`, `"4.285"`, `"5.00"`, `"1200"` (JPY).
-pub fn format_exact(amount: Decimal, currency: Currency) -> String {
-    let mut a = amount.normalize();
-    if a.scale() < currency.exponent() {
-        a.rescale(currency.exponent());
-    }
-    a.to_string()
+pub fn format_exact(amount: impl Into<Exact>, currency: Currency) -> String {
+    amount.into().normalize().with_min_scale(currency.exponent()).to_string()
 }
 
 impl Serialize for PricedLine {
@@ -369,22 +308,22 @@ impl Serialize for PricedLine {
             quantity: quantity::format(self.quantity),
             unit_amount: self.unit_amount.map(|a| format_exact(a, c)),
             package_size: self.package_size,
-            packages: self.packages.map(quantity::format),
+            packages: self.packages.as_ref().map(|p| p.normalize().to_string()),
             tiers: self
                 .tiers
                 .iter()
                 .map(|t| TierLineWire {
                     up_to: t.up_to.map(quantity::format),
-                    units: quantity::format(t.units),
+                    units: t.units.normalize().to_string(),
                     unit_amount: format_exact(t.unit_amount, c),
                     flat_amount: format_exact(t.flat_amount, c),
-                    subtotal: format_exact(t.subtotal, c),
+                    subtotal: format_exact(t.subtotal.clone(), c),
                 })
                 .collect(),
-            subtotal_exact: format_exact(self.subtotal_exact, c),
+            subtotal_exact: format_exact(self.subtotal_exact.clone(), c),
             minimum: self.minimum.map(|m| format_exact(m, c)),
             minimum_applied: self.minimum_applied,
-            amount: format_amount(self.amount, c),
+            amount: format_amount(self.amount.clone(), c),
         }
         .serialize(s)
     }

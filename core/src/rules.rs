@@ -230,12 +230,8 @@ pub fn property_kind_error(key: &str) -> String {
 
 /// Properties whose keys and values passed [`check_property_key`] and
 /// [`check_property_value`], in canonical order; refused if a key appears twice.
-pub fn properties_from_list<'a>(mut props: Vec<(Cow<'a, str>, PropValue<'a>)>) -> Result<Properties<'a>, String> {
-    props.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if props.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err(PROPERTIES_DUPLICATE_KEY.into());
-    }
-    Ok(Properties(props))
+pub fn properties_from_list<'a>(props: Vec<(Cow<'a, str>, PropValue<'a>)>) -> Result<Properties<'a>, String> {
+    Properties::new(props).map_err(|_| PROPERTIES_DUPLICATE_KEY.into())
 }
 
 /// A name: 1..=max characters, none of them control characters.

@@ -6,7 +6,7 @@
 //! canonicalised keys, UTC timestamps, exact values and content hashes.
 
 use edgemeter_core::aggregate::{aggregate, by_day, AggState};
-use edgemeter_core::event::ValidEvent;
+use edgemeter_core::event::{EventRecord, ValidEvent};
 use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::metric::{Aggregation, MetricDef};
 use edgemeter_core::period::Period;
@@ -257,7 +257,7 @@ proptest! {
             for (i, d) in days.iter().enumerate() {
                 let from = start.millis() + i as i64 * DAY;
                 prop_assert_eq!(d.date, Timestamp(from).to_datetime().date_naive());
-                let of_day = evs.iter().filter(|e| (from..from + DAY).contains(&e.timestamp.millis()));
+                let of_day = evs.iter().filter(|e| (from..from + DAY).contains(&e.timestamp().millis()));
                 prop_assert_eq!(&d.state, &aggregate(&m, of_day));
                 merged.merge(&d.state);
             }
@@ -321,14 +321,16 @@ proptest! {
         let mut with_repeats: Vec<ValidEvent<'static>> = evs.clone();
         for (which, at, same_payload) in repeats {
             let original = evs[which.index(evs.len())].clone();
-            let first = with_repeats.iter().position(|e| e.idempotency_key == original.idempotency_key).unwrap();
-            let mut again = original;
+            let first = with_repeats.iter().position(|e| e.idempotency_key() == original.idempotency_key()).unwrap();
+            let mut again = original.clone();
             if !same_payload {
                 // The key reused with another payload: still the first one counts.
-                again.value += Decimal::from(7);
-                again.event_name = "api_call".into();
-                again.timestamp = Timestamp(NOW_MS);
-                again.properties = Default::default();
+                let mut changed = EventRecord::from_valid(&original).into_owned();
+                changed.value += Decimal::from(7);
+                changed.event_name = "api_call".into();
+                changed.ts = NOW_MS;
+                changed.props = Default::default();
+                again = changed.to_valid(original.customer_id()).into_owned();
             }
             let pos = first + 1 + at.index(with_repeats.len() - first);
             with_repeats.insert(pos, again);

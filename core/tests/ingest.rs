@@ -139,9 +139,9 @@ fn assert_rejected(cases: &[Case]) {
         let env = parse(&body).unwrap_or_else(|e| panic!("batch refused: {e}: {}", c.what));
         assert!(env.batch);
         assert_eq!(env.events.len(), 3, "{}", c.what);
-        assert_eq!(env.events[0].as_ref().map(|e| e.idempotency_key.to_string()), Ok(key(1)), "{}", c.what);
+        assert_eq!(env.events[0].as_ref().map(|e| e.idempotency_key().to_string()), Ok(key(1)), "{}", c.what);
         assert_eq!(summary(env.events[1].as_ref().unwrap_err()), expected, "in a batch: {}", c.what);
-        assert_eq!(env.events[2].as_ref().map(|e| e.idempotency_key.to_string()), Ok(key(2)), "{}", c.what);
+        assert_eq!(env.events[2].as_ref().map(|e| e.idempotency_key().to_string()), Ok(key(2)), "{}", c.what);
     }
 }
 
@@ -581,7 +581,7 @@ fn results_keep_request_order() {
         .events
         .iter()
         .map(|r| match r {
-            Ok(ev) => ev.idempotency_key.to_string(),
+            Ok(ev) => ev.idempotency_key().to_string(),
             Err(rej) => rej.idempotency_key.as_deref().unwrap().to_owned(),
         })
         .collect();
@@ -590,7 +590,7 @@ fn results_keep_request_order() {
         match (i % 6, r) {
             (0, Err(rej)) => assert_eq!(rej.error.code, ErrorCode::InvalidValue),
             (3, Err(rej)) => assert_eq!(rej.error.code, ErrorCode::TimestampInFuture),
-            (_, Ok(ev)) => assert_eq!(ev.value, Decimal::from(i as u64)),
+            (_, Ok(ev)) => assert_eq!(ev.value(), Decimal::from(i as u64)),
             (_, other) => panic!("event {i}: {other:?}"),
         }
     }
@@ -606,7 +606,7 @@ fn one_bad_event_does_not_spoil_the_batch() {
         .events
         .iter()
         .map(|r| match r {
-            Ok(ev) => Ok(ev.idempotency_key.to_string()),
+            Ok(ev) => Ok(ev.idempotency_key().to_string()),
             Err(rej) => Err((rej.idempotency_key.as_deref().map(str::to_owned), rej.error.code)),
         })
         .collect();
@@ -630,27 +630,27 @@ fn one_bad_event_does_not_spoil_the_batch() {
 #[test]
 fn accepted_event_holds_its_fields() {
     let ev = accept(&event(&[("properties", r#"{"region":"eu","plan":"pro","seats":12,"trial":false}"#)]));
-    assert_eq!(ev.idempotency_key, KEY);
-    assert_eq!(ev.customer_id, "cus_acme");
-    assert_eq!(ev.event_name, "invoices");
-    assert_eq!(ev.value, Decimal::from(50));
-    assert_eq!(ev.timestamp, ts("2024-07-15T11:30:00Z"));
-    assert!(ev.timestamp_given);
+    assert_eq!(ev.idempotency_key(), KEY);
+    assert_eq!(ev.customer_id(), "cus_acme");
+    assert_eq!(ev.event_name(), "invoices");
+    assert_eq!(ev.value(), Decimal::from(50));
+    assert_eq!(ev.timestamp(), ts("2024-07-15T11:30:00Z"));
+    assert!(ev.timestamp_given());
     // Sorted by key.
-    let keys: Vec<&str> = ev.properties.0.iter().map(|(k, _)| k.as_ref()).collect();
+    let keys: Vec<&str> = ev.properties().iter().map(|(k, _)| k).collect();
     assert_eq!(keys, ["plan", "region", "seats", "trial"]);
-    assert_eq!(ev.properties.get("seats").map(|v| v.as_text()), Some("12"));
-    assert_eq!(ev.properties.get("trial").map(|v| v.as_text()), Some("false"));
+    assert_eq!(ev.properties().get("seats").map(|v| v.as_text()), Some("12"));
+    assert_eq!(ev.properties().get("trial").map(|v| v.as_text()), Some("false"));
     assert_eq!(
-        serde_json::to_string(&ev.properties).unwrap(),
+        serde_json::to_string(&ev.properties()).unwrap(),
         r#"{"plan":"pro","region":"eu","seats":12,"trial":false}"#
     );
 }
 
 #[test]
 fn value_defaults_to_one() {
-    assert_eq!(accept(&event_without(&["value"])).value, Decimal::ONE);
-    assert_eq!(accept(&event(&[("value", "null")])).value, Decimal::ONE);
+    assert_eq!(accept(&event_without(&["value"])).value(), Decimal::ONE);
+    assert_eq!(accept(&event(&[("value", "null")])).value(), Decimal::ONE);
 }
 
 #[test]
@@ -671,7 +671,7 @@ fn string_and_number_values_parse_exactly() {
         ("123456789.123456789", "123456789.123456789"),
         ("999999999999999.999999999", "999999999999999.999999999"),
     ] {
-        let v = accept(&event(&[("value", raw)])).value;
+        let v = accept(&event(&[("value", raw)])).value();
         assert_eq!(v, Decimal::from_str(expected).unwrap(), "{raw}");
         assert_eq!(v.to_string(), expected, "{raw} keeps no trailing zeros");
     }
@@ -689,26 +689,26 @@ fn offsets_are_converted_to_utc() {
         "2024-07-15T11:30:00.000Z",
     ] {
         let ev = accept(&event(&[("timestamp", &json_str(raw))]));
-        assert_eq!(ev.timestamp.to_rfc3339(), "2024-07-15T11:30:00Z", "{raw}");
+        assert_eq!(ev.timestamp().to_rfc3339(), "2024-07-15T11:30:00Z", "{raw}");
     }
     let ev = accept(&event(&[("timestamp", "\"2024-07-15T13:30:00.250+02:00\"")]));
-    assert_eq!(ev.timestamp.to_rfc3339(), "2024-07-15T11:30:00.250Z");
+    assert_eq!(ev.timestamp().to_rfc3339(), "2024-07-15T11:30:00.250Z");
 }
 
 #[test]
 fn missing_timestamp_defaults_to_arrival_time() {
     let ev = accept(&event_without(&["timestamp"]));
-    assert_eq!((ev.timestamp, ev.timestamp_given), (now(), false));
+    assert_eq!((ev.timestamp(), ev.timestamp_given()), (now(), false));
     let ev = accept(&event(&[("timestamp", "null")]));
-    assert_eq!((ev.timestamp, ev.timestamp_given), (now(), false));
+    assert_eq!((ev.timestamp(), ev.timestamp_given()), (now(), false));
 }
 
 #[test]
 fn upper_case_uuid_is_canonicalised_lower_case() {
     let ev = accept(&event(&[("idempotency_key", "\"0192F0C1-7A2B-7C3D-8E4F-5A6B7C8D9E0F\"")]));
-    assert_eq!(ev.idempotency_key, KEY);
+    assert_eq!(ev.idempotency_key(), KEY);
     let ev = accept(&event(&[("idempotency_key", "\"0192f0C1-7a2B-7c3d-8E4f-5a6b7c8d9e0F\"")]));
-    assert_eq!(ev.idempotency_key, KEY);
+    assert_eq!(ev.idempotency_key(), KEY);
 }
 
 #[test]
@@ -718,17 +718,17 @@ fn escaped_strings_are_decoded() {
         ("event_name", r#""in\"voices\"""#),
         ("properties", r#"{"re\u0067ion":"e\u0075","note":"a\\b"}"#),
     ]));
-    assert_eq!(ev.customer_id, "cus_acme");
-    assert_eq!(ev.event_name, "in\"voices\"");
-    assert_eq!(ev.properties.get("region").map(|v| v.as_text()), Some("eu"));
-    assert_eq!(ev.properties.get("note").map(|v| v.as_text()), Some("a\\b"));
+    assert_eq!(ev.customer_id(), "cus_acme");
+    assert_eq!(ev.event_name(), "in\"voices\"");
+    assert_eq!(ev.properties().get("region").map(|v| v.as_text()), Some("eu"));
+    assert_eq!(ev.properties().get("note").map(|v| v.as_text()), Some("a\\b"));
 }
 
 // ---------------------------------------------------------------------------------------
 // The canonical content hash.
 
 fn hash_of(body: &str) -> edgemeter_core::hash::ContentHash {
-    accept(body).hash
+    accept(body).hash()
 }
 
 #[test]
@@ -807,12 +807,12 @@ fn event_without_timestamp_hashes_the_same_whenever_it_arrives() {
     let body = event_without(&["timestamp"]);
     let first = accept_at(&body, now());
     let retry = accept_at(&body, Timestamp(now().millis() + 3 * DAY_MS + 17));
-    assert_ne!(first.timestamp, retry.timestamp);
-    assert_eq!(first.hash, retry.hash);
+    assert_ne!(first.timestamp(), retry.timestamp());
+    assert_eq!(first.hash(), retry.hash());
     // A timestamp the client chose is content, even when it equals the arrival time.
     let explicit = accept(&event(&[("timestamp", &json_str(NOW))]));
-    assert_eq!(explicit.timestamp, first.timestamp);
-    assert_ne!(explicit.hash, first.hash);
+    assert_eq!(explicit.timestamp(), first.timestamp());
+    assert_ne!(explicit.hash(), first.hash());
 }
 
 #[test]

@@ -9,9 +9,10 @@
 //! lines, and prices survive a JSON round trip.
 
 use edgemeter_core::currency::Currency;
+use edgemeter_core::exact::Exact;
 use edgemeter_core::invoice::{invoice_lines, invoice_number, LineInput, UsageSummary};
 use edgemeter_core::item::{Item, ItemKind};
-use edgemeter_core::pricing::{format_amount, Price, PricedLine, PricingError, Tier};
+use edgemeter_core::pricing::{format_amount, Price, PricedLine, Tier};
 use edgemeter_core::time::Timestamp;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -35,7 +36,12 @@ fn price(v: Value) -> Price {
 }
 
 fn line(p: &Price, quantity: &str, currency: &str, minimum: Option<&str>) -> PricedLine {
-    p.price(d(quantity), cur(currency), minimum.map(d)).unwrap_or_else(|e| panic!("pricing {quantity}: {e}"))
+    p.price(d(quantity), cur(currency), minimum.map(d))
+}
+
+/// An exact amount as a `Decimal`, for values small enough to hold one.
+fn dec(e: &Exact) -> Decimal {
+    e.to_decimal().unwrap_or_else(|| panic!("{e} does not fit a Decimal"))
 }
 
 /// The line amount as the API shows it.
@@ -114,7 +120,7 @@ fn per_unit_line_keeps_the_exact_subtotal_and_unit_amount() {
 #[test]
 fn negative_quantity_is_priced_as_zero() {
     let l = line(&per_unit("0.05"), "-3", "USD", None);
-    assert_eq!((l.quantity, l.amount), (Decimal::ZERO, Decimal::ZERO));
+    assert_eq!((l.quantity, dec(&l.amount)), (Decimal::ZERO, Decimal::ZERO));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -135,7 +141,10 @@ fn package_bills_whole_packages_rounded_up() {
         ],
     );
     let l = line(&p, "101", "USD", None);
-    assert_eq!((l.package_size, l.packages, l.unit_amount), (Some(100), Some(d("2")), Some(d("5.00"))));
+    assert_eq!(
+        (l.package_size, l.packages.as_ref().map(dec), l.unit_amount),
+        (Some(100), Some(d("2")), Some(d("5.00")))
+    );
 
     let jpy = price(json!({"model": "package", "package_size": 1000, "package_amount": "300"}));
     assert_amounts(&jpy, &[("JPY", "1000", "300"), ("JPY", "1001", "600")]);
@@ -153,8 +162,14 @@ fn package_count_is_exact_where_division_would_round() {
     let p = Price::Package { package_size: size, package_amount: Decimal::ONE };
     let q = d("20000000000000000008000000001");
     assert_eq!((q / Decimal::from(size)).ceil(), d("8000000000"), "the division this guards against");
-    assert_eq!(line(&p, "20000000000000000008000000001", "USD", None).packages, Some(d("8000000001")));
-    assert_eq!(line(&p, "20000000000000000008000000000", "USD", None).packages, Some(d("8000000000")));
+    assert_eq!(
+        line(&p, "20000000000000000008000000001", "USD", None).packages.as_ref().map(dec),
+        Some(d("8000000001"))
+    );
+    assert_eq!(
+        line(&p, "20000000000000000008000000000", "USD", None).packages.as_ref().map(dec),
+        Some(d("8000000000"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -197,7 +212,7 @@ fn graduated_prices_each_unit_by_its_tier_and_flat_fees_of_reached_tiers() {
 #[test]
 fn graduated_line_lists_the_tiers_that_received_units() {
     let l = line(&graduated_usd(), "6000", "USD", None);
-    let got: Vec<_> = l.tiers.iter().map(|t| (t.up_to, t.units, t.flat_amount, t.subtotal)).collect();
+    let got: Vec<_> = l.tiers.iter().map(|t| (t.up_to, dec(&t.units), t.flat_amount, dec(&t.subtotal))).collect();
     assert_eq!(
         got,
         [
@@ -259,7 +274,10 @@ fn volume_prices_all_units_by_the_tier_the_total_falls_in() {
     let l = line(&volume_usd(), "100.5", "USD", None);
     assert_eq!(l.unit_amount, Some(d("0.05")));
     assert_eq!(l.tiers.len(), 1);
-    assert_eq!((l.tiers[0].up_to, l.tiers[0].units, l.tiers[0].subtotal), (Some(d("1000")), d("100.5"), d("6.025")));
+    assert_eq!(
+        (l.tiers[0].up_to, dec(&l.tiers[0].units), dec(&l.tiers[0].subtotal)),
+        (Some(d("1000")), d("100.5"), d("6.025"))
+    );
     assert!(line(&volume_usd(), "0", "USD", None).tiers.is_empty());
 
     let jpy = price(json!({"model": "volume", "tiers": [
@@ -333,15 +351,14 @@ fn unit_and_package_lines_render_as_json() {
 // Exactness at the edges.
 
 #[test]
-fn an_amount_beyond_exact_precision_is_an_error_not_a_rounded_guess() {
+fn an_amount_beyond_28_digits_is_computed_exactly_not_refused() {
     let p = per_unit("999999999999.123456789012");
-    // 27 integer digits and 21 decimals: rust_decimal would quietly round the product.
-    let r = p.price(d("123456789012345.123456789"), Currency::USD, None);
-    assert_eq!(r, Err(PricingError::Overflow));
-    assert_eq!(p.price(Decimal::MAX, Currency::USD, None), Err(PricingError::Overflow));
-    assert_eq!(PricingError::Overflow.code(), "amount_overflow");
-    // The older, infallible entry point saturates instead of panicking.
-    assert_eq!(p.amount_exact(Decimal::MAX), Decimal::MAX);
+    // 27 integer digits and 21 decimals: rust_decimal alone would round the product.
+    let l = p.price(d("123456789012345.123456789"), Currency::USD, None);
+    assert_eq!(l.subtotal_exact.to_string(), "123456789012236908246529850.968313142891672002468");
+    assert_eq!(format_amount(l.amount, Currency::USD), "123456789012236908246529850.97");
+    // The largest quantity a sum can reach still prices.
+    assert_eq!(p.amount_exact(Decimal::MAX).to_string(), "79228162514194890685573017977173138144954.857101719020");
 }
 
 #[test]
@@ -379,7 +396,7 @@ fn invoice_total_is_the_sum_of_rounded_lines_not_the_rounded_sum() {
     let inv =
         invoice_lines(Currency::USD, items.iter().map(|it| LineInput { item: it, quantity: d("85.7"), usage: None }))
             .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((inv.subtotal, inv.total), (d("12.84"), d("12.84")));
+    assert_eq!((dec(&inv.subtotal), dec(&inv.total)), (d("12.84"), d("12.84")));
 }
 
 #[test]
@@ -508,7 +525,7 @@ fn any_price() -> impl Strategy<Value = Price> {
 }
 
 fn priced(p: &Price, q: Decimal, c: Currency, minimum: Option<Decimal>) -> Result<PricedLine, TestCaseError> {
-    p.price(q, c, minimum).map_err(|e| TestCaseError::fail(format!("{e} for {q} units of {p:?}")))
+    Ok(p.price(q, c, minimum))
 }
 
 /// Rounds `n / 10^shift` half-even, in integers.
@@ -543,9 +560,9 @@ proptest! {
     #[test]
     fn amounts_are_never_negative(p in any_price(), q in quantity(), c in currency(), min in minimum()) {
         let l = priced(&p, q, c, min)?;
-        prop_assert!(l.amount >= Decimal::ZERO && l.subtotal_exact >= Decimal::ZERO, "{l:?}");
+        prop_assert!(l.amount >= Exact::ZERO && l.subtotal_exact >= Exact::ZERO, "{l:?}");
         for t in &l.tiers {
-            prop_assert!(t.units > Decimal::ZERO && t.subtotal >= Decimal::ZERO, "{t:?}");
+            prop_assert!(t.units > Exact::ZERO && t.subtotal >= Exact::ZERO, "{t:?}");
         }
         // A negative quantity is priced as none.
         prop_assert_eq!(priced(&p, -q, c, min)?.amount, priced(&p, Decimal::ZERO, c, min)?.amount);
@@ -563,17 +580,17 @@ proptest! {
     fn graduated_is_the_sum_of_its_tiers(tiers in tiers(), q in quantity(), c in currency()) {
         let p = Price::Graduated { tiers: tiers.clone() };
         let l = priced(&p, q, c, None)?;
-        let units: Decimal = l.tiers.iter().map(|t| t.units).sum();
-        let subtotal: Decimal = l.tiers.iter().map(|t| t.subtotal).sum();
+        let units: Decimal = l.tiers.iter().map(|t| dec(&t.units)).sum();
+        let subtotal: Decimal = l.tiers.iter().map(|t| dec(&t.subtotal)).sum();
         prop_assert_eq!(units, q);
-        prop_assert_eq!(subtotal, l.subtotal_exact);
+        prop_assert_eq!(subtotal, dec(&l.subtotal_exact));
         // The tiers billed are the first ones, in order, each within its bounds.
         let mut lower = Decimal::ZERO;
         for (t, spec) in l.tiers.iter().zip(&tiers) {
             prop_assert_eq!(t.up_to, spec.up_to);
-            prop_assert_eq!(t.subtotal, t.units * spec.unit_amount + spec.flat_amount);
+            prop_assert_eq!(dec(&t.subtotal), dec(&t.units) * spec.unit_amount + spec.flat_amount);
             if let Some(u) = spec.up_to {
-                prop_assert!(t.units <= u - lower);
+                prop_assert!(dec(&t.units) <= u - lower);
                 lower = u;
             }
         }
@@ -609,14 +626,15 @@ proptest! {
         let expected = (m as i128 + denominator - 1) / denominator;
         let p = Price::Package { package_size: size, package_amount: Decimal::ONE };
         let l = priced(&p, Decimal::new(m, s), Currency::USD, None)?;
-        prop_assert_eq!(l.packages, Some(Decimal::from_i128_with_scale(expected, 0)));
+        prop_assert_eq!(l.packages.as_ref().map(dec), Some(Decimal::from_i128_with_scale(expected, 0)));
     }
 
     #[test]
     fn minimum_sets_the_floor_of_the_rounded_line(p in any_price(), q in quantity(), c in currency(), min in decimal(100_000_000, 4)) {
         let (with, without) = (priced(&p, q, c, Some(min))?, priced(&p, q, c, None)?);
-        prop_assert_eq!(with.amount, without.amount.max(edgemeter_core::pricing::round(min, c)));
-        prop_assert_eq!(with.minimum_applied, min > without.subtotal_exact);
+        prop_assert_eq!(&with.amount, &without.amount.clone().max(edgemeter_core::pricing::round(&Exact::from(min), c)));
+        let floor = Exact::from(min);
+        prop_assert_eq!(with.minimum_applied, floor > without.subtotal_exact);
         prop_assert_eq!(with.subtotal_exact, without.subtotal_exact);
     }
 
@@ -633,18 +651,17 @@ proptest! {
                 (Item { minimum: min, ..item(&format!("item_{i}"), kind, p, None) }, q)
             })
             .collect();
-        let inv = invoice_lines(c, items.iter().map(|(it, q)| LineInput { item: it, quantity: *q, usage: None }))
-            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let Ok(inv) = invoice_lines(c, items.iter().map(|(it, q)| LineInput { item: it, quantity: *q, usage: None }));
         prop_assert_eq!(inv.lines.len(), items.len());
         let mut sum = Decimal::ZERO;
         for (l, (it, q)) in inv.lines.iter().zip(&items) {
             prop_assert!(l.priced.amount.scale() <= c.exponent(), "{:?} is not rounded to {c}", l.priced.amount);
             let q = if it.kind == ItemKind::Fixed { Decimal::ONE } else { *q };
-            prop_assert_eq!(l.priced.amount, priced(&it.price, q, c, it.minimum)?.amount);
-            sum += l.priced.amount;
+            prop_assert_eq!(&l.priced.amount, &priced(&it.price, q, c, it.minimum)?.amount);
+            sum += dec(&l.priced.amount);
         }
-        prop_assert_eq!(inv.subtotal, sum);
-        prop_assert_eq!(inv.total, sum);
+        prop_assert_eq!(dec(&inv.subtotal), sum);
+        prop_assert_eq!(dec(&inv.total), sum);
         prop_assert!(inv.total.scale() <= c.exponent());
     }
 
@@ -673,6 +690,6 @@ fn a_zero_with_decimals_prices_like_any_zero() {
         Tier { up_to: Some(d("5.5")), unit_amount: d("126"), flat_amount: d("87.1") },
         Tier { up_to: None, unit_amount: d("13.38"), flat_amount: d("8.43") },
     ];
-    let line = Price::Graduated { tiers }.price(d("13.4"), Currency::USD, Some(d("0.00"))).unwrap();
+    let line = Price::Graduated { tiers }.price(d("13.4"), Currency::USD, Some(d("0.00")));
     assert_eq!(line.amount, d("642.23"));
 }

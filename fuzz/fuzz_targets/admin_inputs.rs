@@ -6,6 +6,7 @@
 
 use edgemeter_core::currency::Currency;
 use edgemeter_core::customer::CustomerInput;
+use edgemeter_core::exact::Exact;
 use edgemeter_core::item::ItemInput;
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::pricing::Price;
@@ -22,13 +23,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(item) = ItemInput::from_body(data) else { return };
     let Some(usd) = Currency::parse("USD") else { return };
     let quantities = [0u64, 1, 2, 9, 10, 99, 100, 101, 999, 1_000, 1_001, 10_000, 1_000_000];
-    let mut last: Option<Decimal> = None;
+    let mut last: Option<Exact> = None;
     let monotone = !matches!(item.price, Price::Volume { .. });
     for q in quantities {
-        let Ok(line) = item.price.price(Decimal::from(q), usd, item.minimum) else { return };
-        assert!(!line.amount.is_sign_negative() || line.amount.is_zero(), "negative amount {} at {q}", line.amount);
-        if let (true, Some(prev)) = (monotone, last) {
-            assert!(line.amount >= prev, "amount fell from {prev} to {} at quantity {q}", line.amount);
+        let line = item.price.price(Decimal::from(q), usd, item.minimum);
+        // `Exact` holds no negative value: what remains to check is the order.
+        if let (true, Some(prev)) = (monotone, &last) {
+            assert!(line.amount >= *prev, "amount fell from {prev} to {} at quantity {q}", line.amount);
         }
         last = Some(line.amount);
     }

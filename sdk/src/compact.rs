@@ -310,10 +310,10 @@ mod tests {
         let env = parse_ingest(json.as_bytes(), edgemeter_core::time::Timestamp(NOW)).unwrap();
         let server = env.events.into_iter().next().unwrap().unwrap();
         assert_eq!(
-            (&ev.idempotency_key, &ev.customer_id, &ev.event_name, ev.value, ev.timestamp),
-            (&server.idempotency_key, &server.customer_id, &server.event_name, server.value, server.timestamp)
+            (ev.idempotency_key.as_ref(), ev.customer_id.as_ref(), ev.event_name.as_ref(), ev.value, ev.timestamp),
+            (server.idempotency_key(), server.customer_id(), server.event_name(), server.value(), server.timestamp())
         );
-        assert_eq!(server.properties.0.len(), 3);
+        assert_eq!(server.properties().len(), 3);
         assert!(ev.properties.is_empty(), "checked in place, not collected");
     }
 

@@ -28,7 +28,7 @@ use edgemeter_core::ApiError;
 pub fn validate_event(json: &str, now_ms: i64) -> Result<String, ApiError> {
     let envelope = parse_ingest(json.as_bytes(), Timestamp(now_ms))?;
     match envelope.events.into_iter().next() {
-        Some(Ok(ev)) if !envelope.batch => Ok(ev.idempotency_key.into_owned()),
+        Some(Ok(ev)) if !envelope.batch => Ok(ev.idempotency_key().to_owned()),
         Some(Err(rejected)) if !envelope.batch => Err(rejected.error),
         _ => Err(ApiError::new(edgemeter_core::ErrorCode::InvalidRequest, "expected one event object")),
     }

@@ -366,13 +366,13 @@ mod tests {
         assert_eq!((n, q.len()), (2, 0));
         let env = parse_ingest(body.as_bytes(), Timestamp(NOW + 60_000)).unwrap();
         let events: Vec<_> = env.events.into_iter().map(Result::unwrap).collect();
-        assert_eq!(events[0].idempotency_key, KEY);
-        assert_eq!(events[0].event_name, "api\"calls\\");
-        assert_eq!(events[0].value, rust_decimal::Decimal::new(25, 1));
+        assert_eq!(events[0].idempotency_key(), KEY);
+        assert_eq!(events[0].event_name(), "api\"calls\\");
+        assert_eq!(events[0].value(), rust_decimal::Decimal::new(25, 1));
         assert!(body.contains("\"value\":2.50,"), "the value's own text: {body}");
-        assert_eq!(events[0].timestamp, Timestamp(NOW), "the arrival time, as given");
-        assert!(events[0].timestamp_given, "sent explicitly, so a retry later counts the same instant");
-        assert_eq!(events[1].timestamp, Timestamp(NOW + 1));
+        assert_eq!(events[0].timestamp(), Timestamp(NOW), "the arrival time, as given");
+        assert!(events[0].timestamp_given(), "sent explicitly, so a retry later counts the same instant");
+        assert_eq!(events[1].timestamp(), Timestamp(NOW + 1));
         assert!(body.contains("\"timestamp\":\"2026-11-25T09:46:40.124Z\""), "{body}");
         assert_eq!(body.matches("\"value\"").count(), 1, "a default value is left out: {body}");
     }
@@ -452,7 +452,7 @@ mod tests {
         assert_eq!(7 + n + rest, 50);
         let env = parse_ingest(body.as_bytes(), Timestamp(NOW)).unwrap();
         let first = env.events.into_iter().next().unwrap().unwrap();
-        assert_eq!(first.idempotency_key, keys[7 + n], "oldest first");
+        assert_eq!(first.idempotency_key(), keys[7 + n], "oldest first");
     }
 
     #[test]

@@ -144,7 +144,7 @@ fn properties() -> impl Strategy<Value = Option<Vec<(String, V)>>> {
 }
 
 fn comparable(p: &Properties<'_>) -> Vec<(String, String)> {
-    p.0.iter().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect()
+    p.iter().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect()
 }
 
 proptest! {
@@ -190,7 +190,7 @@ proptest! {
         let sdk = check_compact(&w.buf, NOW);
         match (&server, &sdk) {
             (Ok(s), Ok(c)) => {
-                prop_assert_eq!((&s.idempotency_key, s.value, s.timestamp), (&c.idempotency_key, c.value, c.timestamp));
+                prop_assert_eq!((s.idempotency_key(), s.value(), s.timestamp()), (c.idempotency_key.as_ref(), c.value, c.timestamp));
                 let mut queue = Queue::new();
                 prop_assert!(queue.push(&w.buf, NOW).is_ok());
                 let mut sent = Vec::new();
@@ -200,8 +200,8 @@ proptest! {
                 prop_assert!(back.is_ok(), "sent {} refused: {:?}", String::from_utf8_lossy(&sent), back);
                 let back = back.unwrap_or_else(|_| unreachable!());
                 prop_assert_eq!(
-                    (&back.idempotency_key, &back.customer_id, &back.event_name, back.value, back.timestamp),
-                    (&s.idempotency_key, &s.customer_id, &s.event_name, s.value, s.timestamp)
+                    (&back.idempotency_key(), &back.customer_id(), &back.event_name(), back.value(), back.timestamp()),
+                    (&s.idempotency_key(), &s.customer_id(), &s.event_name(), s.value(), s.timestamp())
                 );
                 // Against the properties as written, not the server's reading of this
                 // test's JSON: serde_json rewrites a number's text (`1e+21` as `1e21`),
@@ -214,7 +214,7 @@ proptest! {
                     }
                 }
                 written.sort();
-                prop_assert_eq!(comparable(&back.properties), written);
+                prop_assert_eq!(comparable(back.properties()), written);
             }
             (Err(s), Err(c)) => prop_assert_eq!((s.error.code, s.error.field.as_deref()), (c.code, c.field.as_deref())),
             _ => prop_assert!(false, "server {:?} but SDK {:?} for {}", server, sdk, String::from_utf8_lossy(&body)),
@@ -267,16 +267,16 @@ proptest! {
         prop_assert!(back.is_ok(), "sent {} refused: {:?}", String::from_utf8_lossy(&sent), back);
         let back = back.unwrap_or_else(|_| unreachable!());
         let canonical = key.to_lowercase();
-        prop_assert_eq!(back.idempotency_key.as_ref(), canonical.as_str());
-        prop_assert_eq!(back.event_name.as_ref(), name.as_str());
-        prop_assert_eq!(back.timestamp.millis(), if timestamp.is_some() { 1_795_593_600_500 } else { NOW });
+        prop_assert_eq!(back.idempotency_key(), canonical.as_str());
+        prop_assert_eq!(back.event_name(), name.as_str());
+        prop_assert_eq!(back.timestamp().millis(), if timestamp.is_some() { 1_795_593_600_500 } else { NOW });
         let expected_value = match &value {
             Some(n) => edgemeter_core::quantity::parse_value(n).expect("pushed, so valid"),
             None => rust_decimal::Decimal::ONE,
         };
-        prop_assert_eq!(back.value, expected_value);
+        prop_assert_eq!(back.value(), expected_value);
         let written: Vec<(String, String)> =
             props.iter().map(|(k, v)| (k.clone(), v.prop().map_or(String::new(), |p| format!("{p:?}")))).collect();
-        prop_assert_eq!(comparable(&back.properties), written);
+        prop_assert_eq!(comparable(back.properties()), written);
     }
 }

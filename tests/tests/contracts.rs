@@ -62,6 +62,23 @@ fn every_problem_is_reported_at_once_with_its_path() {
 }
 
 #[test]
+fn an_enum_filter_refuses_any_value_outside_it_the_empty_one_included() {
+    let c = shared().client();
+    for (list, allowed) in [("/v1/contracts", "draft"), ("/v1/invoices", "draft")] {
+        for bad in ["", "DRAFT", "nope"] {
+            let r = c.get(&format!("{list}?status={bad}"));
+            r.assert_error(400, "invalid_field", Some("status"));
+        }
+        let r = c.get(&format!("{list}?status={allowed}"));
+        assert_eq!(r.status, 200, "{list}: {}", r.text);
+        assert_eq!(c.get(list).status, 200, "{list} without a filter");
+    }
+    let customer = c.customer();
+    let r = c.get(&format!("/v1/invoices?customer_id={customer}&status="));
+    r.assert_error(400, "invalid_field", Some("status"));
+}
+
+#[test]
 fn a_draft_is_patched_documented_accepted_once_and_makes_its_customer() {
     let c = shared().client();
     let ev = event_name("ocr");
@@ -78,6 +95,8 @@ fn a_draft_is_patched_documented_accepted_once_and_makes_its_customer() {
     let put =
         |bytes: &[u8], query: &str| c.send("PUT", &format!("/v1/contracts/{id}/document{query}"), Some(bytes), &[]);
     put(b"<html>not a pdf</html>", "").assert_error(415, "unsupported_media_type", None);
+    // A name past the document's 255 characters is refused, not cut short in silence.
+    put(PDF, &format!("?filename={}", "%0C".repeat(256))).assert_error(400, "invalid_field", Some("filename"));
     let r = put(PDF, "?filename=msa%20v2.pdf");
     assert_eq!(r.status, 200, "{}", r.text);
     let doc = &r.body["document"];

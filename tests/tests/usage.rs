@@ -439,3 +439,30 @@ fn usage_period_follows_the_customer_schedule() {
         u["period"]
     );
 }
+
+#[test]
+fn the_largest_prices_and_usage_still_bill() {
+    // Issue 18: ten items at the largest accepted prices and events at the largest value
+    // made the upcoming invoice answer 500 (`pricing: Overflow`).
+    let c = shared().client();
+    let s = c.setup("sum", json!({}));
+    let max = "999999999999.999999999999";
+    for i in 0..10 {
+        let item = if i % 2 == 0 {
+            json!({"name": format!("fee {i}"), "kind": "fixed", "minimum": max, "price": {"model": "fixed", "amount": max}})
+        } else {
+            json!({"name": format!("use {i}"), "kind": "usage", "metric_code": s.metric,
+                   "price": {"model": "per_unit", "unit_amount": max}})
+        };
+        let r = c.post(&format!("/v1/customers/{}/items", s.customer), &item);
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let r = c.ingest_batch(&[s.event(json!("999999999999999.999999999"))]);
+    assert_eq!(r.counts(), (1, 0, 0), "{}", r.text);
+    let r = c.get(&format!("/v1/customers/{}/invoices/upcoming", s.customer));
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Five fees of 10¹² and five lines of 999999999999999999999998000.00, exactly.
+    assert_eq!(r.body["total"], "5000000000000004999999990000.00", "{}", r.text);
+    let usage = c.usage_body(&s.customer, None);
+    assert_eq!(usage["items"][1]["amount"], "999999999999999999999998000.00", "{usage}");
+}

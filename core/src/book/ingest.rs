@@ -79,29 +79,29 @@ impl Book {
         // (Most batches feed none: then nothing is collected.)
         let is_unique = |m: &MetricDef| m.aggregation == Aggregation::UniqueCount && m.field.is_some();
         let uniques: Vec<MetricDef> = if metrics.iter().chain(self.seen.values()).any(is_unique) {
-            let names: Vec<&str> = events.iter().map(|e| e.event_name.as_ref()).collect();
+            let names: Vec<&str> = events.iter().map(|e| e.event_name()).collect();
             self.metrics_for(metrics, &names).into_iter().filter(|m| is_unique(m)).cloned().collect()
         } else {
             Vec::new()
         };
         let mut added: HashMap<(String, Timestamp), HashSet<ContentHash>> = HashMap::new();
         for (index, ev) in events.iter().enumerate() {
-            let key = ev.idempotency_key.as_ref();
+            let key = ev.idempotency_key();
             if let Some(f) = first.get(key) {
-                fates.push(if f.hash == ev.hash { f.same } else { Fate::Reused });
+                fates.push(if f.hash == ev.hash() { f.same } else { Fate::Reused });
                 continue;
             }
             // Most events of a batch share a period: reuse the last one when it fits.
             let period = match last_period {
-                Some(p) if p.contains(ev.timestamp) => p,
-                _ => schedule.period_containing(ev.timestamp),
+                Some(p) if p.contains(ev.timestamp()) => p,
+                _ => schedule.period_containing(ev.timestamp()),
             };
             last_period = Some(period);
             let period_start = period.start;
             let fate = match stored.get(key) {
                 Some(h) => {
                     first.insert(key, FirstCopy { hash: *h, same: Fate::Duplicate });
-                    if *h == ev.hash {
+                    if *h == ev.hash() {
                         Fate::Duplicate
                     } else {
                         Fate::Reused
@@ -117,7 +117,7 @@ impl Book {
                         Fate::Accepted
                     };
                     let same = if fate == Fate::Accepted { Fate::Duplicate } else { fate };
-                    first.insert(key, FirstCopy { hash: ev.hash, same });
+                    first.insert(key, FirstCopy { hash: ev.hash(), same });
                     fate
                 }
             };
@@ -138,7 +138,7 @@ impl Book {
     ) -> bool {
         let mut new_values: Vec<(String, ContentHash)> = Vec::new();
         for m in uniques.iter().filter(|m| m.matches(ev)) {
-            let Some(v) = m.field.as_deref().and_then(|f| ev.properties.get(f)) else { continue };
+            let Some(v) = m.field.as_deref().and_then(|f| ev.properties().get(f)) else { continue };
             let k = (m.code.clone(), period_start);
             let state = self.open.get(&k);
             let digest = value_digest(v.as_text());
@@ -161,7 +161,7 @@ impl Book {
     /// Folds the new events into each (metric, period) they feed: one write per pair
     /// touched, whatever the batch size.
     fn fold(&mut self, metrics: &[MetricDef], events: &[ValidEvent<'_>], new: &[NewEvent]) -> StateWrites {
-        let mut names: Vec<&str> = new.iter().map(|n| events[n.index].event_name.as_ref()).collect();
+        let mut names: Vec<&str> = new.iter().map(|n| events[n.index].event_name()).collect();
         names.sort_unstable();
         names.dedup();
         let applicable: Vec<MetricDef> = self.metrics_for(metrics, &names).into_iter().cloned().collect();

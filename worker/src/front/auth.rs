@@ -1,9 +1,12 @@
 //! Who is calling (API.md, "Conventions", Auth). Keys come from worker variables
 //! (`EDGEMETER_SECRET_KEYS`, `EDGEMETER_INGEST_KEYS`, comma-separated) and are compared in
 //! constant time: both sides are hashed to 32 bytes and every configured key is compared
-//! in full, so timing says nothing about how much of a guess was right.
+//! in full, so timing says nothing about how much of a guess was right. A customer token
+//! (`ct_…`) is checked by `core::token` with `EDGEMETER_TOKEN_SECRET`; minting one is
+//! `front::token`'s, which reads the same secret through [`token_secret`].
 
 use edgemeter_core::time::Timestamp;
+use edgemeter_core::token;
 use edgemeter_core::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
 use worker::{Env, Request};
@@ -45,6 +48,11 @@ pub fn setting(env: &Env, name: &str) -> String {
     env.var(name).map(|v| v.to_string()).or_else(|_| env.secret(name).map(|v| v.to_string())).unwrap_or_default()
 }
 
+/// The account's secret for customer tokens.
+pub fn token_secret(env: &Env) -> String {
+    setting(env, "EDGEMETER_TOKEN_SECRET")
+}
+
 /// Reads a comma-separated key list from a variable or secret; absent means none.
 pub fn configured_keys(env: &Env, name: &str) -> Vec<String> {
     setting(env, name).split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
@@ -65,8 +73,8 @@ pub fn authenticate(req: &Request, env: &Env, now: Timestamp) -> Result<Principa
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .ok_or_else(|| unauthorized("send `Authorization: Bearer <key>`"))?;
-    if key.starts_with(crate::front::token::PREFIX) {
-        return crate::front::token::verify(env, key, now).map(Principal::Customer);
+    if key.starts_with(token::PREFIX) {
+        return Ok(Principal::Customer(token::verify(&token_secret(env), key, now)?.customer_id));
     }
     let digest = Sha256::digest(key.as_bytes());
     let secret = any_matches(&digest, &configured_keys(env, "EDGEMETER_SECRET_KEYS"));

@@ -12,7 +12,9 @@
 //! after the call that carried its part, and keeps driving the lane until the queue is
 //! empty under `waitUntil`, so its request context lives on for the calls it makes.
 //!
-//! Three rules of the platform shape this (TOOLCHAIN.md):
+//! Three rules of workerd shape this, each seen under `wrangler dev` (a batcher whose
+//! waiters awaited a promise another request settled failed nearly every request under
+//! load); `tests/tests/batching.rs` and `make storm` hold the design to them:
 //! - Code runs in the request context of whatever woke it. A waiter woken by the driver
 //!   (a promise the driver resolves, a waker it calls) is polled inside the driver's
 //!   context, and whatever it then makes belongs to the driver's request: under load a

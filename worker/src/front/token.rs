@@ -1,25 +1,16 @@
-//! Customer tokens (API.md, "Customer tokens"), the shell around `core::token`: it reads
-//! the account's `EDGEMETER_TOKEN_SECRET` and passes it, with the request's "now", to the
-//! pure minting and checking.
+//! Minting customer tokens (API.md, "Customer tokens"), the shell around `core::token`:
+//! it passes the account's `EDGEMETER_TOKEN_SECRET` to the pure minting. Checking a token
+//! is part of authenticating a request (`front::auth`), which this module builds on and
+//! which never calls back into it.
 
-use crate::front::auth::setting;
-use edgemeter_core::time::Timestamp;
+use crate::front::auth::token_secret;
 use edgemeter_core::token::{self, Claims};
 use edgemeter_core::ApiError;
 use worker::Env;
 
-pub use edgemeter_core::token::{MAX_TTL_SECONDS, PREFIX};
-
-fn secret(env: &Env) -> String {
-    setting(env, "EDGEMETER_TOKEN_SECRET")
-}
+pub use edgemeter_core::token::MAX_TTL_SECONDS;
 
 /// A token for `claims`.
 pub fn mint(env: &Env, claims: &Claims) -> Result<String, ApiError> {
-    Ok(token::mint(&secret(env), claims)?)
-}
-
-/// The customer a token names, if it is intact and not expired at `now`.
-pub fn verify(env: &Env, token: &str, now: Timestamp) -> Result<String, ApiError> {
-    Ok(token::verify(&secret(env), token, now)?.customer_id)
+    Ok(token::mint(&token_secret(env), claims)?)
 }

@@ -14,6 +14,7 @@ use crate::protocol::{self, CustomerCall};
 use crate::respond::{self, internal};
 use edgemeter_core::machine::customer::{CustomerMachine, Outgoing};
 use edgemeter_core::time::Timestamp;
+use edgemeter_core::webhook::signature_header;
 use edgemeter_core::ApiError;
 use std::cell::{Cell, RefCell};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
@@ -95,7 +96,7 @@ impl CustomerObject {
 
 async fn post(url: &str, secret: &str, d: &Outgoing, sent_at: Timestamp) -> std::result::Result<(), String> {
     let headers = Headers::new();
-    let sig = sign(secret, sent_at.millis().div_euclid(1000), &d.body);
+    let sig = signature_header(secret, sent_at.millis().div_euclid(1000), d.body.as_bytes());
     headers.set("content-type", "application/json").map_err(|e| e.to_string())?;
     headers.set("edgemeter-signature", &sig).map_err(|e| e.to_string())?;
     let mut init = RequestInit::new();
@@ -108,11 +109,3 @@ async fn post(url: &str, secret: &str, d: &Outgoing, sent_at: Timestamp) -> std:
     }
 }
 
-/// `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-fn sign(secret: &str, t: i64, body: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()) else { return String::new() };
-    mac.update(format!("{t}.{body}").as_bytes());
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={t},v1={hex}")
-}

@@ -1,7 +1,7 @@
 //! API.md "Contracts": drafts in the catalog, their signed documents in R2, and
 //! acceptance, which creates the customer and its items exactly once (`core::contract`).
 
-use super::{call, catalog_stub, customer_stub, decode, fresh_id, list_params, query_value};
+use super::{call, catalog_stub, customer_stub, decode, enum_param, fresh_id, list_params, query_value};
 use crate::front::replay::hex;
 use crate::front::Ctx;
 use crate::protocol::{ask, customer, Accepting, CatalogCall};
@@ -40,12 +40,12 @@ pub async fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
 
 pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiError> {
     let (limit, cursor) = list_params(query)?;
-    let status = match query_value(query, "status") {
-        None | Some("") => None,
-        Some(s) => Some(ContractStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid("status", "`status` must be draft, accepting, accepted, canceled or expired")
-        })?),
-    };
+    let status = enum_param(
+        query,
+        "status",
+        ContractStatus::parse,
+        "`status` must be draft, accepting, accepted, canceled or expired",
+    )?;
     call(&catalog_stub(&ctx.env)?, &CatalogCall::ListContracts { limit, cursor, status, now: ctx.now }).await
 }
 
@@ -84,11 +84,20 @@ fn bucket(ctx: &Ctx) -> Result<Bucket, ApiError> {
     ctx.env.bucket(DOCUMENTS).map_err(|e| internal("R2 binding", e))
 }
 
+/// Longest `filename` a document upload takes, in characters.
+const MAX_FILENAME_CHARS: usize = 255;
+
 /// `PUT /v1/contracts/{id}/document`: the raw file (at most 10 MiB, read by the front).
 /// Its type is read from its bytes; it is stored under its hash, then recorded on the
 /// draft.
 pub async fn put_document(ctx: &Ctx, id: &str, query: &[(String, String)], bytes: &[u8]) -> Result<Reply, ApiError> {
     let id = contract_id(id)?;
+    let filename = query_value(query, "filename");
+    // The document's bound (openapi.json's `maxLength`); the stored name is cleaned and
+    // shortened further by `document_name`.
+    if filename.is_some_and(|f| f.chars().count() > MAX_FILENAME_CHARS) {
+        return Err(ApiError::invalid("filename", "`filename` must be at most 255 characters"));
+    }
     let catalog = catalog_stub(&ctx.env)?;
     let contract: Contract =
         decode(&call(&catalog, &CatalogCall::GetContract { id: id.clone(), now: ctx.now }).await?)?;
@@ -102,7 +111,7 @@ pub async fn put_document(ctx: &Ctx, id: &str, query: &[(String, String)], bytes
         ApiError::new(ErrorCode::UnsupportedMediaType, "a document must be a PDF, PNG, JPEG, GIF or WebP file")
     })?;
     let document = Document {
-        name: document_name(query_value(query, "filename"), ext),
+        name: document_name(filename, ext),
         content_type: content_type.to_owned(),
         size: bytes.len() as u64,
         sha256: hex(&Sha256::digest(bytes)),

@@ -109,14 +109,14 @@ fn log_rejections(ctx: &Ctx, events: &[Result<ValidEvent, Rejected>], outcomes: 
 /// A checked event as its sender wrote it, near enough: the fields by their API names.
 fn sent_form(e: &ValidEvent) -> String {
     let mut v = serde_json::json!({
-        "idempotency_key": e.idempotency_key,
-        "customer_id": e.customer_id,
-        "event_name": e.event_name,
-        "value": edgemeter_core::quantity::format(e.value),
-        "properties": e.properties,
+        "idempotency_key": e.idempotency_key(),
+        "customer_id": e.customer_id(),
+        "event_name": e.event_name(),
+        "value": edgemeter_core::quantity::format(e.value()),
+        "properties": e.properties(),
     });
-    if e.timestamp_given {
-        v["timestamp"] = serde_json::json!(e.timestamp);
+    if e.timestamp_given() {
+        v["timestamp"] = serde_json::json!(e.timestamp());
     }
     v.to_string()
 }
@@ -137,7 +137,7 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
     // fresh read of the snapshot before the event is rejected.
     let mut metrics = metrics_for_ingest(&ctx.env, ctx.now, false).await?;
     let known = |ms: &[MetricDef], name: &str| ms.iter().any(|m| m.event_name == name);
-    if envelope.events.iter().flatten().any(|e| !known(&metrics, &e.event_name)) {
+    if envelope.events.iter().flatten().any(|e| !known(&metrics, e.event_name())) {
         metrics = metrics_for_ingest(&ctx.env, ctx.now, true).await?;
     }
 
@@ -147,24 +147,24 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
     for (i, ev) in envelope.events.iter().enumerate() {
         match ev {
             Err(r) => outcomes[i] = Some(Outcome::Rejected(r.error.clone())),
-            Ok(e) if principal.only_customer().is_some_and(|c| c != e.customer_id) => {
+            Ok(e) if principal.only_customer().is_some_and(|c| c != e.customer_id()) => {
                 outcomes[i] = Some(Outcome::Rejected(
                     ApiError::new(ErrorCode::ForbiddenCustomer, "this customer token may only report its own customer")
                         .field("customer_id"),
                 ))
             }
-            Ok(e) if !known(&metrics, &e.event_name) => {
+            Ok(e) if !known(&metrics, e.event_name()) => {
                 outcomes[i] = Some(Outcome::Rejected(
                     ApiError::new(
                         ErrorCode::UnknownEventName,
-                        format!("no billable metric reads event name `{}`", e.event_name),
+                        format!("no billable metric reads event name `{}`", e.event_name()),
                     )
                     .field("event_name"),
                 ))
             }
             Ok(e) => {
-                let g = *group_of.entry(&e.customer_id).or_insert_with(|| {
-                    groups.push((&e.customer_id, Vec::new()));
+                let g = *group_of.entry(e.customer_id()).or_insert_with(|| {
+                    groups.push((e.customer_id(), Vec::new()));
                     groups.len() - 1
                 });
                 groups[g].1.push((i, e));
@@ -184,8 +184,8 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
             }
             // An event of validated strings and numbers always serializes.
             let _ = serde_json::to_writer(&mut events_json, &EventRecord::from_valid(e));
-            if !names.contains(&e.event_name.as_ref()) {
-                names.push(&e.event_name);
+            if !names.contains(&e.event_name()) {
+                names.push(e.event_name());
             }
         }
         let metrics: Vec<MetricDef> =
@@ -249,7 +249,7 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
     let mut resp = IngestResponse { accepted: 0, duplicates: 0, rejected: 0, results: Vec::with_capacity(n) };
     for (ev, outcome) in envelope.events.iter().zip(outcomes) {
         let key = match ev {
-            Ok(e) => Some(e.idempotency_key.as_ref()),
+            Ok(e) => Some(e.idempotency_key()),
             Err(r) => r.idempotency_key.as_deref(),
         };
         let outcome =

@@ -2,7 +2,7 @@
 //! its customer's object; the catalog keeps a directory copy for account-wide lists and
 //! for finding an invoice's customer from its id.
 
-use super::{call, catalog_stub, customer_stub, decode, list_params, metric_defs, query_value};
+use super::{call, catalog_stub, customer_stub, decode, enum_param, list_params, metric_defs, query_value};
 use crate::front::Ctx;
 use crate::protocol::{customer, customer_call, Ack, CatalogCall, InvoiceOwner};
 use crate::respond::Reply;
@@ -11,18 +11,10 @@ use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::{ApiError, ErrorCode};
 use serde_json::{json, Value};
 
-fn status_param(query: &[(String, String)]) -> Result<Option<InvoiceStatus>, ApiError> {
-    match query_value(query, "status") {
-        None | Some("") => Ok(None),
-        Some(s) => InvoiceStatus::parse(s)
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid("status", "`status` must be draft, pending_approval, sent or void")),
-    }
-}
-
 /// `GET /v1/invoices?customer_id=&status=`.
 pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiError> {
-    let status = status_param(query)?;
+    let status =
+        enum_param(query, "status", InvoiceStatus::parse, "`status` must be draft, pending_approval, sent or void")?;
     match query_value(query, "customer_id").filter(|c| !c.is_empty()) {
         Some(customer_id) => {
             let reply =

@@ -69,6 +69,21 @@ pub fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q 
     query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// An optional filter whose values are an enum (`status`): absent is no filter; any
+/// value `parse` refuses, the empty one included, is 400 `invalid_field` naming it, as
+/// the document's enum says.
+pub fn enum_param<T>(
+    query: &[(String, String)],
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    message: &'static str,
+) -> Result<Option<T>, ApiError> {
+    match query_value(query, name) {
+        None => Ok(None),
+        Some(s) => parse(s).map(Some).ok_or_else(|| ApiError::invalid(name, message)),
+    }
+}
+
 /// Runs invoicing at `now`: pages of due customers until the catalog has none left, each
 /// added to the run's log line. Bounded, so a run can never loop forever; what is left is
 /// caught up by the next run.
