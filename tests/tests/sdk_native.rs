@@ -323,7 +323,7 @@ async fn invalid_events_fail_locally_with_the_servers_code_and_nothing_is_queued
 
     let cases = [
         (Event::new("cus 1", &name), "invalid_customer_id", "customer_id"),
-        (Event::new("acme", &name), "unknown_customer", "customer_id"),
+        (Event::new("acme", &name), "invalid_customer_id", "customer_id"),
         (Event::new(&customer, ""), "invalid_event_name", "event_name"),
         (Event::new(&customer, &name).value("-1"), "invalid_value", "value"),
         (Event::new(&customer, &name).value("1e3x"), "invalid_value", "value"),
