@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { BASE_URL, Edgemeter, INGEST_KEY, NEEDS_SERVER, acceptAll, customer, sumMetric, usage } from './helpers.mjs';
+import { BASE_URL, Edgemeter, INGEST_KEY, NEEDS_SERVER, acceptAll, bodyText, customer, received, sumMetric, usage } from './helpers.mjs';
 
 /** Runs `fn` with console.warn recorded instead of printed; returns what it said. */
 async function capturingWarnings(fn) {
@@ -27,17 +27,21 @@ async function misconfiguredProxy(refusal) {
   const seen = [];
   let fixed = false;
   const server = http.createServer(async (req, res) => {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    seen.push(JSON.parse(Buffer.concat(chunks)).events.length);
+    const { raw, json } = await received(req);
+    seen.push(json.events.length);
     if (!fixed) {
       const { status, body } = refusal();
       return res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     }
     const upstream = await fetch(`${BASE_URL}${req.url}`, {
       method: req.method,
-      headers: { authorization: req.headers.authorization, 'content-type': 'application/json', 'idempotency-key': req.headers['idempotency-key'] },
-      body: Buffer.concat(chunks),
+      headers: {
+        authorization: req.headers.authorization,
+        'content-type': 'application/json',
+        'idempotency-key': req.headers['idempotency-key'],
+        ...(req.headers['content-encoding'] && { 'content-encoding': req.headers['content-encoding'] }),
+      },
+      body: raw,
     });
     res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
   });
@@ -144,7 +148,7 @@ test('with persist, what a configuration error held is saved at shutdown and del
 
   const sent = [];
   const fetch = async (url, init) => {
-    const body = JSON.parse(new TextDecoder().decode(init.body));
+    const body = JSON.parse(bodyText(init));
     sent.push(...body.events.map((e) => e.idempotency_key));
     return new Response(JSON.stringify(acceptAll({ body }).body), { status: 200 });
   };
