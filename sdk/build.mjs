@@ -123,8 +123,8 @@ for (const b of BUILDS) {
 /**
  * wasm-bindgen's glue makes its TextDecoder at module load; Jest's jsdom environment has
  * none, so loading the package there threw. Made on first use instead (only an error's
- * text or a saved queue needs it). Fails the build if the glue no longer reads as
- * expected, rather than shipping it unchanged.
+ * text or a saved queue needs it), and where there is none, utf8.js decodes. Fails the
+ * build if the glue no longer reads as expected, rather than shipping it unchanged.
  */
 function lazyTextDecoder(text) {
   const eager = "let cachedTextDecoder = new TextDecoder('utf-8', { ignoreBOM: true });\ncachedTextDecoder.decode();\n";
@@ -133,9 +133,11 @@ function lazyTextDecoder(text) {
     console.error('sdk:build: the wasm-bindgen glue changed: its TextDecoder is no longer made where expected');
     process.exit(1);
   }
-  return text
+  const made = "cachedTextDecoder = new TextDecoder('utf-8', { ignoreBOM: true });";
+  return `import { newTextDecoder } from './utf8.js';\n${text
     .replace(eager, 'let cachedTextDecoder = null;\n')
-    .replace(check, '    if (cachedTextDecoder === null || numBytesDecoded >= MAX_SAFARI_DECODE_BYTES) {');
+    .replace(check, '    if (cachedTextDecoder === null || numBytesDecoded >= MAX_SAFARI_DECODE_BYTES) {')
+    .replace(made, 'cachedTextDecoder = newTextDecoder();')}`;
 }
 
 /** Resolves the client's `./platform.js` to one runtime's file. */

@@ -9,6 +9,7 @@ import { createApi } from './api.js';
 import { watchPage } from './browser.js';
 import { wasmSource, webCrypto } from './platform.js';
 import { parseJson, sendWithRetries } from './retry.js';
+import { decodeUtf8, encodeUtf8Into } from './utf8.js';
 
 export { EdgemeterError } from './errors.js';
 
@@ -471,7 +472,12 @@ export class Edgemeter {
       'content-type': 'application/json',
       'idempotency-key': uuidv7(),
     };
-    const init = { method: 'POST', headers, body: batch.body, ...(keepalive && { keepalive }) };
+    // Gzipped where the runtime can (API.md: the server inflates it, its limit applying to
+    // the inflated body). Not a keepalive batch: a page being hidden must send it now,
+    // not after a stream's turns.
+    const zipped = keepalive ? null : await gzip(batch.body);
+    if (zipped !== null) headers['content-encoding'] = 'gzip';
+    const init = { method: 'POST', headers, body: zipped ?? batch.body, ...(keepalive && { keepalive }) };
     // The events' keys, for errors only: read back from the body when one is made.
     const keyed = {
       get idempotencyKeys() {
@@ -500,6 +506,23 @@ export class Edgemeter {
     if ('value' in sent) return sent.value;
     if (sent.final && isConfigError(sent.error)) return { refusedConfig: sent.error };
     return failAll(batch, sent.error);
+  }
+}
+
+/** Smaller bodies go as they are: gzip's header and a stream's setup cost more than they save. */
+const GZIP_FROM_BYTES = 1024;
+
+/**
+ * `bytes` gzipped by the runtime's CompressionStream (browsers, Node 18+, Workers), or
+ * null where there is none (or it fails): the body then goes as it is.
+ */
+async function gzip(bytes) {
+  if (bytes.length < GZIP_FROM_BYTES || typeof CompressionStream !== 'function') return null;
+  try {
+    const zipped = new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip'));
+    return new Uint8Array(await new Response(zipped).arrayBuffer());
+  } catch {
+    return null;
   }
 }
 
@@ -562,16 +585,7 @@ class Batch {
 
 /** Where the events start in a body: after `{"events":[`. */
 const EVENTS_AT = '{"events":['.length;
-/**
- * Made when first needed, not at module load: a test environment such as Jest's jsdom has
- * no TextDecoder, and loading the package there must not fail.
- */
-let utf8Decoder = null;
 
-function decodeUtf8(bytes) {
-  utf8Decoder ??= new TextDecoder();
-  return utf8Decoder.decode(bytes);
-}
 
 /** An event saved by `persist` (the wire's field names) as track() takes it. */
 function fromWire(e) {
@@ -678,8 +692,7 @@ const RECORD_HEADER = 12;
 const VALID_KEY_UPPER = 1;
 const REFUSED = 2;
 
-/** Made when a string first needs it (one that is not all ASCII), as utf8Decoder is. */
-let utf8 = null;
+
 /**
  * Where the next event is written: the free space after the last record of the queue
  * `into` (sdk/src/queue.rs), in wasm memory. Its address and size, as last asked for
@@ -749,8 +762,7 @@ function str(t, s) {
   }
   let len = i;
   if (i < n) {
-    utf8 ??= new TextEncoder();
-    len += utf8.encodeInto(s.slice(i), m.subarray(start + i, base + cap)).written;
+    len += encodeUtf8Into(s.slice(i), m.subarray(start + i, base + cap));
   }
   u32At(m, base + pos, len);
   pos += 4 + len;

@@ -389,20 +389,17 @@ async fn events_the_server_rejects_come_back_in_the_flush_result_and_through_on_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_key_fails_the_batch_for_good_without_retries() {
+async fn a_wrong_key_is_not_retried_and_its_events_are_kept() {
     let admin = server().client();
     let (_, name) = sum_metric(&admin);
     let customer = admin.customer();
     let meter = Edgemeter::new(Options::new("pk_wrong", &server().base)).expect("client");
     let key = meter.track(Event::new(&customer, &name)).expect("valid");
     let started = Instant::now();
-    let result = meter.shutdown().await.expect("not refused");
-    assert_eq!(result.failed.len(), 1, "{result:?}");
-    let e = &result.failed[0];
-    assert_eq!(
-        (e.idempotency_key.as_str(), e.error.code.as_str(), e.error.status),
-        (key.as_str(), "unauthorized", Some(401))
-    );
+    let refused = meter.shutdown().await.expect_err("a wrong key is refused");
+    assert_eq!((refused.error.code.as_str(), refused.error.status), ("unauthorized", Some(401)));
+    assert_eq!(refused.result.pending, [key]);
+    assert_eq!(meter.pending(), 1, "kept");
     assert!(started.elapsed() < Duration::from_secs(5), "a 401 is not retried");
 }
 
