@@ -12,7 +12,8 @@
 //   Vite, webpack 5, esbuild (esm, and iife for es2020) and Rollup, each loaded in
 //   headless Chromium from another origin than the API, with a customer token;
 // - a customer's Cloudflare Worker (worker/) under `wrangler dev`, tracking per request
-//   and flushing in ctx.waitUntil.
+//   and flushing in ctx.waitUntil;
+// - Jest with jsdom (jest/), with no polyfill.
 //
 // The tools are pinned in package-lock.json here and installed by `npm ci` when
 // node_modules is missing or older than the lockfile. Run by tests/tests/sdk_consumers.rs,
@@ -367,6 +368,17 @@ function serveDir(base) {
     server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${server.address().port}` }));
   });
 }
+
+// Jest with jsdom (React's usual test setup), no polyfill (jest/sdk.test.js says what it checks).
+row('jest (jsdom)', async () => {
+  const dir = join(work, 'jest');
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(here, 'jest/sdk.test.js'), join(dir, 'sdk.test.js'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(await rowConfig('node')));
+  const config = JSON.stringify({ rootDir: dir, testEnvironment: 'jsdom' });
+  sh(process.execPath, [join(here, 'node_modules/jest/bin/jest.js'), '--ci', '--config', config], { cwd: dir });
+  await expectUsage(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).customerId, N);
+});
 
 // A customer's Worker under wrangler dev (the root's wrangler 4.86.0).
 row('cloudflare worker (wrangler dev)', async () => {

@@ -3,7 +3,8 @@
 //! tiny projects (Node 18 and 20 from ESM and CommonJS; TypeScript 5.4 and the newest 5.x
 //! under each module resolution; a browser app bundled by Vite 5 and the newest Vite,
 //! webpack 5, esbuild and Rollup, run in headless Chromium; a customer's Cloudflare Worker
-//! under `wrangler dev`), and checks that each one's events arrive here, exactly.
+//! under `wrangler dev`; Jest with jsdom and no polyfill), and checks that each one's
+//! events arrive here, exactly.
 //!
 //! The matrix's tools are pinned in `tests/consumers/package-lock.json` and installed by
 //! the script itself (`npm ci`, skipped when up to date). Fails (never skips) when
