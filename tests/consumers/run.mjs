@@ -5,8 +5,8 @@
 //
 // - the package itself: `npm pack`, then publint --strict and @arethetypeswrong/cli (attw);
 // - Node 18 and 20, from ESM and from CommonJS (node/);
-// - TypeScript 5.4 and the newest 5.x, --strict, under nodenext (ESM and CommonJS),
-//   node16, bundler and node10 resolution, with the DOM lib, and for nodenext also with
+// - TypeScript 5.4, the newest 5.x, 6 and 7, --strict, under nodenext (ESM and CommonJS),
+//   node16, bundler and (up to 5.x: 6 deprecates it, 7 removed it) node10 resolution, with the DOM lib, and for nodenext also with
 //   only ES2022 and with Node's types (ts/); each compiled program is run;
 // - a browser app (browser/app.js) bundled with default settings by Vite 5 and the newest
 //   Vite, webpack 5, esbuild (esm, and iife for es2020) and Rollup, each loaded in
@@ -167,12 +167,15 @@ const TS_ENVS = {
   es: { lib: ['es2022'], types: [] },
   node: { lib: ['es2022'], types: ['node'] },
 };
-const TS_VERSIONS = { '5.4': 'typescript-5.4', latest: 'typescript' };
+const TS_VERSIONS = { '5.4': 'typescript-5.4', latest: 'typescript', 6: 'typescript-6', 7: 'typescript-7' };
+/** `node10` resolution: TypeScript 6 deprecates it (TS5107) and 7 removed it (TS5108). */
+const NODE10_UNTIL = new Set(['5.4', 'latest']);
 const tsVariants = [];
 for (const version of Object.keys(TS_VERSIONS)) {
   for (const mode of Object.keys(TS_MODES)) {
     for (const env of Object.keys(TS_ENVS)) {
       if (env !== 'dom' && !mode.startsWith('nodenext')) continue;
+      if (mode === 'node10' && !NODE10_UNTIL.has(version)) continue;
       tsVariants.push({ version, mode, env, dir: join(work, `ts-${version}-${mode}-${env}`) });
     }
   }

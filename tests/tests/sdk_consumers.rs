@@ -1,7 +1,7 @@
 //! The npm package where JavaScript developers put it: `tests/consumers/run.mjs` packs
 //! `sdk/pkg`, checks the tarball with publint and @arethetypeswrong/cli, installs it into
-//! tiny projects (Node 18 and 20 from ESM and CommonJS; TypeScript 5.4 and the newest 5.x
-//! under each module resolution; a browser app bundled by Vite 5 and the newest Vite,
+//! tiny projects (Node 18 and 20 from ESM and CommonJS; TypeScript 5.4, the newest 5.x, 6
+//! and 7 under each module resolution (node10 up to 5.x); a browser app bundled by Vite 5 and the newest Vite,
 //! webpack 5, esbuild and Rollup, run in headless Chromium; a customer's Cloudflare Worker
 //! under `wrangler dev`; Jest with jsdom and no polyfill), and checks that each one's
 //! events arrive here, exactly.
