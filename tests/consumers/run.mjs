@@ -20,14 +20,14 @@
 // which starts the server and passes it in EDGEMETER_CONSUMERS (JSON: baseUrl, secretKey,
 // ingestKey, chromium); ROWS=<regex> runs only the rows whose names match.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startWrangler } from './wrangler.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -385,30 +385,14 @@ row('jest (jsdom)', async () => {
 
 // A customer's Worker under wrangler dev (the root's wrangler 4.86.0).
 row('cloudflare worker (wrangler dev)', async () => {
-  const port = await freePort();
-  const inspector = await freePort();
-  const state = join(work, 'worker-state');
   const logFile = join(work, 'worker-wrangler.log');
-  const wrangler = spawn(
-    'sh',
-    [
-      '-c',
-      `exec "${join(root, 'node_modules/.bin/wrangler')}" dev --ip 127.0.0.1 --port ${port} --inspector-port ${inspector} ` +
-        `--persist-to "${state}" --show-interactive-dev-session=false ` +
-        `--var EDGEMETER_URL:${cfg.baseUrl} --var EDGEMETER_KEY:${cfg.ingestKey} > "${logFile}" 2>&1`,
-    ],
-    { cwd: join(here, 'worker'), detached: true, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
-  );
-  const stop = () => {
-    try {
-      process.kill(-wrangler.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  };
-  process.on('exit', stop);
+  const { base, stop } = await startWrangler({
+    cwd: join(here, 'worker'),
+    state: join(work, 'worker-state'),
+    log: logFile,
+    vars: { EDGEMETER_URL: cfg.baseUrl, EDGEMETER_KEY: cfg.ingestKey },
+  });
   try {
-    const base = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + 90_000;
     for (;;) {
       try {
@@ -437,16 +421,6 @@ row('cloudflare worker (wrangler dev)', async () => {
     stop();
   }
 });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function wanted(name) {
   return only === null || only.test(name);

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { BASE_URL, Edgemeter, INGEST_KEY, NEEDS_SERVER, acceptAll, bodyText, customer, received, sumMetric, usage } from './helpers.mjs';
+import { BASE_URL, Edgemeter, INGEST_KEY, NEEDS_SERVER, customer, forward, memoryStorage, received, stubFetch, sumMetric, usage } from './helpers.mjs';
 
 /** Runs `fn` with console.warn recorded instead of printed; returns what it said. */
 async function capturingWarnings(fn) {
@@ -33,16 +33,7 @@ async function misconfiguredProxy(refusal) {
       const { status, body } = refusal();
       return res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     }
-    const upstream = await fetch(`${BASE_URL}${req.url}`, {
-      method: req.method,
-      headers: {
-        authorization: req.headers.authorization,
-        'content-type': 'application/json',
-        'idempotency-key': req.headers['idempotency-key'],
-        ...(req.headers['content-encoding'] && { 'content-encoding': req.headers['content-encoding'] }),
-      },
-      body: raw,
-    });
+    const upstream = await forward(req, raw);
     res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -130,30 +121,16 @@ test('an event-level 403 or 404 is not a configuration error', async () => {
 });
 
 test('with persist, what a configuration error held is saved at shutdown and delivered by the next client', async () => {
-  const saved = new Map();
-  const storage = {
-    get length() {
-      return saved.size;
-    },
-    key: (i) => [...saved.keys()][i] ?? null,
-    getItem: (k) => (saved.has(k) ? saved.get(k) : null),
-    setItem: (k, v) => saved.set(k, String(v)),
-    removeItem: (k) => saved.delete(k),
-  };
+  const { storage, saved } = memoryStorage();
   const refuse = async () => new Response(JSON.stringify({ error: { code: 'unauthorized', message: 'expired token' } }), { status: 401 });
   const a = new Edgemeter({ apiKey: 'ct_old', baseUrl: 'https://x.test', fetch: refuse, persist: { storage }, onError: () => {} });
   const keys = [a.track({ customerId: 'cus_00000000000000000000000000', eventName: 'invoices' })];
   await assert.rejects(a.shutdown(), (e) => e.code === 'unauthorized');
   assert.equal(saved.size, 1);
 
-  const sent = [];
-  const fetch = async (url, init) => {
-    const body = JSON.parse(bodyText(init));
-    sent.push(...body.events.map((e) => e.idempotency_key));
-    return new Response(JSON.stringify(acceptAll({ body }).body), { status: 200 });
-  };
-  const b = new Edgemeter({ apiKey: 'ct_new', baseUrl: 'https://x.test', fetch, persist: { storage } });
+  const net = stubFetch();
+  const b = new Edgemeter({ apiKey: 'ct_new', baseUrl: 'https://x.test', fetch: net.fetch, persist: { storage } });
   const done = await b.shutdown();
   assert.equal(done.accepted, 1);
-  assert.deepEqual(sent, keys);
+  assert.deepEqual(net.calls.flatMap((c) => c.body.events.map((e) => e.idempotency_key)), keys);
 });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { BASE_URL, Edgemeter, INGEST_KEY, NEEDS_SERVER, customer, received, sumMetric, tenths, usage } from './helpers.mjs';
+import { BASE_URL, Edgemeter, INGEST_KEY, NEEDS_SERVER, customer, forward, received, sumMetric, tenths, usage } from './helpers.mjs';
 
 test('2,000 events for 3 customers, then flush: usage is exact', NEEDS_SERVER, async () => {
   const metric = await sumMetric();
@@ -65,16 +65,7 @@ async function flakyProxy(script) {
       const body = JSON.stringify({ error: { code: 'rate_limited', message: 'slow down' } });
       return res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' }).end(body);
     }
-    const upstream = await fetch(`${BASE_URL}${req.url}`, {
-      method: req.method,
-      headers: {
-        authorization: req.headers.authorization,
-        'content-type': 'application/json',
-        'idempotency-key': req.headers['idempotency-key'],
-        ...(req.headers['content-encoding'] && { 'content-encoding': req.headers['content-encoding'] }),
-      },
-      body: raw,
-    });
+    const upstream = await forward(req, raw);
     const text = await upstream.text();
     if (step === 'drop') return req.socket.destroy();
     res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(text);

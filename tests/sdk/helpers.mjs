@@ -127,3 +127,32 @@ export async function received(req) {
   const text = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
   return { raw, json: JSON.parse(text) };
 }
+
+/** A Web Storage in memory (what `persist` takes), and the map behind it. */
+export function memoryStorage() {
+  const saved = new Map();
+  const storage = {
+    get length() {
+      return saved.size;
+    },
+    key: (i) => [...saved.keys()][i] ?? null,
+    getItem: (k) => (saved.has(k) ? saved.get(k) : null),
+    setItem: (k, v) => saved.set(k, String(v)),
+    removeItem: (k) => saved.delete(k),
+  };
+  return { storage, saved };
+}
+
+/** A proxy's request (`req` of an http.Server, its body `raw` as received) sent on to the server under test. */
+export function forward(req, raw) {
+  return fetch(`${BASE_URL}${req.url}`, {
+    method: req.method,
+    headers: {
+      authorization: req.headers.authorization,
+      'content-type': 'application/json',
+      'idempotency-key': req.headers['idempotency-key'],
+      ...(req.headers['content-encoding'] && { 'content-encoding': req.headers['content-encoding'] }),
+    },
+    body: raw,
+  });
+}

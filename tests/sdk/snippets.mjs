@@ -18,11 +18,11 @@
 // examples tracked for it. Run by tests/tests/sdk_readme.rs, which passes
 // EDGEMETER_SNIPPETS (JSON: baseUrl, customerId).
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startWrangler } from '../consumers/wrangler.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -130,28 +130,13 @@ async function worker(name, code) {
   mkdirSync(join(dir, 'src'), { recursive: true });
   writeFileSync(join(dir, 'src/index.ts'), code);
   writeFileSync(join(dir, 'wrangler.toml'), `name = "readme-${name}"\nmain = "src/index.ts"\ncompatibility_date = "2026-04-01"\n`);
-  const port = await freePort();
-  const inspector = await freePort();
   const log = join(dir, 'wrangler.log');
-  const child = spawn(
-    'sh',
-    ['-c', `exec "${join(root, 'node_modules/.bin/wrangler')}" dev --ip 127.0.0.1 --port ${port} --inspector-port ${inspector} ` +
-      `--persist-to "${join(dir, 'state')}" --show-interactive-dev-session=false --var EDGEMETER_INGEST_KEY:pk_test_local > "${log}" 2>&1`],
-    { cwd: dir, detached: true, stdio: 'ignore', env: { ...env, WRANGLER_SEND_METRICS: 'false' } },
-  );
-  const stop = () => {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  };
-  process.on('exit', stop);
+  const { base, stop } = await startWrangler({ cwd: dir, state: join(dir, 'state'), log, vars: { EDGEMETER_INGEST_KEY: 'pk_test_local' }, env });
   try {
     const deadline = Date.now() + 90_000;
     for (;;) {
       try {
-        const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-customer-id': cfg.customerId }, signal: AbortSignal.timeout(10_000) });
+        const r = await fetch(`${base}/`, { headers: { 'x-customer-id': cfg.customerId }, signal: AbortSignal.timeout(10_000) });
         const body = await r.text();
         if (r.status !== 200 || body !== 'ok') throw new Error(`the Worker answered ${r.status}: ${body}\n${readFileSync(log, 'utf8')}`);
         break;
@@ -173,14 +158,4 @@ async function worker(name, code) {
   } finally {
     stop();
   }
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }

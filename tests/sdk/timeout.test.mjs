@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { Edgemeter, EdgemeterError, acceptAll, bodyText, signal } from './helpers.mjs';
+import { Edgemeter, EdgemeterError, acceptAll, bodyText, memoryStorage, signal, stubFetch } from './helpers.mjs';
 
 const event = { customerId: 'cus_1', eventName: 'invoices', value: 1 };
 
@@ -103,16 +103,7 @@ test('shutdown({ timeoutMs }) against a refused connection stops retrying and ab
 });
 
 test('with persist, what shutdown({ timeoutMs }) gave up on stays saved, and the next client delivers it', async () => {
-  const m = new Map();
-  const storage = {
-    get length() {
-      return m.size;
-    },
-    key: (i) => [...m.keys()][i] ?? null,
-    getItem: (k) => (m.has(k) ? m.get(k) : null),
-    setItem: (k, v) => m.set(k, String(v)),
-    removeItem: (k) => m.delete(k),
-  };
+  const { storage, saved: m } = memoryStorage();
   const net = gatedFetch({ honourAbort: true });
   const a = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: net.fetch, persist: { storage }, flushAt: 2, timeoutMs: 600_000 });
   const keys = [a.track(event), a.track(event), a.track(event)];
@@ -120,17 +111,12 @@ test('with persist, what shutdown({ timeoutMs }) gave up on stays saved, and the
   assert.equal(r.failed.length, 3);
   assert.equal(m.size, 1, 'one snapshot saved');
 
-  const sent = [];
-  const fetch = async (url, init) => {
-    const body = JSON.parse(bodyText(init));
-    sent.push(...body.events.map((e) => e.idempotency_key));
-    return new Response(JSON.stringify(acceptAll({ body }).body), { status: 200 });
-  };
-  const b = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch, persist: { storage } });
+  const net2 = stubFetch();
+  const b = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: net2.fetch, persist: { storage } });
   const done = await b.shutdown({ timeoutMs: 60_000 });
   assert.equal(done.timedOut, false);
   assert.equal(done.accepted, 3);
-  assert.deepEqual(sent, keys);
+  assert.deepEqual(net2.calls.flatMap((c) => c.body.events.map((e) => e.idempotency_key)), keys);
   assert.equal(m.size, 0);
 });
 
