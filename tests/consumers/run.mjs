@@ -13,7 +13,7 @@
 //   headless Chromium from another origin than the API, with a customer token;
 // - a customer's Cloudflare Worker (worker/) under `wrangler dev`, tracking per request
 //   and flushing in ctx.waitUntil;
-// - Jest with jsdom (jest/), with no polyfill.
+// - Jest with jsdom (jest/), with no polyfill, and Vitest with jsdom (vitest/).
 //
 // The tools are pinned in package-lock.json here and installed by `npm ci` when
 // node_modules is missing or older than the lockfile. Run by tests/tests/sdk_consumers.rs,
@@ -381,6 +381,18 @@ row('jest (jsdom)', async () => {
   const config = JSON.stringify({ rootDir: dir, testEnvironment: 'jsdom' });
   sh(process.execPath, [join(here, 'node_modules/jest/bin/jest.js'), '--ci', '--config', config], { cwd: dir });
   await expectUsage(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).customerId, N);
+});
+
+// Vitest with jsdom (vitest/sdk.test.js).
+row('vitest (jsdom)', async () => {
+  const dir = join(work, 'vitest');
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(here, 'vitest/sdk.test.js'), join(dir, 'sdk.test.js'));
+  const c = await rowConfig('node');
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
+  sh(process.execPath, [join(here, 'node_modules/vitest/vitest.mjs'), 'run', '--root', dir, '--environment', 'jsdom'], { cwd: dir });
+  await expectUsage(c.customerId, N);
 });
 
 // A customer's Worker under wrangler dev (the root's wrangler 4.86.0).
