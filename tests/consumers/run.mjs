@@ -13,21 +13,22 @@
 //   headless Chromium from another origin than the API, with a customer token;
 // - a customer's Cloudflare Worker (worker/) under `wrangler dev`, tracking per request
 //   and flushing in ctx.waitUntil;
-// - Jest with jsdom (jest/), with no polyfill, and Vitest with jsdom (vitest/).
+// - Jest with jsdom (jest/), with no polyfill, and Vitest with jsdom (vitest/);
+// - a Next.js 15 app (next/): a Node route, an edge route and a client page.
 //
 // The tools are pinned in package-lock.json here and installed by `npm ci` when
 // node_modules is missing or older than the lockfile. Run by tests/tests/sdk_consumers.rs,
 // which starts the server and passes it in EDGEMETER_CONSUMERS (JSON: baseUrl, secretKey,
 // ingestKey, chromium); ROWS=<regex> runs only the rows whose names match.
 
-import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startWrangler } from './wrangler.mjs';
+import { freePort, startWrangler } from './wrangler.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -395,6 +396,72 @@ row('vitest (jsdom)', async () => {
   await expectUsage(c.customerId, N);
 });
 
+// A Next.js 15 app (next/, webpack, `next build` then `next start`): a route on the Node
+// runtime and one on the edge runtime, each tracking with the ingest key, and a client
+// component tracking with a customer token in Chromium.
+row('next 15 (node route, edge route, client page)', async () => {
+  const dir = join(work, 'next');
+  cpSync(join(here, 'next'), dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
+  const next = join(here, 'node_modules/next/dist/bin/next');
+  const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', EDGEMETER_URL: cfg.baseUrl, EDGEMETER_KEY: cfg.ingestKey };
+  sh(process.execPath, [next, 'build'], { cwd: dir, env });
+  const port = await freePort();
+  const logFile = join(work, 'next.log');
+  const out = openSync(logFile, 'w');
+  const server = spawn(process.execPath, [next, 'start', '-p', String(port), '-H', '127.0.0.1'], { cwd: dir, detached: true, stdio: ['ignore', out, out], env });
+  closeSync(out);
+  const stop = () => {
+    try {
+      process.kill(-server.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', stop);
+  const base = `http://127.0.0.1:${port}`;
+  const log = () => readFileSync(logFile, 'utf8');
+  try {
+    for (const deadline = Date.now() + 60_000; ; ) {
+      try {
+        if ((await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) })).status === 200) break;
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) throw new Error(`next start did not answer:\n${log()}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (const route of ['node', 'edge']) {
+      const c = await rowConfig('node');
+      const q = new URLSearchParams({ customer: c.customerId, event: eventName, n: String(N) });
+      const r = await fetch(`${base}/api/${route}?${q}`, { signal: AbortSignal.timeout(60_000) });
+      const text = await r.text();
+      if (r.status !== 200) throw new Error(`the ${route} route answered ${r.status}: ${text}\n${log()}`);
+      checkOutcome(JSON.parse(text));
+      await expectUsage(c.customerId, N);
+    }
+    const c = await rowConfig('browser');
+    const context = await browser.newContext();
+    try {
+      const p = await context.newPage();
+      const errors = [];
+      p.on('pageerror', (e) => errors.push(String(e)));
+      await p.goto(`${base}/#${encodeURIComponent(JSON.stringify(c))}`);
+      await p.waitForFunction(() => window.EDGEMETER_RESULT !== undefined, null, { timeout: 30_000 }).catch(() => {
+        throw new Error(`the page never reported; errors: ${errors.join('\n') || 'none'}`);
+      });
+      const result = await p.evaluate(() => window.EDGEMETER_RESULT);
+      if (result.error) throw new Error(`the page failed: ${result.error}`);
+      checkOutcome(result);
+    } finally {
+      await context.close();
+    }
+    await expectUsage(c.customerId, N);
+  } finally {
+    stop();
+  }
+});
+
 // A customer's Worker under wrangler dev (the root's wrangler 4.86.0).
 row('cloudflare worker (wrangler dev)', async () => {
   const logFile = join(work, 'worker-wrangler.log');
@@ -451,7 +518,7 @@ for (const version of Object.keys(TS_VERSIONS)) compileTypeScript(version);
 const failures = [];
 const selected = rows.filter((r) => wanted(r.name));
 try {
-  if (selected.some((r) => r.name.startsWith('browser'))) {
+  if (selected.some((r) => r.name.startsWith('browser') || r.name.startsWith('next'))) {
     const { chromium } = createRequire(join(root, 'package.json'))('playwright-core');
     browser = await chromium.launch({ executablePath: cfg.chromium, args: CHROMIUM_ARGS, timeout: 30_000 });
   }
