@@ -328,6 +328,7 @@ for (const [name, build] of Object.entries(BUNDLERS)) {
     const dir = join(work, `browser-${name.replaceAll(' ', '-')}`);
     mkdirSync(dir, { recursive: true });
     cpSync(join(here, 'browser/app.js'), join(dir, 'app.js'));
+    cpSync(join(here, 'track.js'), join(dir, 'track.js'));
     await build(dir);
     const c = await rowConfig('browser');
     // The app's own origin, serving its build at the root as a deployment would.
@@ -402,6 +403,7 @@ row('vitest (jsdom)', async () => {
 row('next 15 (node route, edge route, client page)', async () => {
   const dir = join(work, 'next');
   cpSync(join(here, 'next'), dir, { recursive: true });
+  cpSync(join(here, 'track.js'), join(dir, 'track.js'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
   const next = join(here, 'node_modules/next/dist/bin/next');
   const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', EDGEMETER_URL: cfg.baseUrl, EDGEMETER_KEY: cfg.ingestKey };

@@ -1,5 +1,6 @@
-// What every route and the page of the Next.js app do: track `n` events (and one
-// invalid one), flush, and report the outcome, as the other rows' apps do.
+// What the browser app and the Next.js app's routes and page do (each row copies this
+// file beside its sources): track `n` events worth 2 and one invalid one, flush, and
+// report the outcome for the runner's checkOutcome(), as the Node apps (node/) do.
 import { Edgemeter, EdgemeterError } from '@edgemeter/sdk';
 
 export async function trackAll({ baseUrl, apiKey, customerId, eventName, n }) {
