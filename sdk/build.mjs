@@ -70,7 +70,7 @@ run(wasmOpt, [
 // The sources and wasm-bindgen's glue side by side, for esbuild.
 const src = join(glue, 'src');
 mkdirSync(src, { recursive: true });
-copyFileSync(join(glue, 'edgemeter_sdk.js'), join(src, 'edgemeter_sdk.js'));
+writeFileSync(join(src, 'edgemeter_sdk.js'), lazyTextDecoder(readFileSync(join(glue, 'edgemeter_sdk.js'), 'utf8')));
 copyFileSync(join(out, 'edgemeter_sdk_bg.wasm'), join(src, 'edgemeter_sdk_bg.wasm'));
 for (const f of readdirSync(join(root, 'sdk/js'))) {
   if (f.endsWith('.js')) copyFileSync(join(root, 'sdk/js', f), join(src, f));
@@ -118,6 +118,26 @@ for (const b of BUILDS) {
     rmSync(glue, { recursive: true, force: true });
     process.exit(1);
   }
+}
+
+/**
+ * wasm-bindgen's glue makes its TextDecoder at module load; Jest's jsdom environment has
+ * none, so loading the package there threw. Made on first use instead (only an error's
+ * text or a saved queue needs it), and where there is none, utf8.js decodes. Fails the
+ * build if the glue no longer reads as expected, rather than shipping it unchanged.
+ */
+function lazyTextDecoder(text) {
+  const eager = "let cachedTextDecoder = new TextDecoder('utf-8', { ignoreBOM: true });\ncachedTextDecoder.decode();\n";
+  const check = '    if (numBytesDecoded >= MAX_SAFARI_DECODE_BYTES) {';
+  if (!text.includes(eager) || !text.includes(check)) {
+    console.error('sdk:build: the wasm-bindgen glue changed: its TextDecoder is no longer made where expected');
+    process.exit(1);
+  }
+  const made = "cachedTextDecoder = new TextDecoder('utf-8', { ignoreBOM: true });";
+  return `import { newTextDecoder } from './utf8.js';\n${text
+    .replace(eager, 'let cachedTextDecoder = null;\n')
+    .replace(check, '    if (cachedTextDecoder === null || numBytesDecoded >= MAX_SAFARI_DECODE_BYTES) {')
+    .replace(made, 'cachedTextDecoder = newTextDecoder();')}`;
 }
 
 /** Resolves the client's `./platform.js` to one runtime's file. */

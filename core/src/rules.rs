@@ -140,16 +140,10 @@ pub fn check_event<'a>(
         Some(Field::Str(s)) => s,
         Some(_) => return Err(reject(&key, InvalidCustomerId, "`customer_id` must be a string", "customer_id")),
     };
-    if !valid_customer_id(&customer_id) {
-        return Err(reject(
-            &key,
-            InvalidCustomerId,
-            "`customer_id` must be a customer id such as `cus_…`",
-            "customer_id",
-        ));
-    }
-    if !customer_id.starts_with("cus_") {
-        return Err(reject(&key, UnknownCustomer, format!("no customer `{customer_id}`"), "customer_id"));
+    // Every customer's id was made by the API (`cus_` then letters and digits), so an id of
+    // another shape is a mistake in the caller's code, not a customer unknown yet.
+    if !valid_customer_id(&customer_id) || !customer_id.starts_with("cus_") {
+        return Err(reject(&key, InvalidCustomerId, CUSTOMER_ID_SHAPE, "customer_id"));
     }
 
     let event_name = match f.event_name {
@@ -266,6 +260,10 @@ pub fn canonical_uuid(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
         _ => Some(s),
     }
 }
+
+/// What a customer's id looks like, for the error that refuses another shape.
+const CUSTOMER_ID_SHAPE: &str = "`customer_id` must be a customer's id as the API made it (POST /v1/customers): \
+     `cus_` then letters, digits, `_` or `-`, 64 characters in all at most, such as `cus_01jf3z9k4m5n6p7q8r9s0t1v2w`";
 
 /// Whether `s` is a well-formed customer id: 1 to 64 of `[A-Za-z0-9_-]`.
 pub fn valid_customer_id(s: &str) -> bool {

@@ -39,7 +39,7 @@ fn main() {
                 meter.track(event()).expect("queued");
             }
             let per_call = started.elapsed().as_secs_f64() * 1e6 / CALLS as f64;
-            let result = meter.shutdown().await;
+            let result = meter.shutdown().await.expect("not refused");
             let delivered = received.load(Ordering::Relaxed) - before;
             assert!(result.failed.is_empty() && result.rejected.is_empty(), "round {round}: {result:?}");
             assert_eq!(delivered, (CALLS + WARM_UP) as u64, "round {round}: every event delivered");

@@ -8,6 +8,9 @@ const CAMEL_FIELDS = new Map([
   ['event_name', 'eventName'],
 ]);
 
+/** A wire field's name, as a word in a message. */
+const WIRE_FIELD = /\b(?:idempotency_key|customer_id|event_name)\b/g;
+
 /** An error with a stable machine-readable `code` (the server's codes, plus the SDK's). */
 export class EdgemeterError extends Error {
   constructor(code, message, { field, status, idempotencyKeys = [], errors, cause } = {}) {
@@ -33,6 +36,8 @@ export function fromApiError(e, extra) {
   // The wasm's errors read `code: message`; the server's carry the message alone.
   let message = String(e?.message ?? 'the server refused the request');
   if (message.startsWith(`${code}: `)) message = message.slice(code.length + 2);
+  // The rules name the wire's fields (`customer_id`); a JS caller wrote `customerId`.
+  message = message.replace(WIRE_FIELD, (name) => CAMEL_FIELDS.get(name));
   const errors = Array.isArray(e?.errors) ? e.errors.map(problem) : undefined;
   return new EdgemeterError(code, message, { field: e?.field, errors, ...extra });
 }

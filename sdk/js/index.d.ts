@@ -162,11 +162,13 @@ export interface Options {
   retryBaseMs?: number;
   /** The longest wait before a retry, a server's `Retry-After` included. Default 30000. */
   retryMaxMs?: number;
-  /** An attempt with no answer by then is aborted and retried. Default 30000. */
+  /** An attempt with no answer by then is aborted and retried. Default 4000 (two tries fit in flush()'s default 10 s). */
   timeoutMs?: number;
   /**
-   * Called for each event the server rejected, for each batch that failed for good, and
-   * for `queue_full`. Delivery goes on whatever it does.
+   * Called for each event the server rejected, for each batch that failed for good, for
+   * `queue_full`, and when the API refuses the client's key or address (401, 403, 404:
+   * the events are kept). Delivery goes on whatever it does. Without it, a refused key
+   * or address is said once with `console.warn`.
    */
   onError?: (error: EdgemeterError) => void;
   /** Default: the global `fetch`. */
@@ -232,8 +234,8 @@ export interface FlushResult {
 /** Options of `flush()` and `shutdown()`. */
 export interface FlushOptions {
   /**
-   * Resolve within this many milliseconds, whatever the network does. Default: no
-   * limit (each request is still bounded by `timeoutMs`, `maxRetries` and `retryMaxMs`).
+   * Resolve within this many milliseconds, whatever the network does. Default 10000
+   * (each request within is also bounded by the client's `timeoutMs`).
    */
   timeoutMs?: number;
 }
@@ -270,12 +272,18 @@ export class EdgemeterError extends Error {
    * is then the first one's. Absent otherwise.
    */
   readonly errors?: readonly ErrorDetail[];
+  /**
+   * When `flush()` or `shutdown()` rejects because the API refused the client's key or
+   * address (401, 403, 404): what became of the batches that settled meanwhile, with
+   * the kept events' keys in `pending`. Absent otherwise.
+   */
+  readonly result?: FlushResult;
 }
 
 export class Edgemeter {
   /** Throws an `EdgemeterError` (`invalid_option`) for a bad option. */
   constructor(options: Options);
-  /** Events tracked and not yet settled (queued or being sent). */
+  /** Events tracked and not yet settled (queued, being sent, or kept after a refused key or address). */
   readonly pending: number;
   /**
    * Validates the event with the server's rules, fills `timestamp` and `idempotencyKey`
@@ -286,16 +294,20 @@ export class Edgemeter {
   track(event: Event): string;
   /**
    * Sends everything tracked so far; resolves once all of it is delivered or failed for
-   * good, or when `timeoutMs` has passed: then `timedOut` is true and the events not yet
-   * delivered are listed in `pending` (still queued: the client goes on sending them) and
-   * reported to `onError` (`flush_timeout`).
+   * good, or when `timeoutMs` (default 10 s) has passed: then `timedOut` is true and the
+   * events not yet delivered are listed in `pending` (still queued: the client goes on
+   * sending them) and reported to `onError` (`flush_timeout`). Rejects when the API
+   * refuses the client's key or address (401, 403, 404, with the server's code): nothing
+   * is dropped and nothing more is sent until the next `flush()` tries again.
    */
   flush(options?: FlushOptions): Promise<FlushResult>;
   /**
-   * Flushes and stops the timer; later `track()` calls throw `closed`. With `timeoutMs`
-   * it gives up by then: requests in flight are aborted, and every event not delivered
-   * is in `failed` (`flush_timeout`) and reported to `onError`; with `persist`, it also
-   * stays saved for the next client on the page's origin.
+   * Flushes and stops the timer; later `track()` calls throw `closed`. By `timeoutMs`
+   * (default 10 s) it gives up: requests in flight are aborted, and every event not
+   * delivered is in `failed` (`flush_timeout`) and reported to `onError`; with
+   * `persist`, it also stays saved for the next client on the page's origin. Rejects,
+   * as `flush()` does, when the API refuses the key or address; the events stay in
+   * memory (a later `flush()` sends them) and, with `persist`, saved.
    */
   shutdown(options?: FlushOptions): Promise<FlushResult>;
   // The API client (api.d.ts): needs a secret key (`sk_…`).

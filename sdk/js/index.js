@@ -9,6 +9,7 @@ import { createApi } from './api.js';
 import { watchPage } from './browser.js';
 import { wasmSource, webCrypto } from './platform.js';
 import { parseJson, sendWithRetries } from './retry.js';
+import { decodeUtf8, encodeUtf8Into } from './utf8.js';
 
 export { EdgemeterError } from './errors.js';
 
@@ -29,6 +30,13 @@ function newQueue() {
 const MAX_BATCH_EVENTS = 1000;
 /** Largest request body, in bytes (API.md). */
 const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * How long flush() and shutdown() wait at most when not told: a script or a serverless
+ * function must end even when the API never answers.
+ */
+const DEFAULT_DEADLINE_MS = 10_000;
+/** Each request's own limit, by default: two tries fit in the default deadline. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 4_000;
 
 /** A client that queues events and delivers them in batches. */
 export class Edgemeter {
@@ -52,6 +60,16 @@ export class Edgemeter {
   #stop = new AbortController();
   /** shutdown() gave up: what was undelivered is reported, and nothing more is sent. */
   #gaveUp = false;
+  /**
+   * Batches the API refused for a configuration mistake (a wrong key or base URL: 401,
+   * 403, 404), oldest first: kept, and sent again, before the queue, when the caller
+   * flushes again.
+   */
+  #held = [];
+  /** The configuration error that stopped sending, until the caller flushes again. */
+  #blocked = null;
+  /** Without onError, a configuration error is said once on the console. */
+  #warned = false;
 
   constructor(options) {
     const o = { ...options };
@@ -65,9 +83,11 @@ export class Edgemeter {
     o.maxRetries = count(o, 'maxRetries', 5, 0);
     o.retryBaseMs = count(o, 'retryBaseMs', 500, 0);
     o.retryMaxMs = count(o, 'retryMaxMs', 30_000, 0);
-    o.timeoutMs = count(o, 'timeoutMs', 30_000, 1);
+    o.timeoutMs = count(o, 'timeoutMs', DEFAULT_REQUEST_TIMEOUT_MS, 1);
     o.fetch ??= globalThis.fetch?.bind(globalThis);
-    if (typeof o.fetch !== 'function') throw optionError('fetch', 'a fetch function (this runtime has none)');
+    // A runtime without fetch (Jest's jsdom) may still make a client and track(); a send
+    // fails then, as a configuration error naming `fetch` (retry.js).
+    if (o.fetch !== undefined && typeof o.fetch !== 'function') throw optionError('fetch', 'a fetch function');
     if (o.onError !== undefined && typeof o.onError !== 'function') throw optionError('onError', 'a function');
     o.url = `${o.baseUrl.replace(/\/+$/, '')}/v1/usage/ingest`;
     this.#o = o;
@@ -78,11 +98,12 @@ export class Edgemeter {
     // option's saved queue (browser.js).
     this.#page = watchPage(o, {
       unsettled: () => {
-        const parts = [...this.#sending].map((b) => b.events());
+        const parts = [...this.#held, ...this.#sending].map((b) => b.events());
         if (this.#queued > 0) parts.push(this.#queue.json());
         return parts;
       },
-      takeBatch: (maxBytes) => this.#take(maxBytes),
+      // Nothing goes out while a configuration error stands: it would be refused again.
+      takeBatch: (maxBytes) => (this.#blocked ? null : this.#take(maxBytes)),
       queued: () => this.#queued,
       send: (batch) => this.#send(batch, true),
       load: (events) => {
@@ -101,16 +122,22 @@ export class Edgemeter {
             this.#report(error);
           }
         }
-        this.flush();
+        this.#sendAll();
       },
-      flush: () => this.flush(),
+      flush: () => this.#sendAll(),
       report: (e) => this.#report(e),
     });
   }
 
-  /** Events tracked and not yet settled (queued or in a request). */
+  /** Events tracked and not yet settled (queued, in a request, or held by a configuration error). */
   get pending() {
-    return this.#queued + this.#inFlight;
+    return this.#queued + this.#inFlight + this.#heldCount();
+  }
+
+  #heldCount() {
+    let n = 0;
+    for (const b of this.#held) n += b.n;
+    return n;
   }
 
   /**
@@ -119,7 +146,8 @@ export class Edgemeter {
    * queued), a full queue (`queue_full`) or a closed client (`closed`).
    */
   track(event) {
-    if (this.#closed) throw this.#report(new EdgemeterError('closed', 'track() after shutdown()'));
+    // Thrown, not also reported to onError: the caller has it once, where it called.
+    if (this.#closed) throw new EdgemeterError('closed', 'track() after shutdown(): make a new client');
     if (this.#full()) throw this.#report(this.#queueFull([]));
     // Validation bounds every string, so a valid event is far below a request's 1 MiB.
     const key = encodeEvent(event, Date.now(), this.#queue);
@@ -131,10 +159,12 @@ export class Edgemeter {
 
   /**
    * Sends everything tracked so far and resolves once each of those events is delivered
-   * or has failed for good, with what became of the batches settled meanwhile. With
-   * `timeoutMs`, resolves by then at the latest: the events not settled yet are listed in
+   * or has failed for good, with what became of the batches settled meanwhile. Resolves
+   * by `timeoutMs` (default 10 s) at the latest: the events not settled yet are listed in
    * `pending` (they stay queued, and the client goes on sending them) and reported to
-   * `onError` as one `flush_timeout` error.
+   * `onError` as one `flush_timeout` error. Rejects when the API refuses the client's
+   * configuration (401, 403, 404): the events stay queued, and this flush() or the next
+   * one sends them again.
    */
   flush(options) {
     let timeoutMs;
@@ -143,6 +173,7 @@ export class Edgemeter {
     } catch (e) {
       return Promise.reject(e);
     }
+    this.#blocked = null;
     return this.#flushWithin(timeoutMs).then((result) => {
       if (result.timedOut) {
         const n = result.pending.length;
@@ -165,29 +196,47 @@ export class Edgemeter {
   async shutdown(options) {
     const timeoutMs = deadlineOf(options, 'shutdown');
     this.#closed = true;
-    const result = await this.#flushWithin(timeoutMs);
+    this.#blocked = null;
+    let result;
+    try {
+      result = await this.#flushWithin(timeoutMs);
+    } catch (e) {
+      // A configuration error: the events stay in memory (a later flush() sends them)
+      // and, with `persist`, saved for the next client.
+      this.#page?.save();
+      this.#disarm();
+      this.#page?.detach();
+      throw e;
+    }
     if (result.timedOut) this.#giveUp(result, timeoutMs);
     this.#disarm();
     this.#page?.detach();
     return result;
   }
 
-  /** flush() with an optional deadline: the result says whether it passed, and what was left. */
+  /** What the timer, the page's hooks and a full batch do: send what is queued, promising nothing. */
+  #sendAll() {
+    this.#flushTarget = this.#seq;
+    this.#kick();
+  }
+
+  /**
+   * flush() with a deadline: the result says whether it passed, and what was left;
+   * rejects with the error of a configuration mistake.
+   */
   #flushWithin(timeoutMs) {
     const result = { accepted: 0, duplicates: 0, rejected: [], failed: [], timedOut: false, pending: [] };
     if (this.#seq <= this.#settledSeq) return Promise.resolve(result);
-    return new Promise((resolve) => {
-      const waiter = { target: this.#seq, result, resolve, timer: null };
+    return new Promise((resolve, reject) => {
+      const waiter = { target: this.#seq, result, resolve, reject, timer: null };
       this.#waiters.push(waiter);
       this.#flushTarget = this.#seq;
-      if (timeoutMs !== undefined) {
-        waiter.timer = setTimeout(() => {
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
-          result.timedOut = true;
-          result.pending = this.#unsettledKeys(waiter.target);
-          resolve(result);
-        }, timeoutMs);
-      }
+      waiter.timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        result.timedOut = true;
+        result.pending = this.#unsettledKeys(waiter.target);
+        resolve(result);
+      }, timeoutMs);
       this.#kick();
     });
   }
@@ -195,7 +244,7 @@ export class Edgemeter {
   /** The keys of the events up to number `target` that are neither delivered nor failed, oldest first. */
   #unsettledKeys(target) {
     const keys = [];
-    for (const b of [...this.#sending].sort((x, y) => x.first - y.first)) {
+    for (const b of [...this.#held, ...this.#sending].sort((x, y) => x.first - y.first)) {
       if (b.first <= target) keys.push(...b.keys().slice(0, target - b.first + 1));
     }
     const head = this.#head();
@@ -220,6 +269,7 @@ export class Edgemeter {
     this.#waiters = [];
     this.#gaveUp = true;
     this.#stop.abort();
+    this.#held = [];
     while (this.#take(MAX_BODY_BYTES) !== null);
     this.#inFlight = 0;
     this.#sending.clear();
@@ -262,11 +312,12 @@ export class Edgemeter {
   }
 
   #arm() {
-    if (this.#timer !== null || this.#queued === 0) return;
+    // Nothing queued, or nothing to send until the caller fixes its configuration: no
+    // timer, so that none keeps a Node process alive for nothing.
+    if (this.#timer !== null || this.#queued === 0 || this.#blocked) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      this.#flushTarget = this.#seq;
-      this.#kick();
+      this.#sendAll();
     }, this.#o.flushIntervalMs);
   }
 
@@ -291,16 +342,21 @@ export class Edgemeter {
     return this.#seq - this.#queued + 1;
   }
 
-  /** A full batch is queued, or a flush covers the oldest queued event. */
+  /**
+   * Not stopped by a configuration error, and: a batch held by one is to be sent again,
+   * a full batch is queued, or a flush covers the oldest queued event.
+   */
   #due() {
+    if (this.#blocked || this.#gaveUp) return false;
+    if (this.#held.length > 0) return true;
     const n = this.#queued;
     return n > 0 && (n >= this.#o.flushAt || this.#head() <= this.#flushTarget);
   }
 
-  /** Sends batches one at a time, oldest first, while a full batch or a flush is due. */
+  /** Sends batches one at a time, oldest first (held ones before the queue), while one is due. */
   async #drain() {
-    while (!this.#gaveUp && this.#due()) {
-      const batch = this.#take(MAX_BODY_BYTES);
+    while (this.#due()) {
+      const batch = this.#held.shift() ?? this.#take(MAX_BODY_BYTES);
       if (batch === null) break; // cannot happen: a valid event is far below 1 MiB
       await this.#send(batch, false);
     }
@@ -339,14 +395,56 @@ export class Edgemeter {
     if (this.#gaveUp) return;
     this.#inFlight -= batch.n;
     this.#sending.delete(batch);
-    this.#settle(outcome);
+    if (outcome.refusedConfig) this.#hold(batch, outcome.refusedConfig);
+    else this.#settle(outcome);
+  }
+
+  /**
+   * The API refused the client's key or address: keeps the batch (nothing is dropped),
+   * stops sending until the caller flushes again, and says so loudly: to onError, or
+   * once on the console, and as the rejection of every flush() waiting.
+   */
+  #hold(batch, refused) {
+    this.#held.push(batch);
+    this.#held.sort((x, y) => x.first - y.first);
+    this.#disarm();
+    const kept = this.pending;
+    const fix =
+      refused.status === 401
+        ? 'check `apiKey` (an ingest or secret key, or an unexpired customer token)'
+        : refused.status === 403
+          ? 'check that `apiKey` may send usage (an ingest or secret key, or a customer token)'
+          : `check \`baseUrl\`: it is the API's root, without /v1 (now "${this.#o.baseUrl}")`;
+    const what =
+      refused.status === undefined
+        ? refused.message
+        : `POST ${this.#o.url} answered ${refused.status} (${refused.code}: ${refused.message}): ${fix}`;
+    const message = `${what}. ${kept} event(s) are kept and sent again when you call flush()`;
+    const error = (keys) =>
+      new EdgemeterError(refused.code, message, { field: refused.field, status: refused.status, idempotencyKeys: keys, cause: refused });
+    this.#blocked = error(this.#unsettledKeys(this.#seq));
+    if (this.#o.onError) this.#report(this.#blocked);
+    else if (!this.#warned) {
+      this.#warned = true;
+      console.warn(`edgemeter: ${message} (pass onError to handle this yourself)`);
+    }
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiting) {
+      clearTimeout(w.timer);
+      w.result.pending = this.#unsettledKeys(w.target);
+      const e = error(w.result.pending);
+      e.result = w.result;
+      w.reject(e);
+    }
   }
 
   #settle(outcome) {
     // A keepalive batch can settle before an older one: settled is what comes before the
-    // oldest event still queued or in a request.
+    // oldest event still queued, in a request or held.
     let oldest = this.#queued > 0 ? this.#head() : this.#seq + 1;
     for (const b of this.#sending) oldest = Math.min(oldest, b.first);
+    for (const b of this.#held) oldest = Math.min(oldest, b.first);
     this.#settledSeq = oldest - 1;
     for (const r of outcome.rejected) this.#report(r.error);
     if (outcome.failed.length > 0) this.#report(outcome.failed[0].error);
@@ -356,7 +454,7 @@ export class Edgemeter {
       w.result.rejected.push(...outcome.rejected);
       w.result.failed.push(...outcome.failed);
       if (w.target > this.#settledSeq) return true;
-      if (w.timer !== null) clearTimeout(w.timer);
+      clearTimeout(w.timer);
       w.resolve(w.result);
       return false;
     });
@@ -374,7 +472,12 @@ export class Edgemeter {
       'content-type': 'application/json',
       'idempotency-key': uuidv7(),
     };
-    const init = { method: 'POST', headers, body: batch.body, ...(keepalive && { keepalive }) };
+    // Gzipped where the runtime can (API.md: the server inflates it, its limit applying to
+    // the inflated body). Not a keepalive batch: a page being hidden must send it now,
+    // not after a stream's turns.
+    const zipped = keepalive ? null : await gzip(batch.body);
+    if (zipped !== null) headers['content-encoding'] = 'gzip';
+    const init = { method: 'POST', headers, body: zipped ?? batch.body, ...(keepalive && { keepalive }) };
     // The events' keys, for errors only: read back from the body when one is made.
     const keyed = {
       get idempotencyKeys() {
@@ -400,18 +503,47 @@ export class Edgemeter {
       keyed,
       this.#stop.signal,
     );
-    return 'value' in sent ? sent.value : failAll(batch, sent.error);
+    if ('value' in sent) return sent.value;
+    if (sent.final && isConfigError(sent.error)) return { refusedConfig: sent.error };
+    return failAll(batch, sent.error);
   }
+}
+
+/** Smaller bodies go as they are: gzip's header and a stream's setup cost more than they save. */
+const GZIP_FROM_BYTES = 1024;
+
+/**
+ * `bytes` gzipped by the runtime's CompressionStream (browsers, Node 18+, Workers), or
+ * null where there is none (or it fails): the body then goes as it is.
+ */
+async function gzip(bytes) {
+  if (bytes.length < GZIP_FROM_BYTES || typeof CompressionStream !== 'function') return null;
+  try {
+    const zipped = new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip'));
+    return new Uint8Array(await new Response(zipped).arrayBuffer());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A refusal of the client's configuration rather than of its events: a wrong key (401),
+ * a key that may not send usage (403), a wrong base URL (404). Event-level errors of
+ * these statuses (`forbidden_customer`, `unknown_customer`) name a field; these do not.
+ */
+function isConfigError(e) {
+  if (e.code === 'invalid_option') return true; // no fetch to send with
+  return e.status === 401 || ((e.status === 403 || e.status === 404) && e.field === undefined);
 }
 
 function optionError(name, what) {
   return new EdgemeterError('invalid_option', `option \`${name}\` must be ${what}`, { field: name });
 }
 
-/** The `timeoutMs` option of flush() or shutdown(): undefined (no deadline) or an integer ≥ 0. */
+/** The `timeoutMs` option of flush() or shutdown(): an integer ≥ 0, 10 s when not given. */
 function deadlineOf(options, method) {
   const t = options?.timeoutMs;
-  if (t === undefined) return undefined;
+  if (t === undefined) return DEFAULT_DEADLINE_MS;
   if (!Number.isInteger(t) || t < 0) {
     throw new EdgemeterError('invalid_option', `${method}(): \`timeoutMs\` must be an integer from 0`, { field: 'timeoutMs' });
   }
@@ -441,19 +573,19 @@ class Batch {
 
   /** The events' JSON, comma-separated (what `persist` saves). */
   events() {
-    return utf8Decoder.decode(this.body.subarray(EVENTS_AT, this.body.length - 2));
+    return decodeUtf8(this.body.subarray(EVENTS_AT, this.body.length - 2));
   }
 
   /** The events' idempotency keys, read back from the body (only errors need them). */
   keys() {
-    this.#keys ??= JSON.parse(utf8Decoder.decode(this.body)).events.map((e) => e.idempotency_key);
+    this.#keys ??= JSON.parse(decodeUtf8(this.body)).events.map((e) => e.idempotency_key);
     return this.#keys;
   }
 }
 
 /** Where the events start in a body: after `{"events":[`. */
 const EVENTS_AT = '{"events":['.length;
-const utf8Decoder = new TextDecoder();
+
 
 /** An event saved by `persist` (the wire's field names) as track() takes it. */
 function fromWire(e) {
@@ -560,7 +692,7 @@ const RECORD_HEADER = 12;
 const VALID_KEY_UPPER = 1;
 const REFUSED = 2;
 
-const utf8 = new TextEncoder();
+
 /**
  * Where the next event is written: the free space after the last record of the queue
  * `into` (sdk/src/queue.rs), in wasm memory. Its address and size, as last asked for
@@ -630,7 +762,7 @@ function str(t, s) {
   }
   let len = i;
   if (i < n) {
-    len += utf8.encodeInto(s.slice(i), m.subarray(start + i, base + cap)).written;
+    len += encodeUtf8Into(s.slice(i), m.subarray(start + i, base + cap));
   }
   u32At(m, base + pos, len);
   pos += 4 + len;

@@ -66,6 +66,11 @@ const readText = (res) => res.text();
  * (`final`: refused, not given up).
  */
 export async function sendWithRetries(o, url, init, settle, errorOptions = {}, stop = undefined, read = readText) {
+  if (typeof o.fetch !== 'function') {
+    const message =
+      'option `fetch` must be a fetch function to send: this runtime has no global fetch (Jest with jsdom, say); pass one to new Edgemeter()';
+    return { error: new EdgemeterError('invalid_option', message, { ...errorOptions, field: 'fetch' }), final: true, attempt: 0 };
+  }
   for (let attempt = 0; ; attempt++) {
     let error;
     let retryAfterMs = null;
@@ -85,9 +90,10 @@ export async function sendWithRetries(o, url, init, settle, errorOptions = {}, s
       }
     } catch (e) {
       const timedOut = abort.signal.aborted;
+      const what = `${init.method ?? 'GET'} ${url}`;
       error = new EdgemeterError(
         timedOut ? 'timeout' : 'network_error',
-        timedOut ? `no answer within ${o.timeoutMs} ms` : `request failed: ${e?.message ?? e}`,
+        timedOut ? `${what}: no answer within ${o.timeoutMs} ms` : `${what} failed: ${describe(e)}`,
         { ...errorOptions, cause: e },
       );
     } finally {
@@ -100,4 +106,17 @@ export async function sendWithRetries(o, url, init, settle, errorOptions = {}, s
     await sleep(retryAfterMs === null ? backoffMs(o, attempt) : Math.min(retryAfterMs, o.retryMaxMs), stop);
     if (stop?.aborted) return { error, final: false, attempt };
   }
+}
+
+/**
+ * Why a fetch failed, with its causes: Node's fetch says only "fetch failed", and keeps
+ * the reason (`connect ECONNREFUSED 127.0.0.1:8787`, a DNS failure) in `cause`.
+ */
+function describe(e) {
+  const parts = [];
+  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 4; c = c.cause, depth++) {
+    const text = String(c?.message ?? c);
+    if (text !== '' && !parts.includes(text)) parts.push(text);
+  }
+  return parts.join(': ') || 'unknown error';
 }

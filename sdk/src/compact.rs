@@ -328,7 +328,7 @@ mod tests {
     #[test]
     fn errors_carry_the_servers_codes_and_fields() {
         let cases: [(Vec<u8>, ErrorCode, &str); 4] = [
-            (event("acme", (ABSENT, ""), &[]), ErrorCode::UnknownCustomer, "customer_id"),
+            (event("acme", (ABSENT, ""), &[]), ErrorCode::InvalidCustomerId, "customer_id"),
             (event("cus_1", (NUMBER, "-1"), &[]), ErrorCode::InvalidValue, "value"),
             (event("cus_1", (TRUE, ""), &[]), ErrorCode::InvalidValue, "value"),
             (event("cus_1", (ABSENT, ""), &[("x", OTHER, "")]), ErrorCode::InvalidProperties, "properties"),

@@ -5,14 +5,16 @@
 //
 // - the package itself: `npm pack`, then publint --strict and @arethetypeswrong/cli (attw);
 // - Node 18 and 20, from ESM and from CommonJS (node/);
-// - TypeScript 5.4 and the newest 5.x, --strict, under nodenext (ESM and CommonJS),
-//   node16, bundler and node10 resolution, with the DOM lib, and for nodenext also with
+// - TypeScript 5.4, the newest 5.x, 6 and 7, --strict, under nodenext (ESM and CommonJS),
+//   node16, bundler and (up to 5.x: 6 deprecates it, 7 removed it) node10 resolution, with the DOM lib, and for nodenext also with
 //   only ES2022 and with Node's types (ts/); each compiled program is run;
 // - a browser app (browser/app.js) bundled with default settings by Vite 5 and the newest
 //   Vite, webpack 5, esbuild (esm, and iife for es2020) and Rollup, each loaded in
 //   headless Chromium from another origin than the API, with a customer token;
 // - a customer's Cloudflare Worker (worker/) under `wrangler dev`, tracking per request
-//   and flushing in ctx.waitUntil.
+//   and flushing in ctx.waitUntil;
+// - Jest with jsdom (jest/), with no polyfill, and Vitest with jsdom (vitest/);
+// - a Next.js 15 app (next/): a Node route, an edge route and a client page.
 //
 // The tools are pinned in package-lock.json here and installed by `npm ci` when
 // node_modules is missing or older than the lockfile. Run by tests/tests/sdk_consumers.rs,
@@ -20,13 +22,13 @@
 // ingestKey, chromium); ROWS=<regex> runs only the rows whose names match.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { freePort, startWrangler } from './wrangler.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -166,12 +168,15 @@ const TS_ENVS = {
   es: { lib: ['es2022'], types: [] },
   node: { lib: ['es2022'], types: ['node'] },
 };
-const TS_VERSIONS = { '5.4': 'typescript-5.4', latest: 'typescript' };
+const TS_VERSIONS = { '5.4': 'typescript-5.4', latest: 'typescript', 6: 'typescript-6', 7: 'typescript-7' };
+/** `node10` resolution: TypeScript 6 deprecates it (TS5107) and 7 removed it (TS5108). */
+const NODE10_UNTIL = new Set(['5.4', 'latest']);
 const tsVariants = [];
 for (const version of Object.keys(TS_VERSIONS)) {
   for (const mode of Object.keys(TS_MODES)) {
     for (const env of Object.keys(TS_ENVS)) {
       if (env !== 'dom' && !mode.startsWith('nodenext')) continue;
+      if (mode === 'node10' && !NODE10_UNTIL.has(version)) continue;
       tsVariants.push({ version, mode, env, dir: join(work, `ts-${version}-${mode}-${env}`) });
     }
   }
@@ -323,6 +328,7 @@ for (const [name, build] of Object.entries(BUNDLERS)) {
     const dir = join(work, `browser-${name.replaceAll(' ', '-')}`);
     mkdirSync(dir, { recursive: true });
     cpSync(join(here, 'browser/app.js'), join(dir, 'app.js'));
+    cpSync(join(here, 'track.js'), join(dir, 'track.js'));
     await build(dir);
     const c = await rowConfig('browser');
     // The app's own origin, serving its build at the root as a deployment would.
@@ -368,32 +374,106 @@ function serveDir(base) {
   });
 }
 
-// A customer's Worker under wrangler dev (the root's wrangler 4.86.0).
-row('cloudflare worker (wrangler dev)', async () => {
+// Jest with jsdom (React's usual test setup), no polyfill (jest/sdk.test.js says what it checks).
+row('jest (jsdom)', async () => {
+  const dir = join(work, 'jest');
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(here, 'jest/sdk.test.js'), join(dir, 'sdk.test.js'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(await rowConfig('node')));
+  const config = JSON.stringify({ rootDir: dir, testEnvironment: 'jsdom' });
+  sh(process.execPath, [join(here, 'node_modules/jest/bin/jest.js'), '--ci', '--config', config], { cwd: dir });
+  await expectUsage(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).customerId, N);
+});
+
+// Vitest with jsdom (vitest/sdk.test.js).
+row('vitest (jsdom)', async () => {
+  const dir = join(work, 'vitest');
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(here, 'vitest/sdk.test.js'), join(dir, 'sdk.test.js'));
+  const c = await rowConfig('node');
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
+  sh(process.execPath, [join(here, 'node_modules/vitest/vitest.mjs'), 'run', '--root', dir, '--environment', 'jsdom'], { cwd: dir });
+  await expectUsage(c.customerId, N);
+});
+
+// A Next.js 15 app (next/, webpack, `next build` then `next start`): a route on the Node
+// runtime and one on the edge runtime, each tracking with the ingest key, and a client
+// component tracking with a customer token in Chromium.
+row('next 15 (node route, edge route, client page)', async () => {
+  const dir = join(work, 'next');
+  cpSync(join(here, 'next'), dir, { recursive: true });
+  cpSync(join(here, 'track.js'), join(dir, 'track.js'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
+  const next = join(here, 'node_modules/next/dist/bin/next');
+  const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', EDGEMETER_URL: cfg.baseUrl, EDGEMETER_KEY: cfg.ingestKey };
+  sh(process.execPath, [next, 'build'], { cwd: dir, env });
   const port = await freePort();
-  const inspector = await freePort();
-  const state = join(work, 'worker-state');
-  const logFile = join(work, 'worker-wrangler.log');
-  const wrangler = spawn(
-    'sh',
-    [
-      '-c',
-      `exec "${join(root, 'node_modules/.bin/wrangler')}" dev --ip 127.0.0.1 --port ${port} --inspector-port ${inspector} ` +
-        `--persist-to "${state}" --show-interactive-dev-session=false ` +
-        `--var EDGEMETER_URL:${cfg.baseUrl} --var EDGEMETER_KEY:${cfg.ingestKey} > "${logFile}" 2>&1`,
-    ],
-    { cwd: join(here, 'worker'), detached: true, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
-  );
+  const logFile = join(work, 'next.log');
+  const out = openSync(logFile, 'w');
+  const server = spawn(process.execPath, [next, 'start', '-p', String(port), '-H', '127.0.0.1'], { cwd: dir, detached: true, stdio: ['ignore', out, out], env });
+  closeSync(out);
   const stop = () => {
     try {
-      process.kill(-wrangler.pid, 'SIGTERM');
+      process.kill(-server.pid, 'SIGTERM');
     } catch {
       // already gone
     }
   };
   process.on('exit', stop);
+  const base = `http://127.0.0.1:${port}`;
+  const log = () => readFileSync(logFile, 'utf8');
   try {
-    const base = `http://127.0.0.1:${port}`;
+    for (const deadline = Date.now() + 60_000; ; ) {
+      try {
+        if ((await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) })).status === 200) break;
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) throw new Error(`next start did not answer:\n${log()}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (const route of ['node', 'edge']) {
+      const c = await rowConfig('node');
+      const q = new URLSearchParams({ customer: c.customerId, event: eventName, n: String(N) });
+      const r = await fetch(`${base}/api/${route}?${q}`, { signal: AbortSignal.timeout(60_000) });
+      const text = await r.text();
+      if (r.status !== 200) throw new Error(`the ${route} route answered ${r.status}: ${text}\n${log()}`);
+      checkOutcome(JSON.parse(text));
+      await expectUsage(c.customerId, N);
+    }
+    const c = await rowConfig('browser');
+    const context = await browser.newContext();
+    try {
+      const p = await context.newPage();
+      const errors = [];
+      p.on('pageerror', (e) => errors.push(String(e)));
+      await p.goto(`${base}/#${encodeURIComponent(JSON.stringify(c))}`);
+      await p.waitForFunction(() => window.EDGEMETER_RESULT !== undefined, null, { timeout: 30_000 }).catch(() => {
+        throw new Error(`the page never reported; errors: ${errors.join('\n') || 'none'}`);
+      });
+      const result = await p.evaluate(() => window.EDGEMETER_RESULT);
+      if (result.error) throw new Error(`the page failed: ${result.error}`);
+      checkOutcome(result);
+    } finally {
+      await context.close();
+    }
+    await expectUsage(c.customerId, N);
+  } finally {
+    stop();
+  }
+});
+
+// A customer's Worker under wrangler dev (the root's wrangler 4.86.0).
+row('cloudflare worker (wrangler dev)', async () => {
+  const logFile = join(work, 'worker-wrangler.log');
+  const { base, stop } = await startWrangler({
+    cwd: join(here, 'worker'),
+    state: join(work, 'worker-state'),
+    log: logFile,
+    vars: { EDGEMETER_URL: cfg.baseUrl, EDGEMETER_KEY: cfg.ingestKey },
+  });
+  try {
     const deadline = Date.now() + 90_000;
     for (;;) {
       try {
@@ -423,16 +503,6 @@ row('cloudflare worker (wrangler dev)', async () => {
   }
 });
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function wanted(name) {
   return only === null || only.test(name);
 }
@@ -450,7 +520,7 @@ for (const version of Object.keys(TS_VERSIONS)) compileTypeScript(version);
 const failures = [];
 const selected = rows.filter((r) => wanted(r.name));
 try {
-  if (selected.some((r) => r.name.startsWith('browser'))) {
+  if (selected.some((r) => r.name.startsWith('browser') || r.name.startsWith('next'))) {
     const { chromium } = createRequire(join(root, 'package.json'))('playwright-core');
     browser = await chromium.launch({ executablePath: cfg.chromium, args: CHROMIUM_ARGS, timeout: 30_000 });
   }

@@ -5,6 +5,7 @@
 // (`node --test tests/sdk/` alone), and run under `cargo test -p edgemeter-tests --test sdk_node`.
 
 import { randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 
 // The Node build (the package's `node` export condition): the suite runs on Node 18 too.
 export { Edgemeter, EdgemeterError } from '../../sdk/pkg/node.js';
@@ -82,9 +83,7 @@ export function tenths(n) {
 export function stubFetch(answer) {
   const calls = [];
   const fetch = async (url, init) => {
-    // The client sends its batches as UTF-8 bytes (a Uint8Array), the API client as text.
-    const text = typeof init.body === 'string' ? init.body : new TextDecoder().decode(init.body);
-    const call = { url, headers: init.headers, body: JSON.parse(text), bytes: Buffer.byteLength(init.body) };
+    const call = { url, headers: init.headers, body: JSON.parse(bodyText(init)), bytes: Buffer.byteLength(init.body) };
     calls.push(call);
     const r = answer ? await answer(call) : acceptAll(call);
     return new Response(typeof r.body === 'string' ? r.body : JSON.stringify(r.body), {
@@ -108,4 +107,52 @@ export function signal() {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/**
+ * A request body a stub fetch was given, as text: the API client sends text, the client
+ * its batches as UTF-8 bytes (a Uint8Array), gzipped from 1 KiB (`content-encoding`).
+ */
+export function bodyText(init) {
+  if (typeof init.body === 'string') return init.body;
+  const gzipped = init.headers?.['content-encoding'] === 'gzip';
+  return new TextDecoder().decode(gzipped ? gunzipSync(init.body) : init.body);
+}
+
+/** What an http.Server got: `{ raw, json }`, the raw bytes as sent, the JSON inflated if gzipped. */
+export async function received(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const raw = Buffer.concat(chunks);
+  const text = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+  return { raw, json: JSON.parse(text) };
+}
+
+/** A Web Storage in memory (what `persist` takes), and the map behind it. */
+export function memoryStorage() {
+  const saved = new Map();
+  const storage = {
+    get length() {
+      return saved.size;
+    },
+    key: (i) => [...saved.keys()][i] ?? null,
+    getItem: (k) => (saved.has(k) ? saved.get(k) : null),
+    setItem: (k, v) => saved.set(k, String(v)),
+    removeItem: (k) => saved.delete(k),
+  };
+  return { storage, saved };
+}
+
+/** A proxy's request (`req` of an http.Server, its body `raw` as received) sent on to the server under test. */
+export function forward(req, raw) {
+  return fetch(`${BASE_URL}${req.url}`, {
+    method: req.method,
+    headers: {
+      authorization: req.headers.authorization,
+      'content-type': 'application/json',
+      'idempotency-key': req.headers['idempotency-key'],
+      ...(req.headers['content-encoding'] && { 'content-encoding': req.headers['content-encoding'] }),
+    },
+    body: raw,
+  });
 }

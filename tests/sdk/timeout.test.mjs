@@ -4,7 +4,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Edgemeter, EdgemeterError, acceptAll, signal } from './helpers.mjs';
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { Edgemeter, EdgemeterError, acceptAll, bodyText, memoryStorage, signal, stubFetch } from './helpers.mjs';
 
 const event = { customerId: 'cus_1', eventName: 'invoices', value: 1 };
 
@@ -23,7 +26,7 @@ function gatedFetch({ honourAbort }) {
         });
       }
       gate.promise.then(() => {
-        const body = JSON.parse(new TextDecoder().decode(init.body));
+        const body = JSON.parse(bodyText(init));
         resolve(new Response(JSON.stringify(acceptAll({ body }).body), { status: 200 }));
       });
     });
@@ -100,16 +103,7 @@ test('shutdown({ timeoutMs }) against a refused connection stops retrying and ab
 });
 
 test('with persist, what shutdown({ timeoutMs }) gave up on stays saved, and the next client delivers it', async () => {
-  const m = new Map();
-  const storage = {
-    get length() {
-      return m.size;
-    },
-    key: (i) => [...m.keys()][i] ?? null,
-    getItem: (k) => (m.has(k) ? m.get(k) : null),
-    setItem: (k, v) => m.set(k, String(v)),
-    removeItem: (k) => m.delete(k),
-  };
+  const { storage, saved: m } = memoryStorage();
   const net = gatedFetch({ honourAbort: true });
   const a = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: net.fetch, persist: { storage }, flushAt: 2, timeoutMs: 600_000 });
   const keys = [a.track(event), a.track(event), a.track(event)];
@@ -117,17 +111,12 @@ test('with persist, what shutdown({ timeoutMs }) gave up on stays saved, and the
   assert.equal(r.failed.length, 3);
   assert.equal(m.size, 1, 'one snapshot saved');
 
-  const sent = [];
-  const fetch = async (url, init) => {
-    const body = JSON.parse(new TextDecoder().decode(init.body));
-    sent.push(...body.events.map((e) => e.idempotency_key));
-    return new Response(JSON.stringify(acceptAll({ body }).body), { status: 200 });
-  };
-  const b = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch, persist: { storage } });
+  const net2 = stubFetch();
+  const b = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch: net2.fetch, persist: { storage } });
   const done = await b.shutdown({ timeoutMs: 60_000 });
   assert.equal(done.timedOut, false);
   assert.equal(done.accepted, 3);
-  assert.deepEqual(sent, keys);
+  assert.deepEqual(net2.calls.flatMap((c) => c.body.events.map((e) => e.idempotency_key)), keys);
   assert.equal(m.size, 0);
 });
 
@@ -136,4 +125,62 @@ test('timeoutMs must be a whole number of milliseconds', async () => {
   await assert.rejects(m.flush({ timeoutMs: -1 }), (e) => e.code === 'invalid_option' && e.field === 'timeoutMs');
   await assert.rejects(m.shutdown({ timeoutMs: 1.5 }), (e) => e.code === 'invalid_option');
   await m.shutdown({ timeoutMs: 0 });
+});
+
+test('shutdown() with no timeoutMs, against a server that accepts and never answers, returns within its default 10 s', async () => {
+  const sockets = new Set();
+  const server = http.createServer(() => {}); // reads the request, answers nothing
+  server.on('connection', (s) => sockets.add(s));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const errors = [];
+  const m = new Edgemeter({ apiKey: 'pk_x', baseUrl: `http://127.0.0.1:${server.address().port}`, onError: (e) => errors.push(e) });
+  const keys = [m.track(event), m.track(event)];
+  const t0 = Date.now();
+  const r = await m.shutdown();
+  const took = Date.now() - t0;
+  for (const s of sockets) s.destroy();
+  await new Promise((resolve) => server.close(resolve));
+  assert.ok(took >= 9_900 && took < 11_500, `took ${took} ms`);
+  assert.equal(r.timedOut, true);
+  assert.deepEqual(r.failed.map((f) => f.idempotencyKey), keys);
+  assert.deepEqual(errors.map((e) => e.code), ['flush_timeout']);
+});
+
+test('a network error names the request and its cause', async () => {
+  // A port just freed: nothing listens there.
+  const probe = http.createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${probe.address().port}`;
+  await new Promise((r) => probe.close(r));
+  const m = new Edgemeter({ apiKey: 'pk_x', baseUrl: base, maxRetries: 0, onError: () => {} });
+  m.track(event);
+  const r = await m.flush();
+  assert.equal(r.failed[0].error.code, 'network_error');
+  assert.equal(r.failed[0].error.message.startsWith(`POST ${base}/v1/usage/ingest failed: fetch failed: `), true, r.failed[0].error.message);
+  assert.match(r.failed[0].error.message, /ECONNREFUSED/);
+});
+
+test('the SDK\'s timers keep no Node process alive once nothing is queued', async () => {
+  const pkg = fileURLToPath(new URL('../../sdk/pkg/node.js', import.meta.url));
+  // A client that delivered what it tracked (no shutdown()), and one that tracked nothing.
+  const script = `
+    import { Edgemeter } from ${JSON.stringify(pkg)};
+    const fetch = async (url, init) => {
+      const body = JSON.parse(new TextDecoder().decode(init.body));
+      const results = body.events.map((e) => ({ idempotency_key: e.idempotency_key, status: 'accepted' }));
+      return new Response(JSON.stringify({ accepted: results.length, duplicates: 0, rejected: 0, results }));
+    };
+    const m = new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch });
+    m.track({ customerId: 'cus_1', eventName: 'invoices' });
+    console.log((await m.flush()).accepted);
+    new Edgemeter({ apiKey: 'pk_x', baseUrl: 'https://x.test', fetch });
+  `;
+  const t0 = Date.now();
+  const out = await new Promise((resolve, reject) =>
+    execFile(process.execPath, ['--input-type=module', '-e', script], (e, stdout, stderr) => (e ? reject(e) : resolve(stdout + stderr))),
+  );
+  const took = Date.now() - t0;
+  assert.equal(out.trim(), '1', 'the event was delivered');
+  // The flush timer is 10 s: a process that outlives 8 s was held open by it.
+  assert.ok(took < 8_000, `the process took ${took} ms to exit`);
 });

@@ -22,6 +22,18 @@ function codeOf(fn) {
   assert.fail('no error thrown');
 }
 
+test('a malformed customer id says the shape, in the names JS uses', () => {
+  const m = client();
+  try {
+    m.track({ customerId: 'cus_…', eventName: 'invoices' });
+    assert.fail('no error thrown');
+  } catch (e) {
+    assert.equal(e.code, 'invalid_customer_id');
+    assert.match(e.message, /^`customerId` must be a customer's id .*`cus_` then letters, digits/);
+    assert.doesNotMatch(e.message, /customer_id/);
+  }
+});
+
 test('invalid events throw the server codes with the field at fault, and nothing is queued', async () => {
   const m = client();
   const ok = { customerId: 'cus_1', eventName: 'invoices' };
@@ -30,7 +42,8 @@ test('invalid events throw the server codes with the field at fault, and nothing
     [{ eventName: 'invoices' }, 'missing_customer_id', 'customerId'],
     [{ customerId: 'cus_1' }, 'missing_event_name', 'eventName'],
     [{ ...ok, customerId: 'bad id' }, 'invalid_customer_id', 'customerId'],
-    [{ ...ok, customerId: 'acct_1' }, 'unknown_customer', 'customerId'],
+    [{ ...ok, customerId: 'acct_1' }, 'invalid_customer_id', 'customerId'],
+    [{ ...ok, customerId: 'user-42' }, 'invalid_customer_id', 'customerId'],
     [{ ...ok, eventName: '' }, 'invalid_event_name', 'eventName'],
     [{ ...ok, idempotencyKey: 'not-a-uuid' }, 'invalid_idempotency_key', 'idempotencyKey'],
     [{ ...ok, value: -1 }, 'invalid_value', 'value'],
@@ -147,13 +160,14 @@ test('a partial batch goes out after flushIntervalMs', async () => {
 });
 
 test('a 4xx for the batch is not retried: its events fail, reported once to onError', async () => {
-  const stub = stubFetch(() => ({ status: 401, body: { error: { code: 'unauthorized', message: 'bad key' } } }));
+  // (401, 403 and 404 keep the events instead: config.test.mjs.)
+  const stub = stubFetch(() => ({ status: 400, body: { error: { code: 'invalid_json', message: 'bad body' } } }));
   const errors = [];
   const m = client({ fetch: stub.fetch, retryBaseMs: 1, onError: (e) => errors.push(e) });
   const keys = [m.track({ customerId: 'cus_1', eventName: 'invoices' }), m.track({ customerId: 'cus_1', eventName: 'invoices' })];
   const result = await m.shutdown();
   assert.equal(stub.calls.length, 1);
-  assert.deepEqual(result.failed.map((f) => [f.idempotencyKey, f.error.code, f.error.status]), keys.map((k) => [k, 'unauthorized', 401]));
+  assert.deepEqual(result.failed.map((f) => [f.idempotencyKey, f.error.code, f.error.status]), keys.map((k) => [k, 'invalid_json', 400]));
   assert.equal(errors.length, 1);
   assert.deepEqual(errors[0].idempotencyKeys, keys);
 });

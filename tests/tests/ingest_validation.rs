@@ -57,7 +57,12 @@ fn broken_events(s: &Setup) -> Vec<Case> {
             "unknown_customer",
             "customer_id",
         ),
-        case("customer id without cus_", set(ok(), "customer_id", json!("acme_42")), "unknown_customer", "customer_id"),
+        case(
+            "customer id without cus_",
+            set(ok(), "customer_id", json!("acme_42")),
+            "invalid_customer_id",
+            "customer_id",
+        ),
         case("no event name", unset(ok(), "event_name"), "missing_event_name", "event_name"),
         case("event name empty", set(ok(), "event_name", json!("")), "invalid_event_name", "event_name"),
         case("event name a number", set(ok(), "event_name", json!(5)), "invalid_event_name", "event_name"),

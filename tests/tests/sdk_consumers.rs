@@ -1,9 +1,11 @@
 //! The npm package where JavaScript developers put it: `tests/consumers/run.mjs` packs
 //! `sdk/pkg`, checks the tarball with publint and @arethetypeswrong/cli, installs it into
-//! tiny projects (Node 18 and 20 from ESM and CommonJS; TypeScript 5.4 and the newest 5.x
-//! under each module resolution; a browser app bundled by Vite 5 and the newest Vite,
+//! tiny projects (Node 18 and 20 from ESM and CommonJS; TypeScript 5.4, the newest 5.x, 6
+//! and 7 under each module resolution (node10 up to 5.x); a browser app bundled by Vite 5 and the newest Vite,
 //! webpack 5, esbuild and Rollup, run in headless Chromium; a customer's Cloudflare Worker
-//! under `wrangler dev`), and checks that each one's events arrive here, exactly.
+//! under `wrangler dev`; Jest and Vitest with jsdom, no polyfill; a Next.js 15 app's Node
+//! route, edge route and client page), and checks that each one's
+//! events arrive here, exactly.
 //!
 //! The matrix's tools are pinned in `tests/consumers/package-lock.json` and installed by
 //! the script itself (`npm ci`, skipped when up to date). Fails (never skips) when

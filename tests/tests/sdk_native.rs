@@ -51,7 +51,9 @@ async fn ten_thousand_events_for_four_customers_are_counted_exactly() {
     let (metric, name) = sum_metric(&admin);
     let customers: Vec<String> = (0..4).map(|_| admin.customer()).collect();
     let (errors, on_error) = collector();
-    let meter = Edgemeter::new(Options::new(INGEST_KEY, &server().base).on_error(on_error)).expect("client");
+    // A deadline for a loaded machine: 10,000 events take ten requests.
+    let options = Options { flush_timeout: Duration::from_secs(120), ..Options::new(INGEST_KEY, &server().base) };
+    let meter = Edgemeter::new(options.on_error(on_error)).expect("client");
 
     // Decimal text and integers, sent while the background task is already delivering.
     let mut expected = vec![(0u64, 0u64); customers.len()];
@@ -68,7 +70,7 @@ async fn ten_thousand_events_for_four_customers_are_counted_exactly() {
 
     // The result covers the batches settled while shutdown() waited (as the JS client's);
     // any batch the task settled earlier would have reported a rejection to `on_error`.
-    let result = meter.shutdown().await;
+    let result = meter.shutdown().await.expect("not refused");
     assert!(result.accepted > 0 && result.accepted <= 10_000 && result.duplicates == 0, "{result:?}");
     assert!(result.rejected.is_empty() && result.failed.is_empty(), "{result:?}");
     assert_eq!(meter.pending(), 0);
@@ -77,9 +79,75 @@ async fn ten_thousand_events_for_four_customers_are_counted_exactly() {
         assert_eq!(admin.quantity(id, &metric), (tenths(expected[c].0), expected[c].1), "customer {c}");
     }
 
+    // Returned to the caller, and not reported a second time.
     let closed = meter.track(Event::new(&customers[0], &name)).unwrap_err();
     assert_eq!(closed.code, codes::CLOSED);
-    assert_eq!(errors.lock().unwrap().iter().map(|e| e.code.clone()).collect::<Vec<_>>(), [codes::CLOSED]);
+    assert!(errors.lock().unwrap().is_empty(), "{:?}", errors.lock().unwrap());
+}
+
+// Configuration mistakes lose nothing: the events stay queued, nothing more is sent until
+// the caller flushes again, flush() and shutdown() fail with `Refused`.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_keeps_the_events_and_fails_every_flush() {
+    let meter = Edgemeter::new(Options::new("ik_not_a_key", &server().base)).expect("client");
+    let keys: Vec<String> = (0..3)
+        .map(|_| meter.track(Event::new("cus_00000000000000000000000000", "invoices")).expect("valid locally"))
+        .collect();
+    let refused = meter.flush().await.expect_err("a wrong key is refused");
+    assert_eq!((refused.error.code.as_str(), refused.error.status), ("unauthorized", Some(401)));
+    assert_eq!((&refused.error.idempotency_keys, &refused.result.pending), (&keys, &keys));
+    let url = format!("POST {}/v1/usage/ingest answered 401", server().base);
+    assert!(refused.error.message.starts_with(&url) && refused.error.message.contains("api_key"), "{}", refused.error);
+    assert_eq!(meter.pending(), 3, "nothing dropped");
+    let again = meter.shutdown().await.expect_err("refused again");
+    assert_eq!(again.error.code, "unauthorized");
+    assert_eq!(meter.pending(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_url_ending_in_v1_keeps_the_events_and_says_to_drop_it() {
+    let (errors, on_error) = collector();
+    let base = format!("{}/v1", server().base);
+    let meter = Edgemeter::new(Options::new(INGEST_KEY, &base).on_error(on_error)).expect("client");
+    let key = meter.track(Event::new("cus_00000000000000000000000000", "invoices")).expect("valid locally");
+    let refused = meter.shutdown().await.expect_err("no such route");
+    assert_eq!((refused.error.code.as_str(), refused.error.status), ("not_found", Some(404)));
+    assert!(refused.error.message.contains("without /v1"), "{}", refused.error);
+    assert_eq!(refused.result.pending, [key]);
+    let reported: Vec<_> = errors.lock().unwrap().iter().map(|e| (e.code.clone(), e.status)).collect();
+    assert_eq!(reported, [("not_found".to_owned(), Some(404))]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_then_fixed_sends_nothing_meanwhile_and_everything_once_after() {
+    let admin = server().client();
+    let (metric, name) = sum_metric(&admin);
+    let id = admin.customer();
+    let (url, seen) = flaky_proxy(server().base.clone(), vec!["401"], true).await;
+    let (errors, on_error) = collector();
+    let options = Options { flush_at: 4, flush_interval: Duration::from_millis(10), ..Options::new(INGEST_KEY, url) };
+    let meter = Edgemeter::new(options.on_error(on_error)).expect("client");
+    for _ in 0..4 {
+        meter.track(Event::new(&id, &name).value(1)).expect("valid");
+    }
+    let refused = meter.flush().await.expect_err("the proxy refuses the first request");
+    assert_eq!(refused.error.code, "unauthorized");
+    // Tracking goes on; neither flush_at nor the timer sends while the refusal stands.
+    for _ in 0..6 {
+        meter.track(Event::new(&id, &name).value(1)).expect("valid");
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(meter.pending(), 10);
+
+    let result = meter.flush().await.expect("fixed");
+    assert_eq!((result.accepted, result.duplicates, result.rejected.len(), result.failed.len()), (10, 0, 0, 0));
+    let sizes: Vec<usize> = seen.lock().unwrap().iter().map(|s| s.events).collect();
+    assert_eq!(sizes, [4, 10], "the kept events first, in one batch with the later ones");
+    meter.shutdown().await.expect("not refused");
+    assert_eq!(errors.lock().unwrap().iter().map(|e| e.code.clone()).collect::<Vec<_>>(), ["unauthorized"]);
+    assert_eq!(admin.quantity(&id, &metric), ("10".to_owned(), 10));
 }
 
 /// What the flaky proxy saw of one request.
@@ -162,6 +230,11 @@ async fn proxy_one(
     };
     let reply = match step {
         "503" => answer("503 Service Unavailable", "content-type: text/plain\r\n", "upstream unavailable"),
+        "401" => answer(
+            "401 Unauthorized",
+            "content-type: application/json\r\n",
+            r#"{"error":{"code":"unauthorized","message":"unknown key"}}"#,
+        ),
         "429" | "429-hour" => answer(
             "429 Too Many Requests",
             if step == "429" {
@@ -214,7 +287,7 @@ async fn through_503s_a_429_and_a_dropped_connection_usage_is_still_exact() {
     for i in 0..1500 {
         meter.track(Event::new(&customers[i % 2], &name).value(1u32)).expect("a valid event");
     }
-    let result = meter.shutdown().await;
+    let result = meter.shutdown().await.expect("not refused");
 
     assert!(errors.lock().unwrap().is_empty(), "{:?}", errors.lock().unwrap());
     assert!(result.rejected.is_empty() && result.failed.is_empty(), "{result:?}");
@@ -250,7 +323,7 @@ async fn invalid_events_fail_locally_with_the_servers_code_and_nothing_is_queued
 
     let cases = [
         (Event::new("cus 1", &name), "invalid_customer_id", "customer_id"),
-        (Event::new("acme", &name), "unknown_customer", "customer_id"),
+        (Event::new("acme", &name), "invalid_customer_id", "customer_id"),
         (Event::new(&customer, ""), "invalid_event_name", "event_name"),
         (Event::new(&customer, &name).value("-1"), "invalid_value", "value"),
         (Event::new(&customer, &name).value("1e3x"), "invalid_value", "value"),
@@ -274,7 +347,7 @@ async fn invalid_events_fail_locally_with_the_servers_code_and_nothing_is_queued
     assert_eq!(full.code, codes::QUEUE_FULL);
     assert_eq!(errors.lock().unwrap().iter().map(|e| e.code.clone()).collect::<Vec<_>>(), [codes::QUEUE_FULL]);
 
-    let result = meter.shutdown().await;
+    let result = meter.shutdown().await.expect("not refused");
     assert_eq!((result.accepted, result.rejected.len(), result.failed.len()), (3, 0, 0), "{result:?}");
     assert_eq!(admin.quantity(&customer, &metric), ("6.5".to_owned(), 3));
 }
@@ -289,7 +362,7 @@ async fn events_the_server_rejects_come_back_in_the_flush_result_and_through_on_
     meter.track(Event::new(&customer, &name).value(2u32)).expect("valid");
     let unmetered = meter.track(Event::new(&customer, format!("nobody_meters_{metric}"))).expect("valid locally");
     let stranger = meter.track(Event::new("cus_00000000000000000000000000", &name)).expect("valid locally");
-    let result = meter.flush().await;
+    let result = meter.flush().await.expect("not refused");
     assert_eq!(result.accepted, 1, "{result:?}");
     let mut got: Vec<(String, String, Option<String>)> = result
         .rejected
@@ -312,24 +385,21 @@ async fn events_the_server_rejects_come_back_in_the_flush_result_and_through_on_
     reported.sort();
     assert_eq!(reported, want);
     assert_eq!(admin.quantity(&customer, &metric), ("2".to_owned(), 1));
-    assert_eq!(meter.shutdown().await, Default::default(), "nothing left to send");
+    assert_eq!(meter.shutdown().await.expect("not refused"), Default::default(), "nothing left to send");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_key_fails_the_batch_for_good_without_retries() {
+async fn a_wrong_key_is_not_retried_and_its_events_are_kept() {
     let admin = server().client();
     let (_, name) = sum_metric(&admin);
     let customer = admin.customer();
     let meter = Edgemeter::new(Options::new("pk_wrong", &server().base)).expect("client");
     let key = meter.track(Event::new(&customer, &name)).expect("valid");
     let started = Instant::now();
-    let result = meter.shutdown().await;
-    assert_eq!(result.failed.len(), 1, "{result:?}");
-    let e = &result.failed[0];
-    assert_eq!(
-        (e.idempotency_key.as_str(), e.error.code.as_str(), e.error.status),
-        (key.as_str(), "unauthorized", Some(401))
-    );
+    let refused = meter.shutdown().await.expect_err("a wrong key is refused");
+    assert_eq!((refused.error.code.as_str(), refused.error.status), ("unauthorized", Some(401)));
+    assert_eq!(refused.result.pending, [key]);
+    assert_eq!(meter.pending(), 1, "kept");
     assert!(started.elapsed() < Duration::from_secs(5), "a 401 is not retried");
 }
 
@@ -398,7 +468,7 @@ async fn the_typed_api_client_drives_the_seed_flow() {
     meter.track(Event::new(&customer.id, &name).value(50u32)).expect("valid");
     meter.track(Event::new(&customer.id, &name).value("35.7")).expect("valid");
     let extra = meter.track(Event::new(&customer.id, &name).value("10")).expect("valid");
-    assert_eq!(meter.shutdown().await.accepted, 3);
+    assert_eq!(meter.shutdown().await.expect("not refused").accepted, 3);
     let usage = api.usage().get(&customer.id, None).await.expect("usage");
     assert_eq!(usage.period.end, format!("{}T00:00:00Z", date_from_today(1)), "{usage:?}");
     let counted = |u: &edgemeter_sdk::native::Usage| {
@@ -467,7 +537,7 @@ async fn the_typed_api_client_drives_the_seed_flow() {
     let meter = Edgemeter::new(Options::new(token.token, &server().base)).expect("tracker with a token");
     meter.track(Event::new(&other.id, &name).value(1u32)).expect("valid");
     let foreign = meter.track(Event::new(&customer.id, &name)).expect("valid locally");
-    let result = meter.shutdown().await;
+    let result = meter.shutdown().await.expect("not refused");
     assert_eq!(result.accepted, 1, "{result:?}");
     let rejected: Vec<(&str, &str)> =
         result.rejected.iter().map(|r| (r.idempotency_key.as_str(), r.error.code.as_str())).collect();
@@ -494,7 +564,7 @@ async fn queued_events_go_out_every_flush_interval_without_a_flush() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(admin.quantity(&customer, &metric), ("7".to_owned(), 1));
-    assert_eq!(meter.shutdown().await, Default::default(), "nothing left to send");
+    assert_eq!(meter.shutdown().await.expect("not refused"), Default::default(), "nothing left to send");
 }
 
 /// An address where nothing listens.
@@ -518,7 +588,7 @@ async fn a_batch_that_never_gets_through_fails_for_good_after_max_retries() {
     let keys: Vec<String> = (0..3)
         .map(|_| meter.track(Event::new("cus_00000000000000000000000000", "x")).expect("valid locally"))
         .collect();
-    let result = meter.shutdown().await;
+    let result = meter.shutdown().await.expect("not refused");
     assert_eq!(result.failed.iter().map(|f| f.idempotency_key.clone()).collect::<Vec<_>>(), keys);
     assert!(result.failed.iter().all(|f| f.error.code == codes::NETWORK_ERROR), "{result:?}");
     let errors = errors.lock().unwrap().clone();
@@ -534,8 +604,10 @@ async fn a_retry_after_longer_than_retry_max_waits_retry_max() {
     let meter = Edgemeter::new(options).expect("client");
     meter.track(Event::new("cus_00000000000000000000000000", "x")).expect("valid locally");
     // Fails, rather than hangs for hours, if the wait is not capped.
-    let result =
-        tokio::time::timeout(Duration::from_secs(20), meter.shutdown()).await.expect("waited retry_max, not an hour");
+    let result = tokio::time::timeout(Duration::from_secs(20), meter.shutdown())
+        .await
+        .expect("waited retry_max, not an hour")
+        .expect("not refused");
     assert_eq!(result.failed.len(), 1, "{result:?}");
     assert_eq!(result.failed[0].error.status, Some(429), "{result:?}");
     assert_eq!(seen.lock().unwrap().len(), 3, "the first try and two retries");
@@ -566,11 +638,40 @@ async fn a_server_that_never_answers_times_out() {
     let meter = Edgemeter::new(options).expect("client");
     meter.track(Event::new("cus_00000000000000000000000000", "x")).expect("valid locally");
     let started = Instant::now();
-    let result = meter.shutdown().await;
+    let result = meter.shutdown().await.expect("not refused");
     assert_eq!(result.failed.len(), 1, "{result:?}");
     assert_eq!(result.failed[0].error.code, codes::TIMEOUT);
     assert_eq!(*attempts.lock().unwrap(), 2, "the first try and one retry");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_against_a_server_that_never_answers_returns_by_its_default_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut sink = vec![0; 65536];
+                while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let (errors, on_error) = collector();
+    let meter = Edgemeter::new(Options::new(INGEST_KEY, url).on_error(on_error)).expect("client");
+    let key = meter.track(Event::new("cus_00000000000000000000000000", "x")).expect("valid locally");
+    let started = Instant::now();
+    let result = meter.shutdown().await.expect("not refused");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(9_900) && took < Duration::from_millis(11_500), "took {took:?}");
+    assert!(result.timed_out, "{result:?}");
+    assert_eq!(
+        result.failed.iter().map(|f| (f.idempotency_key.clone(), f.error.code.clone())).collect::<Vec<_>>(),
+        [(key, codes::FLUSH_TIMEOUT.to_owned())]
+    );
+    let reported: Vec<_> = errors.lock().unwrap().iter().map(|e| e.code.clone()).collect();
+    assert_eq!(reported, [codes::FLUSH_TIMEOUT]);
+    assert_eq!(meter.pending(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -831,7 +932,7 @@ async fn usage_by_day_and_the_logs_of_refused_events() {
     let meter = Edgemeter::new(Options::new(INGEST_KEY, &server().base)).expect("tracker");
     meter.track(Event::new(&customer, &name).value("12")).expect("valid");
     meter.track(Event::new(&customer, &name).value("0.5")).expect("valid");
-    assert_eq!(meter.shutdown().await.accepted, 2);
+    assert_eq!(meter.shutdown().await.expect("not refused").accepted, 2);
 
     // One point per UTC day of the period, today's with both events.
     let daily = api.usage().daily(&customer, None).await.expect("daily usage");

@@ -17,6 +17,8 @@ pub mod codes {
     pub const NETWORK_ERROR: &str = "network_error";
     /// No answer within the `timeout` option.
     pub const TIMEOUT: &str = "timeout";
+    /// `flush()` or `shutdown()` passed `flush_timeout` with these events undelivered.
+    pub const FLUSH_TIMEOUT: &str = "flush_timeout";
     /// The server answered something that is not the API's shape.
     pub const INVALID_RESPONSE: &str = "invalid_response";
     /// An error answer without the API's error body (a proxy's 503 page, say).

@@ -9,9 +9,9 @@
 //!
 //! let meter = Edgemeter::new(Options::new("pk_test_local", "http://127.0.0.1:8787"))?;
 //! let key = meter.track(Event::new("cus_…", "invoices").value("35.7").property("region", "eu"))?;
-//! let result = meter.flush().await;
+//! let result = meter.flush().await.map_err(|refused| *refused.error)?;
 //! assert!(result.failed.is_empty());
-//! meter.shutdown().await;
+//! meter.shutdown().await.map_err(|refused| *refused.error)?;
 //!
 //! let api = Api::new("sk_test_local", "http://127.0.0.1:8787")?;
 //! let usage = api.usage().get("cus_…", None).await?;
@@ -26,6 +26,7 @@ mod error;
 mod event;
 mod keys;
 mod options;
+mod refusal;
 mod retry;
 mod tracker;
 mod types;
@@ -35,5 +36,6 @@ pub use batch::{backoff_cap, parse_retry_after, retryable, MAX_BATCH_EVENTS, MAX
 pub use error::{codes, Error, FieldError};
 pub use event::{Event, Quantity};
 pub use options::{OnError, Options};
+pub use refusal::Refused;
 pub use tracker::{Edgemeter, EventError, FlushResult};
 pub use types::*;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Called with each error the client reports on its own: per-event rejections, failed
-/// batches and `queue_full`. It runs on the delivery task, so keep it short; a panic in it
+/// batches, `queue_full`, a `flush_timeout`, and the API refusing the client's key or
+/// address (401, 403, 404; without `on_error` that one is printed once to stderr). It runs on the delivery task, so keep it short; a panic in it
 /// is caught and does not stop delivery.
 pub type OnError = Arc<dyn Fn(&super::Error) + Send + Sync>;
 
@@ -34,8 +35,12 @@ pub struct Options {
     pub retry_base: Duration,
     /// The longest wait before a retry, a server's `Retry-After` included. Default 30 s.
     pub retry_max: Duration,
-    /// One request's limit, from connecting to the end of the answer. Default 30 s.
+    /// One request's limit, from connecting to the end of the answer. Default 4 s: two
+    /// tries fit in `flush_timeout`.
     pub timeout: Duration,
+    /// How long `flush()` and `shutdown()` wait at most, whatever the network does
+    /// (`shutdown()` then gives up on what is left, reporting it). Default 10 s.
+    pub flush_timeout: Duration,
     /// See [`OnError`]. Default none.
     pub on_error: Option<OnError>,
 }
@@ -52,7 +57,8 @@ impl Options {
             max_retries: 5,
             retry_base: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(4),
+            flush_timeout: Duration::from_secs(10),
             on_error: None,
         }
     }
@@ -113,6 +119,7 @@ impl fmt::Debug for Options {
             .field("retry_base", &self.retry_base)
             .field("retry_max", &self.retry_max)
             .field("timeout", &self.timeout)
+            .field("flush_timeout", &self.flush_timeout)
             .field("on_error", &self.on_error.is_some())
             .finish()
     }
@@ -130,7 +137,7 @@ mod tests {
             (o.flush_interval, o.retry_base, o.retry_max),
             (Duration::from_secs(10), Duration::from_millis(500), Duration::from_secs(30))
         );
-        assert_eq!(o.timeout, Duration::from_secs(30));
+        assert_eq!((o.timeout, o.flush_timeout), (Duration::from_secs(4), Duration::from_secs(10)));
         assert_eq!(o.root(), "http://127.0.0.1:8787");
         assert!(o.validate().is_ok());
     }

@@ -8,6 +8,7 @@ use super::batch::{self, Queued};
 use super::error::{codes, Error, WireError};
 use super::event::{Event, Wire};
 use super::options::Options;
+use super::refusal::{self, Refused};
 use super::retry::{send_with_retries, Answer, RetryPolicy};
 use edgemeter_core::time::Timestamp;
 use std::collections::VecDeque;
@@ -25,8 +26,14 @@ pub struct FlushResult {
     pub duplicates: u64,
     /// Events the server refused, with its reason (`unknown_customer`, …).
     pub rejected: Vec<EventError>,
-    /// Events whose request failed for good (retries exhausted, or a 4xx such as 401).
+    /// Events whose request failed for good (retries exhausted, a 4xx such as 400 or 413,
+    /// or those `shutdown()` gave up on at its deadline: `flush_timeout`).
     pub failed: Vec<EventError>,
+    /// The deadline (`flush_timeout`) passed before every event was settled.
+    pub timed_out: bool,
+    /// `flush()` past its deadline, or refused ([`Refused`]): the keys of the events not
+    /// settled yet, which stay queued and are still sent. Empty otherwise.
+    pub pending: Vec<String>,
 }
 
 /// One event's failure.
@@ -64,16 +71,34 @@ struct State {
     settled_seq: u64,
     /// Events up to this one are due now, whatever `flush_at` says.
     flush_target: u64,
+    /// The keys of the batch in a request, for a deadline's list of what is pending.
+    sending: Vec<(u64, String)>,
     waiters: Vec<Waiter>,
+    /// Numbers the waiters, so that a flush past its deadline finds its own.
+    next_waiter: u64,
+    /// The API refused the key or address: nothing is sent until the caller flushes again.
+    blocked: bool,
+    /// Without `on_error`, a refusal is printed once.
+    warned: bool,
     closed: bool,
     /// The task ends once nothing is due.
     stop: bool,
 }
 
 struct Waiter {
+    id: u64,
     target: u64,
     result: FlushResult,
-    tx: oneshot::Sender<FlushResult>,
+    tx: oneshot::Sender<Result<FlushResult, Refused>>,
+}
+
+impl State {
+    /// The keys of the events up to number `target` not settled yet, oldest first.
+    fn unsettled(&self, target: u64) -> Vec<String> {
+        let sending = self.sending.iter().map(|(seq, key)| (*seq, key));
+        let queued = self.queue.iter().map(|e| (e.seq, &e.key));
+        sending.chain(queued).filter(|(seq, _)| *seq <= target).map(|(_, key)| key.clone()).collect()
+    }
 }
 
 impl Edgemeter {
@@ -145,8 +170,8 @@ impl Edgemeter {
         }
         let mut st = self.inner.lock();
         if st.closed {
-            drop(st);
-            return Err(self.inner.report(Error::new(codes::CLOSED, "track() after shutdown()")));
+            // Returned, not also reported to `on_error`: the caller has it once.
+            return Err(Error::new(codes::CLOSED, "track() after shutdown(): make a new client"));
         }
         let max = self.inner.options.max_queue_size;
         if st.queue.len() + st.in_flight >= max {
@@ -166,35 +191,118 @@ impl Edgemeter {
     }
 
     /// Sends everything tracked so far; returns once each of those events is delivered
-    /// or has failed for good, with what became of the batches settled meanwhile.
-    pub async fn flush(&self) -> FlushResult {
-        let rx = {
-            let mut st = self.inner.lock();
-            if st.seq <= st.settled_seq {
-                return FlushResult::default();
-            }
-            let (tx, rx) = oneshot::channel();
-            let target = st.seq;
-            st.waiters.push(Waiter { target, result: FlushResult::default(), tx });
-            st.flush_target = target;
-            rx
-        };
-        self.inner.wake.notify_one();
-        // The task answers every waiter before it ends; a dropped sender means it panicked.
-        rx.await.unwrap_or_default()
+    /// or has failed for good, with what became of the batches settled meanwhile, or by
+    /// `flush_timeout` at the latest: then `timed_out` is set and the events not settled
+    /// are in `pending` (still queued, and sent later), reported as one `flush_timeout`.
+    /// Fails with [`Refused`] when the API refuses the key or address (401, 403, 404):
+    /// nothing is dropped, and nothing more is sent until the next `flush()` tries again.
+    pub async fn flush(&self) -> Result<FlushResult, Refused> {
+        let result = self.wait().await?;
+        if result.timed_out {
+            let ms = self.inner.options.flush_timeout.as_millis();
+            let n = result.pending.len();
+            let message =
+                format!("flush() gave up after {ms} ms with {n} event(s) not yet delivered; they stay queued");
+            self.inner.report(Error::new(codes::FLUSH_TIMEOUT, message).with_keys(result.pending.clone()));
+        }
+        Ok(result)
     }
 
     /// Flushes, then stops the delivery task; `track()` afterwards fails with `closed`.
-    pub async fn shutdown(&self) -> FlushResult {
+    /// At `flush_timeout` it gives up: the request in flight is dropped, and every event
+    /// not delivered is in `failed` (`flush_timeout`) and reported. Fails with [`Refused`]
+    /// as `flush()` does; the events then stay queued, and a later `flush()` sends them.
+    pub async fn shutdown(&self) -> Result<FlushResult, Refused> {
         self.inner.lock().closed = true;
-        let result = self.flush().await;
+        let mut result = self.wait().await?;
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if result.timed_out {
+            if let Some(task) = &task {
+                task.abort();
+            }
+            self.give_up(&mut result);
+        }
         self.inner.lock().stop = true;
         self.inner.wake.notify_one();
-        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(task) = task {
             let _ = task.await;
         }
-        result
+        Ok(result)
+    }
+
+    /// Waits for everything tracked so far to settle, at most `flush_timeout`.
+    async fn wait(&self) -> Result<FlushResult, Refused> {
+        let (mut rx, id, target) = {
+            let mut st = self.inner.lock();
+            // A flush is the caller's retry after a refusal.
+            st.blocked = false;
+            if st.seq <= st.settled_seq {
+                return Ok(FlushResult::default());
+            }
+            let (tx, rx) = oneshot::channel();
+            let (id, target) = (st.next_waiter, st.seq);
+            st.next_waiter += 1;
+            st.waiters.push(Waiter { id, target, result: FlushResult::default(), tx });
+            st.flush_target = target;
+            (rx, id, target)
+        };
+        self.inner.wake.notify_one();
+        // The task answers every waiter before it ends; a dropped sender means it panicked.
+        if let Ok(answer) = tokio::time::timeout(self.inner.options.flush_timeout, &mut rx).await {
+            return answer.unwrap_or_else(|_| Ok(FlushResult::default()));
+        }
+        let late = {
+            let mut st = self.inner.lock();
+            st.waiters.iter().position(|w| w.id == id).map(|at| {
+                let mut result = st.waiters.swap_remove(at).result;
+                result.timed_out = true;
+                result.pending = st.unsettled(target);
+                result
+            })
+        };
+        match late {
+            Some(result) => Ok(result),
+            // Answered between the deadline and the lock.
+            None => rx.await.unwrap_or_else(|_| Ok(FlushResult::default())),
+        }
+    }
+
+    /// `shutdown()`'s deadline passed (the task is aborted): every event not delivered
+    /// fails as `flush_timeout`, for this result and any other flush still waiting.
+    fn give_up(&self, result: &mut FlushResult) {
+        let ms = self.inner.options.flush_timeout.as_millis();
+        let (keys, waiting) = {
+            let mut st = self.inner.lock();
+            let keys = st.unsettled(st.seq);
+            let waiting: Vec<(Waiter, Vec<String>)> = std::mem::take(&mut st.waiters)
+                .into_iter()
+                .map(|w| (st.unsettled(w.target), w))
+                .map(|(k, w)| (w, k))
+                .collect();
+            st.queue.clear();
+            st.sending.clear();
+            st.in_flight = 0;
+            st.settled_seq = st.seq;
+            (keys, waiting)
+        };
+        let n = keys.len();
+        let error = Error::new(
+            codes::FLUSH_TIMEOUT,
+            format!("shutdown() gave up after {ms} ms with {n} event(s) not delivered"),
+        );
+        let failed = |keys: Vec<String>| {
+            let error = error.clone().with_keys(keys.clone());
+            keys.into_iter().map(move |k| EventError { idempotency_key: k, error: error.clone() })
+        };
+        result.pending.clear();
+        result.failed.extend(failed(keys.clone()));
+        if n > 0 {
+            self.inner.report(error.clone().with_keys(keys));
+        }
+        for (mut w, keys) in waiting {
+            w.result.failed.extend(failed(keys));
+            let _ = w.tx.send(Ok(w.result));
+        }
     }
 }
 
@@ -252,23 +360,61 @@ impl Inner {
         error
     }
 
-    /// Sends batches one at a time, oldest first, while a full batch or a flush is due.
+    /// Sends batches one at a time, oldest first, while a full batch or a flush is due
+    /// and the API has not refused the client's configuration.
     async fn drain(&self) {
         loop {
             let batch: Vec<Queued> = {
                 let mut st = self.lock();
-                let due = st.queue.front().is_some_and(|first| {
-                    st.queue.len() >= self.options.flush_at || first.seq <= st.flush_target || st.stop
-                });
+                let due = !st.blocked
+                    && st.queue.front().is_some_and(|first| {
+                        st.queue.len() >= self.options.flush_at || first.seq <= st.flush_target || st.stop
+                    });
                 if !due {
                     return;
                 }
                 let n = batch::batch_len(st.queue.iter().map(|e| e.json.len()));
                 st.in_flight += n;
-                st.queue.drain(..n).collect()
+                let batch: Vec<Queued> = st.queue.drain(..n).collect();
+                st.sending = batch.iter().map(|e| (e.seq, e.key.clone())).collect();
+                batch
             };
-            let outcome = self.deliver(&batch).await;
-            self.settle(&batch, outcome);
+            match self.deliver(&batch).await {
+                Delivery::Settled(outcome) => self.settle(&batch, outcome),
+                Delivery::Refused(error) => return self.hold(batch, error),
+            }
+        }
+    }
+
+    /// The API refused the key or address: puts the batch back at the front of the queue
+    /// (nothing is dropped), stops sending until the caller flushes again, and says so:
+    /// to `on_error` (or once on stderr), and as the error of every flush waiting.
+    fn hold(&self, batch: Vec<Queued>, error: Error) {
+        let (error, waiting, warn) = {
+            let mut st = self.lock();
+            st.in_flight -= batch.len();
+            st.sending.clear();
+            for e in batch.into_iter().rev() {
+                st.queue.push_front(e);
+            }
+            st.blocked = true;
+            let error = refusal::explain(&self.url, &self.options.base_url, error, st.unsettled(st.seq));
+            let warn = self.options.on_error.is_none() && !std::mem::replace(&mut st.warned, true);
+            let waiting: Vec<(Waiter, Vec<String>)> = std::mem::take(&mut st.waiters)
+                .into_iter()
+                .map(|w| (st.unsettled(w.target), w))
+                .map(|(k, w)| (w, k))
+                .collect();
+            (error, waiting, warn)
+        };
+        if warn {
+            eprintln!("edgemeter: {} (set on_error to handle this yourself)", error.message);
+        }
+        self.report(error.clone());
+        for (mut w, keys) in waiting {
+            w.result.pending.clone_from(&keys);
+            let _ =
+                w.tx.send(Err(Refused { error: Box::new(error.clone().with_keys(keys)), result: Box::new(w.result) }));
         }
     }
 
@@ -277,6 +423,7 @@ impl Inner {
         {
             let mut st = self.lock();
             st.in_flight -= batch.len();
+            st.sending.clear();
             st.settled_seq = batch.last().map_or(st.settled_seq, |e| e.seq);
             let settled = st.settled_seq;
             let mut waiting = Vec::with_capacity(st.waiters.len());
@@ -301,14 +448,14 @@ impl Inner {
             self.report(f.error.clone());
         }
         for w in done {
-            let _ = w.tx.send(w.result);
+            let _ = w.tx.send(Ok(w.result));
         }
     }
 
     /// One batch, retried on network errors, timeouts, 408, 429 and 5xx under one
     /// `Idempotency-Key`: a retry of a request the server processed is answered from its
     /// replay cache, and its events would be duplicates anyway.
-    async fn deliver(&self, batch: &[Queued]) -> FlushResult {
+    async fn deliver(&self, batch: &[Queued]) -> Delivery {
         let o = &self.options;
         let body = batch::body(batch);
         let request_key = uuid::Uuid::now_v7().to_string();
@@ -334,10 +481,20 @@ impl Inner {
             }
         };
         match send_with_retries(RetryPolicy::from(o), request, settle).await {
-            Ok(result) => result,
-            Err(failed) => fail_all(&batch.iter().map(|e| e.key.clone()).collect::<Vec<_>>(), failed.error),
+            Ok(result) => Delivery::Settled(result),
+            Err(failed) if refusal::is_config_error(&failed.error) => Delivery::Refused(failed.error),
+            Err(failed) => {
+                Delivery::Settled(fail_all(&batch.iter().map(|e| e.key.clone()).collect::<Vec<_>>(), failed.error))
+            }
         }
     }
+}
+
+/// What became of one batch's request.
+enum Delivery {
+    Settled(FlushResult),
+    /// The API refused the client's key or address ([`refusal::is_config_error`]).
+    Refused(Error),
 }
 
 fn fail_all(keys: &[String], error: Error) -> FlushResult {
@@ -383,7 +540,7 @@ impl IngestAnswer {
                 EventError { idempotency_key: key, error: r.error.unwrap_or_default().into_error().with_keys(keys) }
             })
             .collect();
-        FlushResult { accepted: self.accepted, duplicates: self.duplicates, rejected, failed: Vec::new() }
+        FlushResult { accepted: self.accepted, duplicates: self.duplicates, rejected, ..FlushResult::default() }
     }
 }
 

@@ -14,7 +14,7 @@ use worker::{Headers, Response, Result};
 /// The methods the API serves.
 const METHODS: &str = "GET, POST, PUT, PATCH, OPTIONS";
 /// Request headers beyond the CORS-safelisted ones that the API reads.
-const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key";
+const ALLOWED_HEADERS: &str = "authorization, content-type, content-encoding, idempotency-key";
 /// Response headers a script may read beyond the safelisted ones (`content-type`, …).
 const EXPOSED_HEADERS: &str = "retry-after, x-edgemeter-do-calls, x-request-id";
 /// How long (s) a browser may cache a preflight answer (Chromium caps it at 2 hours).

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 mod batcher;
+mod body;
 #[cfg(test)]
 mod contract_tests;
 mod cors;
@@ -264,7 +265,7 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
     // up to 1 MiB.
     let limit = if op == Op::PutDocument { MAX_DOCUMENT_BYTES } else { MAX_BODY_BYTES };
     let body = if matches!(method, Method::Post | Method::Patch | Method::Put) {
-        read_body(req, limit).await?
+        body::read(req, limit, is_ingest).await?
     } else {
         Vec::new()
     };
@@ -351,24 +352,6 @@ async fn route(
         Op::ListMetrics => api::metrics::list(ctx, query).await,
         Op::GetMetric => api::metrics::get(ctx, id).await,
     }
-}
-
-/// Reads the body, refusing more than `limit` bytes, before reading when the client says
-/// how much it sends.
-async fn read_body(req: &mut Request, limit: usize) -> std::result::Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::new(ErrorCode::PayloadTooLarge, format!("body exceeds {limit} bytes"));
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("could not read the body: {e}")))?;
-    if body.len() > limit {
-        return Err(too_large());
-    }
-    Ok(body)
 }
 
 fn query_pairs(req: &Request) -> Vec<(String, String)> {

@@ -108,4 +108,3 @@ async fn post(url: &str, secret: &str, d: &Outgoing, sent_at: Timestamp) -> std:
         s => Err(format!("receiver answered {s}")),
     }
 }
-
