@@ -66,7 +66,25 @@ impl CustomerObject {
         if let Some(now) = handled.deliver {
             self.deliver(&mut ledger, now).await;
         }
-        self.machine.borrow().render(handled, &ledger)
+        let answer = self.machine.borrow().render(handled, &ledger);
+        if setting(&self.env, "EDGEMETER_COST_LOG") == "1" {
+            self.log_cost(&ledger);
+        }
+        answer
+    }
+
+    /// `make bench-load` only (`EDGEMETER_COST_LOG=1`): one log line per call with the
+    /// rows it read and wrote and the database's size, which the benchmark sums from
+    /// wrangler's output (BENCHMARKS.md "What an event costs").
+    fn log_cost(&self, ledger: &Ledger) {
+        let rows = ledger.rows_counted();
+        worker::console_log!(
+            "edgemeter-cost object={} rows_read={} rows_written={} db_bytes={}",
+            self.state.id().to_string(),
+            rows.read,
+            rows.written,
+            ledger.database_size()
+        );
     }
 
     /// Sends the webhooks due at `now`, one at a time; the machine records each outcome

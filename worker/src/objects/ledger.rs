@@ -33,8 +33,9 @@ use edgemeter_core::rejection::RejectedEvent;
 use edgemeter_core::time::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::cell::Cell;
 use std::collections::HashMap;
-use worker::{SqlStorage, SqlStorageValue as V};
+use worker::{SqlCursor, SqlStorage, SqlStorageValue as V};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -81,6 +82,16 @@ pub struct Ledger {
     /// the property `edgemeter_fault: "abort"` fails after its events are written, so a
     /// test can check that nothing of it is kept.
     fault_injection: bool,
+    /// Rows read and written by this ledger's statements, from the SQL cursors' own
+    /// counters: what Cloudflare bills (`make bench-load` reports them per event).
+    rows: Cell<RowsCounted>,
+}
+
+/// Rows read and written, as the SQL cursors count them (an index entry is a row).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct RowsCounted {
+    pub read: u64,
+    pub written: u64,
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -126,15 +137,38 @@ impl Ledger {
         if create {
             sql.exec(SCHEMA, None).map_err(err)?;
         }
-        Ok(Ledger { sql, fault_injection })
+        Ok(Ledger { sql, fault_injection, rows: Cell::new(RowsCounted::default()) })
+    }
+
+    /// The rows this ledger's statements have read and written so far.
+    pub fn rows_counted(&self) -> RowsCounted {
+        self.rows.get()
+    }
+
+    /// The database's size in bytes, as stored (and billed).
+    pub fn database_size(&self) -> usize {
+        self.sql.database_size()
+    }
+
+    /// Adds a finished cursor's counters to the ledger's.
+    fn count(&self, c: &SqlCursor) {
+        let mut r = self.rows.get();
+        r.read += c.rows_read() as u64;
+        r.written += c.rows_written() as u64;
+        self.rows.set(r);
     }
 
     fn rows<T: DeserializeOwned>(&self, q: &str, args: Vec<V>) -> StoreResult<Vec<T>> {
-        self.sql.exec(q, args).map_err(err)?.to_array().map_err(err)
+        let cursor = self.sql.exec(q, args).map_err(err)?;
+        let rows = cursor.to_array().map_err(err)?;
+        self.count(&cursor);
+        Ok(rows)
     }
 
+    /// A statement without results: workerd runs it to its end in `exec`.
     fn run(&self, q: &str, args: Vec<V>) -> StoreResult<()> {
-        self.sql.exec(q, args).map_err(err)?;
+        let cursor = self.sql.exec(q, args).map_err(err)?;
+        self.count(&cursor);
         Ok(())
     }
 

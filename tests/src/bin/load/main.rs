@@ -8,10 +8,12 @@
 //! Settings (environment): `LOAD_SECONDS` per round (10), `LOAD_ROUNDS` per shape (3),
 //! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30).
 
+mod cost;
 mod generator;
 mod report;
 mod server;
 
+use cost::Cost;
 use edgemeter_tests::{event_name, Client};
 use generator::{Load, Stats, Target};
 use serde_json::json;
@@ -65,6 +67,8 @@ pub struct Run {
     /// The exactly-once check: `Ok` with the events counted, or what went wrong.
     /// `None` for the null worker, which stores nothing.
     pub exact: Option<Result<u64, String>>,
+    /// What the run's objects did (`None` for the null worker).
+    pub cost: Option<Cost>,
 }
 
 /// CPU used by the server for one request of a 1,000-event batch, at concurrency 1.
@@ -115,6 +119,7 @@ fn main() {
             ("EDGEMETER_SECRET_KEYS", SECRET_KEY),
             ("EDGEMETER_INGEST_KEYS", INGEST_KEY),
             ("EDGEMETER_TOKEN_SECRET", "load-bench-token-secret"),
+            ("EDGEMETER_COST_LOG", "1"),
         ],
         &state,
     );
@@ -132,7 +137,7 @@ fn main() {
             // Each round starts with another worker, so none always follows the same one.
             for i in 0..WORKERS.len() {
                 let worker = WORKERS[(i + round) % WORKERS.len()];
-                let (stats, exact) = bench.measure(worker, *shape, Duration::from_secs(seconds));
+                let (stats, exact, cost) = bench.measure(worker, *shape, Duration::from_secs(seconds));
                 eprintln!(
                     "bench-load: {} | round {} | {:<16} {:>9.0} events/s, {} requests, {} errors{}",
                     shape.name,
@@ -150,7 +155,7 @@ fn main() {
                 if let Some(e) = &stats.first_error {
                     eprintln!("bench-load:   first error: {}", e.chars().take(300).collect::<String>());
                 }
-                runs.push(Run { shape: s, round, worker, stats, exact });
+                runs.push(Run { shape: s, round, worker, stats, exact, cost });
             }
         }
     }
@@ -222,12 +227,35 @@ impl Bench {
         Prepared { target, woken, metric }
     }
 
+    fn server(&self, worker: Worker) -> &Wrangler {
+        if worker == Worker::Edgemeter {
+            &self.edgemeter
+        } else {
+            &self.js
+        }
+    }
+
     /// One timed run, then the exactly-once check: the events the answers called
-    /// accepted, and those the customers' usage counts, must be the same number.
-    fn measure(&mut self, worker: Worker, shape: Shape, duration: Duration) -> (Stats, Option<Result<u64, String>>) {
+    /// accepted, and those the customers' usage counts, must be the same number; and
+    /// what the run's object calls cost (see `cost.rs`).
+    fn measure(
+        &mut self,
+        worker: Worker,
+        shape: Shape,
+        duration: Duration,
+    ) -> (Stats, Option<Result<u64, String>>, Option<Cost>) {
+        let log = self.server(worker).log.clone();
+        let objects_from = cost::log_position(&log);
         let Prepared { target, woken, metric } = self.prepare(worker, shape.customers);
+        let load_from = cost::log_position(&log);
+        let cpu_before = self.server(worker).cpu_time().1;
         let load = Load { connections: self.connections, batch: shape.batch, duration, max_requests: 100_000 };
         let stats = generator::run(&target, load);
+        let workerd_cpu = self.server(worker).cpu_time().1.saturating_sub(cpu_before);
+        // Every call was answered; give wrangler a moment to pass its log lines on.
+        std::thread::sleep(Duration::from_millis(1000));
+        let cost = (worker != Worker::Null)
+            .then(|| cost::measured(&log, objects_from, load_from, cost::log_position(&log), workerd_cpu));
         let exact = (worker != Worker::Null).then(|| {
             let acknowledged = woken + stats.accepted;
             let counted: u64 =
@@ -241,7 +269,7 @@ impl Bench {
                 ))
             }
         });
-        (stats, exact)
+        (stats, exact, cost)
     }
 
     /// The events one customer's usage counts for the run: edgemeter's `count` metric,
@@ -291,7 +319,8 @@ impl Bench {
     }
 }
 
-/// The repository's `wrangler.toml` without its `[build]` table, written under `dir`: the
+/// The repository's `wrangler.toml` without its `[build]` table, written under `dir` (its
+/// `main` and assets `directory` made absolute): the
 /// worker as `make build` left it, and nothing for wrangler to watch and rebuild. (With
 /// the build table, wrangler restarted the worker in the middle of a run once, answering
 /// the requests in flight 503 "Your worker restarted mid-request".)
@@ -309,9 +338,10 @@ fn served_as_built(dir: &std::path::Path) -> String {
             continue;
         }
         match line.split_once('=') {
-            Some((key, value)) if !table && key.trim() == "main" => {
-                let main = root.join(value.trim().trim_matches('"'));
-                out.push_str(&format!("main = \"{}\"\n", main.display()));
+            // Paths in the file are relative to it: the copy names them from the root.
+            Some((key, value)) if !table && matches!(key.trim(), "main" | "directory") => {
+                let path = root.join(value.trim().trim_matches('"'));
+                out.push_str(&format!("{} = \"{}\"\n", key.trim(), path.display()));
             }
             _ => {
                 out.push_str(line);
