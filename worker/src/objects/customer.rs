@@ -50,7 +50,15 @@ fn setting(env: &Env, name: &str) -> String {
 impl CustomerObject {
     fn ledger(&self) -> std::result::Result<Ledger, ApiError> {
         let faults = setting(&self.env, "EDGEMETER_FAULT_INJECTION") == "1";
-        let ledger = Ledger::open(self.state.storage().sql(), !self.schema_ready.get(), faults)?;
+        let storage = self.state.storage();
+        let create = !self.schema_ready.get();
+        // The first call of an instance runs the schema and may move stored events to a
+        // new layout: all or nothing, like every call's writes.
+        let ledger = if create {
+            transaction(&storage, || Ok(Ledger::open(storage.sql(), true, faults)?))?
+        } else {
+            Ledger::open(storage.sql(), false, faults)?
+        };
         self.schema_ready.set(true);
         Ok(ledger)
     }

@@ -49,8 +49,7 @@ CREATE TABLE IF NOT EXISTS events (
   period_start INTEGER NOT NULL,
   received_at INTEGER NOT NULL,
   voided_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_by_name_period ON events (event_name, period_start);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS aggregates (
   metric TEXT NOT NULL,
   period_start INTEGER NOT NULL,
@@ -74,6 +73,34 @@ CREATE TABLE IF NOT EXISTS outbox (
   last_error TEXT
 );
 ";
+
+/// The `events` columns, the same in both layouts.
+const EVENT_COLUMNS: &str = "key, hash, event_name, body, ts, period_start, received_at, voided_at";
+
+/// The events' first layout, as objects created before it changed still hold it: a rowid
+/// table, its primary key as a second b-tree, and `events_by_name_period`, so three rows
+/// written per event. [`Ledger::open`] moves such a table to today's layout.
+const LEGACY_EVENTS: &str = "
+CREATE TABLE events_legacy (
+  key TEXT PRIMARY KEY,
+  hash TEXT NOT NULL,
+  event_name TEXT NOT NULL,
+  body TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  period_start INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  voided_at INTEGER
+);
+";
+
+/// Today's layout under another name, for the move.
+fn events_table(name: &str) -> String {
+    format!(
+        "CREATE TABLE {name} (key TEXT PRIMARY KEY, hash TEXT NOT NULL, event_name TEXT NOT NULL, body TEXT NOT NULL,
+           ts INTEGER NOT NULL, period_start INTEGER NOT NULL, received_at INTEGER NOT NULL, voided_at INTEGER
+         ) WITHOUT ROWID;"
+    )
+}
 
 /// One customer's storage.
 pub struct Ledger {
@@ -131,13 +158,48 @@ fn from_bound(t: Option<Timestamp>) -> i64 {
 }
 
 impl Ledger {
-    /// Opens the ledger. `create` runs the schema (`CREATE … IF NOT EXISTS`): once per
-    /// object instance is enough, so callers pass true only the first time.
+    /// Opens the ledger. `create` runs the schema (`CREATE … IF NOT EXISTS`) and moves
+    /// events kept in the first layout to today's: once per object instance is enough, so
+    /// callers pass true only the first time, inside a transaction (the move is all or
+    /// nothing).
     pub fn open(sql: SqlStorage, create: bool, fault_injection: bool) -> StoreResult<Ledger> {
+        let ledger = Ledger { sql, fault_injection, rows: Cell::new(RowsCounted::default()) };
         if create {
-            sql.exec(SCHEMA, None).map_err(err)?;
+            ledger.run(SCHEMA, vec![])?;
+            if ledger.events_layout_is_legacy()? {
+                ledger.move_events(&events_table("events_moved"), "events_moved", "")?;
+            }
         }
-        Ok(Ledger { sql, fault_injection, rows: Cell::new(RowsCounted::default()) })
+        Ok(ledger)
+    }
+
+    /// Whether `events` is a rowid table (the first layout): today's is `WITHOUT ROWID`.
+    fn events_layout_is_legacy(&self) -> StoreResult<bool> {
+        #[derive(Deserialize)]
+        struct Row {
+            legacy: i64,
+        }
+        let rows: Vec<Row> = self.rows(
+            "SELECT instr(upper(sql), 'WITHOUT ROWID') = 0 AS legacy FROM sqlite_master
+             WHERE type = 'table' AND name = 'events'",
+            vec![],
+        )?;
+        Ok(rows.first().is_some_and(|r| r.legacy != 0))
+    }
+
+    /// Copies every event into the table `create` makes (named `name`), which then takes
+    /// the place of `events` (its indexes go with the old table); `then` runs after.
+    fn move_events(&self, create: &str, name: &str, then: &str) -> StoreResult<()> {
+        self.run(
+            &format!(
+                "{create}
+                 INSERT INTO {name} ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM events;
+                 DROP TABLE events;
+                 ALTER TABLE {name} RENAME TO events;
+                 {then}"
+            ),
+            vec![],
+        )
     }
 
     /// The rows this ledger's statements have read and written so far.
@@ -336,9 +398,16 @@ impl CustomerStore for Ledger {
             }
         }
         if self.fault_injection {
-            let abort = |e: &EventRecord| e.props.get("edgemeter_fault").is_some_and(|v| v.as_text() == "abort");
-            if let Some(n) = new.iter().find(|n| abort(&events[n.index])) {
+            let fault = |n: &NewEvent, what: &str| {
+                events[n.index].props.get("edgemeter_fault").is_some_and(|v| v.as_text() == what)
+            };
+            if let Some(n) = new.iter().find(|n| fault(n, "abort")) {
                 return Err(err(format!("fault injected after writing event {}", events[n.index].key)));
+            }
+            // The migration test's start: every event stored so far, in the first layout.
+            if new.iter().any(|n| fault(n, "legacy")) {
+                let index = "CREATE INDEX events_by_name_period ON events (event_name, period_start);";
+                self.move_events(LEGACY_EVENTS, "events_legacy", index)?;
             }
         }
         Ok(())
