@@ -5,7 +5,9 @@
 //! - `items`: the customer's items.
 //! - `events`: every event ever accepted, by idempotency key, with its content hash and
 //!   the start of its service period. A voided event keeps its row (`voided_at`), so its
-//!   key stays a duplicate.
+//!   key stays a duplicate. `WITHOUT ROWID` and no other index, so an event is one row
+//!   written; the rare queries by name or period scan it (ARCHITECTURE.md "What a
+//!   customer's object stores" says what each pays).
 //! - `aggregates`: per metric and period, the mergeable [`AggState`] of the live events.
 //! - `invoices`: one row per service period (`UNIQUE`), the invoice as the API shows it.
 //! - `outbox`: webhook deliveries not yet acknowledged, retried with backoff.
