@@ -42,16 +42,6 @@ use worker::{SqlCursor, SqlStorage, SqlStorageValue as V};
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-  key TEXT PRIMARY KEY,
-  hash TEXT NOT NULL,
-  event_name TEXT NOT NULL,
-  body TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  period_start INTEGER NOT NULL,
-  received_at INTEGER NOT NULL,
-  voided_at INTEGER
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS aggregates (
   metric TEXT NOT NULL,
   period_start INTEGER NOT NULL,
@@ -79,29 +69,19 @@ CREATE TABLE IF NOT EXISTS outbox (
 /// The `events` columns, the same in both layouts.
 const EVENT_COLUMNS: &str = "key, hash, event_name, body, ts, period_start, received_at, voided_at";
 
-/// The events' first layout, as objects created before it changed still hold it: a rowid
-/// table, its primary key as a second b-tree, and `events_by_name_period`, so three rows
-/// written per event. [`Ledger::open`] moves such a table to today's layout.
-const LEGACY_EVENTS: &str = "
-CREATE TABLE events_legacy (
-  key TEXT PRIMARY KEY,
-  hash TEXT NOT NULL,
-  event_name TEXT NOT NULL,
-  body TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  period_start INTEGER NOT NULL,
-  received_at INTEGER NOT NULL,
-  voided_at INTEGER
-);
-";
+/// The `events` columns' definitions, the same in both layouts.
+const EVENT_COLUMN_DEFS: &str = "key TEXT PRIMARY KEY, hash TEXT NOT NULL, event_name TEXT NOT NULL,
+  body TEXT NOT NULL, ts INTEGER NOT NULL, period_start INTEGER NOT NULL, received_at INTEGER NOT NULL,
+  voided_at INTEGER";
 
-/// Today's layout under another name, for the move.
-fn events_table(name: &str) -> String {
-    format!(
-        "CREATE TABLE {name} (key TEXT PRIMARY KEY, hash TEXT NOT NULL, event_name TEXT NOT NULL, body TEXT NOT NULL,
-           ts INTEGER NOT NULL, period_start INTEGER NOT NULL, received_at INTEGER NOT NULL, voided_at INTEGER
-         ) WITHOUT ROWID;"
-    )
+/// The events table in today's layout (`WITHOUT ROWID`: the key's b-tree is the table),
+/// or, with `legacy`, in the first layout, as objects created before it changed still
+/// hold it: a rowid table, its primary key as a second b-tree, and
+/// `events_by_name_period` (made by the caller), so three rows written per event.
+/// [`Ledger::open`] moves such a table to today's layout.
+fn events_table(name: &str, legacy: bool) -> String {
+    let layout = if legacy { "" } else { " WITHOUT ROWID" };
+    format!("CREATE TABLE IF NOT EXISTS {name} ({EVENT_COLUMN_DEFS}){layout};")
 }
 
 /// One customer's storage.
@@ -168,8 +148,9 @@ impl Ledger {
         let ledger = Ledger { sql, fault_injection, rows: Cell::new(RowsCounted::default()) };
         if create {
             ledger.run(SCHEMA, vec![])?;
+            ledger.run(&events_table("events", false), vec![])?;
             if ledger.events_layout_is_legacy()? {
-                ledger.move_events(&events_table("events_moved"), "events_moved", "")?;
+                ledger.move_events(&events_table("events_moved", false), "events_moved", "")?;
             }
         }
         Ok(ledger)
@@ -409,7 +390,7 @@ impl CustomerStore for Ledger {
             // The migration test's start: every event stored so far, in the first layout.
             if new.iter().any(|n| fault(n, "legacy")) {
                 let index = "CREATE INDEX events_by_name_period ON events (event_name, period_start);";
-                self.move_events(LEGACY_EVENTS, "events_legacy", index)?;
+                self.move_events(&events_table("events_legacy", true), "events_legacy", index)?;
             }
         }
         Ok(())
