@@ -162,8 +162,9 @@ mod tests {
         let p = PerEvent::of(&[c], 1000).unwrap();
         let [w, r, calls, cpu] = p.dollars();
         assert!((w - 1.0).abs() < 1e-9 && r == 0.0);
-        assert!((calls - 1.5).abs() < 1e-9, "10 calls per 1,000 events: 10,000 per million at $0.15/M");
-        assert!((cpu - 1.0).abs() < 1e-9, "50 ms per 1,000 events: 50,000 ms per million at $0.02/M");
-        assert!((p.storage_dollars() - 100.0 * 1e6 / 1e9 * 0.2 * 35.0 / 30.0).abs() < 1e-9);
+        assert!((calls - 0.0015).abs() < 1e-12, "10 calls per 1,000 events: 10,000 per million at $0.15/M");
+        assert!((cpu - 0.001).abs() < 1e-12, "50 ms per 1,000 events: 50,000 ms per million at $0.02/M");
+        // 100 bytes per event: 0.1 GB per million, $0.02 a month, 35/30 of it.
+        assert!((p.storage_dollars() - 0.02 * 35.0 / 30.0).abs() < 1e-12);
     }
 }
