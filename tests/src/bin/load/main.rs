@@ -6,7 +6,8 @@
 //! the run. See BENCHMARKS.md "Ingest under load".
 //!
 //! Settings (environment): `LOAD_SECONDS` per round (10), `LOAD_ROUNDS` per shape (3),
-//! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30).
+//! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30), `LOAD_KEYS`
+//! (`v4`, random keys; `v7`: time-ordered keys, as the SDKs make them).
 
 mod cost;
 mod generator;
@@ -95,6 +96,8 @@ struct Bench {
     admin: Client,
     connections: usize,
     runs: u32,
+    /// `LOAD_KEYS=v7`: idempotency keys as the SDKs make them (UUIDv7), not random v4.
+    time_ordered_keys: bool,
 }
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -124,7 +127,8 @@ fn main() {
         &state,
     );
     let admin = Client { base: edgemeter.base.clone(), key: Some(SECRET_KEY.to_owned()) };
-    let mut bench = Bench { js, edgemeter, admin, connections, runs: 0 };
+    let time_ordered_keys = std::env::var("LOAD_KEYS").is_ok_and(|k| k == "v7");
+    let mut bench = Bench { js, edgemeter, admin, connections, runs: 0, time_ordered_keys };
 
     eprintln!("bench-load: warming up each worker (2 s each, not measured)");
     for w in WORKERS {
@@ -165,7 +169,8 @@ fn main() {
 
     bench.js.stop();
     bench.edgemeter.stop();
-    let text = report::render(&runs, &cpu, seconds, rounds, connections, started.elapsed());
+    let keys = if bench.time_ordered_keys { "UUIDv7 (time-ordered)" } else { "random UUIDv4" };
+    let text = report::render(&runs, &cpu, seconds, rounds, connections, started.elapsed(), keys);
     println!("{text}");
     let _ = std::fs::write(state.join("report.md"), &text);
     if runs.iter().any(|r| r.stats.errors > 0) {
@@ -194,6 +199,7 @@ impl Bench {
                     auth: Some(format!("Bearer {INGEST_KEY}")),
                     customers,
                     event_name: name,
+                    time_ordered_keys: self.time_ordered_keys,
                 };
                 (target, true)
             }
@@ -208,6 +214,7 @@ impl Bench {
                     auth: Some(format!("Bearer {INGEST_KEY}")),
                     customers: (0..customers).map(|i| format!("cus_load{run}x{i}")).collect(),
                     event_name: format!("load_{run}"),
+                    time_ordered_keys: self.time_ordered_keys,
                 };
                 (target, worker != Worker::Null)
             }

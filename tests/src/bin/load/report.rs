@@ -7,12 +7,21 @@ use crate::{Cpu, Run, Worker, SHAPES, WORKERS};
 use std::fmt::Write;
 use std::time::Duration;
 
-pub fn render(runs: &[Run], cpu: &[Cpu], seconds: u64, rounds: usize, connections: usize, took: Duration) -> String {
+pub fn render(
+    runs: &[Run],
+    cpu: &[Cpu],
+    seconds: u64,
+    rounds: usize,
+    connections: usize,
+    took: Duration,
+    keys: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## make bench-load, {}", machine());
     let _ = writeln!(
         out,
-        "\n{rounds} rounds of {seconds} s per shape and worker, {connections} connections, workers alternated \
+        "\n{rounds} rounds of {seconds} s per shape and worker, {connections} connections, {keys} idempotency \
+         keys, workers alternated \
          within each round; took {:.0} s. Events/s: median of the rounds (min–max); ratios: edgemeter's \
          events/s over the other worker's in the same round, median (min–max); latencies over every \
          request of the shape's rounds.\n",
