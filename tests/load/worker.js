@@ -16,7 +16,9 @@
 // Every answer of /floor and /batched says in `x-edgemeter-do-calls` how many object calls
 // the request made, so the benchmark can report calls per 1,000 events. `GET /usage`
 // reads an object's aggregate back, so the benchmark can check the floors count exactly
-// once too.
+// once too. Each object call logs one `edgemeter-cost` line (rows read and written, from
+// the SQL cursors' counters, and the database's size), as edgemeter's objects do under
+// `EDGEMETER_COST_LOG=1`, so the benchmark can price both alike.
 
 import { DurableObject } from "cloudflare:workers";
 
@@ -199,7 +201,19 @@ class Ledger extends DurableObject {
         .toArray();
       return json(rows[0] || { total: 0, count: 0 });
     }
-    return json(this.ingest(await request.text(), request.headers.get("x-sizes")));
+    this.counted = { read: 0, written: 0 };
+    const answer = this.ingest(await request.text(), request.headers.get("x-sizes"));
+    console.log(
+      `edgemeter-cost object=${this.ctx.id} rows_read=${this.counted.read} ` +
+        `rows_written=${this.counted.written} db_bytes=${this.sql.databaseSize}`,
+    );
+    return json(answer);
+  }
+
+  // Counts a finished cursor's rows read and written to this call.
+  count(cursor) {
+    this.counted.read += cursor.rowsRead;
+    this.counted.written += cursor.rowsWritten;
   }
 
   // Adds each accepted event's value to its event name's aggregate, one upsert per name.
@@ -211,7 +225,7 @@ class Ledger extends DurableObject {
       s.count += 1;
       sums.set(name, s);
     }
-    for (const [name, s] of sums) this.sql.exec(UPSERT_AGGREGATE, name, s.total, s.count);
+    for (const [name, s] of sums) this.count(this.sql.exec(UPSERT_AGGREGATE, name, s.total, s.count));
   }
 }
 
@@ -229,6 +243,7 @@ export class FloorObject extends Ledger {
           row[2],
         );
         c.toArray();
+        this.count(c);
         if (c.rowsWritten > 0) accepted.push(row);
       }
       this.upsertAggregates(accepted);
@@ -251,6 +266,7 @@ export class BatchedObject extends Ledger {
         text,
       );
       for (const r of cursor) inserted.add(r.key);
+      this.count(cursor);
       const accepted = [];
       const results = [];
       let at = 0;

@@ -51,7 +51,15 @@ fn setting(env: &Env, name: &str) -> String {
 impl CustomerObject {
     fn ledger(&self) -> std::result::Result<Ledger, ApiError> {
         let faults = setting(&self.env, "EDGEMETER_FAULT_INJECTION") == "1";
-        let ledger = Ledger::open(self.state.storage().sql(), !self.schema_ready.get(), faults)?;
+        let storage = self.state.storage();
+        let create = !self.schema_ready.get();
+        // The first call of an instance runs the schema and may move stored events to a
+        // new layout: all or nothing, like every call's writes.
+        let ledger = if create {
+            transaction(&storage, || Ok(Ledger::open(storage.sql(), true, faults)?))?
+        } else {
+            Ledger::open(storage.sql(), false, faults)?
+        };
         self.schema_ready.set(true);
         Ok(ledger)
     }
@@ -67,7 +75,25 @@ impl CustomerObject {
         if let Some(now) = handled.deliver {
             self.deliver(&mut ledger, now).await;
         }
-        self.machine.borrow().render(handled, &ledger)
+        let answer = self.machine.borrow().render(handled, &ledger);
+        if setting(&self.env, "EDGEMETER_COST_LOG") == "1" {
+            self.log_cost(&ledger);
+        }
+        answer
+    }
+
+    /// `make bench-load` only (`EDGEMETER_COST_LOG=1`): one log line per call with the
+    /// rows it read and wrote and the database's size, which the benchmark sums from
+    /// wrangler's output (BENCHMARKS.md "What an event costs").
+    fn log_cost(&self, ledger: &Ledger) {
+        let rows = ledger.rows_counted();
+        worker::console_log!(
+            "edgemeter-cost object={} rows_read={} rows_written={} db_bytes={}",
+            self.state.id().to_string(),
+            rows.read,
+            rows.written,
+            ledger.database_size()
+        );
     }
 
     /// Sends the webhooks due at `now`, one at a time; the machine records each outcome

@@ -5,7 +5,9 @@
 //! - `items`: the customer's items.
 //! - `events`: every event ever accepted, by idempotency key, with its content hash and
 //!   the start of its service period. A voided event keeps its row (`voided_at`), so its
-//!   key stays a duplicate.
+//!   key stays a duplicate. `WITHOUT ROWID` and no other index, so an event is one row
+//!   written; the rare queries by name or period scan it (ARCHITECTURE.md "What a
+//!   customer's object stores" says what each pays).
 //! - `aggregates`: per metric and period, the mergeable [`AggState`] of the live events.
 //! - `invoices`: one row per service period (`UNIQUE`), the invoice as the API shows it.
 //! - `outbox`: webhook deliveries not yet acknowledged, retried with backoff.
@@ -33,23 +35,13 @@ use edgemeter_core::rejection::RejectedEvent;
 use edgemeter_core::time::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::cell::Cell;
 use std::collections::HashMap;
-use worker::{SqlStorage, SqlStorageValue as V};
+use worker::{SqlCursor, SqlStorage, SqlStorageValue as V};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-  key TEXT PRIMARY KEY,
-  hash TEXT NOT NULL,
-  event_name TEXT NOT NULL,
-  body TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  period_start INTEGER NOT NULL,
-  received_at INTEGER NOT NULL,
-  voided_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_by_name_period ON events (event_name, period_start);
 CREATE TABLE IF NOT EXISTS aggregates (
   metric TEXT NOT NULL,
   period_start INTEGER NOT NULL,
@@ -74,6 +66,24 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 ";
 
+/// The `events` columns, the same in both layouts.
+const EVENT_COLUMNS: &str = "key, hash, event_name, body, ts, period_start, received_at, voided_at";
+
+/// The `events` columns' definitions, the same in both layouts.
+const EVENT_COLUMN_DEFS: &str = "key TEXT PRIMARY KEY, hash TEXT NOT NULL, event_name TEXT NOT NULL,
+  body TEXT NOT NULL, ts INTEGER NOT NULL, period_start INTEGER NOT NULL, received_at INTEGER NOT NULL,
+  voided_at INTEGER";
+
+/// The events table in today's layout (`WITHOUT ROWID`: the key's b-tree is the table),
+/// or, with `legacy`, in the first layout, as objects created before it changed still
+/// hold it: a rowid table, its primary key as a second b-tree, and
+/// `events_by_name_period` (made by the caller), so three rows written per event.
+/// [`Ledger::open`] moves such a table to today's layout.
+fn events_table(name: &str, legacy: bool) -> String {
+    let layout = if legacy { "" } else { " WITHOUT ROWID" };
+    format!("CREATE TABLE IF NOT EXISTS {name} ({EVENT_COLUMN_DEFS}){layout};")
+}
+
 /// One customer's storage.
 pub struct Ledger {
     sql: SqlStorage,
@@ -81,6 +91,16 @@ pub struct Ledger {
     /// the property `edgemeter_fault: "abort"` fails after its events are written, so a
     /// test can check that nothing of it is kept.
     fault_injection: bool,
+    /// Rows read and written by this ledger's statements, from the SQL cursors' own
+    /// counters: what Cloudflare bills (`make bench-load` reports them per event).
+    rows: Cell<RowsCounted>,
+}
+
+/// Rows read and written, as the SQL cursors count them (an index entry is a row).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct RowsCounted {
+    pub read: u64,
+    pub written: u64,
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -120,21 +140,80 @@ fn from_bound(t: Option<Timestamp>) -> i64 {
 }
 
 impl Ledger {
-    /// Opens the ledger. `create` runs the schema (`CREATE … IF NOT EXISTS`): once per
-    /// object instance is enough, so callers pass true only the first time.
+    /// Opens the ledger. `create` runs the schema (`CREATE … IF NOT EXISTS`) and moves
+    /// events kept in the first layout to today's: once per object instance is enough, so
+    /// callers pass true only the first time, inside a transaction (the move is all or
+    /// nothing).
     pub fn open(sql: SqlStorage, create: bool, fault_injection: bool) -> StoreResult<Ledger> {
+        let ledger = Ledger { sql, fault_injection, rows: Cell::new(RowsCounted::default()) };
         if create {
-            sql.exec(SCHEMA, None).map_err(err)?;
+            ledger.run(SCHEMA, vec![])?;
+            ledger.run(&events_table("events", false), vec![])?;
+            if ledger.events_layout_is_legacy()? {
+                ledger.move_events(&events_table("events_moved", false), "events_moved", "")?;
+            }
         }
-        Ok(Ledger { sql, fault_injection })
+        Ok(ledger)
+    }
+
+    /// Whether `events` is a rowid table (the first layout): today's is `WITHOUT ROWID`.
+    fn events_layout_is_legacy(&self) -> StoreResult<bool> {
+        #[derive(Deserialize)]
+        struct Row {
+            legacy: i64,
+        }
+        let rows: Vec<Row> = self.rows(
+            "SELECT instr(upper(sql), 'WITHOUT ROWID') = 0 AS legacy FROM sqlite_master
+             WHERE type = 'table' AND name = 'events'",
+            vec![],
+        )?;
+        Ok(rows.first().is_some_and(|r| r.legacy != 0))
+    }
+
+    /// Copies every event into the table `create` makes (named `name`), which then takes
+    /// the place of `events` (its indexes go with the old table); `then` runs after.
+    fn move_events(&self, create: &str, name: &str, then: &str) -> StoreResult<()> {
+        self.run(
+            &format!(
+                "{create}
+                 INSERT INTO {name} ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM events;
+                 DROP TABLE events;
+                 ALTER TABLE {name} RENAME TO events;
+                 {then}"
+            ),
+            vec![],
+        )
+    }
+
+    /// The rows this ledger's statements have read and written so far.
+    pub fn rows_counted(&self) -> RowsCounted {
+        self.rows.get()
+    }
+
+    /// The database's size in bytes, as stored (and billed).
+    pub fn database_size(&self) -> usize {
+        self.sql.database_size()
+    }
+
+    /// Adds a finished cursor's counters to the ledger's.
+    fn count(&self, c: &SqlCursor) {
+        let mut r = self.rows.get();
+        r.read += c.rows_read() as u64;
+        r.written += c.rows_written() as u64;
+        self.rows.set(r);
     }
 
     fn rows<T: DeserializeOwned>(&self, q: &str, args: Vec<V>) -> StoreResult<Vec<T>> {
-        self.sql.exec(q, args).map_err(err)?.to_array().map_err(err)
+        let cursor = self.sql.exec(q, args).map_err(err)?;
+        let rows = cursor.to_array().map_err(err)?;
+        self.count(&cursor);
+        Ok(rows)
     }
 
+    /// A statement without results: workerd runs it to its end in `exec`.
     fn run(&self, q: &str, args: Vec<V>) -> StoreResult<()> {
-        self.sql.exec(q, args).map_err(err)?;
+        let cursor = self.sql.exec(q, args).map_err(err)?;
+        self.count(&cursor);
         Ok(())
     }
 
@@ -302,9 +381,16 @@ impl CustomerStore for Ledger {
             }
         }
         if self.fault_injection {
-            let abort = |e: &EventRecord| e.props.get("edgemeter_fault").is_some_and(|v| v.as_text() == "abort");
-            if let Some(n) = new.iter().find(|n| abort(&events[n.index])) {
+            let fault = |n: &NewEvent, what: &str| {
+                events[n.index].props.get("edgemeter_fault").is_some_and(|v| v.as_text() == what)
+            };
+            if let Some(n) = new.iter().find(|n| fault(n, "abort")) {
                 return Err(err(format!("fault injected after writing event {}", events[n.index].key)));
+            }
+            // The migration test's start: every event stored so far, in the first layout.
+            if new.iter().any(|n| fault(n, "legacy")) {
+                let index = "CREATE INDEX events_by_name_period ON events (event_name, period_start);";
+                self.move_events(&events_table("events_legacy", true), "events_legacy", index)?;
             }
         }
         Ok(())

@@ -13,6 +13,9 @@ pub struct Target {
     /// The customers events go to, spread round-robin within each batch.
     pub customers: Vec<String>,
     pub event_name: String,
+    /// Keys as the SDKs make them, UUIDv7 (time first, so a batch's keys sort together),
+    /// rather than random v4 (`LOAD_KEYS=v7`).
+    pub time_ordered_keys: bool,
 }
 
 /// How hard and for how long.
@@ -147,7 +150,11 @@ pub fn write_batch(out: &mut Vec<u8>, rng: &mut Rng, target: &Target, batch: usi
         }
         let customer = &target.customers[(first + i) % target.customers.len()];
         out.extend_from_slice(b"{\"idempotency_key\":\"");
-        rng.write_uuid_v4(out);
+        if target.time_ordered_keys {
+            rng.write_uuid_v7(out);
+        } else {
+            rng.write_uuid_v4(out);
+        }
         out.extend_from_slice(b"\",\"customer_id\":\"");
         out.extend_from_slice(customer.as_bytes());
         out.extend_from_slice(b"\",\"event_name\":\"");
@@ -180,15 +187,31 @@ impl Rng {
         b[..8].copy_from_slice(&self.next().to_le_bytes());
         b[8..].copy_from_slice(&self.next().to_le_bytes());
         b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for (i, byte) in b.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                out.push(b'-');
-            }
-            out.push(HEX[usize::from(byte >> 4)]);
-            out.push(HEX[usize::from(byte & 0xf)]);
+        write_uuid(out, b);
+    }
+
+    /// A version 7 UUID: the Unix time in milliseconds in its first 48 bits, then random.
+    pub fn write_uuid_v7(&mut self, out: &mut Vec<u8>) {
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.next().to_le_bytes());
+        b[8..].copy_from_slice(&self.next().to_le_bytes());
+        b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+        b[6] = (b[6] & 0x0f) | 0x70;
+        write_uuid(out, b);
+    }
+}
+
+/// Writes 16 bytes as a hyphenated lower-case UUID of the RFC 9562 variant.
+fn write_uuid(out: &mut Vec<u8>, mut b: [u8; 16]) {
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push(b'-');
         }
+        out.push(HEX[usize::from(byte >> 4)]);
+        out.push(HEX[usize::from(byte & 0xf)]);
     }
 }
 
@@ -203,6 +226,26 @@ mod tests {
             auth: Some("Bearer k".into()),
             customers: vec!["cus_a".into(), "cus_b".into()],
             event_name: "ev".into(),
+            time_ordered_keys: false,
+        }
+    }
+
+    #[test]
+    fn time_ordered_keys_are_uuidv7_of_now() {
+        let mut body = Vec::new();
+        let t = target("http://x");
+        write_batch(&mut body, &mut Rng::seeded(1), &Target { time_ordered_keys: true, ..t }, 3, 0);
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("the body is JSON");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis();
+        for e in v["events"].as_array().expect("events") {
+            let k = uuid::Uuid::parse_str(e["idempotency_key"].as_str().unwrap_or("")).expect("a UUID");
+            assert_eq!((k.get_version_num(), k.get_variant()), (7, uuid::Variant::RFC4122));
+            let ms = u128::from_be_bytes({
+                let mut b = [0u8; 16];
+                b[10..].copy_from_slice(&k.as_bytes()[..6]);
+                b
+            });
+            assert!(now.abs_diff(ms) < 60_000, "the key's time {ms} is now ({now})");
         }
     }
 

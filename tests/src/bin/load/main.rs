@@ -6,12 +6,15 @@
 //! the run. See BENCHMARKS.md "Ingest under load".
 //!
 //! Settings (environment): `LOAD_SECONDS` per round (10), `LOAD_ROUNDS` per shape (3),
-//! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30).
+//! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30), `LOAD_KEYS`
+//! (`v4`, random keys; `v7`: time-ordered keys, as the SDKs make them).
 
+mod cost;
 mod generator;
 mod report;
 mod server;
 
+use cost::Cost;
 use edgemeter_tests::{event_name, Client};
 use generator::{Load, Stats, Target};
 use serde_json::json;
@@ -65,6 +68,8 @@ pub struct Run {
     /// The exactly-once check: `Ok` with the events counted, or what went wrong.
     /// `None` for the null worker, which stores nothing.
     pub exact: Option<Result<u64, String>>,
+    /// What the run's objects did (`None` for the null worker).
+    pub cost: Option<Cost>,
 }
 
 /// CPU used by the server for one request of a 1,000-event batch, at concurrency 1.
@@ -91,6 +96,8 @@ struct Bench {
     admin: Client,
     connections: usize,
     runs: u32,
+    /// `LOAD_KEYS=v7`: idempotency keys as the SDKs make them (UUIDv7), not random v4.
+    time_ordered_keys: bool,
 }
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -115,11 +122,13 @@ fn main() {
             ("EDGEMETER_SECRET_KEYS", SECRET_KEY),
             ("EDGEMETER_INGEST_KEYS", INGEST_KEY),
             ("EDGEMETER_TOKEN_SECRET", "load-bench-token-secret"),
+            ("EDGEMETER_COST_LOG", "1"),
         ],
         &state,
     );
     let admin = Client { base: edgemeter.base.clone(), key: Some(SECRET_KEY.to_owned()) };
-    let mut bench = Bench { js, edgemeter, admin, connections, runs: 0 };
+    let time_ordered_keys = std::env::var("LOAD_KEYS").is_ok_and(|k| k == "v7");
+    let mut bench = Bench { js, edgemeter, admin, connections, runs: 0, time_ordered_keys };
 
     eprintln!("bench-load: warming up each worker (2 s each, not measured)");
     for w in WORKERS {
@@ -132,7 +141,7 @@ fn main() {
             // Each round starts with another worker, so none always follows the same one.
             for i in 0..WORKERS.len() {
                 let worker = WORKERS[(i + round) % WORKERS.len()];
-                let (stats, exact) = bench.measure(worker, *shape, Duration::from_secs(seconds));
+                let (stats, exact, cost) = bench.measure(worker, *shape, Duration::from_secs(seconds));
                 eprintln!(
                     "bench-load: {} | round {} | {:<16} {:>9.0} events/s, {} requests, {} errors{}",
                     shape.name,
@@ -150,7 +159,7 @@ fn main() {
                 if let Some(e) = &stats.first_error {
                     eprintln!("bench-load:   first error: {}", e.chars().take(300).collect::<String>());
                 }
-                runs.push(Run { shape: s, round, worker, stats, exact });
+                runs.push(Run { shape: s, round, worker, stats, exact, cost });
             }
         }
     }
@@ -160,7 +169,8 @@ fn main() {
 
     bench.js.stop();
     bench.edgemeter.stop();
-    let text = report::render(&runs, &cpu, seconds, rounds, connections, started.elapsed());
+    let keys = if bench.time_ordered_keys { "UUIDv7 (time-ordered)" } else { "random UUIDv4" };
+    let text = report::render(&runs, &cpu, seconds, rounds, connections, started.elapsed(), keys);
     println!("{text}");
     let _ = std::fs::write(state.join("report.md"), &text);
     if runs.iter().any(|r| r.stats.errors > 0) {
@@ -189,6 +199,7 @@ impl Bench {
                     auth: Some(format!("Bearer {INGEST_KEY}")),
                     customers,
                     event_name: name,
+                    time_ordered_keys: self.time_ordered_keys,
                 };
                 (target, true)
             }
@@ -203,6 +214,7 @@ impl Bench {
                     auth: Some(format!("Bearer {INGEST_KEY}")),
                     customers: (0..customers).map(|i| format!("cus_load{run}x{i}")).collect(),
                     event_name: format!("load_{run}"),
+                    time_ordered_keys: self.time_ordered_keys,
                 };
                 (target, worker != Worker::Null)
             }
@@ -222,12 +234,35 @@ impl Bench {
         Prepared { target, woken, metric }
     }
 
+    fn server(&self, worker: Worker) -> &Wrangler {
+        if worker == Worker::Edgemeter {
+            &self.edgemeter
+        } else {
+            &self.js
+        }
+    }
+
     /// One timed run, then the exactly-once check: the events the answers called
-    /// accepted, and those the customers' usage counts, must be the same number.
-    fn measure(&mut self, worker: Worker, shape: Shape, duration: Duration) -> (Stats, Option<Result<u64, String>>) {
+    /// accepted, and those the customers' usage counts, must be the same number; and
+    /// what the run's object calls cost (see `cost.rs`).
+    fn measure(
+        &mut self,
+        worker: Worker,
+        shape: Shape,
+        duration: Duration,
+    ) -> (Stats, Option<Result<u64, String>>, Option<Cost>) {
+        let log = self.server(worker).log.clone();
+        let objects_from = cost::log_position(&log);
         let Prepared { target, woken, metric } = self.prepare(worker, shape.customers);
+        let load_from = cost::log_position(&log);
+        let cpu_before = self.server(worker).cpu_time().1;
         let load = Load { connections: self.connections, batch: shape.batch, duration, max_requests: 100_000 };
         let stats = generator::run(&target, load);
+        let workerd_cpu = self.server(worker).cpu_time().1.saturating_sub(cpu_before);
+        // Every call was answered; give wrangler a moment to pass its log lines on.
+        std::thread::sleep(Duration::from_millis(1000));
+        let cost = (worker != Worker::Null)
+            .then(|| cost::measured(&log, objects_from, load_from, cost::log_position(&log), workerd_cpu));
         let exact = (worker != Worker::Null).then(|| {
             let acknowledged = woken + stats.accepted;
             let counted: u64 =
@@ -241,7 +276,7 @@ impl Bench {
                 ))
             }
         });
-        (stats, exact)
+        (stats, exact, cost)
     }
 
     /// The events one customer's usage counts for the run: edgemeter's `count` metric,
@@ -291,7 +326,8 @@ impl Bench {
     }
 }
 
-/// The repository's `wrangler.toml` without its `[build]` table, written under `dir`: the
+/// The repository's `wrangler.toml` without its `[build]` table, written under `dir` (its
+/// `main` and assets `directory` made absolute): the
 /// worker as `make build` left it, and nothing for wrangler to watch and rebuild. (With
 /// the build table, wrangler restarted the worker in the middle of a run once, answering
 /// the requests in flight 503 "Your worker restarted mid-request".)
@@ -309,9 +345,10 @@ fn served_as_built(dir: &std::path::Path) -> String {
             continue;
         }
         match line.split_once('=') {
-            Some((key, value)) if !table && key.trim() == "main" => {
-                let main = root.join(value.trim().trim_matches('"'));
-                out.push_str(&format!("main = \"{}\"\n", main.display()));
+            // Paths in the file are relative to it: the copy names them from the root.
+            Some((key, value)) if !table && matches!(key.trim(), "main" | "directory") => {
+                let path = root.join(value.trim().trim_matches('"'));
+                out.push_str(&format!("{} = \"{}\"\n", key.trim(), path.display()));
             }
             _ => {
                 out.push_str(line);

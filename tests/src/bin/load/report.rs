@@ -2,16 +2,26 @@
 //! Durable Object calls, and edgemeter's ratios to the others, taken round by round
 //! (each round ran the four workers back to back) so that the machine's drift cancels.
 
+use crate::cost::{PerEvent, KEPT_MONTHS, PER_GB_MONTH};
 use crate::{Cpu, Run, Worker, SHAPES, WORKERS};
 use std::fmt::Write;
 use std::time::Duration;
 
-pub fn render(runs: &[Run], cpu: &[Cpu], seconds: u64, rounds: usize, connections: usize, took: Duration) -> String {
+pub fn render(
+    runs: &[Run],
+    cpu: &[Cpu],
+    seconds: u64,
+    rounds: usize,
+    connections: usize,
+    took: Duration,
+    keys: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## make bench-load, {}", machine());
     let _ = writeln!(
         out,
-        "\n{rounds} rounds of {seconds} s per shape and worker, {connections} connections, workers alternated \
+        "\n{rounds} rounds of {seconds} s per shape and worker, {connections} connections, {keys} idempotency \
+         keys, workers alternated \
          within each round; took {:.0} s. Events/s: median of the rounds (min–max); ratios: edgemeter's \
          events/s over the other worker's in the same round, median (min–max); latencies over every \
          request of the shape's rounds.\n",
@@ -86,6 +96,8 @@ pub fn render(runs: &[Run], cpu: &[Cpu], seconds: u64, rounds: usize, connection
         }
     }
 
+    render_cost(&mut out, runs);
+
     let _ = writeln!(
         out,
         "\nCPU time of one 1,000-event request over one warm customer, sent one at a time: the CPU \
@@ -108,6 +120,52 @@ pub fn render(runs: &[Run], cpu: &[Cpu], seconds: u64, rounds: usize, connection
         );
     }
     out
+}
+
+/// Per shape and worker: what an accepted event cost (rows from the SQL cursors' counters,
+/// object calls, workerd CPU over the runs, the objects' growth), and the bill for a
+/// million events at the list prices in `cost.rs`.
+fn render_cost(out: &mut String, runs: &[Run]) {
+    let _ = writeln!(
+        out,
+        "\nWhat an accepted event costs, summed over the shape's rounds: rows read and written as the \
+         objects' SQL cursors count them (an index entry is a row), object calls, CPU of workerd during \
+         the runs (all of it: front, objects, SQLite, under load), bytes the objects grew by. Dollars per \
+         million events at $1.00/M rows written, $0.001/M rows read, $0.15/M object requests, $0.02/M CPU \
+         ms; storage: a million events kept {:.0} days at ${PER_GB_MONTH:.2}/GB-month.\n",
+        KEPT_MONTHS * 30.0
+    );
+    let _ = writeln!(
+        out,
+        "| shape | worker | rows written / event | rows read / event | object calls / 1,000 | workerd CPU ms / 1,000 | \
+         bytes stored / event | $ rows written | $ calls | $ CPU | $ / million events | $ storage, 1M events 35 days |"
+    );
+    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (s, shape) in SHAPES.iter().enumerate() {
+        for w in WORKERS.into_iter().filter(|w| *w != Worker::Null) {
+            let mine: Vec<&Run> = of(runs, s, w).collect();
+            let costs: Vec<_> = mine.iter().filter_map(|r| r.cost).collect();
+            let accepted: u64 = mine.iter().map(|r| r.stats.accepted).sum();
+            let Some(p) = PerEvent::of(&costs, accepted) else { continue };
+            let d = p.dollars();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.2} | {:.3} | {:.3} | {:.2} | {:.4} |",
+                shape.name,
+                w.name(),
+                p.rows_written,
+                p.rows_read,
+                p.calls_per_1000,
+                p.cpu_ms_per_1000,
+                p.bytes,
+                d[0],
+                d[2],
+                d[3],
+                d.iter().sum::<f64>(),
+                p.storage_dollars(),
+            );
+        }
+    }
 }
 
 fn of(runs: &[Run], shape: usize, worker: Worker) -> impl Iterator<Item = &Run> {
