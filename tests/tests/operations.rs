@@ -110,8 +110,9 @@ fn string_consts(sources: &[(std::path::PathBuf, String)]) -> std::collections::
     consts
 }
 
-/// Worker settings that only tests set: production must never have them.
-const TEST_ONLY: &[&str] = &["EDGEMETER_FAULT_INJECTION", "EDGEMETER_LANE_HANDOFF_MS"];
+/// Worker settings that only tests and benchmarks set: production must never have them
+/// (`EDGEMETER_COST_LOG` is `make bench-load`'s per-call rows log).
+const TEST_ONLY: &[&str] = &["EDGEMETER_FAULT_INJECTION", "EDGEMETER_LANE_HANDOFF_MS", "EDGEMETER_COST_LOG"];
 
 #[test]
 fn every_binding_the_worker_reads_is_in_the_production_configuration() {
