@@ -27,12 +27,20 @@ pub struct CustomerObject {
     /// Whether this instance has run the schema yet (it does on its first request).
     schema_ready: Cell<bool>,
     machine: RefCell<CustomerMachine>,
+    /// Tests only (`EDGEMETER_FAULT_INJECTION=1`): the ledger fails on request.
+    faults: bool,
+    /// `make bench-load` only (`EDGEMETER_COST_LOG=1`): rows counted and logged per call.
+    cost_log: bool,
 }
 
 impl DurableObject for CustomerObject {
     fn new(state: State, env: Env) -> Self {
+        // Settings are read once per instance, not on every call.
         let webhooks = !setting(&env, "EDGEMETER_WEBHOOK_URL").is_empty();
-        Self { state, env, schema_ready: Cell::new(false), machine: RefCell::new(CustomerMachine::new(webhooks)) }
+        let faults = setting(&env, "EDGEMETER_FAULT_INJECTION") == "1";
+        let cost_log = setting(&env, "EDGEMETER_COST_LOG") == "1";
+        let machine = RefCell::new(CustomerMachine::new(webhooks));
+        Self { state, env, schema_ready: Cell::new(false), machine, faults, cost_log }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -50,15 +58,15 @@ fn setting(env: &Env, name: &str) -> String {
 
 impl CustomerObject {
     fn ledger(&self) -> std::result::Result<Ledger, ApiError> {
-        let faults = setting(&self.env, "EDGEMETER_FAULT_INJECTION") == "1";
+        let (faults, counts) = (self.faults, self.cost_log);
         let storage = self.state.storage();
         let create = !self.schema_ready.get();
         // The first call of an instance runs the schema and may move stored events to a
         // new layout: all or nothing, like every call's writes.
         let ledger = if create {
-            transaction(&storage, || Ok(Ledger::open(storage.sql(), true, faults)?))?
+            transaction(&storage, || Ok(Ledger::open(storage.sql(), true, faults, counts)?))?
         } else {
-            Ledger::open(storage.sql(), false, faults)?
+            Ledger::open(storage.sql(), false, faults, counts)?
         };
         self.schema_ready.set(true);
         Ok(ledger)
@@ -76,7 +84,7 @@ impl CustomerObject {
             self.deliver(&mut ledger, now).await;
         }
         let answer = self.machine.borrow().render(handled, &ledger);
-        if setting(&self.env, "EDGEMETER_COST_LOG") == "1" {
+        if self.cost_log {
             self.log_cost(&ledger);
         }
         answer

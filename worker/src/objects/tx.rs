@@ -20,15 +20,7 @@ extern "C" {
 
 /// Runs a machine's call in one transaction: committed if it returns `Ok`, rolled back on
 /// `Err`, which keeps its error code across the rollback (a `409` stays a `409`).
-pub fn transaction<T>(storage: &Storage, f: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
-    run(storage, f, |e| ApiError::new(ErrorCode::InternalError, e))
-}
-
-fn run<T, E: std::fmt::Display>(
-    storage: &Storage,
-    mut f: impl FnMut() -> Result<T, E>,
-    from_js: impl FnOnce(String) -> E,
-) -> Result<T, E> {
+pub fn transaction<T>(storage: &Storage, mut f: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
     let raw: &TxStorage = storage.as_raw().unchecked_ref();
     let mut out = None;
     let mut err = None;
@@ -44,10 +36,11 @@ fn run<T, E: std::fmt::Display>(
         }
     };
     let result = raw.transaction_sync(&mut body);
+    let failed = |m: String| ApiError::new(ErrorCode::InternalError, m);
     match (result, out, err) {
         (Ok(_), Some(v), _) => Ok(v),
         (_, _, Some(e)) => Err(e),
-        (Err(e), _, None) => Err(from_js(format!("transaction failed: {e:?}"))),
-        (Ok(_), None, None) => Err(from_js("transaction returned nothing".into())),
+        (Err(e), _, None) => Err(failed(format!("transaction failed: {e:?}"))),
+        (Ok(_), None, None) => Err(failed("transaction returned nothing".into())),
     }
 }
