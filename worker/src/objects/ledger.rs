@@ -20,6 +20,7 @@
 //! few statements per call, not one per event). Every method is synchronous: a call's
 //! writes run inside one `transactionSync` (see `tx.rs`) with no `await` in between.
 
+use crate::objects::sql::parse;
 use edgemeter_core::aggregate::AggState;
 use edgemeter_core::book::{NameSpan, NewEvent, StateRow, StateWrites, VoidTarget};
 use edgemeter_core::customer::Customer;
@@ -106,10 +107,6 @@ pub struct RowsCounted {
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)
-}
-
-fn parse<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
-    serde_json::from_str(s).map_err(err)
 }
 
 fn text<T: serde::Serialize + ?Sized>(v: &T) -> StoreResult<String> {
