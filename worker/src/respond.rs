@@ -29,12 +29,14 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | PeriodClosed
         | UniqueCountLimit
         | UnknownMetric
-        | InvalidContract => 400,
+        | InvalidContract
+        | InvalidAmount => 400,
         Unauthorized => 401,
         Forbidden | ForbiddenCustomer => 403,
         NotFound | UnknownCustomer | EventNotFound => 404,
         MethodNotAllowed => 405,
         DuplicateMetricCode | InvalidInvoiceState | IdempotencyKeyInUse | ContractNotDraft | ContractExpired => 409,
+        GrantVoided => 409,
         PayloadTooLarge | TooManyEvents => 413,
         UnsupportedMediaType => 415,
         IdempotencyKeyReused => 422,
