@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Puts one-line bugs into `core`, one at a time, and checks that the customer machine's
-property tests catch each (`core/tests/customer_machine_props.rs` lists them).
+property tests catch each (`core/tests/customer_machine_props.rs` lists them; those of
+limits and reservations are caught by `core/tests/limit_props.rs`).
 
     python3 scripts/mutations.py            # every mutation
     python3 scripts/mutations.py 3 7        # only these
@@ -18,6 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEST = ["cargo", "test", "-q", "-p", "edgemeter-core", "--test", "customer_machine_props"]
 # Credits and alerts' mutations run their own property tests (`core/tests/credit_props.rs`).
 CREDIT_TEST = ["cargo", "test", "-q", "-p", "edgemeter-core", "--test", "credit_props"]
+LIMIT_TEST = ["cargo", "test", "-q", "-p", "edgemeter-core", "--test", "limit_props"]
 
 MUTATIONS = [
     ("invoice.finalized not queued", "core/src/book/invoicing.rs",
@@ -64,6 +66,14 @@ MUTATIONS = [
     ("a usage or spend alert fires twice in a period", "core/src/alert.rs",
      "obs.value >= self.threshold && !self.fired.contains(&obs.period.start)", "obs.value >= self.threshold",
      CREDIT_TEST),
+    # Limits and reservations: caught by limit_props.rs.
+    ("a hold never expires", "core/src/book/limits.rs",
+     "self.holds.retain(|_, r| r.holds_at(now));", "let _ = now;", LIMIT_TEST),
+    ("the hard check ignores the live holds", "core/src/book/limits.rs",
+     "if so_far + self.limits.reserved(&l.metric.code, period_start) + inc > l.max {",
+     "if so_far + inc > l.max {", LIMIT_TEST),
+    ("a commit's event is decided with its own hold still counted", "core/src/machine/customer/limits.rs",
+     "book.limits_mut().unhold(&reservation.id);\n        let key", "let key", LIMIT_TEST),
 ]
 
 

@@ -74,6 +74,14 @@ codes! {
     // Credits and alerts (API.md, "Credits and the live balance", "Alerts").
     InvalidAmount => "invalid_amount",
     GrantVoided => "grant_voided",
+    // Limits and reservations (API.md, "Limits, entitlements and reservations").
+    UnsupportedAggregation => "unsupported_aggregation",
+    LimitExceeded => "limit_exceeded",
+    UnknownLimit => "unknown_limit",
+    UnknownReservation => "unknown_reservation",
+    ReservationCommitted => "reservation_committed",
+    ReservationReleased => "reservation_released",
+    ReservationExpired => "reservation_expired",
     // The server's own failures: safe to retry.
     InternalError => "internal_error",
 }

@@ -32,6 +32,7 @@ pub enum CustomerCall<'a> {
     Rejections(RejectionCall),
     Credits(CreditCall),
     Alerts(AlertCall),
+    Limits(super::LimitCall),
 }
 
 /// The customer record and its items.

@@ -13,6 +13,8 @@ mod calls;
 mod credit_store;
 mod credits;
 mod invoices;
+mod limit_store;
+mod limits;
 mod memory;
 mod record;
 mod store;
@@ -24,6 +26,8 @@ pub use calls::*;
 pub use credit_store::CreditStore;
 pub use credits::{Balance, CreateGrant, CreditBalance, CreditCall, GetBalance, GetGrant, ListGrants, VoidGrant};
 pub use invoices::{backoff, DELIVERIES_PER_CALL};
+pub use limit_store::LimitStore;
+pub use limits::*;
 pub use memory::MemoryStore;
 pub use store::{CustomerStore, Outgoing};
 
@@ -88,6 +92,7 @@ impl CustomerMachine {
             CustomerCall::Rejections(c) => self.rejections(c, store),
             CustomerCall::Credits(c) => self.credit_call(c, store),
             CustomerCall::Alerts(c) => self.alert_call(c, store),
+            CustomerCall::Limits(c) => self.limits_call(c, store),
         };
         if out.is_err() {
             self.book = None;
@@ -137,5 +142,7 @@ fn load_book(store: &impl CustomerStore) -> Result<Option<Book>, ApiError> {
     let closed_before = store.closed_before()?;
     let seen = store.metrics_seen()?;
     let states = store.states_from(closed_before)?;
-    Ok(Some(Book::load(customer, closed_before, seen, states)))
+    let mut book = Book::load(customer, closed_before, seen, states);
+    book.set_limits(crate::book::Limits::load(store.limits()?, store.held_reservations()?));
+    Ok(Some(book))
 }

@@ -30,8 +30,9 @@ pub struct Outgoing {
     pub attempts: i64,
 }
 
-/// One customer's storage (its credit grants and alerts: [`CreditStore`]).
-pub trait CustomerStore: CreditStore {
+/// One customer's storage (its credit grants and alerts: [`CreditStore`]; its limits and
+/// reservations: [`super::LimitStore`]).
+pub trait CustomerStore: CreditStore + super::LimitStore {
     // The record and its items.
     fn customer(&self) -> StoreResult<Option<Customer>>;
     fn put_customer(&mut self, c: &Customer) -> StoreResult<()>;
