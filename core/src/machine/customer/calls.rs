@@ -4,6 +4,7 @@
 //! On the wire a call is externally tagged JSON: `{"usage": {"ingest": {…}}}`.
 
 use super::answers::{DailyUsage, Fates, Logged, RunReport, UpcomingInvoice, UsageReport, Voided};
+use super::checking::{CheckCall, InvoiceEvents, Simulate};
 use crate::contract::Acceptance;
 use crate::customer::Customer;
 use crate::event::EventRecord;
@@ -26,6 +27,8 @@ pub enum CustomerCall<'a> {
     Usage(UsageCall<'a>),
     Invoices(InvoiceCall),
     Rejections(RejectionCall),
+    /// Checking an invoice: its events, and simulations (`checking.rs`).
+    Checks(CheckCall),
 }
 
 /// The customer record and its items.
@@ -220,4 +223,6 @@ asks! {
     Upcoming => InvoiceCall::Upcoming(Invoices) => UpcomingInvoice,
     LogRejections => RejectionCall::Log(Rejections) => Logged,
     ListRejections => RejectionCall::List(Rejections) => Page<RejectedEvent>,
+    InvoiceEvents => CheckCall::Events(Checks) => Page<crate::invoice_event::InvoiceEvent>,
+    Simulate => CheckCall::Simulate(Checks) => crate::simulate::SimulatedInvoice,
 }

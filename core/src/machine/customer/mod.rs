@@ -9,6 +9,7 @@
 
 mod answers;
 mod calls;
+mod checking;
 mod invoices;
 mod memory;
 mod record;
@@ -17,6 +18,7 @@ mod usage;
 
 pub use answers::*;
 pub use calls::*;
+pub use checking::{CheckCall, InvoiceEvents, Simulate};
 pub use invoices::{backoff, DELIVERIES_PER_CALL};
 pub use memory::MemoryStore;
 pub use store::{CustomerStore, Outgoing};
@@ -78,6 +80,7 @@ impl CustomerMachine {
             CustomerCall::Usage(c) => self.usage_call(c, store),
             CustomerCall::Invoices(c) => self.invoices(c, store),
             CustomerCall::Rejections(c) => self.rejections(c, store),
+            CustomerCall::Checks(c) => self.checks(c, store),
         };
         if out.is_err() {
             self.book = None;
