@@ -127,6 +127,8 @@ enum Kind {
     Ingest,
     /// Everything else: the secret key only.
     Secret,
+    /// A customer's balance: secret and ingest keys, and that customer's own token.
+    Reader,
 }
 
 /// One row of the table: a route, the path it is called on, its body, what the secret
@@ -153,6 +155,8 @@ impl Row {
             (_, Cred::None | Cred::Malformed | Cred::WrongKey | Cred::Expired | Cred::Tampered) => unauthorized,
             (Kind::Ingest, Cred::IngestKey | Cred::TokenThis) => self.success.clone(),
             (Kind::Ingest, Cred::TokenOther) => Expect::Is(403, Some("forbidden_customer")),
+            (Kind::Reader, Cred::IngestKey | Cred::TokenThis) => self.success.clone(),
+            (Kind::Reader, Cred::TokenOther) => Expect::Is(403, Some("forbidden_customer")),
             (Kind::Secret, Cred::IngestKey | Cred::TokenThis | Cred::TokenOther) => Expect::Is(403, Some("forbidden")),
         }
     }
@@ -167,6 +171,9 @@ struct World {
     voidable: String,
     /// Two `pending_approval` invoices: one to approve, one to void.
     invoices: [String; 2],
+    /// A credit grant and an alert of `this` (the grant is voided, the alert deleted).
+    grant: String,
+    alert: String,
     /// Draft contracts when the contracts routes are served: one to read, patch and
     /// upload to, one to accept, one to cancel.
     contracts: Option<[String; 3]>,
@@ -237,6 +244,16 @@ fn fixture(w: &World, method: &str, template: &str) -> Option<Fixture> {
         ("POST", "/v1/contracts/{}/accept") => (vec![contract(1)], "", empty(), 200),
         ("POST", "/v1/contracts/{}/cancel") => (vec![contract(2)], "", empty(), 200),
         ("GET", "/v1/rejections") => (vec![], "", None, 200),
+        ("POST", "/v1/customers/{}/credit_grants") => (this(), "", body(json!({"amount": "10.00"})), 201),
+        ("GET", "/v1/customers/{}/credit_grants") => (this(), "", None, 200),
+        ("GET", "/v1/customers/{}/credit_grants/{}") => (vec![w.this.clone(), w.grant.clone()], "", None, 200),
+        ("POST", "/v1/customers/{}/credit_grants/{}/void") => (vec![w.this.clone(), w.grant.clone()], "", empty(), 200),
+        ("GET", "/v1/customers/{}/balance") => (this(), "", None, 200),
+        ("POST", "/v1/customers/{}/alerts") => {
+            (this(), "", body(json!({"kind": "spend", "threshold": "1000.00"})), 201)
+        }
+        ("GET", "/v1/customers/{}/alerts") => (this(), "", None, 200),
+        ("DELETE", "/v1/customers/{}/alerts/{}") => (vec![w.this.clone(), w.alert.clone()], "", None, 200),
         _ => return None,
     };
     Some(Fixture { params, query, body, status })
@@ -259,6 +276,14 @@ const PROMISED: &[(&str, &str, Kind)] = &[
     ("GET", "/v1/rejections", Kind::Secret),
     ("GET", "/v1/customers/{id}/rejections", Kind::Secret),
     ("GET", "/v1/customers/{id}/usage/daily", Kind::Secret),
+    ("POST", "/v1/customers/{id}/credit_grants", Kind::Secret),
+    ("GET", "/v1/customers/{id}/credit_grants", Kind::Secret),
+    ("GET", "/v1/customers/{id}/credit_grants/{grant_id}", Kind::Secret),
+    ("POST", "/v1/customers/{id}/credit_grants/{grant_id}/void", Kind::Secret),
+    ("GET", "/v1/customers/{id}/balance", Kind::Reader),
+    ("POST", "/v1/customers/{id}/alerts", Kind::Secret),
+    ("GET", "/v1/customers/{id}/alerts", Kind::Secret),
+    ("DELETE", "/v1/customers/{id}/alerts/{alert_id}", Kind::Secret),
 ];
 
 /// The smallest file the document route takes: a PDF header and trailer.
@@ -375,7 +400,16 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
         assert_eq!(r.status, 200, "{}", r.text);
         all
     });
+    let made = |path: String, body: Value| -> String {
+        let r = c.post(&path, &body);
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().expect("an id").to_owned()
+    };
+    let grant = made(format!("/v1/customers/{}/credit_grants", s.customer), json!({"amount": "5.00"}));
+    let alert = made(format!("/v1/customers/{}/alerts", s.customer), json!({"kind": "spend", "threshold": "99.00"}));
     let world = World {
+        grant,
+        alert,
         this: s.customer,
         event_name: s.event_name,
         metric: s.metric,
@@ -409,7 +443,7 @@ fn served_without_openapi(server: &Server, method: &str, template: &str) -> bool
         let r = send(&server.base, method, template, None, None);
         return !(r.status == 401 || r.status == 404);
     }
-    let path = template.replace("{id}", "x_matrix");
+    let path = normalize(template).replace("{}", "x_matrix");
     let body = matches!(method, "POST" | "PATCH" | "PUT").then_some(&b"{}"[..]);
     let r = send(&server.base, method, &path, Some(&format!("Bearer {SECRET_KEY}")), body);
     let unrouted = r.status == 404 && r.body["error"]["message"].as_str().is_some_and(|m| m.starts_with("no route"));
@@ -426,6 +460,7 @@ fn rows(server: &Server, w: &World) -> (Vec<Row>, Vec<String>) {
             let kind = match (m.as_str(), t.as_str()) {
                 ("GET", "/healthz" | "/openapi.json") => Kind::Public,
                 ("POST", "/v1/usage/ingest") => Kind::Ingest,
+                ("GET", t) if normalize(t) == "/v1/customers/{}/balance" => Kind::Reader,
                 _ => Kind::Secret,
             };
             (m.clone(), t.clone(), kind, true)
