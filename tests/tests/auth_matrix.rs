@@ -125,10 +125,11 @@ enum Kind {
     Public,
     /// `POST /v1/usage/ingest`: ingest and secret keys, and a token for the event's customer.
     Ingest,
+    /// A customer's balance, entitlements and reservations: ingest and secret keys, and a token
+    /// for the customer the path names (another's: 403 `forbidden_customer`).
+    Customer,
     /// Everything else: the secret key only.
     Secret,
-    /// A customer's balance: secret and ingest keys, and that customer's own token.
-    Reader,
 }
 
 /// One row of the table: a route, the path it is called on, its body, what the secret
@@ -153,10 +154,8 @@ impl Row {
         match (self.kind, cred) {
             (Kind::Public, _) | (_, Cred::SecretKey) => self.success.clone(),
             (_, Cred::None | Cred::Malformed | Cred::WrongKey | Cred::Expired | Cred::Tampered) => unauthorized,
-            (Kind::Ingest, Cred::IngestKey | Cred::TokenThis) => self.success.clone(),
-            (Kind::Ingest, Cred::TokenOther) => Expect::Is(403, Some("forbidden_customer")),
-            (Kind::Reader, Cred::IngestKey | Cred::TokenThis) => self.success.clone(),
-            (Kind::Reader, Cred::TokenOther) => Expect::Is(403, Some("forbidden_customer")),
+            (Kind::Ingest | Kind::Customer, Cred::IngestKey | Cred::TokenThis) => self.success.clone(),
+            (Kind::Ingest | Kind::Customer, Cred::TokenOther) => Expect::Is(403, Some("forbidden_customer")),
             (Kind::Secret, Cred::IngestKey | Cred::TokenThis | Cred::TokenOther) => Expect::Is(403, Some("forbidden")),
         }
     }
@@ -177,6 +176,10 @@ struct World {
     /// Draft contracts when the contracts routes are served: one to read, patch and
     /// upload to, one to accept, one to cancel.
     contracts: Option<[String; 3]>,
+    /// Two reservations of `this` on `metric` (one to read and commit, one to release),
+    /// and the body that made a third (the same body again answers the same one).
+    reservations: [String; 2],
+    reserve_body: Value,
 }
 
 /// A route's call: the values of its path's `{…}` segments, a query (`THIS` stands for
@@ -254,6 +257,23 @@ fn fixture(w: &World, method: &str, template: &str) -> Option<Fixture> {
         }
         ("GET", "/v1/customers/{}/alerts") => (this(), "", None, 200),
         ("DELETE", "/v1/customers/{}/alerts/{}") => (vec![w.this.clone(), w.alert.clone()], "", None, 200),
+        // A limit is set in the world: the secret key deletes it, then sets it again.
+        ("GET", "/v1/customers/{}/limits") => (this(), "", None, 200),
+        ("PUT", "/v1/customers/{}/limits/{}") => {
+            (vec![w.this.clone(), w.metric.clone()], "", body(json!({"max": "1000", "mode": "hard"})), 200)
+        }
+        ("DELETE", "/v1/customers/{}/limits/{}") => (vec![w.this.clone(), w.metric.clone()], "", None, 200),
+        ("GET", "/v1/customers/{}/entitlements") => (this(), "", None, 200),
+        ("GET", "/v1/customers/{}/entitlements/{}") => (vec![w.this.clone(), w.metric.clone()], "", None, 200),
+        ("GET", "/v1/customers/{}/reservations") => (this(), "?status=held", None, 200),
+        ("POST", "/v1/customers/{}/reservations") => (this(), "", body(w.reserve_body.clone()), 201),
+        ("GET", "/v1/customers/{}/reservations/{}") => (vec![w.this.clone(), w.reservations[0].clone()], "", None, 200),
+        ("POST", "/v1/customers/{}/reservations/{}/commit") => {
+            (vec![w.this.clone(), w.reservations[0].clone()], "", empty(), 200)
+        }
+        ("POST", "/v1/customers/{}/reservations/{}/release") => {
+            (vec![w.this.clone(), w.reservations[1].clone()], "", empty(), 200)
+        }
         _ => return None,
     };
     Some(Fixture { params, query, body, status })
@@ -280,10 +300,20 @@ const PROMISED: &[(&str, &str, Kind)] = &[
     ("GET", "/v1/customers/{id}/credit_grants", Kind::Secret),
     ("GET", "/v1/customers/{id}/credit_grants/{grant_id}", Kind::Secret),
     ("POST", "/v1/customers/{id}/credit_grants/{grant_id}/void", Kind::Secret),
-    ("GET", "/v1/customers/{id}/balance", Kind::Reader),
+    ("GET", "/v1/customers/{id}/balance", Kind::Customer),
     ("POST", "/v1/customers/{id}/alerts", Kind::Secret),
     ("GET", "/v1/customers/{id}/alerts", Kind::Secret),
     ("DELETE", "/v1/customers/{id}/alerts/{alert_id}", Kind::Secret),
+    ("GET", "/v1/customers/{id}/limits", Kind::Secret),
+    ("PUT", "/v1/customers/{id}/limits/{metric_code}", Kind::Secret),
+    ("DELETE", "/v1/customers/{id}/limits/{metric_code}", Kind::Secret),
+    ("GET", "/v1/customers/{id}/entitlements", Kind::Customer),
+    ("GET", "/v1/customers/{id}/entitlements/{metric_code}", Kind::Customer),
+    ("GET", "/v1/customers/{id}/reservations", Kind::Customer),
+    ("POST", "/v1/customers/{id}/reservations", Kind::Customer),
+    ("GET", "/v1/customers/{id}/reservations/{rid}", Kind::Customer),
+    ("POST", "/v1/customers/{id}/reservations/{rid}/commit", Kind::Customer),
+    ("POST", "/v1/customers/{id}/reservations/{rid}/release", Kind::Customer),
 ];
 
 /// The smallest file the document route takes: a PDF header and trailer.
@@ -407,6 +437,22 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
     };
     let grant = made(format!("/v1/customers/{}/credit_grants", s.customer), json!({"amount": "5.00"}));
     let alert = made(format!("/v1/customers/{}/alerts", s.customer), json!({"kind": "spend", "threshold": "99.00"}));
+    // A limit for the secret key to delete and set again, and reservations to act on.
+    let r = c.send(
+        "PUT",
+        &format!("/v1/customers/{}/limits/{}", s.customer, s.metric),
+        Some(json!({"max": "1000"}).to_string().as_bytes()),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let reserve_body = |k: String| json!({"metric_code": s.metric, "quantity": "1", "idempotency_key": k});
+    let reservation = || {
+        let r = c.post(&format!("/v1/customers/{}/reservations", s.customer), &reserve_body(key()));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().expect("reservation id").to_owned()
+    };
+    let reservations = [reservation(), reservation()];
+    let reserve_body = reserve_body(key());
     let world = World {
         grant,
         alert,
@@ -416,6 +462,8 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
         voidable: voidable["idempotency_key"].as_str().expect("key").to_owned(),
         invoices: [invoices[0].clone(), invoices[1].clone()],
         contracts,
+        reservations,
+        reserve_body,
     };
     (world, Creds { token_this, token_other, expired, tampered })
 }
@@ -460,7 +508,8 @@ fn rows(server: &Server, w: &World) -> (Vec<Row>, Vec<String>) {
             let kind = match (m.as_str(), t.as_str()) {
                 ("GET", "/healthz" | "/openapi.json") => Kind::Public,
                 ("POST", "/v1/usage/ingest") => Kind::Ingest,
-                ("GET", t) if normalize(t) == "/v1/customers/{}/balance" => Kind::Reader,
+                ("GET", t) if normalize(t) == "/v1/customers/{}/balance" => Kind::Customer,
+                (_, t) if t.contains("/entitlements") || t.contains("/reservations") => Kind::Customer,
                 _ => Kind::Secret,
             };
             (m.clone(), t.clone(), kind, true)

@@ -161,6 +161,16 @@ pub enum Op {
     CreateAlert,
     ListAlerts,
     DeleteAlert,
+    PutLimit,
+    ListLimits,
+    DeleteLimit,
+    Entitlements,
+    Entitlement,
+    CreateReservation,
+    ListReservations,
+    GetReservation,
+    CommitReservation,
+    ReleaseReservation,
 }
 
 /// The route table, as data: every (method, path template, operation) the API serves.
@@ -206,6 +216,16 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("POST", "/v1/customers/{id}/alerts", Op::CreateAlert),
     ("GET", "/v1/customers/{id}/alerts", Op::ListAlerts),
     ("DELETE", "/v1/customers/{id}/alerts/{alert_id}", Op::DeleteAlert),
+    ("GET", "/v1/customers/{id}/limits", Op::ListLimits),
+    ("PUT", "/v1/customers/{id}/limits/{metric_code}", Op::PutLimit),
+    ("DELETE", "/v1/customers/{id}/limits/{metric_code}", Op::DeleteLimit),
+    ("GET", "/v1/customers/{id}/entitlements", Op::Entitlements),
+    ("GET", "/v1/customers/{id}/entitlements/{metric_code}", Op::Entitlement),
+    ("GET", "/v1/customers/{id}/reservations", Op::ListReservations),
+    ("POST", "/v1/customers/{id}/reservations", Op::CreateReservation),
+    ("GET", "/v1/customers/{id}/reservations/{rid}", Op::GetReservation),
+    ("POST", "/v1/customers/{id}/reservations/{rid}/commit", Op::CommitReservation),
+    ("POST", "/v1/customers/{id}/reservations/{rid}/release", Op::ReleaseReservation),
 ];
 
 /// The path template [`ROUTES`] gives an operation.
@@ -276,6 +296,7 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
     // Before the body is read: a key that may not use the route never sends 10 MiB.
     // The balance is also an ingest key's and a customer token's (its handler checks whose).
     if !is_ingest && op != Op::Balance {
+    if !is_ingest && !api::limits::open_to_customer_keys(op) {
         principal.require_secret()?;
     }
     // A contract's document is a raw file of up to 10 MiB; every other body is JSON of
@@ -337,6 +358,7 @@ async fn route(
 ) -> std::result::Result<Reply, ApiError> {
     // `resolve` gave as many parameters as the operation's template has.
     let id = params.first().copied().unwrap_or_default();
+    let second = params.get(1).copied().unwrap_or_default();
     match op {
         Op::Health | Op::OpenApi => public(op),
         Op::Ingest => api::ingest::ingest(ctx, principal, body).await,
@@ -376,6 +398,16 @@ async fn route(
         Op::CreateAlert => api::alerts::create(ctx, id, body).await,
         Op::ListAlerts => api::alerts::list(ctx, id).await,
         Op::DeleteAlert => api::alerts::delete(ctx, id, params.get(1).copied().unwrap_or_default()).await,
+        Op::PutLimit => api::limits::put(ctx, id, second, body).await,
+        Op::ListLimits => api::limits::list(ctx, id).await,
+        Op::DeleteLimit => api::limits::delete(ctx, id, second).await,
+        Op::Entitlements => api::limits::entitlements(ctx, principal, id, None).await,
+        Op::Entitlement => api::limits::entitlements(ctx, principal, id, Some(second)).await,
+        Op::CreateReservation => api::reservations::create(ctx, principal, id, body).await,
+        Op::ListReservations => api::reservations::list(ctx, principal, id, query).await,
+        Op::GetReservation => api::reservations::get(ctx, principal, id, second).await,
+        Op::CommitReservation => api::reservations::commit(ctx, principal, id, second, body).await,
+        Op::ReleaseReservation => api::reservations::release(ctx, principal, id, second).await,
     }
 }
 
