@@ -1,6 +1,7 @@
 //! The API's handlers, one module per resource (API.md's sections). Each parses its
 //! input with `core`, makes its object calls, and returns a [`Reply`].
 
+pub mod checking;
 pub mod contracts;
 pub mod customers;
 pub mod ingest;
