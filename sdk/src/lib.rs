@@ -12,8 +12,10 @@
 
 pub mod compact;
 pub mod queue;
+pub mod verify;
 pub mod webhook;
 
+pub use verify::{price, verify_invoice_json, Difference, InvoiceEvent};
 pub use webhook::verify_signature;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -39,6 +41,9 @@ mod bench;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm_checks;
 
 #[cfg(test)]
 mod tests {
