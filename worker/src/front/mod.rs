@@ -298,9 +298,9 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
     let method = req.method();
     let is_ingest = op == Op::Ingest;
     // Before the body is read: a key that may not use the route never sends 10 MiB.
-    // The balance is also an ingest key's and a customer token's (its handler checks whose).
-    if !is_ingest && op != Op::Balance {
-    if !is_ingest && !api::limits::open_to_customer_keys(op) {
+    // A customer's balance, entitlements and reservations are also an ingest key's and a
+    // customer token's (their handlers check whose).
+    if !is_ingest && op != Op::Balance && !api::limits::open_to_customer_keys(op) {
         principal.require_secret()?;
     }
     // A contract's document is a raw file of up to 10 MiB; every other body is JSON of
