@@ -370,6 +370,22 @@ mod tests {
     }
 
     #[test]
+    fn an_invoice_stored_before_credits_is_due_its_total() {
+        let old = r#"{"id":"inv_1","number":null,"customer_id":"cus_1","period_start":"2026-01-01T00:00:00Z",
+            "period_end":"2026-02-01T00:00:00Z","status":"draft","currency":"USD","lines":[],"subtotal":"4.28",
+            "total":"4.28","created_at":"2026-01-01T00:00:00Z","finalized_at":null,"sent_at":null}"#;
+        let inv: Invoice = serde_json::from_str::<Invoice>(old).unwrap().with_defaults();
+        assert_eq!((inv.amount_due.as_str(), inv.credits_applied.len()), ("4.28", 0));
+        let mut inv = inv;
+        let mut gs = vec![grant("a", 3, 1, None, 0)];
+        apply(&mut inv, &mut gs).unwrap();
+        assert_eq!(inv.amount_due, "1.28");
+        assert_eq!(drawn(&inv).unwrap(), vec![Draw { grant_id: "a".into(), amount: Decimal::from(3) }]);
+        assert_eq!(give_back(&mut gs, &drawn(&inv).unwrap(), Timestamp(5))[0].amount, Decimal::from(3));
+        assert_eq!(gs[0].remaining, Decimal::from(3));
+    }
+
+    #[test]
     fn input_checks_every_field() {
         let now = Timestamp(1_800_000_000_000);
         let read = |b: &str| GrantInput::from_body(b.as_bytes(), Currency::USD, now);
