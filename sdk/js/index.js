@@ -12,7 +12,6 @@ import { parseJson, sendWithRetries } from './retry.js';
 import { decodeUtf8, encodeUtf8Into } from './utf8.js';
 
 export { EdgemeterError } from './errors.js';
-export { price, verifyInvoice } from './verify.js';
 
 /**
  * The wasm's exports, instantiated synchronously when the first client is made (from

@@ -1,5 +1,8 @@
-// Checking an invoice and quoting a price locally (API.md, "Checking an invoice"), with
-// the same `core` the server bills with, compiled to wasm (sdk/src/wasm_checks.rs).
+// `@edgemeter/sdk/verify`: checking an invoice and quoting a price locally (API.md,
+// "Checking an invoice"), with the same `core` the server bills with, compiled to its
+// own wasm (sdk/src/wasm_checks.rs, `--features checks`): JSON, pricing and invoices
+// take 5 times the tracking client's wasm, so only an application that checks loads it.
+// Its errors are this entry's `EdgemeterError` (re-exported here).
 //
 // Both take what the API client returns (camelCase) or the API's own JSON (snake_case):
 // keys are converted to the wire's names, deeply, except inside the caller's own maps
@@ -11,15 +14,17 @@
 // events verify from the raw response text (pass the page's text as `events`).
 
 import { EdgemeterError } from './errors.js';
-import { initSync, price as wasmPrice, verifyInvoice as wasmVerify } from './edgemeter_sdk.js';
-import { wasmSource } from './platform.js';
+import { checksSource } from './checks.js';
+import { initSync, price as wasmPrice, verifyInvoice as wasmVerify } from './edgemeter_checks.js';
+
+export { EdgemeterError } from './errors.js';
 
 /** Maps whose keys are the caller's own names (as in api.js). */
 const OPAQUE = new Set(['filters', 'properties', 'metadata', 'event']);
 
-/** The wasm, instantiated once for the whole package (a second initSync is a no-op). */
+/** The checks' wasm, instantiated on first use (a second initSync is a no-op). */
 function ready() {
-  initSync({ module: wasmSource() });
+  initSync({ module: checksSource() });
 }
 
 /**
@@ -27,13 +32,16 @@ function ready() {
  * raw JSON text), `items` (`items.list()`) and `metrics` (`metrics.listAll()`): quantity,
  * amount, usage and `eventsDigest`, the totals and `usageDigest`. Resolves nothing:
  * returns the differences (`[]` when the invoice checks out), each naming the line
- * (`itemId`, `name`) or the event (`idempotencyKey`), the `field`, what the events make
+ * (`itemId`, `name`) or the event (`idempotencyKey`), the `field` (a path in camelCase:
+ * `amount`, `usage.eventsDigest`, `contentHash`, `usageDigest`), what the events make
  * (`expected`) and what the invoice says (`found`).
  */
 export function verifyInvoice(invoice, events, items, metrics) {
   ready();
   const text = (v) => (typeof v === 'string' ? v : JSON.stringify(toWire(listOf(v))));
-  return call(() => fromWire(JSON.parse(wasmVerify(text(invoice), text(events), text(items), text(metrics)))));
+  const diffs = call(() => fromWire(JSON.parse(wasmVerify(text(invoice), text(events), text(items), text(metrics)))));
+  // A field path in the SDK's names, as an error's `field` is (`usage.eventsDigest`).
+  return diffs.map((d) => ({ ...d, field: camel(d.field) }));
 }
 
 /**

@@ -39,10 +39,12 @@ pub fn validate_event(json: &str, now_ms: i64) -> Result<String, ApiError> {
 #[cfg(all(target_arch = "wasm32", feature = "bench"))]
 mod bench;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "checks")))]
 pub mod wasm;
 
-#[cfg(target_arch = "wasm32")]
+/// The checks' own wasm (`--features checks`): `@edgemeter/sdk/verify` loads it, so the
+/// tracking client's wasm stays free of the JSON, pricing and invoice code they need.
+#[cfg(all(target_arch = "wasm32", feature = "checks"))]
 mod wasm_checks;
 
 #[cfg(test)]

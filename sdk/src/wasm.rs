@@ -103,7 +103,7 @@ pub fn last_error() -> JsValue {
     }
 }
 
-pub(crate) fn to_js_error(e: &ApiError) -> JsValue {
+fn to_js_error(e: &ApiError) -> JsValue {
     let err = js_error_ctor(&format!("{}: {}", e.code.as_str(), e.message));
     let _ = reflect_set(&err, &JsValue::from_str("code"), &JsValue::from_str(e.code.as_str()));
     if let Some(f) = &e.field {

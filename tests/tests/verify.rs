@@ -15,7 +15,48 @@ const H: i64 = 3_600_000;
 /// One server for this file: each test makes its own customers.
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| Server::start_with(&fresh_state_dir("verify"), &[]))
+    // `make dev`'s secret key too: the README's example uses it.
+    let keys = [("EDGEMETER_SECRET_KEYS", format!("{SECRET_KEY},sk_test_local"))];
+    SERVER.get_or_init(|| Server::start_with(&fresh_state_dir("verify"), &[(keys[0].0, keys[0].1.as_str())]))
+}
+
+/// The README's Rust example ("Checking an invoice"), statement for statement (held to
+/// it by `the_readme_rust_example_is_this_one`), with the server's address for `make
+/// dev`'s.
+async fn readme_example(
+    invoice_id: &str,
+    base: &str,
+) -> Result<(Vec<native::Difference>, native::Quote), native::Error> {
+    let api = Api::new("sk_test_local", base)?;
+    let invoice = api.invoices().get(invoice_id).await?;
+    let events = api.invoices().events_all(invoice_id).await?;
+    let items = api.items().list(&invoice.customer_id).await?.data;
+    let metrics = api.metrics().list_all().await?;
+    let differences = native::verify_invoice(&invoice, &events, &items, &metrics)?; // empty: it checks out
+    let quote = native::price(&Price::PerUnit { unit_amount: "0.05".into() }, "85.7")?; // quote.amount == "4.28"
+    Ok((differences, quote))
+}
+
+/// A block's statements: no comments, blank lines or `use` lines, spaces collapsed.
+fn statements(code: &str) -> Vec<String> {
+    code.lines()
+        .map(|l| l.split("//").next().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty() && !l.starts_with("use "))
+        .collect()
+}
+
+#[test]
+fn the_readme_rust_example_is_this_one() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let section = &readme[readme.find("### Checking an invoice").expect("the README's section")..];
+    let start = section.find("```rust\n").expect("a Rust example") + "```rust\n".len();
+    let block = &section[start..start + section[start..].find("```").expect("its end")];
+    let here = include_str!("verify.rs");
+    let body_start = here.find("    let api = Api::new(\"sk_test_local\", base)?;").expect("the example here");
+    let body = &here[body_start..body_start + here[body_start..].find("    Ok((differences, quote))").unwrap()];
+    let readme_lines = statements(&block.replace("\"http://127.0.0.1:8787\"", "base"));
+    let ours: Vec<String> = statements(body).into_iter().map(|l| l.replace("native::", "")).collect();
+    assert_eq!(readme_lines, ours);
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -168,6 +209,8 @@ fn a_final_invoice_checks_out_from_its_events_and_a_changed_event_is_named() {
     });
     assert!(events.iter().any(|e| e.properties.get("user").is_some_and(|u| u.as_text() == "1.5e3")));
     assert_eq!(native::verify_invoice(&invoice, &events, &items, &metrics).expect("verifies"), vec![]);
+    let (differences, quote) = rt.block_on(readme_example(&id, &server().base)).expect("the README's example runs");
+    assert_eq!((differences, quote.amount.as_str()), (vec![], "4.28"));
     let page = rt.block_on(api.invoices().events(&id, &ListParams { limit: Some(2), cursor: None })).expect("a page");
     assert_eq!((page.data.len(), page.next_cursor.is_some()), (2, true));
 
