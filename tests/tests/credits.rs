@@ -58,7 +58,9 @@ impl Billed {
 
 #[test]
 fn a_grant_pays_the_invoice_at_finalization_once_and_a_void_gives_it_back() {
-    let server = Server::start("credits");
+    let receiver = Receiver::start(0);
+    let hooks = [("EDGEMETER_WEBHOOK_URL", receiver.url.as_str()), ("EDGEMETER_WEBHOOK_SECRET", "whsec_credits")];
+    let server = Server::start_with(&fresh_state_dir("credits"), &hooks);
     let b = billed(&server.client());
     let g = b.grant(json!({"name": "Credit", "amount": "100.00", "name": "Prepaid"}));
     let id = g["id"].as_str().expect("id").to_owned();
@@ -86,6 +88,16 @@ fn a_grant_pays_the_invoice_at_finalization_once_and_a_void_gives_it_back() {
     assert_eq!(inv["status"], "pending_approval", "{inv}");
     assert_eq!(inv["credits_applied"], json!([{"grant_id": id, "amount": "13.00"}]));
     assert_eq!((inv["total"].as_str(), inv["amount_due"].as_str()), (Some("13.00"), Some("0.00")));
+    // The webhook carries what the invoice drew.
+    let finalized: Vec<Value> = receiver
+        .received()
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).expect("JSON"))
+        .filter(|v| v["type"] == "invoice.finalized")
+        .collect();
+    assert_eq!(finalized.len(), 1, "{finalized:?}");
+    assert_eq!(finalized[0]["data"]["credits_applied"], inv["credits_applied"]);
+    assert_eq!(finalized[0]["data"]["amount_due"], "0.00");
     let remaining = || b.c.get(&b.path(&format!("/credit_grants/{id}"))).body["remaining"].clone();
     assert_eq!(remaining(), "87.00");
     // A repeated run draws nothing more.
