@@ -511,7 +511,7 @@ fn check(model: &Model, object: &Object, op: usize) -> Result<(), TestCaseError>
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
     #[test]
     fn credits_and_alerts_agree_with_the_model(

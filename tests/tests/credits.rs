@@ -230,6 +230,25 @@ fn a_keyed_create_makes_one_grant() {
 }
 
 #[test]
+fn grants_are_listed_in_pages() {
+    let c = shared().client();
+    let b = billed(&c);
+    let ids: Vec<Value> =
+        (1..=3).map(|i| b.grant(json!({"name": format!("g{i}"), "amount": "1.00"}))["id"].clone()).collect();
+    let first = b.c.get(&b.path("/credit_grants?limit=2")).body;
+    assert_eq!(
+        first["data"].as_array().map(|d| d.iter().map(|g| g["id"].clone()).collect::<Vec<_>>()),
+        Some(ids[..2].to_vec())
+    );
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second = b.c.get(&b.path(&format!("/credit_grants?limit=2&cursor={cursor}"))).body;
+    assert_eq!(second["data"][0]["id"], ids[2]);
+    assert!(second["next_cursor"].is_null());
+    b.c.get(&b.path("/credit_grants?limit=0")).assert_error(400, "invalid_field", Some("limit"));
+    b.c.get(&b.path("/credit_grants?cursor=nope")).assert_error(400, "invalid_field", Some("cursor"));
+}
+
+#[test]
 fn ingest_keys_and_the_customers_own_token_read_its_balance_only() {
     let c = shared().client();
     let b = billed(&c);
