@@ -122,7 +122,7 @@ impl Book {
                         // event leaves nothing in the batch's running totals.
                         let room = match hard.is_empty() {
                             true => Some(Vec::new()),
-                            false => self.limit_room(&hard, ev, period_start, &pending),
+                            false => self.limit_room(&hard, ev, period_start, &mut pending),
                         };
                         match room {
                             None => Fate::LimitExceeded,

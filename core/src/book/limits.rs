@@ -85,10 +85,12 @@ impl Limits {
     }
 }
 
-/// What a batch's accepted events have added so far to each limited (metric, period).
+/// What a batch's accepted events have added so far to each limited (metric, period),
+/// and what the live holds reserve there (summed once per batch, not once per event).
 #[derive(Default)]
 pub(super) struct Pending {
     added: HashMap<(String, Timestamp), (Decimal, HashSet<ContentHash>)>,
+    reserved: HashMap<(String, Timestamp), Decimal>,
 }
 
 /// What one event adds to a limited (metric, period): a quantity, and for a
@@ -176,7 +178,7 @@ impl Book {
         hard: &[Limit],
         ev: &ValidEvent<'_>,
         period_start: Timestamp,
-        pending: &Pending,
+        pending: &mut Pending,
     ) -> Option<Vec<Increment>> {
         let mut adds = Vec::new();
         for l in hard {
@@ -188,7 +190,11 @@ impl Book {
                 continue;
             }
             let so_far = state.map_or(Decimal::ZERO, AggState::quantity) + batch.map_or(Decimal::ZERO, |b| b.0);
-            if so_far + self.limits.reserved(&l.metric.code, period_start) + inc > l.max {
+            let reserved = *pending
+                .reserved
+                .entry(k.clone())
+                .or_insert_with(|| self.limits.reserved(&l.metric.code, period_start));
+            if so_far + reserved + inc > l.max {
                 return None;
             }
             adds.push(Increment { key: k, by: inc, digest });
