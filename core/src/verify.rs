@@ -140,9 +140,10 @@ pub fn verify_invoice(
         if item.kind == ItemKind::Usage && metric.is_none() {
             out.push(on_line("usage.metric_code", Value::Null, text(item.metric_code.as_deref().unwrap_or(""))));
         }
-        let (quantity, usage) = match metric {
-            Some(i) if item.kind == ItemKind::Usage => {
-                let (s, m) = (&states[i], &scan[&used[i].code]);
+        let scanned = metric.and_then(|i| Some((i, scan.get(&used[i].code)?)));
+        let (quantity, usage) = match scanned {
+            Some((i, m)) if item.kind == ItemKind::Usage => {
+                let s = &states[i];
                 let usage = UsageSummary {
                     metric_code: used[i].code.clone(),
                     event_count: s.event_count(),
