@@ -56,7 +56,8 @@ MUTATIONS = [
     ("a hold never expires", "core/src/book/limits.rs",
      "self.holds.retain(|_, r| r.holds_at(now));", "let _ = now;", "limit_props"),
     ("the hard check ignores the live holds", "core/src/book/limits.rs",
-     "if so_far + reserved + inc > l.max {", "if so_far + inc > l.max {", "limit_props"),
+     "AggState::quantity) + self.limits.reserved(code, period_start);", "AggState::quantity);",
+     "limit_props"),
     ("a commit's event is decided with its own hold still counted", "core/src/machine/customer/limits.rs",
      "book.limits_mut().unhold(&reservation.id);\n        let key", "let key", "limit_props"),
 ]
