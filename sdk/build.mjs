@@ -58,10 +58,11 @@ run(wasmBindgen, [
 
 // The checks' wasm (`@edgemeter/sdk/verify`: verifyInvoice, price), built from the same
 // crate with `--features checks`, into the same glue folder under its own name.
-run('cargo', ['build', '-p', 'edgemeter-sdk', '--target', 'wasm32-unknown-unknown', '--profile', 'sdk-release', '--features', 'checks']);
+// Built for size (profile `checks-release`, wasm-opt -Oz): not a hot path.
+run('cargo', ['build', '-p', 'edgemeter-sdk', '--target', 'wasm32-unknown-unknown', '--profile', 'checks-release', '--features', 'checks']);
 run(wasmBindgen, [
   '--target', 'web', '--no-typescript', '--out-dir', glue, '--out-name', 'edgemeter_checks',
-  join(root, 'target/wasm32-unknown-unknown/sdk-release/edgemeter_sdk.wasm'),
+  join(root, 'target/wasm32-unknown-unknown/checks-release/edgemeter_sdk.wasm'),
 ]);
 
 rmSync(out, { recursive: true, force: true });
@@ -76,7 +77,7 @@ run(wasmOpt, [
   join(glue, 'edgemeter_sdk_bg.wasm'), '-o', join(out, 'edgemeter_sdk_bg.wasm'),
 ]);
 run(wasmOpt, [
-  '-O3', '--strip-debug', '--strip-producers',
+  '-Oz', '--strip-debug', '--strip-producers',
   '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
   '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
   join(glue, 'edgemeter_checks_bg.wasm'), '-o', join(out, 'edgemeter_checks_bg.wasm'),
