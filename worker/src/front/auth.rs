@@ -16,8 +16,8 @@ use worker::{Env, Request};
 pub enum Principal {
     /// `sk_…`: everything.
     Secret,
-    /// `pk_…`: only `POST /v1/usage/ingest`, and a customer's entitlements and
-    /// reservations (`api::limits::open_to_customer_keys`).
+    /// `pk_…`: only `POST /v1/usage/ingest`, and a customer's balance, entitlements and
+    /// reservations (`front::open_to_customer_keys`).
     Ingest,
     /// `ct_…`: the same as an ingest key, and only for this customer.
     Customer(String),
@@ -32,6 +32,19 @@ impl Principal {
             Principal::Ingest | Principal::Customer(_) => {
                 Err(ApiError::new(ErrorCode::Forbidden, "this route needs a secret key (sk_…)"))
             }
+        }
+    }
+
+    /// Refuses a customer token on another customer's route (403 `forbidden_customer`);
+    /// keys are not limited to one customer.
+    pub fn require_customer(&self, customer_id: &str) -> Result<(), ApiError> {
+        match self.only_customer() {
+            Some(c) if c != customer_id => Err(ApiError::new(
+                ErrorCode::ForbiddenCustomer,
+                "this customer token may only act for its own customer",
+            )
+            .field("customer_id")),
+            _ => Ok(()),
         }
     }
 

@@ -300,7 +300,7 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
     // Before the body is read: a key that may not use the route never sends 10 MiB.
     // A customer's balance, entitlements and reservations are also an ingest key's and a
     // customer token's (their handlers check whose).
-    if !is_ingest && op != Op::Balance && !api::limits::open_to_customer_keys(op) {
+    if !is_ingest && !open_to_customer_keys(op) {
         principal.require_secret()?;
     }
     // A contract's document is a raw file of up to 10 MiB; every other body is JSON of
@@ -339,6 +339,24 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
         worker::console_error!("keeping the answer of {path}: {}", e.message);
     }
     Ok(reply)
+}
+
+/// The operations an ingest key or a customer's own token may use besides ingest: the
+/// customer's balance, entitlements and reservations (a browser showing a user their
+/// quota, a server holding tokens for a stream). Their handlers refuse another
+/// customer's token ([`auth::Principal::require_customer`]).
+fn open_to_customer_keys(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Balance
+            | Op::Entitlements
+            | Op::Entitlement
+            | Op::CreateReservation
+            | Op::ListReservations
+            | Op::GetReservation
+            | Op::CommitReservation
+            | Op::ReleaseReservation
+    )
 }
 
 /// The operations that need no key.

@@ -363,7 +363,12 @@ impl CustomerMachine {
         reservation.status = ReservationStatus::Committed;
         reservation.event = Some(committed.clone());
         store.put_reservation(&reservation)?;
-        json(200, &Committed { reservation: reservation.view(c.now), event: committed })
+        // The committed event counts like any other: the alerts it crosses fire now.
+        let accepted = !out.new_events.is_empty();
+        let alerted = accepted && self.evaluate_alerts(store, c.now)?;
+        let mut handled = json(200, &Committed { reservation: reservation.view(c.now), event: committed })?;
+        handled.deliver = alerted.then_some(c.now);
+        Ok(handled)
     }
 }
 

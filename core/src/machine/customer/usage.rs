@@ -70,7 +70,11 @@ impl CustomerMachine {
                     VoidFate::Already => VoidStatus::AlreadyVoided,
                 };
                 let customer_id = book.customer().id.clone();
-                json(200, &Voided { idempotency_key: v.key, customer_id, status })
+                // A void lowers usage and spend: a `credit_balance` alert re-arms now.
+                let alerted = status == VoidStatus::Voided && self.evaluate_alerts(store, v.now)?;
+                let mut handled = json(200, &Voided { idempotency_key: v.key, customer_id, status })?;
+                handled.deliver = alerted.then_some(v.now);
+                Ok(handled)
             }
             UsageCall::Usage(u) => {
                 let book = self.book(store)?;

@@ -52,8 +52,6 @@ pub async fn void(ctx: &Ctx, customer_id: &str, grant_id: &str) -> Result<Reply,
 
 /// `GET /v1/customers/{id}/balance`: secret and ingest keys, and the customer's own token.
 pub async fn balance(ctx: &Ctx, principal: &Principal, customer_id: &str) -> Result<Reply, ApiError> {
-    if principal.only_customer().is_some_and(|c| c != customer_id) {
-        return Err(ApiError::new(ErrorCode::ForbiddenCustomer, "this token may read only its own customer's balance"));
-    }
+    principal.require_customer(customer_id)?;
     customer_call(&customer_on_path(&ctx.env, customer_id)?, customer::GetBalance { now: ctx.now }).await
 }

@@ -6,39 +6,12 @@
 use super::{all_metrics, customer_call, customer_on_path};
 use crate::front::auth::Principal;
 use crate::front::metrics_cache::metrics_for_ingest;
-use crate::front::{Ctx, Op};
+use crate::front::Ctx;
 use crate::protocol::customer;
 use crate::respond::Reply;
 use edgemeter_core::limit::{check_limitable, LimitInput};
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::{ApiError, ErrorCode};
-
-/// The operations an ingest key or the customer's own token may use besides ingest: a
-/// customer's entitlements and its reservations (a browser showing a user their quota,
-/// a server holding tokens for a stream).
-pub fn open_to_customer_keys(op: Op) -> bool {
-    matches!(
-        op,
-        Op::Entitlements
-            | Op::Entitlement
-            | Op::CreateReservation
-            | Op::ListReservations
-            | Op::GetReservation
-            | Op::CommitReservation
-            | Op::ReleaseReservation
-    )
-}
-
-/// A customer token may act for its own customer only (403 `forbidden_customer`).
-pub fn check_customer(principal: &Principal, customer_id: &str) -> Result<(), ApiError> {
-    match principal.only_customer() {
-        Some(c) if c != customer_id => {
-            Err(ApiError::new(ErrorCode::ForbiddenCustomer, "this customer token may only act for its own customer")
-                .field("customer_id"))
-        }
-        _ => Ok(()),
-    }
-}
 
 /// An unknown metric named by a path or a reservation is a missing resource: 404 (an
 /// unknown metric in an item's body stays a 400, as before).
@@ -93,7 +66,7 @@ pub async fn entitlements(
     customer_id: &str,
     metric_code: Option<&str>,
 ) -> Result<Reply, ApiError> {
-    check_customer(principal, customer_id)?;
+    principal.require_customer(customer_id)?;
     let stub = customer_on_path(&ctx.env, customer_id)?;
     match metric_code {
         None => {
