@@ -266,3 +266,31 @@ fn ingest_keys_and_the_customers_own_token_read_its_balance_only() {
         .assert_error(403, "forbidden", None);
     c.with_key(Some(&token(&b.customer))).get(&b.path("/credit_grants")).assert_error(403, "forbidden", None);
 }
+
+#[test]
+fn the_balance_is_one_object_call() {
+    let server = shared();
+    let b = billed(&server.client());
+    b.grant(json!({"name": "Credit", "amount": "10.00"}));
+    b.ingest(3);
+    for _ in 0..3 {
+        b.balance();
+    }
+    // The request log (one JSON line per request) counts each request's object calls.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+        let calls: Vec<u64> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["route"] == "/v1/customers/{id}/balance" && v["customer_id"] == b.customer.as_str())
+            .filter_map(|v| v["object_calls"].as_u64())
+            .collect();
+        if calls.len() >= 3 {
+            assert!(calls.iter().all(|c| *c == 1), "object calls per balance request: {calls:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the balance requests were not logged: {calls:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
