@@ -35,6 +35,8 @@
 import { EdgemeterError, fromApiError } from './errors.js';
 import { webCrypto } from './platform.js';
 import { parseJson, sendWithRetries } from './retry.js';
+import { createCredits } from './credits.js';
+import { createLimits } from './limits.js';
 
 
 /**
@@ -176,7 +178,9 @@ export function createApi(options) {
     },
   };
 
-  return { customers, items, metrics, usage, invoices, tokens, contracts, rejections };
+  // Credits, balance and alerts (credits.js); limits, entitlements and reservations (limits.js).
+  const kit = { call, id, all, listQuery, randomUuid };
+  return { customers, items, metrics, usage, invoices, tokens, contracts, rejections, ...createCredits(kit), ...createLimits(kit) };
 }
 
 /**
@@ -213,6 +217,8 @@ async function request(o, method, path, { query, body, raw, download, opts, reco
   const ok = (status) => status >= 200 && status < 300;
   const settle = (status, text, resHeaders) => {
     if (download && ok(status)) return { value: downloaded(text, resHeaders) };
+    // A DELETE may answer 204 with no body.
+    if (status === 204) return { value: undefined };
     const answer = parseJson(text);
     if (ok(status)) {
       if (answer !== null && typeof answer === 'object') return { value: fromWire(answer) };

@@ -22,9 +22,11 @@
 
 mod api;
 mod batch;
+mod credits;
 mod error;
 mod event;
 mod keys;
+mod limits;
 mod options;
 mod refusal;
 mod retry;
@@ -32,9 +34,17 @@ mod tracker;
 mod types;
 
 pub use api::{Api, Contracts, Customers, Invoices, Items, Metrics, Rejections, Tokens, UsageApi};
+pub use credits::{
+    Alert, AlertInput, AlertKind, Alerts, Balance, BalanceApi, BalanceCredits, CreditApplied, CreditGrant, CreditGrantInput,
+    CreditGrantStatus, CreditGrants,
+};
 pub use batch::{backoff_cap, parse_retry_after, retryable, MAX_BATCH_EVENTS, MAX_BODY_BYTES};
 pub use error::{codes, Error, FieldError};
 pub use event::{Event, Quantity};
+pub use limits::{
+    CommittedEvent, Entitlement, Entitlements, EntitlementsApi, Limit, LimitInput, LimitMode, Limits, Reservation,
+    ReservationCommit, ReservationCommitted, ReservationInput, ReservationStatus, Reservations,
+};
 pub use options::{OnError, Options};
 pub use refusal::Refused;
 pub use tracker::{Edgemeter, EventError, FlushResult};

@@ -1,0 +1,113 @@
+// Enforcement (API.md, "Limits, entitlements and reservations"): a customer's limits,
+// its entitlements (may it use more right now?) and reservations (hold a quantity, do the
+// work, commit what it really used), as resources of the API client (api.js builds them
+// with `createLimits(kit)`). Types: api.d.ts.
+//
+// Keys: limits need a secret key; entitlements and reservations may also be used with an
+// ingest key or the customer's own token (a browser showing a user its quota).
+//
+// Retries: a reservation is created under one `Idempotency-Key` header, and carries an
+// `idempotencyKey` in its body (the key of the usage event its commit records): the
+// caller's, else the header's, else a random UUID, so a retried create is answered with
+// the first hold instead of holding twice. A commit is idempotent by nature (a repeated
+// commit answers the first result); a retried release whose first attempt went through
+// finds the reservation released.
+
+import { decimalInput } from './decimal.js';
+import { EdgemeterError } from './errors.js';
+
+/** The statuses that end a reservation: a retried release that finds one of these is done. */
+const ENDED = new Set(['released', 'expired']);
+
+/** `kit`: what api.js shares with its resource modules (see credits.js). */
+export function createLimits({ call, id, all, listQuery, randomUuid }) {
+  const base = (customerId) => `/v1/customers/${id(customerId, 'customerId')}`;
+
+  const limits = {
+    put: async (customerId, metricCode, input) =>
+      call('PUT', `${base(customerId)}/limits/${id(metricCode, 'metricCode')}`, {
+        body: { ...input, max: decimalInput(input?.max, 'max') },
+      }),
+    list: async (customerId, params) => call('GET', `${base(customerId)}/limits`, { query: listQuery(params) }),
+    // Idempotent by nature: a retry whose first attempt removed the limit gets 404.
+    delete: async (customerId, metricCode) => {
+      await call('DELETE', `${base(customerId)}/limits/${id(metricCode, 'metricCode')}`, {
+        recover: async (e) => (e.status === 404 && e.code !== 'unknown_customer' ? null : undefined),
+      });
+    },
+  };
+
+  const entitlements = {
+    // One metric's entitlement, or `{ period, data }` for every metric with a limit.
+    get: async (customerId, metricCode) =>
+      metricCode === undefined
+        ? call('GET', `${base(customerId)}/entitlements`)
+        : call('GET', `${base(customerId)}/entitlements/${id(metricCode, 'metricCode')}`),
+  };
+
+  const path = (customerId, reservationId, op) =>
+    `${base(customerId)}/reservations/${id(reservationId, 'reservationId')}/${op}`;
+
+  const reservations = {
+    create: async (customerId, input, opts) => {
+      const key = input?.idempotencyKey ?? opts?.idempotencyKey ?? randomUuid();
+      const body = { ...input, quantity: decimalInput(input?.quantity, 'quantity'), idempotencyKey: key };
+      return call('POST', `${base(customerId)}/reservations`, { body, opts: { ...opts, idempotencyKey: opts?.idempotencyKey ?? key } });
+    },
+    commit: async (customerId, reservationId, input, opts) => {
+      const body = input === undefined ? undefined : { ...input, value: decimalInput(input?.value, 'value') };
+      return call('POST', path(customerId, reservationId, 'commit'), { body, opts });
+    },
+    release: async (customerId, reservationId, opts) =>
+      call('POST', path(customerId, reservationId, 'release'), {
+        body: undefined,
+        opts,
+        recover: async (e) => {
+          if (e.status !== 409) return undefined;
+          const found = await reservations.get(customerId, reservationId).catch(() => undefined);
+          return found && ENDED.has(found.status) ? found : undefined;
+        },
+      }),
+    get: async (customerId, reservationId) =>
+      call('GET', `${base(customerId)}/reservations/${id(reservationId, 'reservationId')}`),
+    // The customer's open (held) reservations.
+    list: async (customerId, params) => call('GET', `${base(customerId)}/reservations`, { query: listQuery(params) }),
+    listAll: (customerId, params) => all((p) => reservations.list(customerId, p), params),
+
+    /**
+     * Holds `input.quantity`, runs `work(reservation)`, and commits what it returns: a
+     * quantity (number or decimal string), an object `{ value?, timestamp?, properties? }`,
+     * or nothing (the quantity held). Resolves to the commit's answer. If the hold is
+     * refused (`limit_exceeded`), `work` is not run. If `work` throws, or the commit
+     * fails, the hold is released and the error rethrown (a release that fails too is
+     * left to the hold's expiry, and the first error is the one thrown).
+     */
+    withReservation: async (customerId, input, work, opts) => {
+      if (typeof work !== 'function') {
+        throw new EdgemeterError('invalid_request', '`work` must be a function', { field: 'work' });
+      }
+      const reservation = await reservations.create(customerId, input, opts);
+      try {
+        const reported = await work(reservation);
+        return await reservations.commit(customerId, reservation.id, commitInput(reported));
+      } catch (e) {
+        await reservations.release(customerId, reservation.id).catch(() => undefined);
+        throw e;
+      }
+    },
+  };
+
+  return { limits, entitlements, reservations };
+}
+
+/** What a `withReservation` callback returned, as a commit's body. */
+function commitInput(reported) {
+  if (reported === undefined || reported === null) return undefined;
+  if (typeof reported === 'number' || typeof reported === 'string') return { value: reported };
+  if (typeof reported === 'object' && !Array.isArray(reported)) return reported;
+  throw new EdgemeterError(
+    'invalid_request',
+    'a withReservation callback returns a quantity, { value, timestamp, properties } or nothing',
+    { field: 'value' },
+  );
+}
