@@ -673,7 +673,7 @@ export interface CreditGrantsResource {
   listAll(customerId: string, params?: ListParams): AsyncGenerator<CreditGrant, void, undefined>;
   /** Rejects with `not_found` (404) for an unknown grant. */
   get(customerId: string, grantId: string): Promise<CreditGrant>;
-  /** It pays nothing more (what it paid stays paid). A grant voided already is a 409. */
+  /** It pays nothing more (what it paid stays paid). A grant voided already is `grant_voided` (409). */
   void(customerId: string, grantId: string, options?: RequestOptions): Promise<CreditGrant>;
 }
 
@@ -722,6 +722,8 @@ export interface Alert {
   metricCode: string | null;
   threshold: Decimal;
   lastTriggeredAt: Timestamp | null;
+  /** The value that last crossed the threshold. */
+  lastValue: Decimal | null;
   createdAt: Timestamp;
 }
 
@@ -754,6 +756,7 @@ export interface Limit {
   metricCode: string;
   max: Decimal;
   mode: LimitMode;
+  updatedAt: Timestamp;
 }
 
 export interface LimitPut {
@@ -814,6 +817,7 @@ export interface Reservation {
   expiresAt: Timestamp;
   /** The key of the usage event its commit records. */
   idempotencyKey: string;
+  createdAt: Timestamp;
 }
 
 export interface ReservationCreate {
@@ -851,7 +855,10 @@ export interface ReservationsResource {
    * held) for a value above the quantity held that the limit does not allow.
    */
   commit(customerId: string, reservationId: string, input?: ReservationCommit, options?: RequestOptions): Promise<ReservationCommitted>;
-  /** Frees the hold at once. */
+  /**
+   * Frees the hold at once. A committed one is `reservation_committed` (409), an
+   * expired one `reservation_expired`; an unknown id is `unknown_reservation` (404).
+   */
   release(customerId: string, reservationId: string, options?: RequestOptions): Promise<Reservation>;
   /** The customer's open reservations. */
   list(customerId: string, params?: ListParams): Promise<Page<Reservation>>;

@@ -26,13 +26,13 @@ export function createCredits({ call, id, all, listQuery }) {
     list: async (customerId, params) => call('GET', `${base(customerId)}/credit_grants`, { query: listQuery(params) }),
     listAll: (customerId, params) => all((p) => creditGrants.list(customerId, p), params),
     get: async (customerId, grantId) => call('GET', `${base(customerId)}/credit_grants/${id(grantId, 'grantId')}`),
-    // Voiding twice is a 409; a retry whose first attempt voided the grant finds it voided.
+    // Voiding twice is 409 `grant_voided`; a retry whose first attempt voided the grant finds it voided.
     void: async (customerId, grantId, opts) =>
       call('POST', `${base(customerId)}/credit_grants/${id(grantId, 'grantId')}/void`, {
         body: undefined,
         opts,
         recover: async (e) => {
-          if (e.status !== 409) return undefined;
+          if (e.code !== 'grant_voided') return undefined;
           const grant = await creditGrants.get(customerId, grantId);
           return grant.status === 'voided' ? grant : undefined;
         },

@@ -75,8 +75,18 @@ export type ErrorCode =
   | 'unsupported_aggregation'
   /** An event or a hold that would take the period past a hard limit. */
   | 'limit_exceeded'
-  /** A commit of a reservation past its `expiresAt`. */
+  /** A grant voided already cannot be voided again. */
+  | 'grant_voided'
+  /** A commit or release of a reservation past its `expiresAt`. */
   | 'reservation_expired'
+  /** A reservation committed already cannot be released (a repeated commit answers the first result). */
+  | 'reservation_committed'
+  /** A reservation released already cannot be committed. */
+  | 'reservation_released'
+  /** No such reservation for this customer. */
+  | 'unknown_reservation'
+  /** No limit on this metric for this customer. */
+  | 'unknown_limit'
   // The SDK's own.
   /** `track()` while `maxQueueSize` events are pending; the event was not queued. */
   | 'queue_full'

@@ -10,14 +10,10 @@
 // `idempotencyKey` in its body (the key of the usage event its commit records): the
 // caller's, else the header's, else a random UUID, so a retried create is answered with
 // the first hold instead of holding twice. A commit is idempotent by nature (a repeated
-// commit answers the first result); a retried release whose first attempt went through
-// finds the reservation released.
+// commit answers the first result).
 
 import { decimalInput } from './decimal.js';
 import { EdgemeterError } from './errors.js';
-
-/** The statuses that end a reservation: a retried release that finds one of these is done. */
-const ENDED = new Set(['released', 'expired']);
 
 /** `kit`: what api.js shares with its resource modules (see credits.js). */
 export function createLimits({ call, id, all, listQuery, randomUuid }) {
@@ -56,20 +52,12 @@ export function createLimits({ call, id, all, listQuery, randomUuid }) {
     },
     commit: async (customerId, reservationId, input, opts) => {
       const body = input === undefined ? undefined : { ...input, value: decimalInput(input?.value, 'value') };
-      return call('POST', path(customerId, reservationId, 'commit'), { body, opts });
+      return committed(await call('POST', path(customerId, reservationId, 'commit'), { body, opts }));
     },
+    // A retried release whose first attempt went through is answered
+    // `reservation_released` (409): the hold is freed either way.
     release: async (customerId, reservationId, opts) =>
-      call('POST', path(customerId, reservationId, 'release'), {
-        body: undefined,
-        opts,
-        recover: async (e) => {
-          if (e.status !== 409) return undefined;
-          const found = await reservations.get(customerId, reservationId).catch(() => undefined);
-          return found && ENDED.has(found.status) ? found : undefined;
-        },
-      }),
-    get: async (customerId, reservationId) =>
-      call('GET', `${base(customerId)}/reservations/${id(reservationId, 'reservationId')}`),
+      call('POST', path(customerId, reservationId, 'release'), { body: undefined, opts }),
     // The customer's open (held) reservations.
     list: async (customerId, params) => call('GET', `${base(customerId)}/reservations`, { query: listQuery(params) }),
     listAll: (customerId, params) => all((p) => reservations.list(customerId, p), params),
@@ -110,4 +98,16 @@ function commitInput(reported) {
     'a withReservation callback returns a quantity, { value, timestamp, properties } or nothing',
     { field: 'value' },
   );
+}
+
+/**
+ * A commit's answer in the SDK's names. api.js keeps any `event` as the wire sent it (a
+ * rejected event's is shown as it was sent); the event a commit recorded is the API's
+ * own object, so its keys are camelCased like the rest.
+ */
+function committed(answer) {
+  const event = answer?.event;
+  if (event === null || typeof event !== 'object') return answer;
+  const camel = (k) => k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+  return { ...answer, event: Object.fromEntries(Object.entries(event).map(([k, v]) => [camel(k), v])) };
 }

@@ -177,6 +177,9 @@ pub struct Alert {
     pub threshold: String,
     #[serde(default)]
     pub last_triggered_at: Option<String>,
+    /// The value that last crossed the threshold.
+    #[serde(default)]
+    pub last_value: Option<String>,
     #[serde(default)]
     pub created_at: Option<String>,
 }
@@ -236,7 +239,7 @@ impl CreditGrants<'_> {
         match self.0.post_json(&path, NO_BODY, None).await {
             Ok(grant) => Ok(grant),
             // A retry whose first attempt voided it: the voided grant is success.
-            Err(f) if f.retried && f.error.status == Some(409) => {
+            Err(f) if f.retried && f.error.code == "grant_voided" => {
                 let grant = self.get(customer_id, grant_id).await?;
                 if grant.status == CreditGrantStatus::Voided {
                     Ok(grant)

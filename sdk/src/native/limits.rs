@@ -9,7 +9,8 @@
 //! commit records; a fresh UUIDv7 unless given) and is created under that same
 //! `Idempotency-Key` header, so a retried create is answered with the first hold instead
 //! of holding twice. A repeated commit answers the first result; a retried release whose
-//! first attempt went through finds the reservation released.
+//! first attempt went through is answered 409 `reservation_released` (the hold is freed
+//! either way).
 
 use super::api::Api;
 use super::error::Error;
@@ -54,6 +55,8 @@ pub struct Limit {
     pub metric_code: String,
     pub max: String,
     pub mode: LimitMode,
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 /// May the customer use more of a metric right now?
@@ -140,6 +143,8 @@ pub struct Reservation {
     pub quantity: String,
     pub expires_at: String,
     pub idempotency_key: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 /// `POST …/reservations/{rid}/commit`: what was really used. Default: the quantity held.
@@ -276,7 +281,8 @@ impl Reservations<'_> {
         Ok(self.0.post_json(&path, Some(input), None).await?)
     }
 
-    /// Frees the hold at once.
+    /// Frees the hold at once. 409 `reservation_committed` or `reservation_expired` for
+    /// one that no longer holds; 404 `unknown_reservation`.
     pub async fn release(&self, customer_id: &str, reservation_id: &str) -> Result<Reservation, Error> {
         let path = ["v1", "customers", customer_id, "reservations", reservation_id, "release"];
         Ok(self.0.post_json(&path, Some(&Map::new()), None).await?)
