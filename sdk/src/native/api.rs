@@ -247,7 +247,11 @@ impl Api {
     }
 
     /// One page; pass its `next_cursor` as the next call's `cursor`.
-    pub(super) async fn page<T: DeserializeOwned>(&self, segments: &[&str], params: &ListParams) -> Result<Page<T>, Error> {
+    pub(super) async fn page<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        params: &ListParams,
+    ) -> Result<Page<T>, Error> {
         self.get(segments, &list_query(params)).await
     }
 
@@ -265,7 +269,11 @@ impl Api {
     }
 
     /// `PUT` is idempotent: it sets the same thing again.
-    pub(super) async fn put_json<T: DeserializeOwned>(&self, segments: &[&str], body: &impl Serialize) -> Result<T, Error> {
+    pub(super) async fn put_json<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
         Ok(self.send(Method::PUT, self.url(segments, &[]), Some(json(body)?), None).await?)
     }
 
