@@ -762,7 +762,8 @@ export interface Limit {
 export interface LimitPut {
   /** A non-negative decimal per service period; a number is sent as its decimal text. */
   max: number | Decimal;
-  mode: LimitMode;
+  /** Default `hard`. */
+  mode?: LimitMode;
 }
 
 export interface LimitsResource {
@@ -830,6 +831,10 @@ export interface ReservationCreate {
   idempotencyKey?: string;
 }
 
+export interface ReservationListParams extends ListParams {
+  status?: ReservationStatus;
+}
+
 export interface ReservationCommit {
   /** What was really used. Default: the quantity held. Above it, only where the limit allows. */
   value?: number | Decimal;
@@ -860,9 +865,11 @@ export interface ReservationsResource {
    * expired one `reservation_expired`; an unknown id is `unknown_reservation` (404).
    */
   release(customerId: string, reservationId: string, options?: RequestOptions): Promise<Reservation>;
-  /** The customer's open reservations. */
-  list(customerId: string, params?: ListParams): Promise<Page<Reservation>>;
-  listAll(customerId: string, params?: ListParams): AsyncGenerator<Reservation, void, undefined>;
+  /** Rejects with `unknown_reservation` (404) for an unknown id. */
+  get(customerId: string, reservationId: string): Promise<Reservation>;
+  /** Newest first; `{ status: 'held' }` for the open ones. */
+  list(customerId: string, params?: ReservationListParams): Promise<Page<Reservation>>;
+  listAll(customerId: string, params?: ReservationListParams): AsyncGenerator<Reservation, void, undefined>;
   /**
    * Holds `input.quantity`, runs `work`, and commits what it returns; resolves to the
    * commit. If the hold is refused, `work` does not run. If `work` throws or the commit

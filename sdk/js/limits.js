@@ -10,7 +10,8 @@
 // `idempotencyKey` in its body (the key of the usage event its commit records): the
 // caller's, else the header's, else a random UUID, so a retried create is answered with
 // the first hold instead of holding twice. A commit is idempotent by nature (a repeated
-// commit answers the first result).
+// commit answers the first result); a retried release whose first attempt went through
+// finds the reservation released.
 
 import { decimalInput } from './decimal.js';
 import { EdgemeterError } from './errors.js';
@@ -55,11 +56,24 @@ export function createLimits({ call, id, all, listQuery, randomUuid }) {
       return committed(await call('POST', path(customerId, reservationId, 'commit'), { body, opts }));
     },
     // A retried release whose first attempt went through is answered
-    // `reservation_released` (409): the hold is freed either way.
+    // `reservation_released` (409): the reservation, released, is then the result.
     release: async (customerId, reservationId, opts) =>
-      call('POST', path(customerId, reservationId, 'release'), { body: undefined, opts }),
-    // The customer's open (held) reservations.
-    list: async (customerId, params) => call('GET', `${base(customerId)}/reservations`, { query: listQuery(params) }),
+      call('POST', path(customerId, reservationId, 'release'), {
+        body: undefined,
+        opts,
+        recover: async (e) => {
+          if (e.code !== 'reservation_released') return undefined;
+          const found = await reservations.get(customerId, reservationId);
+          return found.status === 'released' ? found : undefined;
+        },
+      }),
+    get: async (customerId, reservationId) =>
+      call('GET', `${base(customerId)}/reservations/${id(reservationId, 'reservationId')}`),
+    // Newest first; `status: 'held'` for the open ones.
+    list: async (customerId, params = {}) => {
+      const { status, ...rest } = params ?? {};
+      return call('GET', `${base(customerId)}/reservations`, { query: { ...listQuery(rest), status } });
+    },
     listAll: (customerId, params) => all((p) => reservations.list(customerId, p), params),
 
     /**

@@ -86,7 +86,12 @@ async function main(): Promise<void> {
   const eventKey: string = committed.event.idempotencyKey;
   await em.reservations.commit(cus, held.id);
   const released: Reservation = await em.reservations.release(cus, held.id);
-  const open: Page<Reservation> = await em.reservations.list(cus);
+  const open: Page<Reservation> = await em.reservations.list(cus, { status: 'held', limit: 10 });
+  const again: Reservation = await em.reservations.get(cus, held.id);
+  for await (const r of em.reservations.listAll(cus)) {
+    const key: string = r.idempotencyKey;
+  }
+  await em.limits.put(cus, 'ocr', { max: '5' });
   const viaHelper: ReservationCommitted = await em.reservations.withReservation(
     cus,
     { metricCode: 'tokens', quantity: '4000' },
@@ -112,6 +117,8 @@ async function main(): Promise<void> {
   await em.alerts.create(cus, { name: 'x', kind: 'spend', metricCode: 'ocr', threshold: '1' });
   // @ts-expect-error not an alert kind
   await em.alerts.create(cus, { name: 'x', kind: 'weather', threshold: '1' });
+  // @ts-expect-error not a reservation status
+  await em.reservations.list(cus, { status: 'open' });
   // @ts-expect-error not a limit mode
   await em.limits.put(cus, 'ocr', { max: '1', mode: 'firm' });
   // @ts-expect-error one metric's entitlement is not the list

@@ -106,8 +106,18 @@ test('a reservation holds against the limit until it is committed or released', 
   assert.deepEqual(await usage(cus, code), { quantity: '42.5', eventCount: 1 });
 
   const other = await em.reservations.create(cus, { metricCode: code, quantity: '50' });
+  assert.deepEqual((await em.reservations.list(cus, { status: 'held' })).data.map((r) => r.id), [other.id]);
   const released = await em.reservations.release(cus, other.id);
   assert.equal(released.status, 'released');
+  assert.deepEqual(await em.reservations.get(cus, other.id), released);
+  assert.deepEqual((await em.reservations.list(cus, { status: 'held' })).data, []);
+  const every = [];
+  for await (const r of em.reservations.listAll(cus, { limit: 1 })) every.push([r.id, r.status]);
+  assert.deepEqual(every.sort(), [[held.id, 'committed'], [other.id, 'released']].sort());
+  // Released: it can no longer be committed, nor released again.
+  assert.deepEqual(await failure(em.reservations.commit(cus, other.id)), ['reservation_released', 409]);
+  assert.deepEqual(await failure(em.reservations.release(cus, other.id)), ['reservation_released', 409]);
+  assert.deepEqual(await failure(em.reservations.get(cus, 'rsv_00000000000000000000000000')), ['unknown_reservation', 404]);
   const e2 = await em.entitlements.get(cus, code);
   assert.deepEqual([e2.used, e2.reserved, e2.remaining], ['42.5', '0', '57.5']);
 });
@@ -166,7 +176,7 @@ test('withReservation releases the hold and rethrows when the work fails', NEEDS
   const e = await em.entitlements.get(cus, code);
   assert.deepEqual([e.used, e.reserved, e.remaining], ['0', '0', '100']);
   // Released: it can no longer be committed.
-  assert.equal((await failure(em.reservations.commit(cus, held.id)))[1], 409);
+  assert.deepEqual(await failure(em.reservations.commit(cus, held.id)), ['reservation_released', 409]);
 
   // A hold that does not fit: the work never runs.
   let ran = false;
@@ -308,4 +318,16 @@ test('a deleted limit answered 204 resolves, and a retry that finds it gone is d
   // Not retried: a 404 is the answer.
   const gone = scripted(() => ({ status: 404, body: { error: { code: 'not_found', message: 'gone' } } }));
   assert.deepEqual(await failure(stubClient(gone.fetch).limits.delete('cus_1', 'ocr')), ['not_found', 404]);
+});
+
+test('a retried release whose first attempt went through returns the released reservation (no server)', async () => {
+  let releases = 0;
+  const { fetch, calls } = scripted((call) => {
+    if (call.method === 'GET') return { body: { ...HELD, status: 'released' } };
+    return releases++ === 0
+      ? { status: 503, body: { error: { code: 'internal_error', message: 'x' } } }
+      : { status: 409, body: { error: { code: 'reservation_released', message: 'released' } } };
+  });
+  assert.equal((await stubClient(fetch).reservations.release('cus_1', 'rsv_1')).status, 'released');
+  assert.deepEqual(calls.map((c) => c.method), ['POST', 'POST', 'GET']);
 });

@@ -6,7 +6,7 @@
 
 use edgemeter_sdk::native::{
     AlertInput, AlertKind, Api, CreditGrantInput, CreditGrantStatus, Error, ItemInput, LimitInput, LimitMode,
-    ListParams, Price, ReservationCommit, ReservationInput, ReservationStatus, TokenInput,
+    ListParams, Price, ReservationCommit, ReservationFilter, ReservationInput, ReservationStatus, TokenInput,
 };
 use edgemeter_tests::*;
 use serde_json::json;
@@ -255,10 +255,13 @@ async fn a_customer_token_reads_its_own_balance_and_entitlements_not_anothers() 
         Some("10")
     );
     let held = browser.reservations().create(&mine, &ReservationInput::new(&metric, 3u32)).await.expect("own hold");
-    assert_eq!(
-        browser.reservations().release(&mine, &held.id).await.expect("released").status,
-        ReservationStatus::Released
-    );
+    let open = ReservationFilter { status: Some(ReservationStatus::Held), ..ReservationFilter::default() };
+    let listed = browser.reservations().list(&mine, &open).await.expect("open holds").data;
+    assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [held.id.as_str()]);
+    let released = browser.reservations().release(&mine, &held.id).await.expect("released");
+    assert_eq!(released.status, ReservationStatus::Released);
+    assert_eq!(browser.reservations().get(&mine, &held.id).await.expect("get"), released);
+    assert!(browser.reservations().list(&mine, &open).await.expect("open holds").data.is_empty());
 
     assert_eq!(refused(browser.balance().get(&theirs).await).1, Some(403));
     assert_eq!(refused(browser.entitlements().get(&theirs, &metric).await).1, Some(403));

@@ -9,8 +9,7 @@
 //! commit records; a fresh UUIDv7 unless given) and is created under that same
 //! `Idempotency-Key` header, so a retried create is answered with the first hold instead
 //! of holding twice. A repeated commit answers the first result; a retried release whose
-//! first attempt went through is answered 409 `reservation_released` (the hold is freed
-//! either way).
+//! first attempt went through finds the reservation released.
 
 use super::api::Api;
 use super::error::Error;
@@ -37,6 +36,7 @@ pub enum LimitMode {
 pub struct LimitInput {
     /// A non-negative decimal, per service period.
     pub max: String,
+    /// The server's default is `hard`.
     pub mode: LimitMode,
 }
 
@@ -132,6 +132,27 @@ pub enum ReservationStatus {
     /// One this client does not know yet.
     #[serde(other, skip_serializing)]
     Unknown,
+}
+
+impl ReservationStatus {
+    /// Its name on the wire; `None` for [`ReservationStatus::Unknown`].
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            ReservationStatus::Held => Some("held"),
+            ReservationStatus::Committed => Some("committed"),
+            ReservationStatus::Released => Some("released"),
+            ReservationStatus::Expired => Some("expired"),
+            ReservationStatus::Unknown => None,
+        }
+    }
+}
+
+/// `GET /v1/customers/{id}/reservations` filters and paging.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReservationFilter {
+    pub status: Option<ReservationStatus>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -285,12 +306,39 @@ impl Reservations<'_> {
     /// one that no longer holds; 404 `unknown_reservation`.
     pub async fn release(&self, customer_id: &str, reservation_id: &str) -> Result<Reservation, Error> {
         let path = ["v1", "customers", customer_id, "reservations", reservation_id, "release"];
-        Ok(self.0.post_json(&path, Some(&Map::new()), None).await?)
+        match self.0.post_json(&path, Some(&Map::new()), None).await {
+            Ok(released) => Ok(released),
+            // A retry whose first attempt went through: the released reservation is success.
+            Err(f) if f.retried && f.error.code == "reservation_released" => {
+                let found = self.get(customer_id, reservation_id).await?;
+                if found.status == ReservationStatus::Released {
+                    Ok(found)
+                } else {
+                    Err(f.error)
+                }
+            }
+            Err(f) => Err(f.error),
+        }
     }
 
-    /// The customer's open (held) reservations.
-    pub async fn list(&self, customer_id: &str, params: &ListParams) -> Result<Page<Reservation>, Error> {
-        self.0.page(&["v1", "customers", customer_id, "reservations"], params).await
+    /// 404 `unknown_reservation` for an unknown id.
+    pub async fn get(&self, customer_id: &str, reservation_id: &str) -> Result<Reservation, Error> {
+        self.0.get_json(&["v1", "customers", customer_id, "reservations", reservation_id], &[]).await
+    }
+
+    /// Newest first; `status: Some(Held)` for the open ones.
+    pub async fn list(&self, customer_id: &str, filter: &ReservationFilter) -> Result<Page<Reservation>, Error> {
+        let mut query = Vec::new();
+        if let Some(l) = filter.limit {
+            query.push(("limit", l.to_string()));
+        }
+        if let Some(c) = &filter.cursor {
+            query.push(("cursor", c.clone()));
+        }
+        if let Some(s) = filter.status.and_then(ReservationStatus::as_str) {
+            query.push(("status", s.to_owned()));
+        }
+        self.0.get_json(&["v1", "customers", customer_id, "reservations"], &query).await
     }
 
     /// Holds `input.quantity`, runs `work`, and commits what it reports; returns the

@@ -43,7 +43,7 @@ pub use error::{codes, Error, FieldError};
 pub use event::{Event, Quantity};
 pub use limits::{
     CommittedEvent, Entitlement, Entitlements, EntitlementsApi, Limit, LimitInput, LimitMode, Limits, Reservation,
-    ReservationCommit, ReservationCommitted, ReservationInput, ReservationStatus, Reservations,
+    ReservationCommit, ReservationCommitted, ReservationFilter, ReservationInput, ReservationStatus, Reservations,
 };
 pub use options::{OnError, Options};
 pub use refusal::Refused;
