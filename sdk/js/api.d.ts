@@ -861,8 +861,9 @@ export interface ReservationsResource {
    */
   commit(customerId: string, reservationId: string, input?: ReservationCommit, options?: RequestOptions): Promise<ReservationCommitted>;
   /**
-   * Frees the hold at once. A committed one is `reservation_committed` (409), an
-   * expired one `reservation_expired`; an unknown id is `unknown_reservation` (404).
+   * Frees the hold at once. Releasing one that holds nothing any more (released or
+   * expired) answers it as it is; a committed one is `reservation_committed` (409), an
+   * unknown id `unknown_reservation` (404).
    */
   release(customerId: string, reservationId: string, options?: RequestOptions): Promise<Reservation>;
   /** Rejects with `unknown_reservation` (404) for an unknown id. */

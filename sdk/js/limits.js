@@ -10,8 +10,7 @@
 // `idempotencyKey` in its body (the key of the usage event its commit records): the
 // caller's, else the header's, else a random UUID, so a retried create is answered with
 // the first hold instead of holding twice. A commit is idempotent by nature (a repeated
-// commit answers the first result); a retried release whose first attempt went through
-// finds the reservation released.
+// commit answers the first result), and so is a release.
 
 import { decimalInput } from './decimal.js';
 import { EdgemeterError } from './errors.js';
@@ -26,10 +25,11 @@ export function createLimits({ call, id, all, listQuery, randomUuid }) {
         body: { ...input, max: decimalInput(input?.max, 'max') },
       }),
     list: async (customerId, params) => call('GET', `${base(customerId)}/limits`, { query: listQuery(params) }),
-    // Idempotent by nature: a retry whose first attempt removed the limit gets 404.
+    // Idempotent by nature: a retry whose first attempt removed the limit gets 404
+    // `unknown_limit`, which is then the wanted outcome.
     delete: async (customerId, metricCode) => {
       await call('DELETE', `${base(customerId)}/limits/${id(metricCode, 'metricCode')}`, {
-        recover: async (e) => (e.status === 404 && e.code !== 'unknown_customer' ? null : undefined),
+        recover: async (e) => (e.code === 'unknown_limit' ? null : undefined),
       });
     },
   };
@@ -55,18 +55,10 @@ export function createLimits({ call, id, all, listQuery, randomUuid }) {
       const body = input === undefined ? undefined : { ...input, value: decimalInput(input?.value, 'value') };
       return committed(await call('POST', path(customerId, reservationId, 'commit'), { body, opts }));
     },
-    // A retried release whose first attempt went through is answered
-    // `reservation_released` (409): the reservation, released, is then the result.
+    // Idempotent by nature: releasing what holds nothing any more (released or expired)
+    // answers the reservation as it is; a committed one is `reservation_committed`.
     release: async (customerId, reservationId, opts) =>
-      call('POST', path(customerId, reservationId, 'release'), {
-        body: undefined,
-        opts,
-        recover: async (e) => {
-          if (e.code !== 'reservation_released') return undefined;
-          const found = await reservations.get(customerId, reservationId);
-          return found.status === 'released' ? found : undefined;
-        },
-      }),
+      call('POST', path(customerId, reservationId, 'release'), { body: undefined, opts }),
     get: async (customerId, reservationId) =>
       call('GET', `${base(customerId)}/reservations/${id(reservationId, 'reservationId')}`),
     // Newest first; `status: 'held'` for the open ones.

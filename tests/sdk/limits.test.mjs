@@ -55,6 +55,7 @@ test('a hard limit is set, listed, read as an entitlement and removed', NEEDS_SE
 
   await em.limits.delete(cus, code);
   assert.deepEqual((await em.limits.list(cus)).data, []);
+  assert.deepEqual(await failure(em.limits.delete(cus, code)), ['unknown_limit', 404]);
   const free = await em.entitlements.get(cus, code);
   assert.deepEqual([free.max, free.allowed], [null, true]);
   await em.shutdown();
@@ -114,9 +115,10 @@ test('a reservation holds against the limit until it is committed or released', 
   const every = [];
   for await (const r of em.reservations.listAll(cus, { limit: 1 })) every.push([r.id, r.status]);
   assert.deepEqual(every.sort(), [[held.id, 'committed'], [other.id, 'released']].sort());
-  // Released: it can no longer be committed, nor released again.
+  // Released: it can no longer be committed; releasing it again changes nothing.
   assert.deepEqual(await failure(em.reservations.commit(cus, other.id)), ['reservation_released', 409]);
-  assert.deepEqual(await failure(em.reservations.release(cus, other.id)), ['reservation_released', 409]);
+  assert.deepEqual(await em.reservations.release(cus, other.id), released);
+  assert.deepEqual(await failure(em.reservations.release(cus, held.id)), ['reservation_committed', 409]);
   assert.deepEqual(await failure(em.reservations.get(cus, 'rsv_00000000000000000000000000')), ['unknown_reservation', 404]);
   const e2 = await em.entitlements.get(cus, code);
   assert.deepEqual([e2.used, e2.reserved, e2.remaining], ['42.5', '0', '57.5']);
@@ -310,24 +312,12 @@ test('inputs are checked before anything is sent (no server)', async () => {
 
 test('a deleted limit answered 204 resolves, and a retry that finds it gone is done (no server)', async () => {
   let n = 0;
-  const { fetch, calls } = scripted(() => (n++ === 0 ? { status: 503, body: { error: { code: 'internal_error', message: 'x' } } } : { status: 404, body: { error: { code: 'not_found', message: 'gone' } } }));
+  const { fetch, calls } = scripted(() => (n++ === 0 ? { status: 503, body: { error: { code: 'internal_error', message: 'x' } } } : { status: 404, body: { error: { code: 'unknown_limit', message: 'gone' } } }));
   assert.equal(await stubClient(fetch).limits.delete('cus_1', 'ocr'), undefined);
   assert.deepEqual(calls.map((c) => c.method), ['DELETE', 'DELETE']);
   const ok = scripted(() => ({ status: 204 }));
   assert.equal(await stubClient(ok.fetch).limits.delete('cus_1', 'ocr'), undefined);
   // Not retried: a 404 is the answer.
-  const gone = scripted(() => ({ status: 404, body: { error: { code: 'not_found', message: 'gone' } } }));
-  assert.deepEqual(await failure(stubClient(gone.fetch).limits.delete('cus_1', 'ocr')), ['not_found', 404]);
-});
-
-test('a retried release whose first attempt went through returns the released reservation (no server)', async () => {
-  let releases = 0;
-  const { fetch, calls } = scripted((call) => {
-    if (call.method === 'GET') return { body: { ...HELD, status: 'released' } };
-    return releases++ === 0
-      ? { status: 503, body: { error: { code: 'internal_error', message: 'x' } } }
-      : { status: 409, body: { error: { code: 'reservation_released', message: 'released' } } };
-  });
-  assert.equal((await stubClient(fetch).reservations.release('cus_1', 'rsv_1')).status, 'released');
-  assert.deepEqual(calls.map((c) => c.method), ['POST', 'POST', 'GET']);
+  const gone = scripted(() => ({ status: 404, body: { error: { code: 'unknown_limit', message: 'gone' } } }));
+  assert.deepEqual(await failure(stubClient(gone.fetch).limits.delete('cus_1', 'ocr')), ['unknown_limit', 404]);
 });

@@ -8,8 +8,8 @@
 //! Retries: a reservation carries an `idempotency_key` (the key of the usage event its
 //! commit records; a fresh UUIDv7 unless given) and is created under that same
 //! `Idempotency-Key` header, so a retried create is answered with the first hold instead
-//! of holding twice. A repeated commit answers the first result; a retried release whose
-//! first attempt went through finds the reservation released.
+//! of holding twice. A repeated commit answers the first result, and a repeated release
+//! the reservation as it is.
 
 use super::api::Api;
 use super::error::Error;
@@ -254,7 +254,7 @@ impl Limits<'_> {
     /// Removes the limit; a retry that finds it gone (404) is a success.
     pub async fn delete(&self, customer_id: &str, metric_code: &str) -> Result<(), Error> {
         match self.0.delete(&["v1", "customers", customer_id, "limits", metric_code]).await {
-            Err(f) if f.retried && f.error.status == Some(404) && f.error.code != "unknown_customer" => Ok(()),
+            Err(f) if f.retried && f.error.code == "unknown_limit" => Ok(()),
             other => Ok(other?),
         }
     }
@@ -302,23 +302,12 @@ impl Reservations<'_> {
         Ok(self.0.post_json(&path, Some(input), None).await?)
     }
 
-    /// Frees the hold at once. 409 `reservation_committed` or `reservation_expired` for
-    /// one that no longer holds; 404 `unknown_reservation`.
+    /// Frees the hold at once. Releasing what holds nothing any more (released or
+    /// expired) answers the reservation as it is; a committed one is 409
+    /// `reservation_committed`, an unknown id 404 `unknown_reservation`.
     pub async fn release(&self, customer_id: &str, reservation_id: &str) -> Result<Reservation, Error> {
         let path = ["v1", "customers", customer_id, "reservations", reservation_id, "release"];
-        match self.0.post_json(&path, Some(&Map::new()), None).await {
-            Ok(released) => Ok(released),
-            // A retry whose first attempt went through: the released reservation is success.
-            Err(f) if f.retried && f.error.code == "reservation_released" => {
-                let found = self.get(customer_id, reservation_id).await?;
-                if found.status == ReservationStatus::Released {
-                    Ok(found)
-                } else {
-                    Err(f.error)
-                }
-            }
-            Err(f) => Err(f.error),
-        }
+        Ok(self.0.post_json(&path, Some(&Map::new()), None).await?)
     }
 
     /// 404 `unknown_reservation` for an unknown id.
