@@ -71,6 +71,9 @@ codes! {
     UnsupportedMediaType => "unsupported_media_type",
     InvalidInvoiceState => "invalid_invoice_state",
     MethodNotAllowed => "method_not_allowed",
+    // Credits and alerts (API.md, "Credits and the live balance", "Alerts").
+    InvalidAmount => "invalid_amount",
+    GrantVoided => "grant_voided",
     // Limits and reservations (API.md, "Limits, entitlements and reservations").
     UnsupportedAggregation => "unsupported_aggregation",
     LimitExceeded => "limit_exceeded",

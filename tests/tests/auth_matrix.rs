@@ -125,7 +125,7 @@ enum Kind {
     Public,
     /// `POST /v1/usage/ingest`: ingest and secret keys, and a token for the event's customer.
     Ingest,
-    /// A customer's entitlements and reservations: ingest and secret keys, and a token
+    /// A customer's balance, entitlements and reservations: ingest and secret keys, and a token
     /// for the customer the path names (another's: 403 `forbidden_customer`).
     Customer,
     /// Everything else: the secret key only.
@@ -170,6 +170,9 @@ struct World {
     voidable: String,
     /// Two `pending_approval` invoices: one to approve, one to void.
     invoices: [String; 2],
+    /// A credit grant and an alert of `this` (the grant is voided, the alert deleted).
+    grant: String,
+    alert: String,
     /// Draft contracts when the contracts routes are served: one to read, patch and
     /// upload to, one to accept, one to cancel.
     contracts: Option<[String; 3]>,
@@ -244,6 +247,16 @@ fn fixture(w: &World, method: &str, template: &str) -> Option<Fixture> {
         ("POST", "/v1/contracts/{}/accept") => (vec![contract(1)], "", empty(), 200),
         ("POST", "/v1/contracts/{}/cancel") => (vec![contract(2)], "", empty(), 200),
         ("GET", "/v1/rejections") => (vec![], "", None, 200),
+        ("POST", "/v1/customers/{}/credit_grants") => (this(), "", body(json!({"amount": "10.00"})), 201),
+        ("GET", "/v1/customers/{}/credit_grants") => (this(), "", None, 200),
+        ("GET", "/v1/customers/{}/credit_grants/{}") => (vec![w.this.clone(), w.grant.clone()], "", None, 200),
+        ("POST", "/v1/customers/{}/credit_grants/{}/void") => (vec![w.this.clone(), w.grant.clone()], "", empty(), 200),
+        ("GET", "/v1/customers/{}/balance") => (this(), "", None, 200),
+        ("POST", "/v1/customers/{}/alerts") => {
+            (this(), "", body(json!({"kind": "spend", "threshold": "1000.00"})), 201)
+        }
+        ("GET", "/v1/customers/{}/alerts") => (this(), "", None, 200),
+        ("DELETE", "/v1/customers/{}/alerts/{}") => (vec![w.this.clone(), w.alert.clone()], "", None, 200),
         // A limit is set in the world: the secret key deletes it, then sets it again.
         ("GET", "/v1/customers/{}/limits") => (this(), "", None, 200),
         ("PUT", "/v1/customers/{}/limits/{}") => {
@@ -283,6 +296,14 @@ const PROMISED: &[(&str, &str, Kind)] = &[
     ("GET", "/v1/rejections", Kind::Secret),
     ("GET", "/v1/customers/{id}/rejections", Kind::Secret),
     ("GET", "/v1/customers/{id}/usage/daily", Kind::Secret),
+    ("POST", "/v1/customers/{id}/credit_grants", Kind::Secret),
+    ("GET", "/v1/customers/{id}/credit_grants", Kind::Secret),
+    ("GET", "/v1/customers/{id}/credit_grants/{grant_id}", Kind::Secret),
+    ("POST", "/v1/customers/{id}/credit_grants/{grant_id}/void", Kind::Secret),
+    ("GET", "/v1/customers/{id}/balance", Kind::Customer),
+    ("POST", "/v1/customers/{id}/alerts", Kind::Secret),
+    ("GET", "/v1/customers/{id}/alerts", Kind::Secret),
+    ("DELETE", "/v1/customers/{id}/alerts/{alert_id}", Kind::Secret),
     ("GET", "/v1/customers/{id}/limits", Kind::Secret),
     ("PUT", "/v1/customers/{id}/limits/{metric_code}", Kind::Secret),
     ("DELETE", "/v1/customers/{id}/limits/{metric_code}", Kind::Secret),
@@ -409,6 +430,13 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
         assert_eq!(r.status, 200, "{}", r.text);
         all
     });
+    let made = |path: String, body: Value| -> String {
+        let r = c.post(&path, &body);
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().expect("an id").to_owned()
+    };
+    let grant = made(format!("/v1/customers/{}/credit_grants", s.customer), json!({"amount": "5.00"}));
+    let alert = made(format!("/v1/customers/{}/alerts", s.customer), json!({"kind": "spend", "threshold": "99.00"}));
     // A limit for the secret key to delete and set again, and reservations to act on.
     let r = c.send(
         "PUT",
@@ -426,6 +454,8 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
     let reservations = [reservation(), reservation()];
     let reserve_body = reserve_body(key());
     let world = World {
+        grant,
+        alert,
         this: s.customer,
         event_name: s.event_name,
         metric: s.metric,
@@ -478,6 +508,7 @@ fn rows(server: &Server, w: &World) -> (Vec<Row>, Vec<String>) {
             let kind = match (m.as_str(), t.as_str()) {
                 ("GET", "/healthz" | "/openapi.json") => Kind::Public,
                 ("POST", "/v1/usage/ingest") => Kind::Ingest,
+                ("GET", t) if normalize(t) == "/v1/customers/{}/balance" => Kind::Customer,
                 (_, t) if t.contains("/entitlements") || t.contains("/reservations") => Kind::Customer,
                 _ => Kind::Secret,
             };

@@ -30,6 +30,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | UniqueCountLimit
         | UnknownMetric
         | InvalidContract
+        | InvalidAmount
         | UnsupportedAggregation => 400,
         Unauthorized => 401,
         Forbidden | ForbiddenCustomer => 403,
@@ -37,6 +38,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         UnknownLimit | UnknownReservation => 404,
         MethodNotAllowed => 405,
         DuplicateMetricCode | InvalidInvoiceState | IdempotencyKeyInUse | ContractNotDraft | ContractExpired => 409,
+        GrantVoided => 409,
         LimitExceeded | ReservationCommitted | ReservationReleased | ReservationExpired => 409,
         PayloadTooLarge | TooManyEvents => 413,
         UnsupportedMediaType => 415,

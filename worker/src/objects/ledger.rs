@@ -21,6 +21,7 @@
 //! few statements per call, not one per event). Every method is synchronous: a call's
 //! writes run inside one `transactionSync` (see `tx.rs`) with no `await` in between.
 
+mod credits;
 mod limits;
 
 use crate::objects::sql::parse;
@@ -151,6 +152,7 @@ impl Ledger {
         let ledger = Ledger { sql, fault_injection, count_rows, rows: Cell::new(RowsCounted::default()) };
         if create {
             ledger.run(SCHEMA, vec![])?;
+            ledger.run(credits::SCHEMA, vec![])?;
             ledger.run(limits::SCHEMA, vec![])?;
             ledger.run(&events_table("events", false), vec![])?;
             if ledger.events_layout_is_legacy()? {
@@ -238,7 +240,7 @@ impl Ledger {
 
     fn invoice_rows(&self, q: &str, args: Vec<V>) -> StoreResult<Vec<Invoice>> {
         let rows: Vec<TextRow> = self.rows(q, args)?;
-        rows.iter().map(|r| parse(&r.v)).collect()
+        rows.iter().map(|r| parse(&r.v).map(Invoice::with_defaults)).collect()
     }
 
     fn events_where(&self, q: &str, args: Vec<V>) -> StoreResult<Vec<(Timestamp, EventRecord<'static>)>> {
