@@ -184,6 +184,31 @@ pub struct Alert {
     pub created_at: Option<String>,
 }
 
+/// A webhook delivery's body, `{"id", "type", "created_at", "data"}`, once its signature
+/// is verified (`edgemeter_sdk::webhook::verify_signature`): the `id` is stable across
+/// retries, so a receiver dedupes on it. `data` is the invoice for `invoice.*` events and
+/// [`AlertTriggered`] for `alert.triggered`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct WebhookEvent<T> {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub created_at: String,
+    pub data: T,
+}
+
+/// `alert.triggered`'s `data` (API.md, "Alerts"): the value that reached the threshold,
+/// in the period it did.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct AlertTriggered {
+    pub alert_id: String,
+    pub customer_id: String,
+    pub kind: AlertKind,
+    pub threshold: String,
+    pub value: String,
+    pub period: Period,
+}
+
 impl Api {
     pub fn credit_grants(&self) -> CreditGrants<'_> {
         CreditGrants(self)
@@ -320,6 +345,16 @@ mod tests {
             serde_json::to_value(AlertInput::credit_balance("low", "10.00")).unwrap(),
             json!({"name": "low", "kind": "credit_balance", "threshold": "10.00"})
         );
+    }
+
+    #[test]
+    fn an_alert_webhook_reads_as_sent() {
+        let body = br#"{"id": "evt_alert_1", "type": "alert.triggered", "created_at": "2026-12-07T10:00:00Z",
+            "data": {"alert_id": "alr_1", "customer_id": "cus_1", "kind": "credit_balance", "threshold": "10.00",
+                     "value": "9.50", "period": {"start": "2026-12-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}}}"#;
+        let e: WebhookEvent<AlertTriggered> = serde_json::from_slice(body).unwrap();
+        assert_eq!((e.id.as_str(), e.event_type.as_str()), ("evt_alert_1", "alert.triggered"));
+        assert_eq!((e.data.kind, e.data.value.as_str()), (AlertKind::CreditBalance, "9.50"));
     }
 
     #[test]

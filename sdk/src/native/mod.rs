@@ -36,8 +36,8 @@ mod types;
 pub use api::{Api, Contracts, Customers, Invoices, Items, Metrics, Rejections, Tokens, UsageApi};
 pub use batch::{backoff_cap, parse_retry_after, retryable, MAX_BATCH_EVENTS, MAX_BODY_BYTES};
 pub use credits::{
-    Alert, AlertInput, AlertKind, Alerts, Balance, BalanceApi, BalanceCredits, CreditApplied, CreditGrant,
-    CreditGrantInput, CreditGrantStatus, CreditGrants,
+    Alert, AlertInput, AlertKind, AlertTriggered, Alerts, Balance, BalanceApi, BalanceCredits, CreditApplied,
+    CreditGrant, CreditGrantInput, CreditGrantStatus, CreditGrants, WebhookEvent,
 };
 pub use error::{codes, Error, FieldError};
 pub use event::{Event, Quantity};
