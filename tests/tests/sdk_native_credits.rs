@@ -5,12 +5,14 @@
 //! helper committing what the work reports, or releasing the hold when it fails.
 
 use edgemeter_sdk::native::{
-    AlertInput, AlertKind, Api, CreditGrantInput, CreditGrantStatus, Error, ItemInput, LimitInput, LimitMode,
-    ListParams, Price, ReservationCommit, ReservationFilter, ReservationInput, ReservationStatus, TokenInput,
+    AlertInput, AlertKind, AlertTriggered, Api, CreditGrantInput, CreditGrantStatus, Error, ItemInput, LimitInput,
+    LimitMode, ListParams, Price, ReservationCommit, ReservationFilter, ReservationInput, ReservationStatus,
+    TokenInput, WebhookEvent,
 };
 use edgemeter_tests::*;
 use serde_json::json;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// One server for this file's tests; each makes its own customers and metrics.
 fn server() -> &'static Server {
@@ -274,4 +276,44 @@ async fn a_customer_token_reads_its_own_balance_and_entitlements_not_anothers() 
     assert_eq!(refused(browser.credit_grants().list_all(&mine).await).1, Some(403));
     assert_eq!(refused(ingest().limits().list(&mine).await).1, Some(403));
     assert_eq!(refused(ingest().alerts().create(&mine, &AlertInput::spend("x", 1u32)).await).1, Some(403));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credit_balance_alert_arrives_as_a_signed_webhook_the_sdk_reads() {
+    const SECRET: &str = "whsec_native_credits";
+    let receiver = Receiver::start(0);
+    let server = Server::start_with(
+        &fresh_state_dir("sdk-native-alerts"),
+        &[("EDGEMETER_WEBHOOK_URL", &receiver.url), ("EDGEMETER_WEBHOOK_SECRET", SECRET)],
+    );
+    let api = Api::new(SECRET_KEY, &server.base).expect("client");
+    let admin = server.client();
+    let customer = admin.customer();
+    let name = event_name("nca");
+    let metric = admin.metric("nca", &name, "sum", json!({}));
+    let price = Price::PerUnit { unit_amount: "1.00".into() };
+    api.items().create(&customer, &ItemInput::usage("Calls", &metric, price)).await.expect("item");
+    api.credit_grants().create(&customer, &CreditGrantInput::new("Prepaid", "20.00")).await.expect("grant");
+    let alert = api.alerts().create(&customer, &AlertInput::credit_balance("low", "10.00")).await.expect("alert");
+
+    // 11 × 1.00 drawn: 9.00 available, at or below 10.00.
+    assert_eq!(admin.ingest(&event(&customer, &name, json!(11))).status, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.received().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = receiver.received();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let now = now_ms() / 1000;
+    assert_eq!(edgemeter_sdk::verify_signature(SECRET, &got[0].signature, got[0].body.as_bytes(), now, 300), Ok(()));
+    let delivered: WebhookEvent<AlertTriggered> = serde_json::from_str(&got[0].body).expect("the SDK's type reads it");
+    assert_eq!(delivered.event_type, "alert.triggered");
+    assert!(delivered.id.starts_with("evt_"), "{delivered:?}");
+    assert_eq!(
+        (delivered.data.alert_id.as_str(), delivered.data.customer_id.as_str(), delivered.data.kind),
+        (alert.id.as_str(), customer.as_str(), AlertKind::CreditBalance)
+    );
+    assert_eq!((delivered.data.threshold.as_str(), delivered.data.value.as_str()), ("10.00", "9.00"));
+    let listed = api.alerts().list_all(&customer).await.expect("alerts");
+    assert!(listed.iter().any(|a| a.id == alert.id && a.last_triggered_at.is_some()), "{listed:?}");
 }
