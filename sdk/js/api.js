@@ -1,6 +1,8 @@
 // The typed client for the rest of the API (API.md): customers, items, metrics, usage,
 // invoices, tokens, contracts and rejected events. `createApi(options)` returns the resources that `Edgemeter`
 // exposes as properties (`em.customers.create(…)`). Types: api.d.ts.
+// Credits, the balance and alerts are built in credits.js; limits, entitlements and
+// reservations in limits.js, from the same `call`.
 //
 // Names. The SDK speaks camelCase and the API snake_case (API.md, "Conventions"), as the
 // tracking client does for events: object keys are converted both ways, deeply, and
