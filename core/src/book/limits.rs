@@ -85,10 +85,31 @@ impl Limits {
     }
 }
 
-/// What a batch's accepted events have added so far to each limited (metric, period).
+/// What a batch's accepted events have added so far to each limited (metric, period),
+/// and what the live holds reserve there (summed once per batch, not once per event).
 #[derive(Default)]
 pub(super) struct Pending {
     added: HashMap<(String, Timestamp), (Decimal, HashSet<ContentHash>)>,
+    reserved: HashMap<(String, Timestamp), Decimal>,
+}
+
+/// What one event adds to a limited (metric, period): a quantity, and for a
+/// `unique_count` the new value's digest.
+pub(super) struct Increment {
+    key: (String, Timestamp),
+    by: Decimal,
+    digest: Option<ContentHash>,
+}
+
+impl Pending {
+    /// Counts an accepted event's increments.
+    pub(super) fn add(&mut self, adds: Vec<Increment>) {
+        for a in adds {
+            let e = self.added.entry(a.key).or_default();
+            e.0 += a.by;
+            e.1.extend(a.digest);
+        }
+    }
 }
 
 /// How much `ev` adds to the quantity of `metric` whose state is `state`, with the
@@ -149,16 +170,16 @@ impl Book {
     }
 
     /// Whether `ev` fits under every hard limit it counts for, with what the batch has
-    /// accepted so far (`pending`) and the live holds; if so, its increments are added
-    /// to `pending`. An event that adds nothing (a value already counted, a zero) always
-    /// fits: it takes no quantity above `max`.
-    pub(super) fn within_limits(
+    /// accepted so far (`pending`) and the live holds: `Some` with its increments, for
+    /// [`Pending::add`] once the event is accepted, or `None`. An event that adds nothing
+    /// (a value already counted, a zero) always fits: it takes no quantity above `max`.
+    pub(super) fn limit_room(
         &self,
         hard: &[Limit],
         ev: &ValidEvent<'_>,
         period_start: Timestamp,
         pending: &mut Pending,
-    ) -> bool {
+    ) -> Option<Vec<Increment>> {
         let mut adds = Vec::new();
         for l in hard {
             let k = (l.metric.code.clone(), period_start);
@@ -169,17 +190,16 @@ impl Book {
                 continue;
             }
             let so_far = state.map_or(Decimal::ZERO, AggState::quantity) + batch.map_or(Decimal::ZERO, |b| b.0);
-            if so_far + self.limits.reserved(&l.metric.code, period_start) + inc > l.max {
-                return false;
+            let reserved = *pending
+                .reserved
+                .entry(k.clone())
+                .or_insert_with(|| self.limits.reserved(&l.metric.code, period_start));
+            if so_far + reserved + inc > l.max {
+                return None;
             }
-            adds.push((k, inc, digest));
+            adds.push(Increment { key: k, by: inc, digest });
         }
-        for (k, inc, digest) in adds {
-            let e = pending.added.entry(k).or_default();
-            e.0 += inc;
-            e.1.extend(digest);
-        }
-        true
+        Some(adds)
     }
 
     /// Whether a new hold of `quantity` on `code` in the period fits under its limit: a
