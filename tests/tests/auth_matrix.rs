@@ -247,13 +247,15 @@ fn fixture(w: &World, method: &str, template: &str) -> Option<Fixture> {
         ("POST", "/v1/contracts/{}/accept") => (vec![contract(1)], "", empty(), 200),
         ("POST", "/v1/contracts/{}/cancel") => (vec![contract(2)], "", empty(), 200),
         ("GET", "/v1/rejections") => (vec![], "", None, 200),
-        ("POST", "/v1/customers/{}/credit_grants") => (this(), "", body(json!({"amount": "10.00"})), 201),
+        ("POST", "/v1/customers/{}/credit_grants") => {
+            (this(), "", body(json!({"name": "Credit", "amount": "10.00"})), 201)
+        }
         ("GET", "/v1/customers/{}/credit_grants") => (this(), "", None, 200),
         ("GET", "/v1/customers/{}/credit_grants/{}") => (vec![w.this.clone(), w.grant.clone()], "", None, 200),
         ("POST", "/v1/customers/{}/credit_grants/{}/void") => (vec![w.this.clone(), w.grant.clone()], "", empty(), 200),
         ("GET", "/v1/customers/{}/balance") => (this(), "", None, 200),
         ("POST", "/v1/customers/{}/alerts") => {
-            (this(), "", body(json!({"kind": "spend", "threshold": "1000.00"})), 201)
+            (this(), "", body(json!({"name": "Alert", "kind": "spend", "threshold": "1000.00"})), 201)
         }
         ("GET", "/v1/customers/{}/alerts") => (this(), "", None, 200),
         ("DELETE", "/v1/customers/{}/alerts/{}") => (vec![w.this.clone(), w.alert.clone()], "", None, 200),
@@ -435,8 +437,12 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
         assert_eq!(r.status, 201, "{}", r.text);
         r.body["id"].as_str().expect("an id").to_owned()
     };
-    let grant = made(format!("/v1/customers/{}/credit_grants", s.customer), json!({"amount": "5.00"}));
-    let alert = made(format!("/v1/customers/{}/alerts", s.customer), json!({"kind": "spend", "threshold": "99.00"}));
+    let grant =
+        made(format!("/v1/customers/{}/credit_grants", s.customer), json!({"name": "Credit", "amount": "5.00"}));
+    let alert = made(
+        format!("/v1/customers/{}/alerts", s.customer),
+        json!({"name": "Alert", "kind": "spend", "threshold": "99.00"}),
+    );
     // A limit for the secret key to delete and set again, and reservations to act on.
     let r = c.send(
         "PUT",

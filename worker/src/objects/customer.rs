@@ -124,7 +124,7 @@ impl CustomerObject {
     async fn deliver(&self, ledger: &mut Ledger, now: Timestamp) {
         if self.delivering.replace(true) {
             // Another call is sending: what this one queued goes a second from now.
-            if let Err(e) = self.state.storage().set_alarm(now.millis() + 1000).await {
+            if let Err(e) = self.state.storage().set_alarm(at_time(now.millis() + 1000)).await {
                 worker::console_error!("setting the delivery alarm: {e}");
             }
             return;
@@ -163,11 +163,17 @@ impl CustomerObject {
             Err(e) => return worker::console_error!("reading the webhook outbox: {e}"),
         };
         if let Some(at) = next {
-            if let Err(e) = self.state.storage().set_alarm(at.millis()).await {
+            if let Err(e) = self.state.storage().set_alarm(at_time(at.millis())).await {
                 worker::console_error!("setting the delivery alarm: {e}");
             }
         }
     }
+}
+
+/// An alarm time at unix milliseconds `ms` (workers-rs reads a bare integer as an
+/// offset from now).
+fn at_time(ms: i64) -> worker::ScheduledTime {
+    worker::ScheduledTime::new(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64)))
 }
 
 async fn post(url: &str, secret: &str, d: &Outgoing, sent_at: Timestamp) -> std::result::Result<(), String> {
