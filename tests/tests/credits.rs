@@ -58,7 +58,9 @@ impl Billed {
 
 #[test]
 fn a_grant_pays_the_invoice_at_finalization_once_and_a_void_gives_it_back() {
-    let server = Server::start("credits");
+    let receiver = Receiver::start(0);
+    let hooks = [("EDGEMETER_WEBHOOK_URL", receiver.url.as_str()), ("EDGEMETER_WEBHOOK_SECRET", "whsec_credits")];
+    let server = Server::start_with(&fresh_state_dir("credits"), &hooks);
     let b = billed(&server.client());
     let g = b.grant(json!({"name": "Credit", "amount": "100.00", "name": "Prepaid"}));
     let id = g["id"].as_str().expect("id").to_owned();
@@ -86,6 +88,16 @@ fn a_grant_pays_the_invoice_at_finalization_once_and_a_void_gives_it_back() {
     assert_eq!(inv["status"], "pending_approval", "{inv}");
     assert_eq!(inv["credits_applied"], json!([{"grant_id": id, "amount": "13.00"}]));
     assert_eq!((inv["total"].as_str(), inv["amount_due"].as_str()), (Some("13.00"), Some("0.00")));
+    // The webhook carries what the invoice drew.
+    let finalized: Vec<Value> = receiver
+        .received()
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).expect("JSON"))
+        .filter(|v| v["type"] == "invoice.finalized")
+        .collect();
+    assert_eq!(finalized.len(), 1, "{finalized:?}");
+    assert_eq!(finalized[0]["data"]["credits_applied"], inv["credits_applied"]);
+    assert_eq!(finalized[0]["data"]["amount_due"], "0.00");
     let remaining = || b.c.get(&b.path(&format!("/credit_grants/{id}"))).body["remaining"].clone();
     assert_eq!(remaining(), "87.00");
     // A repeated run draws nothing more.
@@ -215,6 +227,25 @@ fn a_keyed_create_makes_one_grant() {
     );
     other.assert_error(422, "idempotency_key_reused", None);
     assert_eq!(b.c.get(&b.path("/credit_grants")).body["data"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn grants_are_listed_in_pages() {
+    let c = shared().client();
+    let b = billed(&c);
+    let ids: Vec<Value> =
+        (1..=3).map(|i| b.grant(json!({"name": format!("g{i}"), "amount": "1.00"}))["id"].clone()).collect();
+    let first = b.c.get(&b.path("/credit_grants?limit=2")).body;
+    assert_eq!(
+        first["data"].as_array().map(|d| d.iter().map(|g| g["id"].clone()).collect::<Vec<_>>()),
+        Some(ids[..2].to_vec())
+    );
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second = b.c.get(&b.path(&format!("/credit_grants?limit=2&cursor={cursor}"))).body;
+    assert_eq!(second["data"][0]["id"], ids[2]);
+    assert!(second["next_cursor"].is_null());
+    b.c.get(&b.path("/credit_grants?limit=0")).assert_error(400, "invalid_field", Some("limit"));
+    b.c.get(&b.path("/credit_grants?cursor=nope")).assert_error(400, "invalid_field", Some("cursor"));
 }
 
 #[test]
