@@ -378,6 +378,10 @@ export interface Invoice {
   lines: InvoiceLine[];
   subtotal: Decimal;
   total: Decimal;
+  /** The credit grants this invoice draws on, and how much from each (what it would draw, on a draft or upcoming invoice). */
+  creditsApplied: CreditApplied[];
+  /** `total` − the credits applied, never below 0. */
+  amountDue: Decimal;
   createdAt: Timestamp | null;
   finalizedAt: Timestamp | null;
   sentAt: Timestamp | null;
@@ -649,4 +653,271 @@ export interface RejectionListParams extends ListParams {
 export interface RejectionsResource {
   /** Newest first. */
   list(params?: RejectionListParams): Promise<Page<Rejection>>;
+}
+
+// Credits and the live balance (credits.js)
+
+/** One grant's part in paying an invoice. */
+export interface CreditApplied {
+  /** `cg_…` */
+  grantId: string;
+  amount: Decimal;
+}
+
+/**
+ * `pending` (not yet effective), `active`, `depleted` (nothing remaining), `expired`,
+ * `voided`.
+ */
+export type CreditGrantStatus = 'pending' | 'active' | 'depleted' | 'expired' | 'voided';
+
+/** Money a customer paid up front, or was given, that its invoices draw on first. */
+export interface CreditGrant {
+  /** `cg_…` */
+  id: string;
+  customerId: string;
+  name: string;
+  /** In the customer's currency. */
+  amount: Decimal;
+  /** What is left to draw. */
+  remaining: Decimal;
+  /** Lower draws first. */
+  priority: number;
+  effectiveAt: Timestamp;
+  expiresAt: Timestamp | null;
+  status: CreditGrantStatus;
+  createdAt: Timestamp;
+  voidedAt: Timestamp | null;
+}
+
+export interface CreditGrantCreate {
+  /**
+   * More than 0, with at most the currency's minor digits (`"100.00"`; else
+   * `invalid_amount`). A decimal string: a number is refused by the SDK.
+   */
+  amount: Decimal;
+  name: string;
+  /** Lower draws first. Default 100. */
+  priority?: number;
+  /** Default: now. */
+  effectiveAt?: Date | Timestamp;
+  /** After `effectiveAt`. Default: never. */
+  expiresAt?: Date | Timestamp | null;
+}
+
+export interface CreditGrantsResource {
+  /** Needs a secret key. */
+  create(customerId: string, input: CreditGrantCreate, options?: RequestOptions): Promise<CreditGrant>;
+  list(customerId: string, params?: ListParams): Promise<Page<CreditGrant>>;
+  listAll(customerId: string, params?: ListParams): AsyncGenerator<CreditGrant, void, undefined>;
+  /** Rejects with `not_found` (404) for an unknown grant. */
+  get(customerId: string, grantId: string): Promise<CreditGrant>;
+  /** It pays nothing more (what it paid stays paid). A grant voided already is `grant_voided` (409). */
+  void(customerId: string, grantId: string, options?: RequestOptions): Promise<CreditGrant>;
+}
+
+export interface BalanceCredits {
+  /** The active grants' `remaining`, summed. */
+  remaining: Decimal;
+  /** What the open, not yet finalized periods would draw from them now. */
+  pendingDraw: Decimal;
+  /** `remaining` − `pendingDraw`, not below 0. */
+  available: Decimal;
+}
+
+/** The live balance: true as of the last accepted event. */
+export interface Balance {
+  customerId: string;
+  currency: string;
+  asOf: Timestamp;
+  credits: BalanceCredits;
+  period: Period;
+  /** The current period's total so far. */
+  periodTotal: Decimal;
+  /** What the period would leave due after credits, so far. */
+  amountDueSoFar: Decimal;
+}
+
+export interface BalanceResource {
+  /** May be called with a secret key, an ingest key or the customer's own token. */
+  get(customerId: string): Promise<Balance>;
+}
+
+// Alerts (credits.js)
+
+/**
+ * `usage`: a metric's period quantity reaches `threshold`; `spend`: the period's total
+ * reaches it; `credit_balance`: the available credit falls to or below it.
+ */
+export type AlertKind = 'usage' | 'spend' | 'credit_balance';
+
+export interface Alert {
+  /** `alr_…` */
+  id: string;
+  customerId: string;
+  name: string;
+  kind: AlertKind;
+  /** For `usage` alerts. */
+  metricCode: string | null;
+  threshold: Decimal;
+  lastTriggeredAt: Timestamp | null;
+  /** The value that last crossed the threshold. */
+  lastValue: Decimal | null;
+  createdAt: Timestamp;
+}
+
+interface AlertCreateBase {
+  name: string;
+  /** A quantity for `usage`, money for `spend` and `credit_balance`; a number is sent as its decimal text. */
+  threshold: number | Decimal;
+}
+
+/** A `usage` alert names its metric; the others do not take one. */
+export type AlertCreate =
+  | (AlertCreateBase & { kind: 'usage'; metricCode: string })
+  | (AlertCreateBase & { kind: 'spend' | 'credit_balance'; metricCode?: never });
+
+export interface AlertsResource {
+  /** Needs a secret key. */
+  create(customerId: string, input: AlertCreate, options?: RequestOptions): Promise<Alert>;
+  list(customerId: string, params?: ListParams): Promise<Page<Alert>>;
+  listAll(customerId: string, params?: ListParams): AsyncGenerator<Alert, void, undefined>;
+  /** Rejects with `not_found` (404) for an unknown alert. */
+  delete(customerId: string, alertId: string): Promise<void>;
+}
+
+// Limits, entitlements and reservations (limits.js)
+
+/** `hard`: an event or hold past `max` is refused (`limit_exceeded`); `soft`: counted, shown as overage. */
+export type LimitMode = 'hard' | 'soft';
+
+export interface Limit {
+  metricCode: string;
+  max: Decimal;
+  mode: LimitMode;
+  updatedAt: Timestamp;
+}
+
+export interface LimitPut {
+  /** A non-negative decimal per service period; a number is sent as its decimal text. */
+  max: number | Decimal;
+  /** Default `hard`. */
+  mode?: LimitMode;
+}
+
+export interface LimitsResource {
+  /**
+   * Sets the metric's limit (PUT: repeating it is harmless). Needs a secret key. Rejects
+   * with `unsupported_aggregation` for a metric that is not `sum`, `count` or
+   * `unique_count`.
+   */
+  put(customerId: string, metricCode: string, input: LimitPut): Promise<Limit>;
+  list(customerId: string, params?: ListParams): Promise<Page<Limit>>;
+  delete(customerId: string, metricCode: string): Promise<void>;
+}
+
+/** May the customer use more of a metric right now? */
+export interface Entitlement {
+  metricCode: string;
+  /** `null`: the metric has no limit. */
+  max: Decimal | null;
+  mode: LimitMode | null;
+  /** The period's quantity so far. */
+  used: Decimal;
+  /** Held by live reservations. */
+  reserved: Decimal;
+  /** `max` − `used` − `reserved`, not below 0; `null` without a limit. */
+  remaining: Decimal | null;
+  /** `remaining > 0`; always true for a soft limit or none. */
+  allowed: boolean;
+}
+
+export interface Entitlements {
+  period: Period;
+  data: Entitlement[];
+}
+
+export interface EntitlementsResource {
+  /**
+   * Every metric's entitlement, or one metric's. May be called with a secret key, an
+   * ingest key or the customer's own token.
+   */
+  get(customerId: string): Promise<Entitlements>;
+  get(customerId: string, metricCode: string): Promise<Entitlement>;
+}
+
+export type ReservationStatus = 'held' | 'committed' | 'released' | 'expired';
+
+export interface Reservation {
+  /** `rsv_…` */
+  id: string;
+  status: ReservationStatus;
+  metricCode: string;
+  quantity: Decimal;
+  expiresAt: Timestamp;
+  /** The key of the usage event its commit records. */
+  idempotencyKey: string;
+  createdAt: Timestamp;
+}
+
+export interface ReservationCreate {
+  metricCode: string;
+  /** A number is sent as its decimal text. */
+  quantity: number | Decimal;
+  /** 1 to 3600. Default 300. */
+  ttlSeconds?: number;
+  /** A UUID: the key of the usage event the commit records. Default: the request's `idempotencyKey`, else a random UUID. */
+  idempotencyKey?: string;
+}
+
+export interface ReservationListParams extends ListParams {
+  status?: ReservationStatus;
+}
+
+export interface ReservationCommit {
+  /** What was really used. Default: the quantity held. Above it, only where the limit allows. */
+  value?: number | Decimal;
+  timestamp?: Date | Timestamp;
+  properties?: Record<string, string | number | boolean>;
+}
+
+export interface ReservationCommitted {
+  reservation: Reservation;
+  /** The usage event the commit recorded (once: a repeated commit answers the first result). */
+  event: { idempotencyKey: string; status: string };
+}
+
+/** What a `withReservation` callback returns: the value to commit, the whole commit, or nothing (the quantity held). */
+export type ReportedUsage = number | Decimal | ReservationCommit | undefined | void;
+
+export interface ReservationsResource {
+  /** Rejects with `limit_exceeded` (409) and holds nothing when the hard limit has no room. */
+  create(customerId: string, input: ReservationCreate, options?: RequestOptions): Promise<Reservation>;
+  /**
+   * Records one usage event for the reservation, exactly once. Rejects with
+   * `reservation_expired` (409) past its `expiresAt`, and `limit_exceeded` (409, still
+   * held) for a value above the quantity held that the limit does not allow.
+   */
+  commit(customerId: string, reservationId: string, input?: ReservationCommit, options?: RequestOptions): Promise<ReservationCommitted>;
+  /**
+   * Frees the hold at once. Releasing one that holds nothing any more (released or
+   * expired) answers it as it is; a committed one is `reservation_committed` (409), an
+   * unknown id `unknown_reservation` (404).
+   */
+  release(customerId: string, reservationId: string, options?: RequestOptions): Promise<Reservation>;
+  /** Rejects with `unknown_reservation` (404) for an unknown id. */
+  get(customerId: string, reservationId: string): Promise<Reservation>;
+  /** Newest first; `{ status: 'held' }` for the open ones. */
+  list(customerId: string, params?: ReservationListParams): Promise<Page<Reservation>>;
+  listAll(customerId: string, params?: ReservationListParams): AsyncGenerator<Reservation, void, undefined>;
+  /**
+   * Holds `input.quantity`, runs `work`, and commits what it returns; resolves to the
+   * commit. If the hold is refused, `work` does not run. If `work` throws or the commit
+   * fails, the hold is released and the error rethrown.
+   */
+  withReservation(
+    customerId: string,
+    input: ReservationCreate,
+    work: (reservation: Reservation) => ReportedUsage | Promise<ReportedUsage>,
+    options?: RequestOptions,
+  ): Promise<ReservationCommitted>;
 }

@@ -1,6 +1,8 @@
 // The typed client for the rest of the API (API.md): customers, items, metrics, usage,
 // invoices, tokens, contracts and rejected events. `createApi(options)` returns the resources that `Edgemeter`
 // exposes as properties (`em.customers.create(…)`). Types: api.d.ts.
+// Credits, the balance and alerts are built in credits.js; limits, entitlements and
+// reservations in limits.js, from the same `call`.
 //
 // Names. The SDK speaks camelCase and the API snake_case (API.md, "Conventions"), as the
 // tracking client does for events: object keys are converted both ways, deeply, and
@@ -35,6 +37,8 @@
 import { EdgemeterError, fromApiError } from './errors.js';
 import { webCrypto } from './platform.js';
 import { parseJson, sendWithRetries } from './retry.js';
+import { createCredits } from './credits.js';
+import { createLimits } from './limits.js';
 
 
 /**
@@ -183,7 +187,9 @@ export function createApi(options) {
     },
   };
 
-  return { customers, items, metrics, usage, invoices, tokens, contracts, rejections };
+  // Credits, balance and alerts (credits.js); limits, entitlements and reservations (limits.js).
+  const kit = { call, id, all, listQuery, randomUuid };
+  return { customers, items, metrics, usage, invoices, tokens, contracts, rejections, ...createCredits(kit), ...createLimits(kit) };
 }
 
 /**
@@ -220,6 +226,8 @@ async function request(o, method, path, { query, body, raw, download, opts, reco
   const ok = (status) => status >= 200 && status < 300;
   const settle = (status, text, resHeaders) => {
     if (download && ok(status)) return { value: downloaded(text, resHeaders) };
+    // A DELETE may answer 204 with no body.
+    if (status === 204) return { value: undefined };
     const answer = parseJson(text);
     if (ok(status)) {
       if (answer !== null && typeof answer === 'object') return { value: fromWire(answer) };

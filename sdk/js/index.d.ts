@@ -1,6 +1,12 @@
 // Types of @edgemeter/sdk (hand-written; the implementation is index.js).
 
 import type {
+  AlertsResource,
+  BalanceResource,
+  CreditGrantsResource,
+  EntitlementsResource,
+  LimitsResource,
+  ReservationsResource,
   ContractsResource,
   CustomersResource,
   InvoicesResource,
@@ -63,6 +69,24 @@ export type ErrorCode =
   | 'contract_expired'
   /** A document that is not a PDF, PNG, JPEG, GIF or WebP. */
   | 'unsupported_media_type'
+  /** An amount with more decimals than the currency's minor unit, or not above 0. */
+  | 'invalid_amount'
+  /** A limit on a metric whose aggregation cannot be limited (only `sum`, `count`, `unique_count`). */
+  | 'unsupported_aggregation'
+  /** An event or a hold that would take the period past a hard limit. */
+  | 'limit_exceeded'
+  /** A grant voided already cannot be voided again. */
+  | 'grant_voided'
+  /** A commit or release of a reservation past its `expiresAt`. */
+  | 'reservation_expired'
+  /** A reservation committed already cannot be released (a repeated commit answers the first result). */
+  | 'reservation_committed'
+  /** A reservation released already cannot be committed. */
+  | 'reservation_released'
+  /** No such reservation for this customer. */
+  | 'unknown_reservation'
+  /** No limit on this metric for this customer. */
+  | 'unknown_limit'
   // The SDK's own.
   /** `track()` while `maxQueueSize` events are pending; the event was not queued. */
   | 'queue_full'
@@ -319,4 +343,12 @@ export class Edgemeter {
   readonly tokens: TokensResource;
   readonly contracts: ContractsResource;
   readonly rejections: RejectionsResource;
+  // Credits, balance, alerts, limits, entitlements and reservations: the balance,
+  // entitlements and reservations also take an ingest key or the customer's own token.
+  readonly creditGrants: CreditGrantsResource;
+  readonly balance: BalanceResource;
+  readonly alerts: AlertsResource;
+  readonly limits: LimitsResource;
+  readonly entitlements: EntitlementsResource;
+  readonly reservations: ReservationsResource;
 }

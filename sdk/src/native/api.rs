@@ -236,6 +236,54 @@ impl Api {
     }
 }
 
+/// The calls the resources of the sibling modules make (credits.rs, limits.rs), with the
+/// same retries, keys and errors as the ones above.
+impl Api {
+    pub(super) async fn get_json<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, Error> {
+        self.get(segments, query).await
+    }
+
+    /// One page; pass its `next_cursor` as the next call's `cursor`.
+    pub(super) async fn page<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        params: &ListParams,
+    ) -> Result<Page<T>, Error> {
+        self.get(segments, &list_query(params)).await
+    }
+
+    pub(super) async fn all_pages<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<Vec<T>, Error> {
+        self.all(segments, &[]).await
+    }
+
+    pub(super) async fn post_json<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: Option<&impl Serialize>,
+        key: Option<&str>,
+    ) -> Result<T, Failed> {
+        self.post(segments, body, key).await
+    }
+
+    /// `PUT` is idempotent: it sets the same thing again.
+    pub(super) async fn put_json<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
+        Ok(self.send(Method::PUT, self.url(segments, &[]), Some(json(body)?), None).await?)
+    }
+
+    /// A `DELETE`, whatever its success's body (none with 204).
+    pub(super) async fn delete(&self, segments: &[&str]) -> Result<(), Failed> {
+        self.exchange(Method::DELETE, self.url(segments, &[]), None, None, |_, _, _| Ok(())).await
+    }
+}
+
 /// A request's body and its content type.
 struct Body {
     content_type: &'static str,

@@ -16,15 +16,31 @@
 //! let api = Api::new("sk_test_local", "http://127.0.0.1:8787")?;
 //! let usage = api.usage().get("cus_…", None).await?;
 //! println!("{key}: {:?}", usage.metrics);
+//!
+//! // Credits, the live balance, limits and a reservation around work of unknown size
+//! // (credits.rs, limits.rs).
+//! use edgemeter_sdk::native::{CreditGrantInput, LimitInput, ReservationCommit, ReservationInput};
+//! api.credit_grants().create("cus_…", &CreditGrantInput::new("Prepaid", "50.00")).await?;
+//! let available = api.balance().get("cus_…").await?.credits.available;
+//! api.limits().put("cus_…", "llm_tokens", &LimitInput::hard(100_000u32)).await?;
+//! let committed = api
+//!     .reservations()
+//!     .with_reservation("cus_…", &ReservationInput::new("llm_tokens", 4000u32), |_held| async {
+//!         Ok::<_, edgemeter_sdk::native::Error>(ReservationCommit::value(1234u32)) // what the work used
+//!     })
+//!     .await?;
+//! println!("{available} {:?}", committed.event.status);
 //! # Ok(())
 //! # }
 //! ```
 
 mod api;
 mod batch;
+mod credits;
 mod error;
 mod event;
 mod keys;
+mod limits;
 mod options;
 mod refusal;
 mod retry;
@@ -34,8 +50,16 @@ mod verify;
 
 pub use api::{Api, Contracts, Customers, Invoices, Items, Metrics, Rejections, Tokens, UsageApi};
 pub use batch::{backoff_cap, parse_retry_after, retryable, MAX_BATCH_EVENTS, MAX_BODY_BYTES};
+pub use credits::{
+    Alert, AlertInput, AlertKind, AlertTriggered, Alerts, Balance, BalanceApi, BalanceCredits, CreditApplied,
+    CreditGrant, CreditGrantInput, CreditGrantStatus, CreditGrants, WebhookEvent,
+};
 pub use error::{codes, Error, FieldError};
 pub use event::{Event, Quantity};
+pub use limits::{
+    CommittedEvent, Entitlement, Entitlements, EntitlementsApi, Limit, LimitInput, LimitMode, Limits, Reservation,
+    ReservationCommit, ReservationCommitted, ReservationFilter, ReservationInput, ReservationStatus, Reservations,
+};
 pub use options::{OnError, Options};
 pub use refusal::Refused;
 pub use tracker::{Edgemeter, EventError, FlushResult};

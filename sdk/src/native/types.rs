@@ -343,6 +343,12 @@ pub struct Invoice {
     pub lines: Vec<InvoiceLine>,
     pub subtotal: String,
     pub total: String,
+    /// The credit grants it draws on (what it would draw, on a draft or upcoming invoice).
+    #[serde(default)]
+    pub credits_applied: Vec<super::credits::CreditApplied>,
+    /// `total` − the credits applied, never below 0 (absent from a server without credits).
+    #[serde(default)]
+    pub amount_due: Option<String>,
     #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]
