@@ -171,16 +171,10 @@ impl CustomerObject {
     }
 
     async fn set_alarm(&self, at: Timestamp) {
-        if let Err(e) = self.state.storage().set_alarm(at_time(at.millis())).await {
+        if let Err(e) = self.state.storage().set_alarm(super::alarm_at(at)).await {
             worker::console_error!("setting the delivery alarm: {e}");
         }
     }
-}
-
-/// An alarm time at unix milliseconds `ms` (workers-rs reads a bare integer as an
-/// offset from now).
-fn at_time(ms: i64) -> worker::ScheduledTime {
-    worker::ScheduledTime::new(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64)))
 }
 
 async fn post(url: &str, secret: &str, d: &Outgoing, sent_at: Timestamp) -> std::result::Result<(), String> {

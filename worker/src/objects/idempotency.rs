@@ -77,7 +77,7 @@ impl IdempotencyObject {
         match changes.alarm {
             None => {}
             Some(Some(at)) => {
-                storage.set_alarm(at.millis()).await.map_err(|e| internal("setting a key's expiry", e))?
+                storage.set_alarm(super::alarm_at(at)).await.map_err(|e| internal("setting a key's expiry", e))?
             }
             Some(None) => storage.delete_alarm().await.map_err(|e| internal("clearing a key's expiry", e))?,
         }
