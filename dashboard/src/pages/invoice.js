@@ -1,8 +1,10 @@
-// One invoice: its period, lines (tier breakdown, usage per line), totals, the history of
+// One invoice: its period, lines (tier breakdown, usage per line and the digest of the
+// events it counted), totals with the credits it drew and the amount due, the history of
 // its states; approve or void it, each after a confirmation step.
 import { api, customers } from '../api.js';
 import { confirmDialog } from '../dialog.js';
 import { badge, day, facts, failure, fill, h, link, loading, money, when } from '../dom.js';
+import { add, formatFixed, minorUnits, parse, ZERO } from '../money.js';
 
 export function invoicePage({ params: [id] }) {
   const root = h('div', null, h('h1', null, 'Invoice'), loading('Loading the invoice'));
@@ -59,7 +61,10 @@ export function invoicePage({ params: [id] }) {
           ['Currency', cur],
           ['Subtotal', money(inv.subtotal, cur)],
           ['Total', h('strong', { class: 'invoice-total' }, money(inv.total, cur))],
+          (inv.credits_applied ?? []).length ? ['Credits applied', money(creditsTotal(inv), cur)] : null,
+          inv.amount_due != null ? ['Amount due', h('strong', { class: 'invoice-due' }, money(inv.amount_due, cur))] : null,
           ['Id', h('span', { class: 'mono' }, inv.id)],
+          inv.usage_digest ? ['Usage digest', h('span', { class: 'mono hash small', title: 'SHA-256 over the lines’ event digests (docs/api.md)' }, inv.usage_digest)] : null,
         ])),
         h('section', { class: 'card', 'aria-labelledby': 'inv-history' }, h('h2', { id: 'inv-history' }, 'History'),
           h('ol', { class: 'history' }, history.map(([label, t]) => h('li', { class: t ? 'done' : 'todo' },
@@ -85,7 +90,8 @@ function lines(inv) {
       h('tr', { class: 'line' },
         h('td', null, h('strong', null, l.name), h('div', { class: 'muted' }, `${l.kind}, ${l.model.replace(/_/g, ' ')}`),
           l.usage ? h('div', { class: 'muted usage' }, `${l.usage.event_count} event${l.usage.event_count === 1 ? '' : 's'} of ${l.usage.metric_code}`,
-            l.usage.first_event_at ? `, ${when(l.usage.first_event_at)} to ${when(l.usage.last_event_at)}` : '') : null),
+            l.usage.first_event_at ? `, ${when(l.usage.first_event_at)} to ${when(l.usage.last_event_at)}` : '') : null,
+          l.usage?.events_digest ? h('div', { class: 'muted mono hash small digest' }, `events ${l.usage.events_digest}`) : null),
         h('td', { class: 'num' }, l.quantity),
         h('td', null, priceOf(l, cur)),
         h('td', { class: 'num' }, money(l.amount, cur),
@@ -99,7 +105,19 @@ function lines(inv) {
     ])),
     h('tfoot', null,
       h('tr', null, h('th', { scope: 'row', colspan: 3 }, 'Subtotal'), h('td', { class: 'num' }, money(inv.subtotal, cur))),
-      h('tr', null, h('th', { scope: 'row', colspan: 3 }, 'Total'), h('td', { class: 'num' }, h('strong', null, money(inv.total, cur)))))));
+      h('tr', null, h('th', { scope: 'row', colspan: 3 }, 'Total'), h('td', { class: 'num' }, h('strong', null, money(inv.total, cur)))),
+      (inv.credits_applied ?? []).map((cr) => h('tr', { class: 'credit-row' },
+        h('th', { scope: 'row', colspan: 3 }, 'Credit ', h('span', { class: 'mono small' }, cr.grant_id)),
+        h('td', { class: 'num' }, `− ${money(cr.amount, cur)}`))),
+      inv.amount_due != null
+        ? h('tr', { class: 'due-row' }, h('th', { scope: 'row', colspan: 3 }, 'Amount due'), h('td', { class: 'num' }, h('strong', null, money(inv.amount_due, cur))))
+        : null)));
+}
+
+/** The credits an invoice drew, summed exactly. */
+function creditsTotal(inv) {
+  const places = minorUnits(inv.currency);
+  return formatFixed((inv.credits_applied ?? []).reduce((sum, cr) => add(sum, parse(cr.amount) ?? ZERO), ZERO), places);
 }
 
 function priceOf(l, cur) {
