@@ -28,7 +28,10 @@ export function alertsSection(c, metrics) {
       a.name,
       h('code', null, a.kind),
       watches(a, cur),
-      a.last_triggered_at ? h('time', { datetime: a.last_triggered_at, class: 'alert-fired' }, when(a.last_triggered_at)) : h('span', { class: 'muted' }, 'never'),
+      a.last_triggered_at
+        ? h('span', null, h('time', { datetime: a.last_triggered_at, class: 'alert-fired' }, when(a.last_triggered_at)),
+          a.last_value != null ? h('div', { class: 'muted small' }, `at ${a.kind === 'usage' ? a.last_value : money(a.last_value, cur)}`) : null)
+        : h('span', { class: 'muted' }, 'never'),
       h('button', {
         type: 'button', class: 'btn btn-danger btn-small', 'aria-label': `Delete ${a.name}`,
         onclick: (ev) => remove(ev.currentTarget, a, path, reload),
