@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Puts one-line bugs into `core`, one at a time, and checks that the customer machine's
-property tests catch each (`core/tests/customer_machine_props.rs` lists them).
+property tests catch each (`core/tests/customer_machine_props.rs` lists them; those of
+limits and reservations are caught by `core/tests/limit_props.rs`).
 
     python3 scripts/mutations.py            # every mutation
     python3 scripts/mutations.py 3 7        # only these
@@ -51,21 +52,29 @@ MUTATIONS = [
      'let _ = webhook("invoice.sent", &inv, now);'),
     ("events compacted without the late window", "core/src/machine/customer/invoices.rs",
      "store.compact(closed, now.saturating_add_ms(-LATE_WINDOW_MS))?;", "store.compact(closed, now)?;"),
+    # Limits and reservations: caught by limit_props.rs (the test file is the fifth item).
+    ("a hold never expires", "core/src/book/limits.rs",
+     "self.holds.retain(|_, r| r.holds_at(now));", "let _ = now;", "limit_props"),
+    ("the hard check ignores the live holds", "core/src/book/limits.rs",
+     "if so_far + self.limits.reserved(&l.metric.code, period_start) + inc > l.max {",
+     "if so_far + inc > l.max {", "limit_props"),
+    ("a commit's event is decided with its own hold still counted", "core/src/machine/customer/limits.rs",
+     "book.limits_mut().unhold(&reservation.id);\n        let key", "let key", "limit_props"),
 ]
 
 
-def run(index, name, path, old, new):
+def run(index, name, path, old, new, test="customer_machine_props"):
     file = ROOT / path
     original = file.read_text()
     if original.count(old) != 1:
         print(f"{index:2} {name}: the text to change is not in {path} exactly once")
         return False
     # proptest saves the failing cases of a mutated core; they are no regressions of ours.
-    saved = ROOT / "core/tests/customer_machine_props.proptest-regressions"
+    saved = ROOT / f"core/tests/{test}.proptest-regressions"
     existed = saved.exists()
     try:
         file.write_text(original.replace(old, new))
-        result = subprocess.run(TEST, cwd=ROOT, capture_output=True, text=True)
+        result = subprocess.run(TEST[:-1] + [test], cwd=ROOT, capture_output=True, text=True)
     finally:
         file.write_text(original)
         if not existed:

@@ -71,6 +71,14 @@ codes! {
     UnsupportedMediaType => "unsupported_media_type",
     InvalidInvoiceState => "invalid_invoice_state",
     MethodNotAllowed => "method_not_allowed",
+    // Limits and reservations (API.md, "Limits, entitlements and reservations").
+    UnsupportedAggregation => "unsupported_aggregation",
+    LimitExceeded => "limit_exceeded",
+    UnknownLimit => "unknown_limit",
+    UnknownReservation => "unknown_reservation",
+    ReservationCommitted => "reservation_committed",
+    ReservationReleased => "reservation_released",
+    ReservationExpired => "reservation_expired",
     // The server's own failures: safe to retry.
     InternalError => "internal_error",
 }

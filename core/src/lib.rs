@@ -19,6 +19,7 @@ pub mod input;
 pub mod invoice;
 pub mod item;
 pub mod lifecycle;
+pub mod limit;
 pub mod machine;
 pub mod metric;
 pub mod page;

@@ -29,12 +29,15 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | PeriodClosed
         | UniqueCountLimit
         | UnknownMetric
-        | InvalidContract => 400,
+        | InvalidContract
+        | UnsupportedAggregation => 400,
         Unauthorized => 401,
         Forbidden | ForbiddenCustomer => 403,
         NotFound | UnknownCustomer | EventNotFound => 404,
+        UnknownLimit | UnknownReservation => 404,
         MethodNotAllowed => 405,
         DuplicateMetricCode | InvalidInvoiceState | IdempotencyKeyInUse | ContractNotDraft | ContractExpired => 409,
+        LimitExceeded | ReservationCommitted | ReservationReleased | ReservationExpired => 409,
         PayloadTooLarge | TooManyEvents => 413,
         UnsupportedMediaType => 415,
         IdempotencyKeyReused => 422,

@@ -25,6 +25,9 @@ pub enum Fate {
     /// It would add a distinct value to a `unique_count` metric that holds
     /// [`MAX_DISTINCT_VALUES`] in its period already (`unique_count_limit`).
     Full,
+    /// It would take a hard-limited metric's quantity in its period, with the live
+    /// holds, above the limit's `max` (`limit_exceeded`); not stored.
+    LimitExceeded,
 }
 
 /// An accepted event the shell must store, by its index in the batch.
@@ -85,6 +88,10 @@ impl Book {
             Vec::new()
         };
         let mut added: HashMap<(String, Timestamp), HashSet<ContentHash>> = HashMap::new();
+        // The hard limits the batch is decided against, in request order (most customers
+        // have none: then nothing is checked).
+        let hard = self.limits.hard();
+        let mut pending = super::limits::Pending::default();
         for (index, ev) in events.iter().enumerate() {
             let key = ev.idempotency_key();
             if let Some(f) = first.get(key) {
@@ -112,6 +119,8 @@ impl Book {
                         Fate::Closed
                     } else if !self.room_for(&uniques, ev, period_start, &mut added) {
                         Fate::Full
+                    } else if !hard.is_empty() && !self.within_limits(&hard, ev, period_start, &mut pending) {
+                        Fate::LimitExceeded
                     } else {
                         new_events.push(NewEvent { index, period_start });
                         Fate::Accepted

@@ -13,10 +13,12 @@
 
 mod ingest;
 mod invoicing;
+mod limits;
 mod void;
 
 pub use ingest::{Fate, Ingested, NewEvent};
 pub use invoicing::{webhook, Delivery, NameSpan, PeriodFacts, StepInput, StepOutcome};
+pub use limits::Limits;
 pub use void::{VoidFate, VoidTarget};
 
 use crate::aggregate::AggState;
@@ -55,6 +57,9 @@ pub struct Book {
     seen: BTreeMap<String, MetricDef>,
     /// The aggregates of open periods, by (metric code, period start).
     open: BTreeMap<(String, Timestamp), AggState>,
+    /// The customer's limits and live holds (`limits.rs`); none until the machine sets
+    /// them.
+    limits: Limits,
 }
 
 impl Book {
@@ -76,6 +81,7 @@ impl Book {
                 .filter(|r| r.period_start >= open_from)
                 .map(|r| ((r.metric, r.period_start), r.state))
                 .collect(),
+            limits: Limits::default(),
         }
     }
 

@@ -12,7 +12,7 @@
 use worker::{Headers, Response, Result};
 
 /// The methods the API serves.
-const METHODS: &str = "GET, POST, PUT, PATCH, OPTIONS";
+const METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Request headers beyond the CORS-safelisted ones that the API reads.
 const ALLOWED_HEADERS: &str = "authorization, content-type, content-encoding, idempotency-key";
 /// Response headers a script may read beyond the safelisted ones (`content-type`, …).

@@ -153,6 +153,16 @@ pub enum Op {
     DailyUsage,
     CustomerRejections,
     AccountRejections,
+    PutLimit,
+    ListLimits,
+    DeleteLimit,
+    Entitlements,
+    Entitlement,
+    CreateReservation,
+    ListReservations,
+    GetReservation,
+    CommitReservation,
+    ReleaseReservation,
 }
 
 /// The route table, as data: every (method, path template, operation) the API serves.
@@ -190,6 +200,16 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("GET", "/v1/contracts/{id}/document", Op::GetDocument),
     ("POST", "/v1/contracts/{id}/accept", Op::AcceptContract),
     ("POST", "/v1/contracts/{id}/cancel", Op::CancelContract),
+    ("GET", "/v1/customers/{id}/limits", Op::ListLimits),
+    ("PUT", "/v1/customers/{id}/limits/{metric_code}", Op::PutLimit),
+    ("DELETE", "/v1/customers/{id}/limits/{metric_code}", Op::DeleteLimit),
+    ("GET", "/v1/customers/{id}/entitlements", Op::Entitlements),
+    ("GET", "/v1/customers/{id}/entitlements/{metric_code}", Op::Entitlement),
+    ("GET", "/v1/customers/{id}/reservations", Op::ListReservations),
+    ("POST", "/v1/customers/{id}/reservations", Op::CreateReservation),
+    ("GET", "/v1/customers/{id}/reservations/{rid}", Op::GetReservation),
+    ("POST", "/v1/customers/{id}/reservations/{rid}/commit", Op::CommitReservation),
+    ("POST", "/v1/customers/{id}/reservations/{rid}/release", Op::ReleaseReservation),
 ];
 
 /// The path template [`ROUTES`] gives an operation.
@@ -258,7 +278,7 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
     let method = req.method();
     let is_ingest = op == Op::Ingest;
     // Before the body is read: a key that may not use the route never sends 10 MiB.
-    if !is_ingest {
+    if !is_ingest && !api::limits::open_to_customer_keys(op) {
         principal.require_secret()?;
     }
     // A contract's document is a raw file of up to 10 MiB; every other body is JSON of
@@ -320,6 +340,7 @@ async fn route(
 ) -> std::result::Result<Reply, ApiError> {
     // `resolve` gave as many parameters as the operation's template has.
     let id = params.first().copied().unwrap_or_default();
+    let second = params.get(1).copied().unwrap_or_default();
     match op {
         Op::Health | Op::OpenApi => public(op),
         Op::Ingest => api::ingest::ingest(ctx, principal, body).await,
@@ -351,6 +372,16 @@ async fn route(
         Op::CreateMetric => api::metrics::create(ctx, body).await,
         Op::ListMetrics => api::metrics::list(ctx, query).await,
         Op::GetMetric => api::metrics::get(ctx, id).await,
+        Op::PutLimit => api::limits::put(ctx, id, second, body).await,
+        Op::ListLimits => api::limits::list(ctx, id).await,
+        Op::DeleteLimit => api::limits::delete(ctx, id, second).await,
+        Op::Entitlements => api::limits::entitlements(ctx, principal, id, None).await,
+        Op::Entitlement => api::limits::entitlements(ctx, principal, id, Some(second)).await,
+        Op::CreateReservation => api::reservations::create(ctx, principal, id, body).await,
+        Op::ListReservations => api::reservations::list(ctx, principal, id, query).await,
+        Op::GetReservation => api::reservations::get(ctx, principal, id, second).await,
+        Op::CommitReservation => api::reservations::commit(ctx, principal, id, second, body).await,
+        Op::ReleaseReservation => api::reservations::release(ctx, principal, id, second).await,
     }
 }
 

@@ -11,6 +11,7 @@
 //! - `aggregates`: per metric and period, the mergeable [`AggState`] of the live events.
 //! - `invoices`: one row per service period (`UNIQUE`), the invoice as the API shows it.
 //! - `outbox`: webhook deliveries not yet acknowledged, retried with backoff.
+//! - `limits`, `reservations`: see `ledger/limits.rs`.
 //! - `metrics_seen`: which metric definitions the aggregates already cover. A metric new
 //!   to this customer is back-filled from `events` the first time it is seen, so a metric
 //!   created after events arrived still counts them.
@@ -19,6 +20,8 @@
 //! nothing: it loads what the machine asks for and writes what it returns, set-based (a
 //! few statements per call, not one per event). Every method is synchronous: a call's
 //! writes run inside one `transactionSync` (see `tx.rs`) with no `await` in between.
+
+mod limits;
 
 use crate::objects::sql::parse;
 use edgemeter_core::aggregate::AggState;
@@ -148,6 +151,7 @@ impl Ledger {
         let ledger = Ledger { sql, fault_injection, count_rows, rows: Cell::new(RowsCounted::default()) };
         if create {
             ledger.run(SCHEMA, vec![])?;
+            ledger.run(limits::SCHEMA, vec![])?;
             ledger.run(&events_table("events", false), vec![])?;
             if ledger.events_layout_is_legacy()? {
                 ledger.move_events(&events_table("events_moved", false), "events_moved", "")?;

@@ -26,6 +26,7 @@ pub enum CustomerCall<'a> {
     Usage(UsageCall<'a>),
     Invoices(InvoiceCall),
     Rejections(RejectionCall),
+    Limits(super::LimitCall),
 }
 
 /// The customer record and its items.

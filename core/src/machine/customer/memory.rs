@@ -51,6 +51,9 @@ pub struct MemoryStore {
     pub invoices: BTreeMap<String, Invoice>,
     pub outbox: BTreeMap<String, Queued>,
     pub rejections: BTreeMap<i64, RejectedEvent>,
+    /// Limits by metric code, reservations by id (`limit_store.rs`).
+    pub limits: BTreeMap<String, crate::limit::Limit>,
+    pub reservations: BTreeMap<String, crate::limit::Reservation>,
     next_seq: u64,
 }
 

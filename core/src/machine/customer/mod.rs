@@ -10,6 +10,8 @@
 mod answers;
 mod calls;
 mod invoices;
+mod limit_store;
+mod limits;
 mod memory;
 mod record;
 mod store;
@@ -18,6 +20,8 @@ mod usage;
 pub use answers::*;
 pub use calls::*;
 pub use invoices::{backoff, DELIVERIES_PER_CALL};
+pub use limit_store::LimitStore;
+pub use limits::*;
 pub use memory::MemoryStore;
 pub use store::{CustomerStore, Outgoing};
 
@@ -78,6 +82,7 @@ impl CustomerMachine {
             CustomerCall::Usage(c) => self.usage_call(c, store),
             CustomerCall::Invoices(c) => self.invoices(c, store),
             CustomerCall::Rejections(c) => self.rejections(c, store),
+            CustomerCall::Limits(c) => self.limits_call(c, store),
         };
         if out.is_err() {
             self.book = None;
@@ -114,5 +119,7 @@ fn load_book(store: &impl CustomerStore) -> Result<Option<Book>, ApiError> {
     let closed_before = store.closed_before()?;
     let seen = store.metrics_seen()?;
     let states = store.states_from(closed_before)?;
-    Ok(Some(Book::load(customer, closed_before, seen, states)))
+    let mut book = Book::load(customer, closed_before, seen, states);
+    book.set_limits(crate::book::Limits::load(store.limits()?, store.held_reservations()?));
+    Ok(Some(book))
 }

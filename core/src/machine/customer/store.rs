@@ -29,8 +29,8 @@ pub struct Outgoing {
     pub attempts: i64,
 }
 
-/// One customer's storage.
-pub trait CustomerStore {
+/// One customer's storage (its limits and reservations: [`super::LimitStore`]).
+pub trait CustomerStore: super::LimitStore {
     // The record and its items.
     fn customer(&self) -> StoreResult<Option<Customer>>;
     fn put_customer(&mut self, c: &Customer) -> StoreResult<()>;

@@ -24,6 +24,7 @@ impl CustomerMachine {
         match call {
             UsageCall::Ingest(c) => {
                 let book = self.book(store)?;
+                book.limits_mut().expire(c.now);
                 ensure_metrics(book, &c.metrics, store)?;
                 let customer_id = book.customer().id.clone();
                 let valid: Vec<ValidEvent> = c.events.iter().map(|e| e.to_valid(&customer_id)).collect();

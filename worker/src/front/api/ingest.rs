@@ -222,6 +222,13 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
                             )
                             .field("properties"),
                         ),
+                        Fate::LimitExceeded => Outcome::Rejected(
+                            ApiError::new(
+                                ErrorCode::LimitExceeded,
+                                "this event would take the metric's usage in its period above its hard limit",
+                            )
+                            .field("value"),
+                        ),
                         Fate::Closed => Outcome::Rejected(
                             ApiError::new(ErrorCode::PeriodClosed, "the event's service period is already invoiced")
                                 .field("timestamp"),

@@ -6,7 +6,9 @@ pub mod customers;
 pub mod ingest;
 pub mod invoices;
 pub mod items;
+pub mod limits;
 pub mod metrics;
+pub mod reservations;
 pub mod tokens;
 pub mod usage;
 

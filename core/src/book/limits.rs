@@ -1,0 +1,205 @@
+//! A customer's limits and live holds, and the decisions that read them: whether an event
+//! or a new hold fits under a hard `max`, and what a metric's entitlement is
+//! (API.md "Limits, entitlements and reservations").
+//!
+//! Both are small (a limit per metric, holds that live minutes), so the book keeps them
+//! in memory with the aggregates and the machine writes every change through to storage.
+//! An expired hold is dropped from memory at the next decision ([`Limits::expire`], with
+//! "now"), so `reserved` never counts one, whether or not anyone called.
+
+use super::Book;
+use crate::aggregate::{value_digest, AggState};
+use crate::event::ValidEvent;
+use crate::hash::ContentHash;
+use crate::limit::{Entitlement, Limit, Reservation};
+use crate::metric::{Aggregation, MetricDef};
+use crate::time::Timestamp;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The customer's limits, by metric code, and its live holds, by reservation id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    limits: BTreeMap<String, Limit>,
+    holds: BTreeMap<String, Reservation>,
+}
+
+impl Limits {
+    /// From storage: every limit and every reservation stored as held (expired ones are
+    /// dropped at the first decision).
+    pub fn load(limits: Vec<Limit>, held: Vec<Reservation>) -> Limits {
+        Limits {
+            limits: limits.into_iter().map(|l| (l.metric.code.clone(), l)).collect(),
+            holds: held.into_iter().map(|r| (r.id.clone(), r)).collect(),
+        }
+    }
+
+    pub fn get(&self, code: &str) -> Option<&Limit> {
+        self.limits.get(code)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Limit> {
+        self.limits.values()
+    }
+
+    pub fn put(&mut self, limit: Limit) {
+        self.limits.insert(limit.metric.code.clone(), limit);
+    }
+
+    pub fn remove(&mut self, code: &str) -> Option<Limit> {
+        self.limits.remove(code)
+    }
+
+    /// Drops the holds that have expired at `now`: called before every decision.
+    pub fn expire(&mut self, now: Timestamp) {
+        self.holds.retain(|_, r| r.holds_at(now));
+    }
+
+    pub fn hold(&mut self, r: Reservation) {
+        self.holds.insert(r.id.clone(), r);
+    }
+
+    /// Ends a hold (committed or released); the hold it was, if live.
+    pub fn unhold(&mut self, id: &str) -> Option<Reservation> {
+        self.holds.remove(id)
+    }
+
+    /// The live holds, by id.
+    pub fn holds(&self) -> impl Iterator<Item = &Reservation> {
+        self.holds.values()
+    }
+
+    /// What the live holds on a metric reserve in a period.
+    pub fn reserved(&self, code: &str, period_start: Timestamp) -> Decimal {
+        self.holds
+            .values()
+            .filter(|r| r.metric_code == code && r.period_start == period_start)
+            .map(|r| r.quantity)
+            .sum()
+    }
+
+    /// The hard limits, for a batch to check its events against; empty (the common
+    /// case) when the customer has none, and then the batch checks nothing.
+    pub(super) fn hard(&self) -> Vec<Limit> {
+        self.limits.values().filter(|l| l.is_hard()).cloned().collect()
+    }
+}
+
+/// What a batch's accepted events have added so far to each limited (metric, period).
+#[derive(Default)]
+pub(super) struct Pending {
+    added: HashMap<(String, Timestamp), (Decimal, HashSet<ContentHash>)>,
+}
+
+/// How much `ev` adds to the quantity of `metric` whose state is `state`, with the
+/// distinct values the batch has already added (`unique_count`); `None` for a metric it
+/// does not count.
+fn increment(
+    metric: &MetricDef,
+    state: Option<&AggState>,
+    batch: Option<&HashSet<ContentHash>>,
+    ev: &ValidEvent<'_>,
+) -> Option<(Decimal, Option<ContentHash>)> {
+    if !metric.matches(ev) {
+        return None;
+    }
+    Some(match metric.aggregation {
+        Aggregation::Sum => (ev.value(), None),
+        Aggregation::Count => (Decimal::ONE, None),
+        Aggregation::UniqueCount => {
+            let Some(v) = metric.field.as_deref().and_then(|f| ev.properties().get(f)) else {
+                return Some((Decimal::ZERO, None));
+            };
+            let digest = value_digest(v.as_text());
+            let known = state.is_some_and(|s| s.has_value(v.as_text())) || batch.is_some_and(|b| b.contains(&digest));
+            if known {
+                (Decimal::ZERO, None)
+            } else {
+                (Decimal::ONE, Some(digest))
+            }
+        }
+        // Limits are refused on these (`limit::check_limitable`).
+        Aggregation::Max | Aggregation::Latest => return None,
+    })
+}
+
+impl Book {
+    /// The customer's limits and live holds.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn limits_mut(&mut self) -> &mut Limits {
+        &mut self.limits
+    }
+
+    /// Replaces the limits and holds (the machine, once it has loaded them).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// A metric's definition as the aggregates know it.
+    pub fn seen_metric(&self, code: &str) -> Option<&MetricDef> {
+        self.seen.get(code)
+    }
+
+    /// A metric's quantity in an open period (zero for a period the book does not hold).
+    pub fn quantity(&self, code: &str, period_start: Timestamp) -> Decimal {
+        self.open.get(&(code.to_owned(), period_start)).map_or(Decimal::ZERO, AggState::quantity)
+    }
+
+    /// Whether `ev` fits under every hard limit it counts for, with what the batch has
+    /// accepted so far (`pending`) and the live holds; if so, its increments are added
+    /// to `pending`. An event that adds nothing (a value already counted, a zero) always
+    /// fits: it takes no quantity above `max`.
+    pub(super) fn within_limits(
+        &self,
+        hard: &[Limit],
+        ev: &ValidEvent<'_>,
+        period_start: Timestamp,
+        pending: &mut Pending,
+    ) -> bool {
+        let mut adds = Vec::new();
+        for l in hard {
+            let k = (l.metric.code.clone(), period_start);
+            let state = self.open.get(&k);
+            let batch = pending.added.get(&k);
+            let Some((inc, digest)) = increment(&l.metric, state, batch.map(|b| &b.1), ev) else { continue };
+            if inc.is_zero() {
+                continue;
+            }
+            let so_far = state.map_or(Decimal::ZERO, AggState::quantity) + batch.map_or(Decimal::ZERO, |b| b.0);
+            if so_far + self.limits.reserved(&l.metric.code, period_start) + inc > l.max {
+                return false;
+            }
+            adds.push((k, inc, digest));
+        }
+        for (k, inc, digest) in adds {
+            let e = pending.added.entry(k).or_default();
+            e.0 += inc;
+            e.1.extend(digest);
+        }
+        true
+    }
+
+    /// Whether a new hold of `quantity` on `code` in the period fits under its limit: a
+    /// hard one counts what was used and what is held; a soft one, or none, always fits.
+    pub fn hold_fits(&self, code: &str, period_start: Timestamp, quantity: Decimal) -> bool {
+        match self.limits.get(code) {
+            Some(l) if l.is_hard() => {
+                self.quantity(code, period_start) + self.limits.reserved(code, period_start) + quantity <= l.max
+            }
+            _ => true,
+        }
+    }
+
+    /// A metric's entitlement in the period starting at `period_start`.
+    pub fn entitlement(&self, metric: &MetricDef, period_start: Timestamp) -> Entitlement {
+        Entitlement::new(
+            &metric.code,
+            self.limits.get(&metric.code),
+            self.quantity(&metric.code, period_start),
+            self.limits.reserved(&metric.code, period_start),
+        )
+    }
+}
