@@ -4,7 +4,8 @@
 // value}, …]}`, and do the least that edgemeter's design must do, with none of its
 // validation, hashing or metrics:
 //
-//   /null     reads the body and answers 200: the cost of HTTP and of wrangler dev itself.
+//   /null     reads the body and answers 200: the cost of HTTP and of wrangler dev itself
+//             (`GET /null`: the reference for `make bench-load`'s entitlement checks).
 //   /floor    parses, groups by customer, makes one Durable Object call per customer in
 //             the request, and the object inserts each event by key (a duplicate key
 //             changes nothing) and upserts one aggregate, in one SQLite transaction.
@@ -27,6 +28,8 @@ export default {
     const url = new URL(request.url);
     try {
       if (url.pathname === "/healthz") return new Response("ok");
+      // The entitlement checks' reference: a GET answered with a small JSON body.
+      if (request.method === "GET" && url.pathname === "/null") return json({ allowed: true });
       if (request.method === "POST" && url.pathname === "/null") {
         await request.arrayBuffer();
         return json({ ok: true });

@@ -125,6 +125,9 @@ enum Kind {
     Public,
     /// `POST /v1/usage/ingest`: ingest and secret keys, and a token for the event's customer.
     Ingest,
+    /// A customer's entitlements and reservations: ingest and secret keys, and a token
+    /// for the customer the path names (another's: 403 `forbidden_customer`).
+    Customer,
     /// Everything else: the secret key only.
     Secret,
 }
@@ -151,8 +154,8 @@ impl Row {
         match (self.kind, cred) {
             (Kind::Public, _) | (_, Cred::SecretKey) => self.success.clone(),
             (_, Cred::None | Cred::Malformed | Cred::WrongKey | Cred::Expired | Cred::Tampered) => unauthorized,
-            (Kind::Ingest, Cred::IngestKey | Cred::TokenThis) => self.success.clone(),
-            (Kind::Ingest, Cred::TokenOther) => Expect::Is(403, Some("forbidden_customer")),
+            (Kind::Ingest | Kind::Customer, Cred::IngestKey | Cred::TokenThis) => self.success.clone(),
+            (Kind::Ingest | Kind::Customer, Cred::TokenOther) => Expect::Is(403, Some("forbidden_customer")),
             (Kind::Secret, Cred::IngestKey | Cred::TokenThis | Cred::TokenOther) => Expect::Is(403, Some("forbidden")),
         }
     }
@@ -170,6 +173,10 @@ struct World {
     /// Draft contracts when the contracts routes are served: one to read, patch and
     /// upload to, one to accept, one to cancel.
     contracts: Option<[String; 3]>,
+    /// Two reservations of `this` on `metric` (one to read and commit, one to release),
+    /// and the body that made a third (the same body again answers the same one).
+    reservations: [String; 2],
+    reserve_body: Value,
 }
 
 /// A route's call: the values of its path's `{…}` segments, a query (`THIS` stands for
@@ -237,6 +244,23 @@ fn fixture(w: &World, method: &str, template: &str) -> Option<Fixture> {
         ("POST", "/v1/contracts/{}/accept") => (vec![contract(1)], "", empty(), 200),
         ("POST", "/v1/contracts/{}/cancel") => (vec![contract(2)], "", empty(), 200),
         ("GET", "/v1/rejections") => (vec![], "", None, 200),
+        // A limit is set in the world: the secret key deletes it, then sets it again.
+        ("GET", "/v1/customers/{}/limits") => (this(), "", None, 200),
+        ("PUT", "/v1/customers/{}/limits/{}") => {
+            (vec![w.this.clone(), w.metric.clone()], "", body(json!({"max": "1000", "mode": "hard"})), 200)
+        }
+        ("DELETE", "/v1/customers/{}/limits/{}") => (vec![w.this.clone(), w.metric.clone()], "", None, 200),
+        ("GET", "/v1/customers/{}/entitlements") => (this(), "", None, 200),
+        ("GET", "/v1/customers/{}/entitlements/{}") => (vec![w.this.clone(), w.metric.clone()], "", None, 200),
+        ("GET", "/v1/customers/{}/reservations") => (this(), "?status=held", None, 200),
+        ("POST", "/v1/customers/{}/reservations") => (this(), "", body(w.reserve_body.clone()), 201),
+        ("GET", "/v1/customers/{}/reservations/{}") => (vec![w.this.clone(), w.reservations[0].clone()], "", None, 200),
+        ("POST", "/v1/customers/{}/reservations/{}/commit") => {
+            (vec![w.this.clone(), w.reservations[0].clone()], "", empty(), 200)
+        }
+        ("POST", "/v1/customers/{}/reservations/{}/release") => {
+            (vec![w.this.clone(), w.reservations[1].clone()], "", empty(), 200)
+        }
         _ => return None,
     };
     Some(Fixture { params, query, body, status })
@@ -259,6 +283,16 @@ const PROMISED: &[(&str, &str, Kind)] = &[
     ("GET", "/v1/rejections", Kind::Secret),
     ("GET", "/v1/customers/{id}/rejections", Kind::Secret),
     ("GET", "/v1/customers/{id}/usage/daily", Kind::Secret),
+    ("GET", "/v1/customers/{id}/limits", Kind::Secret),
+    ("PUT", "/v1/customers/{id}/limits/{metric_code}", Kind::Secret),
+    ("DELETE", "/v1/customers/{id}/limits/{metric_code}", Kind::Secret),
+    ("GET", "/v1/customers/{id}/entitlements", Kind::Customer),
+    ("GET", "/v1/customers/{id}/entitlements/{metric_code}", Kind::Customer),
+    ("GET", "/v1/customers/{id}/reservations", Kind::Customer),
+    ("POST", "/v1/customers/{id}/reservations", Kind::Customer),
+    ("GET", "/v1/customers/{id}/reservations/{rid}", Kind::Customer),
+    ("POST", "/v1/customers/{id}/reservations/{rid}/commit", Kind::Customer),
+    ("POST", "/v1/customers/{id}/reservations/{rid}/release", Kind::Customer),
 ];
 
 /// The smallest file the document route takes: a PDF header and trailer.
@@ -375,6 +409,22 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
         assert_eq!(r.status, 200, "{}", r.text);
         all
     });
+    // A limit for the secret key to delete and set again, and reservations to act on.
+    let r = c.send(
+        "PUT",
+        &format!("/v1/customers/{}/limits/{}", s.customer, s.metric),
+        Some(json!({"max": "1000"}).to_string().as_bytes()),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let reserve_body = |k: String| json!({"metric_code": s.metric, "quantity": "1", "idempotency_key": k});
+    let reservation = || {
+        let r = c.post(&format!("/v1/customers/{}/reservations", s.customer), &reserve_body(key()));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().expect("reservation id").to_owned()
+    };
+    let reservations = [reservation(), reservation()];
+    let reserve_body = reserve_body(key());
     let world = World {
         this: s.customer,
         event_name: s.event_name,
@@ -382,6 +432,8 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
         voidable: voidable["idempotency_key"].as_str().expect("key").to_owned(),
         invoices: [invoices[0].clone(), invoices[1].clone()],
         contracts,
+        reservations,
+        reserve_body,
     };
     (world, Creds { token_this, token_other, expired, tampered })
 }
@@ -409,7 +461,7 @@ fn served_without_openapi(server: &Server, method: &str, template: &str) -> bool
         let r = send(&server.base, method, template, None, None);
         return !(r.status == 401 || r.status == 404);
     }
-    let path = template.replace("{id}", "x_matrix");
+    let path = normalize(template).replace("{}", "x_matrix");
     let body = matches!(method, "POST" | "PATCH" | "PUT").then_some(&b"{}"[..]);
     let r = send(&server.base, method, &path, Some(&format!("Bearer {SECRET_KEY}")), body);
     let unrouted = r.status == 404 && r.body["error"]["message"].as_str().is_some_and(|m| m.starts_with("no route"));
@@ -426,6 +478,7 @@ fn rows(server: &Server, w: &World) -> (Vec<Row>, Vec<String>) {
             let kind = match (m.as_str(), t.as_str()) {
                 ("GET", "/healthz" | "/openapi.json") => Kind::Public,
                 ("POST", "/v1/usage/ingest") => Kind::Ingest,
+                (_, t) if t.contains("/entitlements") || t.contains("/reservations") => Kind::Customer,
                 _ => Kind::Secret,
             };
             (m.clone(), t.clone(), kind, true)

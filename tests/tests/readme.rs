@@ -34,6 +34,9 @@ fn readme_walkthrough_runs_as_documented() {
         r#""field":"items[0].price.tiers[0].unit_amount""#,
         r#""content_type":"application/pdf","size":15"#,
         r#""status":"accepted""#,
+        r#""reserved":"4000","remaining":"6000","allowed":true"#,
+        r#""code":"limit_exceeded""#,
+        r#""used":"3120","reserved":"0","remaining":"6880""#,
     ] {
         assert!(stdout.contains(expected), "missing {expected} in:\n{stdout}");
     }

@@ -117,13 +117,22 @@ impl Book {
                 None => {
                     let fate = if self.is_closed(period_start) {
                         Fate::Closed
-                    } else if !self.room_for(&uniques, ev, period_start, &mut added) {
-                        Fate::Full
-                    } else if !hard.is_empty() && !self.within_limits(&hard, ev, period_start, &mut pending) {
-                        Fate::LimitExceeded
                     } else {
-                        new_events.push(NewEvent { index, period_start });
-                        Fate::Accepted
+                        // The hard limits are checked first and counted last: a refused
+                        // event leaves nothing in the batch's running totals.
+                        let room = match hard.is_empty() {
+                            true => Some(Vec::new()),
+                            false => self.limit_room(&hard, ev, period_start, &pending),
+                        };
+                        match room {
+                            None => Fate::LimitExceeded,
+                            Some(_) if !self.room_for(&uniques, ev, period_start, &mut added) => Fate::Full,
+                            Some(adds) => {
+                                pending.add(adds);
+                                new_events.push(NewEvent { index, period_start });
+                                Fate::Accepted
+                            }
+                        }
                     };
                     let same = if fate == Fate::Accepted { Fate::Duplicate } else { fate };
                     first.insert(key, FirstCopy { hash: ev.hash(), same });

@@ -91,6 +91,25 @@ pub(super) struct Pending {
     added: HashMap<(String, Timestamp), (Decimal, HashSet<ContentHash>)>,
 }
 
+/// What one event adds to a limited (metric, period): a quantity, and for a
+/// `unique_count` the new value's digest.
+pub(super) struct Increment {
+    key: (String, Timestamp),
+    by: Decimal,
+    digest: Option<ContentHash>,
+}
+
+impl Pending {
+    /// Counts an accepted event's increments.
+    pub(super) fn add(&mut self, adds: Vec<Increment>) {
+        for a in adds {
+            let e = self.added.entry(a.key).or_default();
+            e.0 += a.by;
+            e.1.extend(a.digest);
+        }
+    }
+}
+
 /// How much `ev` adds to the quantity of `metric` whose state is `state`, with the
 /// distinct values the batch has already added (`unique_count`); `None` for a metric it
 /// does not count.
@@ -149,16 +168,16 @@ impl Book {
     }
 
     /// Whether `ev` fits under every hard limit it counts for, with what the batch has
-    /// accepted so far (`pending`) and the live holds; if so, its increments are added
-    /// to `pending`. An event that adds nothing (a value already counted, a zero) always
-    /// fits: it takes no quantity above `max`.
-    pub(super) fn within_limits(
+    /// accepted so far (`pending`) and the live holds: `Some` with its increments, for
+    /// [`Pending::add`] once the event is accepted, or `None`. An event that adds nothing
+    /// (a value already counted, a zero) always fits: it takes no quantity above `max`.
+    pub(super) fn limit_room(
         &self,
         hard: &[Limit],
         ev: &ValidEvent<'_>,
         period_start: Timestamp,
-        pending: &mut Pending,
-    ) -> bool {
+        pending: &Pending,
+    ) -> Option<Vec<Increment>> {
         let mut adds = Vec::new();
         for l in hard {
             let k = (l.metric.code.clone(), period_start);
@@ -170,16 +189,11 @@ impl Book {
             }
             let so_far = state.map_or(Decimal::ZERO, AggState::quantity) + batch.map_or(Decimal::ZERO, |b| b.0);
             if so_far + self.limits.reserved(&l.metric.code, period_start) + inc > l.max {
-                return false;
+                return None;
             }
-            adds.push((k, inc, digest));
+            adds.push(Increment { key: k, by: inc, digest });
         }
-        for (k, inc, digest) in adds {
-            let e = pending.added.entry(k).or_default();
-            e.0 += inc;
-            e.1.extend(digest);
-        }
-        true
+        Some(adds)
     }
 
     /// Whether a new hold of `quantity` on `code` in the period fits under its limit: a

@@ -16,9 +16,10 @@ use worker::{Env, Request};
 pub enum Principal {
     /// `sk_…`: everything.
     Secret,
-    /// `pk_…`: only `POST /v1/usage/ingest`.
+    /// `pk_…`: only `POST /v1/usage/ingest`, and a customer's entitlements and
+    /// reservations (`api::limits::open_to_customer_keys`).
     Ingest,
-    /// `ct_…`: only `POST /v1/usage/ingest`, and only for this customer.
+    /// `ct_…`: the same as an ingest key, and only for this customer.
     Customer(String),
 }
 

@@ -7,8 +7,10 @@
 //!
 //! Settings (environment): `LOAD_SECONDS` per round (10), `LOAD_ROUNDS` per shape (3),
 //! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30), `LOAD_KEYS`
-//! (`v4`, random keys; `v7`: time-ordered keys, as the SDKs make them).
+//! (`v4`, random keys; `v7`: time-ordered keys, as the SDKs make them), `LOAD_ONLY=checks`
+//! (only the entitlement checks, `checks.rs`).
 
+mod checks;
 mod cost;
 mod generator;
 mod report;
@@ -130,13 +132,16 @@ fn main() {
     let time_ordered_keys = std::env::var("LOAD_KEYS").is_ok_and(|k| k == "v7");
     let mut bench = Bench { js, edgemeter, admin, connections, runs: 0, time_ordered_keys };
 
-    eprintln!("bench-load: warming up each worker (2 s each, not measured)");
-    for w in WORKERS {
-        bench.measure(w, SHAPES[0], Duration::from_secs(2));
+    let only_checks = std::env::var("LOAD_ONLY").is_ok_and(|v| v == "checks");
+    if !only_checks {
+        eprintln!("bench-load: warming up each worker (2 s each, not measured)");
+        for w in WORKERS {
+            bench.measure(w, SHAPES[0], Duration::from_secs(2));
+        }
     }
 
     let mut runs = Vec::new();
-    for (s, shape) in SHAPES.iter().enumerate() {
+    for (s, shape) in SHAPES.iter().enumerate().filter(|_| !only_checks) {
         for round in 0..rounds {
             // Each round starts with another worker, so none always follows the same one.
             for i in 0..WORKERS.len() {
@@ -164,13 +169,24 @@ fn main() {
         }
     }
 
-    eprintln!("bench-load: CPU time of one 1,000-event request, {cpu_requests} requests at concurrency 1");
-    let cpu: Vec<Cpu> = WORKERS.iter().map(|w| bench.cpu(*w, cpu_requests)).collect();
+    let cpu: Vec<Cpu> = if only_checks {
+        Vec::new()
+    } else {
+        eprintln!("bench-load: CPU time of one 1,000-event request, {cpu_requests} requests at concurrency 1");
+        WORKERS.iter().map(|w| bench.cpu(*w, cpu_requests)).collect()
+    };
+
+    let (null_checks, checks, single, server_ms) = bench.checks(Duration::from_secs(seconds), rounds);
 
     bench.js.stop();
     bench.edgemeter.stop();
     let keys = if bench.time_ordered_keys { "UUIDv7 (time-ordered)" } else { "random UUIDv4" };
-    let text = report::render(&runs, &cpu, seconds, rounds, connections, started.elapsed(), keys);
+    let mut text = if only_checks {
+        String::new()
+    } else {
+        report::render(&runs, &cpu, seconds, rounds, connections, started.elapsed(), keys)
+    };
+    text.push_str(&checks::render(&null_checks, &checks, &single, &server_ms, connections, seconds));
     println!("{text}");
     let _ = std::fs::write(state.join("report.md"), &text);
     if runs.iter().any(|r| r.stats.errors > 0) {
@@ -232,6 +248,65 @@ impl Bench {
             }
         }
         Prepared { target, woken, metric }
+    }
+
+    /// The entitlement-check rounds: one customer with a hard limit on a `sum` metric and
+    /// one event, checked from every connection; each round runs the null worker and
+    /// edgemeter, starting with each in turn. Then one round of each at one connection,
+    /// and the worker's own durations of the checks from every connection.
+    fn checks(
+        &mut self,
+        duration: Duration,
+        rounds: usize,
+    ) -> (Vec<checks::Checks>, Vec<checks::Checks>, [checks::Checks; 2], Vec<u64>) {
+        let name = event_name("check");
+        let metric = self.admin.metric("check", &name, "sum", json!({}));
+        let customer = self.admin.customer();
+        let limit = json!({"max": "1000000000", "mode": "hard"}).to_string();
+        let path = format!("/v1/customers/{customer}/limits/{metric}");
+        let r = self.admin.send("PUT", &path, Some(limit.as_bytes()), &[]);
+        assert_eq!(r.status, 200, "setting the benchmark's limit: {}", r.text);
+        let r = self.admin.ingest(&edgemeter_tests::event(&customer, &name, json!(5)));
+        assert_eq!(r.status, 200, "the benchmark's first event: {}", r.text);
+        let em_url = format!("{}/v1/customers/{customer}/entitlements/{metric}", self.edgemeter.base);
+        let null_url = format!("{}/null", self.js.base);
+        let auth = format!("Bearer {INGEST_KEY}");
+        eprintln!("bench-load: entitlement checks, warming up (2 s each, not measured)");
+        checks::run(&null_url, None, self.connections, Duration::from_secs(2));
+        checks::run(&em_url, Some(&auth), self.connections, Duration::from_secs(2));
+        let (mut null, mut em) = (Vec::new(), Vec::new());
+        let log_from = cost::log_position(&self.edgemeter.log);
+        for round in 0..rounds {
+            for i in 0..2 {
+                let edgemeter = (i + round) % 2 == 1;
+                let c = if edgemeter {
+                    checks::run(&em_url, Some(&auth), self.connections, duration)
+                } else {
+                    checks::run(&null_url, None, self.connections, duration)
+                };
+                eprintln!(
+                    "bench-load: entitlement checks | round {} | {:<9} {:>7.0} checks/s, {} errors",
+                    round + 1,
+                    if edgemeter { "edgemeter" } else { "null" },
+                    c.per_second(),
+                    c.errors
+                );
+                if let Some(e) = &c.first_error {
+                    eprintln!("bench-load:   first error: {}", e.chars().take(300).collect::<String>());
+                }
+                if edgemeter {
+                    em.push(c);
+                } else {
+                    null.push(c);
+                }
+            }
+        }
+        // Every check was answered; give wrangler a moment to pass its log lines on.
+        std::thread::sleep(Duration::from_millis(1000));
+        let server_ms = checks::server_durations(&self.edgemeter.log, log_from);
+        eprintln!("bench-load: entitlement checks at one connection");
+        let single = [checks::run(&null_url, None, 1, duration), checks::run(&em_url, Some(&auth), 1, duration)];
+        (null, em, single, server_ms)
     }
 
     fn server(&self, worker: Worker) -> &Wrangler {

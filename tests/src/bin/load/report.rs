@@ -172,7 +172,7 @@ fn of(runs: &[Run], shape: usize, worker: Worker) -> impl Iterator<Item = &Run> 
     runs.iter().filter(move |r| r.shape == shape && r.worker == worker)
 }
 
-fn median(v: &[f64]) -> Option<(f64, f64, f64)> {
+pub fn median(v: &[f64]) -> Option<(f64, f64, f64)> {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     let (lo, hi) = (*v.first()?, *v.last()?);
@@ -199,7 +199,7 @@ fn spread_ratio(v: &[f64]) -> String {
     }
 }
 
-fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     let i = ((sorted.len() as f64 * p).ceil() as usize).max(1) - 1;
     sorted.get(i).copied()
 }
