@@ -124,6 +124,12 @@ bench-load: build
 	EDGEMETER_SKIP_BUILD=1 cargo run -q -p edgemeter-tests --bin load \
 	  --config 'profile.dev.package.edgemeter-tests.opt-level=3'
 
+# The live balance's latency beside the usage endpoint's, same server, same run
+# (BENCHMARKS.md "The live balance"; tests/src/bin/balance_latency.rs). About a minute.
+.PHONY: bench-balance
+bench-balance: build
+	EDGEMETER_SKIP_BUILD=1 cargo run -q -p edgemeter-tests --bin balance_latency
+
 # Going to production (README "Deploy to Cloudflare", "Operating it").
 #   make deploy        checks that wrangler is logged in, creates or reuses the KV namespace
 #                      and R2 bucket, asks once for each secret the Worker lacks (never

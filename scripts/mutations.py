@@ -17,6 +17,10 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEST = ["cargo", "test", "-q", "-p", "edgemeter-core", "--test", "customer_machine_props"]
+# Credits and alerts' mutations run their own property tests (`core/tests/credit_props.rs`).
+CREDIT_TEST = ["cargo", "test", "-q", "-p", "edgemeter-core", "--test", "credit_props"]
+# Limits and reservations' run `core/tests/limit_props.rs`.
+LIMIT_TEST = ["cargo", "test", "-q", "-p", "edgemeter-core", "--test", "limit_props"]
 
 MUTATIONS = [
     ("invoice.finalized not queued", "core/src/book/invoicing.rs",
@@ -52,29 +56,40 @@ MUTATIONS = [
      'let _ = webhook("invoice.sent", &inv, now);'),
     ("events compacted without the late window", "core/src/machine/customer/invoices.rs",
      "store.compact(closed, now.saturating_add_ms(-LATE_WINDOW_MS))?;", "store.compact(closed, now)?;"),
+    ("payers ordered by priority only", "core/src/credit.rs",
+     "(a.priority, expiry(a), a.created_at, &a.id).cmp(&(b.priority, expiry(b), b.created_at, &b.id))",
+     "a.priority.cmp(&b.priority)", CREDIT_TEST),
+    ("a grant expiring at the period's end does not pay it", "core/src/credit.rs",
+     "self.expires_at.is_none_or(|e| e >= period_end)", "self.expires_at.is_none_or(|e| e > period_end)", CREDIT_TEST),
+    ("a voided invoice gives back to a voided grant", "core/src/credit.rs",
+     "if g.voided_at.is_some() || g.expires_at.is_some_and(|e| e <= now) {",
+     "if g.expires_at.is_some_and(|e| e <= now) {", CREDIT_TEST),
+    ("a usage or spend alert fires twice in a period", "core/src/alert.rs",
+     "obs.value >= self.threshold && !self.fired.contains(&obs.period.start)", "obs.value >= self.threshold",
+     CREDIT_TEST),
     # Limits and reservations: caught by limit_props.rs (the test file is the fifth item).
     ("a hold never expires", "core/src/book/limits.rs",
-     "self.holds.retain(|_, r| r.holds_at(now));", "let _ = now;", "limit_props"),
+     "self.holds.retain(|_, r| r.holds_at(now));", "let _ = now;", LIMIT_TEST),
     ("the hard check ignores the live holds", "core/src/book/limits.rs",
      "if so_far + self.limits.reserved(&l.metric.code, period_start) + inc > l.max {",
-     "if so_far + inc > l.max {", "limit_props"),
+     "if so_far + inc > l.max {", LIMIT_TEST),
     ("a commit's event is decided with its own hold still counted", "core/src/machine/customer/limits.rs",
-     "book.limits_mut().unhold(&reservation.id);\n        let key", "let key", "limit_props"),
+     "book.limits_mut().unhold(&reservation.id);\n        let key", "let key", LIMIT_TEST),
 ]
 
 
-def run(index, name, path, old, new, test="customer_machine_props"):
+def run(index, name, path, old, new, test=TEST):
     file = ROOT / path
     original = file.read_text()
     if original.count(old) != 1:
         print(f"{index:2} {name}: the text to change is not in {path} exactly once")
         return False
     # proptest saves the failing cases of a mutated core; they are no regressions of ours.
-    saved = ROOT / f"core/tests/{test}.proptest-regressions"
+    saved = ROOT / f"core/tests/{test[-1]}.proptest-regressions"
     existed = saved.exists()
     try:
         file.write_text(original.replace(old, new))
-        result = subprocess.run(TEST[:-1] + [test], cwd=ROOT, capture_output=True, text=True)
+        result = subprocess.run(test, cwd=ROOT, capture_output=True, text=True)
     finally:
         file.write_text(original)
         if not existed:

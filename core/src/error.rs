@@ -79,6 +79,9 @@ codes! {
     ReservationCommitted => "reservation_committed",
     ReservationReleased => "reservation_released",
     ReservationExpired => "reservation_expired",
+    // Credits and alerts (API.md, "Credits and the live balance", "Alerts").
+    InvalidAmount => "invalid_amount",
+    GrantVoided => "grant_voided",
     // The server's own failures: safe to retry.
     InternalError => "internal_error",
 }

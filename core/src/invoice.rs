@@ -117,6 +117,21 @@ pub struct Invoice {
     /// When it was voided (the last of its state changes a person makes).
     #[serde(default)]
     pub voided_at: Option<Timestamp>,
+    /// What credit grants pay (API.md "Credits and the live balance"): a final invoice's
+    /// draws, made once at finalization; a draft's, what it would draw now.
+    #[serde(default)]
+    pub credits_applied: Vec<CreditApplied>,
+    /// `total` minus the credits applied. Invoices stored before credits existed read it
+    /// back empty: [`Invoice::with_defaults`] makes it the total.
+    #[serde(default)]
+    pub amount_due: String,
+}
+
+/// One grant's part of an invoice's payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditApplied {
+    pub grant_id: String,
+    pub amount: String,
 }
 
 impl Invoice {
@@ -138,7 +153,18 @@ impl Invoice {
             finalized_at: None,
             sent_at: None,
             voided_at: None,
+            credits_applied: Vec::new(),
+            amount_due: format_amount(lines.total.clone(), lines.currency),
         }
+    }
+
+    /// An invoice as read from storage: one stored before credits existed is due its
+    /// total.
+    pub fn with_defaults(mut self) -> Invoice {
+        if self.amount_due.is_empty() {
+            self.amount_due = self.total.clone();
+        }
+        self
     }
 
     /// Whether it is past draft and still waits for its number.

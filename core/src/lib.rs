@@ -5,8 +5,10 @@
 //! takes them as parameters.
 
 pub mod aggregate;
+pub mod alert;
 pub mod book;
 pub mod contract;
+pub mod credit;
 pub mod currency;
 pub mod customer;
 pub mod error;

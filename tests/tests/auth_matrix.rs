@@ -130,6 +130,8 @@ enum Kind {
     Customer,
     /// Everything else: the secret key only.
     Secret,
+    /// A customer's balance: secret and ingest keys, and that customer's own token.
+    Reader,
 }
 
 /// One row of the table: a route, the path it is called on, its body, what the secret
@@ -156,6 +158,8 @@ impl Row {
             (_, Cred::None | Cred::Malformed | Cred::WrongKey | Cred::Expired | Cred::Tampered) => unauthorized,
             (Kind::Ingest | Kind::Customer, Cred::IngestKey | Cred::TokenThis) => self.success.clone(),
             (Kind::Ingest | Kind::Customer, Cred::TokenOther) => Expect::Is(403, Some("forbidden_customer")),
+            (Kind::Reader, Cred::IngestKey | Cred::TokenThis) => self.success.clone(),
+            (Kind::Reader, Cred::TokenOther) => Expect::Is(403, Some("forbidden_customer")),
             (Kind::Secret, Cred::IngestKey | Cred::TokenThis | Cred::TokenOther) => Expect::Is(403, Some("forbidden")),
         }
     }
@@ -170,6 +174,9 @@ struct World {
     voidable: String,
     /// Two `pending_approval` invoices: one to approve, one to void.
     invoices: [String; 2],
+    /// A credit grant and an alert of `this` (the grant is voided, the alert deleted).
+    grant: String,
+    alert: String,
     /// Draft contracts when the contracts routes are served: one to read, patch and
     /// upload to, one to accept, one to cancel.
     contracts: Option<[String; 3]>,
@@ -261,6 +268,16 @@ fn fixture(w: &World, method: &str, template: &str) -> Option<Fixture> {
         ("POST", "/v1/customers/{}/reservations/{}/release") => {
             (vec![w.this.clone(), w.reservations[1].clone()], "", empty(), 200)
         }
+        ("POST", "/v1/customers/{}/credit_grants") => (this(), "", body(json!({"amount": "10.00"})), 201),
+        ("GET", "/v1/customers/{}/credit_grants") => (this(), "", None, 200),
+        ("GET", "/v1/customers/{}/credit_grants/{}") => (vec![w.this.clone(), w.grant.clone()], "", None, 200),
+        ("POST", "/v1/customers/{}/credit_grants/{}/void") => (vec![w.this.clone(), w.grant.clone()], "", empty(), 200),
+        ("GET", "/v1/customers/{}/balance") => (this(), "", None, 200),
+        ("POST", "/v1/customers/{}/alerts") => {
+            (this(), "", body(json!({"kind": "spend", "threshold": "1000.00"})), 201)
+        }
+        ("GET", "/v1/customers/{}/alerts") => (this(), "", None, 200),
+        ("DELETE", "/v1/customers/{}/alerts/{}") => (vec![w.this.clone(), w.alert.clone()], "", None, 200),
         _ => return None,
     };
     Some(Fixture { params, query, body, status })
@@ -293,6 +310,14 @@ const PROMISED: &[(&str, &str, Kind)] = &[
     ("GET", "/v1/customers/{id}/reservations/{rid}", Kind::Customer),
     ("POST", "/v1/customers/{id}/reservations/{rid}/commit", Kind::Customer),
     ("POST", "/v1/customers/{id}/reservations/{rid}/release", Kind::Customer),
+    ("POST", "/v1/customers/{id}/credit_grants", Kind::Secret),
+    ("GET", "/v1/customers/{id}/credit_grants", Kind::Secret),
+    ("GET", "/v1/customers/{id}/credit_grants/{grant_id}", Kind::Secret),
+    ("POST", "/v1/customers/{id}/credit_grants/{grant_id}/void", Kind::Secret),
+    ("GET", "/v1/customers/{id}/balance", Kind::Reader),
+    ("POST", "/v1/customers/{id}/alerts", Kind::Secret),
+    ("GET", "/v1/customers/{id}/alerts", Kind::Secret),
+    ("DELETE", "/v1/customers/{id}/alerts/{alert_id}", Kind::Secret),
 ];
 
 /// The smallest file the document route takes: a PDF header and trailer.
@@ -425,7 +450,16 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
     };
     let reservations = [reservation(), reservation()];
     let reserve_body = reserve_body(key());
+    let made = |path: String, body: Value| -> String {
+        let r = c.post(&path, &body);
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().expect("an id").to_owned()
+    };
+    let grant = made(format!("/v1/customers/{}/credit_grants", s.customer), json!({"amount": "5.00"}));
+    let alert = made(format!("/v1/customers/{}/alerts", s.customer), json!({"kind": "spend", "threshold": "99.00"}));
     let world = World {
+        grant,
+        alert,
         this: s.customer,
         event_name: s.event_name,
         metric: s.metric,
@@ -479,6 +513,7 @@ fn rows(server: &Server, w: &World) -> (Vec<Row>, Vec<String>) {
                 ("GET", "/healthz" | "/openapi.json") => Kind::Public,
                 ("POST", "/v1/usage/ingest") => Kind::Ingest,
                 (_, t) if t.contains("/entitlements") || t.contains("/reservations") => Kind::Customer,
+                ("GET", t) if normalize(t) == "/v1/customers/{}/balance" => Kind::Reader,
                 _ => Kind::Secret,
             };
             (m.clone(), t.clone(), kind, true)

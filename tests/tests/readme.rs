@@ -37,6 +37,11 @@ fn readme_walkthrough_runs_as_documented() {
         r#""reserved":"4000","remaining":"6000","allowed":true"#,
         r#""code":"limit_exceeded""#,
         r#""used":"3120","reserved":"0","remaining":"6880""#,
+        r#""credits":{"remaining":"100.00","pending_draw":"2.50","available":"97.50"}"#,
+        r#""period_total":"2.50","amount_due_so_far":"0.00""#,
+        r#""amount_due":"0.00""#,
+        r#""credits_applied":[{"amount":"2.50","grant_id":"cg_"#,
+        r#""remaining":"97.50""#,
     ] {
         assert!(stdout.contains(expected), "missing {expected} in:\n{stdout}");
     }

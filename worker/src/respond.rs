@@ -31,6 +31,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | UnknownMetric
         | InvalidContract
         | UnsupportedAggregation => 400,
+        | InvalidAmount => 400,
         Unauthorized => 401,
         Forbidden | ForbiddenCustomer => 403,
         NotFound | UnknownCustomer | EventNotFound => 404,
@@ -38,6 +39,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         MethodNotAllowed => 405,
         DuplicateMetricCode | InvalidInvoiceState | IdempotencyKeyInUse | ContractNotDraft | ContractExpired => 409,
         LimitExceeded | ReservationCommitted | ReservationReleased | ReservationExpired => 409,
+        GrantVoided => 409,
         PayloadTooLarge | TooManyEvents => 413,
         UnsupportedMediaType => 415,
         IdempotencyKeyReused => 422,

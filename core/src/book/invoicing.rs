@@ -11,6 +11,7 @@
 //! has both its final state and its number.
 
 use super::Book;
+use crate::credit::{self, Grant};
 use crate::error::ApiError;
 use crate::invoice::{invoice_lines, Invoice, LineInput, UsageSummary};
 use crate::item::{Item, ItemKind};
@@ -53,6 +54,9 @@ pub struct StepInput<'a> {
     pub new_ids: Vec<(Timestamp, String)>,
     /// Whether webhooks are configured: deliveries are queued only then.
     pub webhooks: bool,
+    /// The customer's credit grants: an invoice finalized by the step draws on them (the
+    /// caller writes the grants that changed); a draft shows what it would draw.
+    pub grants: &'a mut [Grant],
 }
 
 /// A webhook delivery to queue. Its id is derived from the invoice and the type, so
@@ -111,7 +115,8 @@ impl Book {
                 Stage::NotYet => break,
                 Stage::Draft => {
                     if matches!(existing_status, None | Some(InvoiceStatus::Draft)) {
-                        let inv = self.compute(&input, &facts, InvoiceStatus::Draft, &ids)?;
+                        let mut inv = self.compute(&input, &facts, InvoiceStatus::Draft, &ids)?;
+                        credit::apply(&mut inv, &mut input.grants.to_vec())?;
                         out.invoices.push(inv);
                     }
                     break;
@@ -127,6 +132,7 @@ impl Book {
                                 InvoiceStatus::PendingApproval
                             };
                             let mut inv = self.compute(&input, &facts, status, &ids)?;
+                            credit::apply(&mut inv, input.grants)?;
                             inv.finalized_at = Some(now);
                             if self.customer.auto_send {
                                 inv.sent_at = Some(now);

@@ -163,6 +163,12 @@ impl Book {
         all
     }
 
+    /// The metric definitions the aggregates cover: what the object prices with when a
+    /// call brings none (the balance, alerts), so it needs no catalog read.
+    pub fn metrics(&self) -> Vec<MetricDef> {
+        self.seen.values().cloned().collect()
+    }
+
     /// Each metric's state over `period`, or `None` when the period is final (its
     /// aggregates are in storage only, and never change).
     pub fn usage(&self, metrics: &[MetricDef], period: Period) -> Option<Vec<AggState>> {

@@ -163,6 +163,14 @@ pub enum Op {
     GetReservation,
     CommitReservation,
     ReleaseReservation,
+    CreateGrant,
+    ListGrants,
+    GetGrant,
+    VoidGrant,
+    Balance,
+    CreateAlert,
+    ListAlerts,
+    DeleteAlert,
 }
 
 /// The route table, as data: every (method, path template, operation) the API serves.
@@ -210,6 +218,14 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("GET", "/v1/customers/{id}/reservations/{rid}", Op::GetReservation),
     ("POST", "/v1/customers/{id}/reservations/{rid}/commit", Op::CommitReservation),
     ("POST", "/v1/customers/{id}/reservations/{rid}/release", Op::ReleaseReservation),
+    ("POST", "/v1/customers/{id}/credit_grants", Op::CreateGrant),
+    ("GET", "/v1/customers/{id}/credit_grants", Op::ListGrants),
+    ("GET", "/v1/customers/{id}/credit_grants/{grant_id}", Op::GetGrant),
+    ("POST", "/v1/customers/{id}/credit_grants/{grant_id}/void", Op::VoidGrant),
+    ("GET", "/v1/customers/{id}/balance", Op::Balance),
+    ("POST", "/v1/customers/{id}/alerts", Op::CreateAlert),
+    ("GET", "/v1/customers/{id}/alerts", Op::ListAlerts),
+    ("DELETE", "/v1/customers/{id}/alerts/{alert_id}", Op::DeleteAlert),
 ];
 
 /// The path template [`ROUTES`] gives an operation.
@@ -278,7 +294,8 @@ async fn handle(req: &mut Request, ctx: &Ctx, op: Op, params: &[&str]) -> std::r
     let method = req.method();
     let is_ingest = op == Op::Ingest;
     // Before the body is read: a key that may not use the route never sends 10 MiB.
-    if !is_ingest && !api::limits::open_to_customer_keys(op) {
+    // The balance is also an ingest key's and a customer token's (its handler checks whose).
+    if !is_ingest && op != Op::Balance && !api::limits::open_to_customer_keys(op) {
         principal.require_secret()?;
     }
     // A contract's document is a raw file of up to 10 MiB; every other body is JSON of
@@ -382,6 +399,14 @@ async fn route(
         Op::GetReservation => api::reservations::get(ctx, principal, id, second).await,
         Op::CommitReservation => api::reservations::commit(ctx, principal, id, second, body).await,
         Op::ReleaseReservation => api::reservations::release(ctx, principal, id, second).await,
+        Op::CreateGrant => api::credits::create(ctx, id, body).await,
+        Op::ListGrants => api::credits::list(ctx, id).await,
+        Op::GetGrant => api::credits::get(ctx, id, params.get(1).copied().unwrap_or_default()).await,
+        Op::VoidGrant => api::credits::void(ctx, id, params.get(1).copied().unwrap_or_default()).await,
+        Op::Balance => api::credits::balance(ctx, principal, id).await,
+        Op::CreateAlert => api::alerts::create(ctx, id, body).await,
+        Op::ListAlerts => api::alerts::list(ctx, id).await,
+        Op::DeleteAlert => api::alerts::delete(ctx, id, params.get(1).copied().unwrap_or_default()).await,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::objects::ledger::Ledger;
 use crate::objects::tx::transaction;
 use crate::protocol::{self, CustomerCall};
 use crate::respond::{self, internal};
-use edgemeter_core::machine::customer::{CustomerMachine, Outgoing};
+use edgemeter_core::machine::customer::{CustomerMachine, CustomerStore, Outgoing};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::webhook::signature_header;
 use edgemeter_core::ApiError;
@@ -31,6 +31,9 @@ pub struct CustomerObject {
     faults: bool,
     /// `make bench-load` only (`EDGEMETER_COST_LOG=1`): rows counted and logged per call.
     cost_log: bool,
+    /// Whether deliveries are being sent: the object serves other calls (and its alarm)
+    /// while it awaits a receiver, and one delivery must not be sent by two of them.
+    delivering: Cell<bool>,
 }
 
 impl DurableObject for CustomerObject {
@@ -40,7 +43,7 @@ impl DurableObject for CustomerObject {
         let faults = setting(&env, "EDGEMETER_FAULT_INJECTION") == "1";
         let cost_log = setting(&env, "EDGEMETER_COST_LOG") == "1";
         let machine = RefCell::new(CustomerMachine::new(webhooks));
-        Self { state, env, schema_ready: Cell::new(false), machine, faults, cost_log }
+        Self { state, env, schema_ready: Cell::new(false), machine, faults, cost_log, delivering: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -49,6 +52,18 @@ impl DurableObject for CustomerObject {
             Ok((status, json)) => respond::raw_json(status, json.into_bytes()),
             Err(e) => respond::error(&e),
         }
+    }
+
+    /// The outbox's next delivery is due (API.md "Alerts": delivered within seconds, and
+    /// retried without waiting for an invoicing run): send what is due, and set the alarm
+    /// again for what is left.
+    async fn alarm(&self) -> Result<Response> {
+        let mut ledger = match self.ledger() {
+            Ok(l) => l,
+            Err(e) => return Response::error(e.message.to_string(), 500),
+        };
+        self.deliver(&mut ledger, Timestamp(worker::Date::now().as_millis() as i64)).await;
+        Response::empty()
     }
 }
 
@@ -107,6 +122,19 @@ impl CustomerObject {
     /// Sends the webhooks due at `now`, one at a time; the machine records each outcome
     /// (a failure is tried again later, with backoff).
     async fn deliver(&self, ledger: &mut Ledger, now: Timestamp) {
+        if self.delivering.replace(true) {
+            // Another call is sending: what this one queued goes a second from now.
+            if let Err(e) = self.state.storage().set_alarm(at_time(now.millis() + 1000)).await {
+                worker::console_error!("setting the delivery alarm: {e}");
+            }
+            return;
+        }
+        self.send_due(ledger, now).await;
+        self.delivering.set(false);
+        self.arm(ledger).await;
+    }
+
+    async fn send_due(&self, ledger: &mut Ledger, now: Timestamp) {
         let url = setting(&self.env, "EDGEMETER_WEBHOOK_URL");
         let secret = setting(&self.env, "EDGEMETER_WEBHOOK_SECRET");
         let due = match self.machine.borrow().due_deliveries(now, ledger) {
@@ -126,6 +154,26 @@ impl CustomerObject {
             }
         }
     }
+
+    /// Sets the object's alarm at the outbox's next due delivery, if any: a delivery that
+    /// failed, or one left over from a backlog, is sent by the alarm when it is due.
+    async fn arm(&self, ledger: &Ledger) {
+        let next = match ledger.next_delivery() {
+            Ok(n) => n,
+            Err(e) => return worker::console_error!("reading the webhook outbox: {e}"),
+        };
+        if let Some(at) = next {
+            if let Err(e) = self.state.storage().set_alarm(at_time(at.millis())).await {
+                worker::console_error!("setting the delivery alarm: {e}");
+            }
+        }
+    }
+}
+
+/// An alarm time at unix milliseconds `ms` (workers-rs reads a bare integer as an
+/// offset from now).
+fn at_time(ms: i64) -> worker::ScheduledTime {
+    worker::ScheduledTime::new(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64)))
 }
 
 async fn post(url: &str, secret: &str, d: &Outgoing, sent_at: Timestamp) -> std::result::Result<(), String> {

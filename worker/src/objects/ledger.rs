@@ -22,6 +22,7 @@
 //! writes run inside one `transactionSync` (see `tx.rs`) with no `await` in between.
 
 mod limits;
+mod credits;
 
 use crate::objects::sql::parse;
 use edgemeter_core::aggregate::AggState;
@@ -152,6 +153,7 @@ impl Ledger {
         if create {
             ledger.run(SCHEMA, vec![])?;
             ledger.run(limits::SCHEMA, vec![])?;
+            ledger.run(credits::SCHEMA, vec![])?;
             ledger.run(&events_table("events", false), vec![])?;
             if ledger.events_layout_is_legacy()? {
                 ledger.move_events(&events_table("events_moved", false), "events_moved", "")?;
@@ -238,7 +240,7 @@ impl Ledger {
 
     fn invoice_rows(&self, q: &str, args: Vec<V>) -> StoreResult<Vec<Invoice>> {
         let rows: Vec<TextRow> = self.rows(q, args)?;
-        rows.iter().map(|r| parse(&r.v)).collect()
+        rows.iter().map(|r| parse(&r.v).map(Invoice::with_defaults)).collect()
     }
 
     fn events_where(&self, q: &str, args: Vec<V>) -> StoreResult<Vec<(Timestamp, EventRecord<'static>)>> {

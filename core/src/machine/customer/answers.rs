@@ -120,6 +120,11 @@ pub struct UpcomingInvoice {
     pub lines: serde_json::Value,
     pub subtotal: String,
     pub total: String,
+    /// What the credit grants would pay now ("Credits and the live balance").
+    #[serde(default)]
+    pub credits_applied: Vec<crate::invoice::CreditApplied>,
+    #[serde(default)]
+    pub amount_due: String,
 }
 
 impl UpcomingInvoice {
@@ -134,6 +139,8 @@ impl UpcomingInvoice {
             lines: inv.lines,
             subtotal: inv.subtotal,
             total: inv.total,
+            credits_applied: inv.credits_applied,
+            amount_due: inv.amount_due,
         }
     }
 }

@@ -3,8 +3,12 @@
 //!
 //! On the wire a call is externally tagged JSON: `{"usage": {"ingest": {…}}}`.
 
+use super::alerts::{AlertCall, AlertDeleted, CreateAlert, DeleteAlert, ListAlerts};
 use super::answers::{DailyUsage, Fates, Logged, RunReport, UpcomingInvoice, UsageReport, Voided};
+use super::credits::{Balance, CreateGrant, CreditCall, GetBalance, GetGrant, ListGrants, VoidGrant};
+use crate::alert::AlertView;
 use crate::contract::Acceptance;
+use crate::credit::GrantView;
 use crate::customer::Customer;
 use crate::event::EventRecord;
 use crate::invoice::Invoice;
@@ -27,6 +31,8 @@ pub enum CustomerCall<'a> {
     Invoices(InvoiceCall),
     Rejections(RejectionCall),
     Limits(super::LimitCall),
+    Credits(CreditCall),
+    Alerts(AlertCall),
 }
 
 /// The customer record and its items.
@@ -221,4 +227,12 @@ asks! {
     Upcoming => InvoiceCall::Upcoming(Invoices) => UpcomingInvoice,
     LogRejections => RejectionCall::Log(Rejections) => Logged,
     ListRejections => RejectionCall::List(Rejections) => Page<RejectedEvent>,
+    CreateGrant => CreditCall::Create(Credits) => GrantView,
+    ListGrants => CreditCall::List(Credits) => Page<GrantView>,
+    GetGrant => CreditCall::Get(Credits) => GrantView,
+    VoidGrant => CreditCall::Void(Credits) => GrantView,
+    GetBalance => CreditCall::Balance(Credits) => Balance,
+    CreateAlert => AlertCall::Create(Alerts) => AlertView,
+    ListAlerts => AlertCall::List(Alerts) => Page<AlertView>,
+    DeleteAlert => AlertCall::Delete(Alerts) => AlertDeleted,
 }

@@ -35,7 +35,8 @@ impl CustomerMachine {
         match call {
             InvoiceCall::Run(r) => {
                 let now = r.now;
-                let book = self.book(store)?;
+                let (book, credits) = self.parts(store)?;
+                let grants_before = credits.grants.clone();
                 ensure_metrics(book, &r.metrics, store)?;
                 let periods = book.invoicing_periods(now);
                 let mut facts = Vec::with_capacity(periods.len());
@@ -58,7 +59,9 @@ impl CustomerMachine {
                     numbers: &r.numbers,
                     new_ids,
                     webhooks,
+                    grants: &mut credits.grants,
                 })?;
+                super::credits::write_changed(&grants_before, &credits.grants, store)?;
                 for inv in &out.invoices {
                     store.put_invoice(inv)?;
                 }
@@ -71,6 +74,7 @@ impl CustomerMachine {
                 if let Some(closed) = book.closed_before() {
                     store.compact(closed, now.saturating_add_ms(-LATE_WINDOW_MS))?;
                 }
+                super::alerts::evaluate(book, credits, store, now, webhooks)?;
                 let report = RunReport {
                     next_due: out.next_draft,
                     open_from: book.first_open_period().start,
@@ -95,7 +99,10 @@ impl CustomerMachine {
                 let p = book.customer().invoice_schedule.period_containing(u.now);
                 let spans = store.period_spans(p.start)?;
                 let items = store.items()?;
-                let inv = book.preview(&u.metrics, &items, p, &spans, InvoiceStatus::Draft)?;
+                let mut inv = book.preview(&u.metrics, &items, p, &spans, InvoiceStatus::Draft)?;
+                let (book, credits) = self.parts(store)?;
+                let mut grants = super::credits::grants_before(book, &credits.grants, store, p)?;
+                crate::credit::apply(&mut inv, &mut grants)?;
                 json(200, &UpcomingInvoice::of(inv))
             }
         }
@@ -110,10 +117,25 @@ impl CustomerMachine {
         now: Timestamp,
         approve: bool,
     ) -> Result<Handled, ApiError> {
-        self.book(store)?;
+        let webhooks = self.webhooks;
+        let (book, credits) = self.parts(store)?;
         let mut inv = store.invoice(id)?.ok_or_else(invoice_not_found)?;
         let next = if approve { lifecycle::approve(inv.status)? } else { lifecycle::void(inv.status)? };
         inv.status = next;
+        let mut alerted = false;
+        if next == InvoiceStatus::Void {
+            if inv.finalized_at.is_some() {
+                // A final invoice drew on the grants: voiding it gives that back.
+                let before = credits.grants.clone();
+                crate::credit::give_back(&mut credits.grants, &crate::credit::drawn(&inv)?, now);
+                super::credits::write_changed(&before, &credits.grants, store)?;
+            } else {
+                // A draft drew nothing, and a void one never will.
+                inv.credits_applied.clear();
+                inv.amount_due = inv.total.clone();
+            }
+            alerted = super::alerts::evaluate(book, credits, store, now, webhooks)?;
+        }
         match next {
             InvoiceStatus::Sent => inv.sent_at = Some(now),
             InvoiceStatus::Void => inv.voided_at = Some(now),
@@ -125,7 +147,7 @@ impl CustomerMachine {
             store.enqueue(&d.id, &d.body, now)?;
         }
         let mut handled = json(200, &inv)?;
-        handled.deliver = self.webhooks.then_some(now);
+        handled.deliver = (self.webhooks || alerted).then_some(now);
         Ok(handled)
     }
 

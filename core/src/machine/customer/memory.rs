@@ -54,6 +54,9 @@ pub struct MemoryStore {
     /// Limits by metric code, reservations by id (`limit_store.rs`).
     pub limits: BTreeMap<String, crate::limit::Limit>,
     pub reservations: BTreeMap<String, crate::limit::Reservation>,
+    /// Credit grants and alerts by id (`credit_store.rs`).
+    pub grants: BTreeMap<String, crate::credit::Grant>,
+    pub alerts: BTreeMap<String, crate::alert::Alert>,
     next_seq: u64,
 }
 

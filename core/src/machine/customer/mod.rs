@@ -7,8 +7,11 @@
 //! call that fails drops it (the shell rolls the call's writes back), so the next call
 //! loads it again from what was committed.
 
+mod alerts;
 mod answers;
 mod calls;
+mod credit_store;
+mod credits;
 mod invoices;
 mod limit_store;
 mod limits;
@@ -17,8 +20,11 @@ mod record;
 mod store;
 mod usage;
 
+pub use alerts::{AlertCall, AlertDeleted, CreateAlert, DeleteAlert, ListAlerts};
 pub use answers::*;
 pub use calls::*;
+pub use credit_store::CreditStore;
+pub use credits::{Balance, CreateGrant, CreditBalance, CreditCall, GetBalance, GetGrant, ListGrants, VoidGrant};
 pub use invoices::{backoff, DELIVERIES_PER_CALL};
 pub use limit_store::LimitStore;
 pub use limits::*;
@@ -37,6 +43,8 @@ pub struct CustomerMachine {
     book: Option<Book>,
     /// Whether webhooks are configured: deliveries are queued only then.
     webhooks: bool,
+    /// The credit grants and alerts, loaded with the book and dropped with it.
+    credits: Option<credits::Credits>,
 }
 
 /// A call's outcome before it is rendered: what to answer, and whether webhook
@@ -71,7 +79,7 @@ pub(crate) fn unknown_customer() -> ApiError {
 
 impl CustomerMachine {
     pub fn new(webhooks: bool) -> CustomerMachine {
-        CustomerMachine { book: None, webhooks }
+        CustomerMachine { book: None, webhooks, credits: None }
     }
 
     /// Decides one call; its writes go to `store`, which the shell commits as one
@@ -83,9 +91,12 @@ impl CustomerMachine {
             CustomerCall::Invoices(c) => self.invoices(c, store),
             CustomerCall::Rejections(c) => self.rejections(c, store),
             CustomerCall::Limits(c) => self.limits_call(c, store),
+            CustomerCall::Credits(c) => self.credit_call(c, store),
+            CustomerCall::Alerts(c) => self.alert_call(c, store),
         };
         if out.is_err() {
             self.book = None;
+            self.credits = None;
         }
         out
     }
@@ -110,6 +121,18 @@ impl CustomerMachine {
             self.book = load_book(store)?;
         }
         self.book.as_mut().ok_or_else(unknown_customer)
+    }
+
+    /// The book and the credit grants and alerts, each loaded if not in memory.
+    fn parts(&mut self, store: &impl CustomerStore) -> Result<(&mut Book, &mut credits::Credits), ApiError> {
+        self.book(store)?;
+        if self.credits.is_none() {
+            self.credits = Some(credits::Credits::load(store)?);
+        }
+        match (self.book.as_mut(), self.credits.as_mut()) {
+            (Some(b), Some(c)) => Ok((b, c)),
+            _ => Err(unknown_customer()),
+        }
     }
 }
 

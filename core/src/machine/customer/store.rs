@@ -5,6 +5,7 @@
 //! Reads take `&self`, writes `&mut self`; every method is one or a few set-based
 //! statements, never one per event. A method decides nothing: the machine does.
 
+use super::credit_store::CreditStore;
 use crate::aggregate::AggState;
 use crate::book::{NameSpan, NewEvent, StateRow, StateWrites, VoidTarget};
 use crate::customer::Customer;
@@ -29,8 +30,9 @@ pub struct Outgoing {
     pub attempts: i64,
 }
 
-/// One customer's storage (its limits and reservations: [`super::LimitStore`]).
-pub trait CustomerStore: super::LimitStore {
+/// One customer's storage (its limits and reservations: [`super::LimitStore`]; its credit
+/// grants and alerts: [`CreditStore`]).
+pub trait CustomerStore: super::LimitStore + CreditStore {
     // The record and its items.
     fn customer(&self) -> StoreResult<Option<Customer>>;
     fn put_customer(&mut self, c: &Customer) -> StoreResult<()>;

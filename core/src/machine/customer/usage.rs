@@ -33,7 +33,10 @@ impl CustomerMachine {
                 let out = book.ingest(&c.metrics, &valid, &stored);
                 store.insert_events(&c.events, &out.new_events, c.now)?;
                 store.write_states(&out.states)?;
-                json(200, &Fates { fates: out.fates })
+                let alerted = !out.new_events.is_empty() && self.evaluate_alerts(store, c.now)?;
+                let mut handled = json(200, &Fates { fates: out.fates })?;
+                handled.deliver = alerted.then_some(c.now);
+                Ok(handled)
             }
             UsageCall::Void(v) => {
                 let book = self.book(store)?;

@@ -1,7 +1,9 @@
 //! The API's handlers, one module per resource (API.md's sections). Each parses its
 //! input with `core`, makes its object calls, and returns a [`Reply`].
 
+pub mod alerts;
 pub mod contracts;
+pub mod credits;
 pub mod customers;
 pub mod ingest;
 pub mod invoices;

@@ -1,0 +1,48 @@
+//! API.md "Credits and the live balance": a customer's credit grants and its live
+//! balance, kept and decided in the customer's own object (`core::machine::customer`'s
+//! credits). The balance is one object call: the object prices its in-memory aggregates.
+
+use super::{customer_call, customer_on_path, fresh_id};
+use crate::front::auth::Principal;
+use crate::front::Ctx;
+use crate::protocol::customer;
+use crate::respond::Reply;
+use edgemeter_core::{ApiError, ErrorCode};
+
+/// A JSON body as text for the object, which reads it with the customer's currency.
+pub(super) fn body_text(body: &[u8]) -> Result<String, ApiError> {
+    String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::new(ErrorCode::InvalidJson, "body is not valid JSON: it is not UTF-8"))
+}
+
+/// `POST /v1/customers/{id}/credit_grants`.
+pub async fn create(ctx: &Ctx, customer_id: &str, body: &[u8]) -> Result<Reply, ApiError> {
+    let body = body_text(body)?;
+    let stub = customer_on_path(&ctx.env, customer_id)?;
+    customer_call(&stub, customer::CreateGrant { now: ctx.now, id: fresh_id("cg", ctx)?, body }).await
+}
+
+/// `GET /v1/customers/{id}/credit_grants`.
+pub async fn list(ctx: &Ctx, customer_id: &str) -> Result<Reply, ApiError> {
+    customer_call(&customer_on_path(&ctx.env, customer_id)?, customer::ListGrants { now: ctx.now }).await
+}
+
+/// `GET /v1/customers/{id}/credit_grants/{grant_id}`.
+pub async fn get(ctx: &Ctx, customer_id: &str, grant_id: &str) -> Result<Reply, ApiError> {
+    let stub = customer_on_path(&ctx.env, customer_id)?;
+    customer_call(&stub, customer::GetGrant { now: ctx.now, id: grant_id.to_owned() }).await
+}
+
+/// `POST /v1/customers/{id}/credit_grants/{grant_id}/void`.
+pub async fn void(ctx: &Ctx, customer_id: &str, grant_id: &str) -> Result<Reply, ApiError> {
+    let stub = customer_on_path(&ctx.env, customer_id)?;
+    customer_call(&stub, customer::VoidGrant { now: ctx.now, id: grant_id.to_owned() }).await
+}
+
+/// `GET /v1/customers/{id}/balance`: secret and ingest keys, and the customer's own token.
+pub async fn balance(ctx: &Ctx, principal: &Principal, customer_id: &str) -> Result<Reply, ApiError> {
+    if principal.only_customer().is_some_and(|c| c != customer_id) {
+        return Err(ApiError::new(ErrorCode::ForbiddenCustomer, "this token may read only its own customer's balance"));
+    }
+    customer_call(&customer_on_path(&ctx.env, customer_id)?, customer::GetBalance { now: ctx.now }).await
+}
