@@ -53,17 +53,17 @@ export function customerPage({ params: [id] }) {
           : empty('No items: nothing is billed.'), { id: 'items' }),
         usageSection(c),
         balance.el,
+        upcoming.el,
         creditsSection(c, { onChange: moneyChanged }).el,
-        later(metrics, (m) => alertsSection(c, m.map((x) => x.code)).el),
         limits,
         reservationsSection(c, { onChange: () => entitlements?.reload() }).el,
-        upcoming.el,
-        later(Promise.all([items, invoices]), ([it, inv]) => simulateSection(c, it.data, inv.data)),
+        later(metrics, (m) => alertsSection(c, m.map((x) => x.code)).el),
         section('Invoices', () => invoices, (page) => page.data.length
           ? table('Invoices', ['Number', 'Period', 'Status', 'Total', 'Amount due'], page.data.map((inv) => [
             link(`#/invoices/${encodeURIComponent(inv.id)}`, inv.number ?? 'Draft'),
             `${day(inv.period_start)} – ${day(inv.period_end)}`, badge(inv.status), money(inv.total, inv.currency), money(inv.amount_due, inv.currency)]))
           : empty('No invoices yet.'), { id: 'invoices' }),
+        later(Promise.all([items, invoices]), ([it, inv]) => simulateSection(c, it.data, inv.data)),
         section('Recent rejected events', () => api(`${path}/rejections`, { query: { limit: 20 } }), (page) => page.data.length
           ? rejectionTable(page.data, { customer: false })
           : empty('No rejected events. Every event sent for this customer was accepted.'), { id: 'rejections' }));
