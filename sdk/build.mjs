@@ -56,6 +56,15 @@ run(wasmBindgen, [
   join(root, 'target/wasm32-unknown-unknown/sdk-release/edgemeter_sdk.wasm'),
 ]);
 
+// The checks' wasm (`@edgemeter/sdk/verify`: verifyInvoice, price), built from the same
+// crate with `--features checks`, into the same glue folder under its own name.
+// Built for size (profile `checks-release`, wasm-opt -Oz): not a hot path.
+run('cargo', ['build', '-p', 'edgemeter-sdk', '--target', 'wasm32-unknown-unknown', '--profile', 'checks-release', '--features', 'checks']);
+run(wasmBindgen, [
+  '--target', 'web', '--no-typescript', '--out-dir', glue, '--out-name', 'edgemeter_checks',
+  join(root, 'target/wasm32-unknown-unknown/checks-release/edgemeter_sdk.wasm'),
+]);
+
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 // The features rustc's wasm32 target enables by default; wasm-opt must be told, and must
@@ -67,11 +76,19 @@ run(wasmOpt, [
   '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
   join(glue, 'edgemeter_sdk_bg.wasm'), '-o', join(out, 'edgemeter_sdk_bg.wasm'),
 ]);
+run(wasmOpt, [
+  '-Oz', '--strip-debug', '--strip-producers',
+  '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+  '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
+  join(glue, 'edgemeter_checks_bg.wasm'), '-o', join(out, 'edgemeter_checks_bg.wasm'),
+]);
 // The sources and wasm-bindgen's glue side by side, for esbuild.
 const src = join(glue, 'src');
 mkdirSync(src, { recursive: true });
 writeFileSync(join(src, 'edgemeter_sdk.js'), lazyTextDecoder(readFileSync(join(glue, 'edgemeter_sdk.js'), 'utf8')));
 copyFileSync(join(out, 'edgemeter_sdk_bg.wasm'), join(src, 'edgemeter_sdk_bg.wasm'));
+writeFileSync(join(src, 'edgemeter_checks.js'), lazyTextDecoder(readFileSync(join(glue, 'edgemeter_checks.js'), 'utf8')));
+copyFileSync(join(out, 'edgemeter_checks_bg.wasm'), join(src, 'edgemeter_checks_bg.wasm'));
 for (const f of readdirSync(join(root, 'sdk/js'))) {
   if (f.endsWith('.js')) copyFileSync(join(root, 'sdk/js', f), join(src, f));
 }
@@ -90,10 +107,16 @@ const BUILDS = [
   { file: 'node.cjs', platform: 'node', format: 'cjs' },
   { file: 'workerd.js', platform: 'workerd', format: 'esm' },
 ];
-for (const b of BUILDS) {
+// `@edgemeter/sdk/verify`, with the checks' wasm: the same for browsers and Node.
+const VERIFY_BUILDS = [
+  { file: 'verify.js', platform: 'web', format: 'esm', entry: 'verify.js', wasm: 'edgemeter_checks_bg.wasm' },
+  { file: 'verify.cjs', platform: 'web', format: 'cjs', entry: 'verify.js', wasm: 'edgemeter_checks_bg.wasm' },
+  { file: 'verify.workerd.js', platform: 'workerd', format: 'esm', entry: 'verify.js', wasm: 'edgemeter_checks_bg.wasm' },
+];
+for (const b of [...BUILDS, ...VERIFY_BUILDS]) {
   console.log(`sdk:build: esbuild ${b.file} (${b.platform}, ${b.format})`);
   const result = await esbuild.build({
-    entryPoints: [join(src, 'index.js')],
+    entryPoints: [join(src, b.entry ?? 'index.js')],
     outfile: join(out, b.file),
     bundle: true,
     format: b.format,
@@ -102,8 +125,11 @@ for (const b of BUILDS) {
     target: 'es2022',
     // The Worker build keeps its wasm import for wrangler; the others carry the bytes.
     loader: b.platform === 'workerd' ? {} : { '.wasm': 'base64' },
-    external: b.platform === 'workerd' ? ['./edgemeter_sdk_bg.wasm'] : [],
-    plugins: [platformPlugin(join(src, `platform.${b.platform}.js`))],
+    external: b.platform === 'workerd' ? ['./edgemeter_sdk_bg.wasm', './edgemeter_checks_bg.wasm'] : [],
+    plugins: [
+      platformPlugin(join(src, `platform.${b.platform}.js`)),
+      checksPlugin(join(src, b.platform === 'workerd' ? 'checks.workerd.js' : 'checks.bytes.js')),
+    ],
     // Only wasm-bindgen's async loader, which the client never calls, reads it; defined
     // away so that no build keeps a `new URL('….wasm', import.meta.url)` for bundlers to chase.
     define: { 'import.meta.url': 'undefined' },
@@ -140,6 +166,16 @@ function lazyTextDecoder(text) {
     .replace(made, 'cachedTextDecoder = newTextDecoder();')}`;
 }
 
+/** Resolves the checks' `./checks.js` to how one runtime gets their wasm. */
+function checksPlugin(file) {
+  return {
+    name: 'edgemeter-checks',
+    setup(build) {
+      build.onResolve({ filter: /^\.\/checks\.js$/ }, () => ({ path: file }));
+    },
+  };
+}
+
 /** Resolves the client's `./platform.js` to one runtime's file. */
 function platformPlugin(file) {
   return {
@@ -152,16 +188,20 @@ function platformPlugin(file) {
 
 // Declarations: ESM (`.d.ts`, for `import`) and CommonJS (`.d.cts`, for `require`), the
 // same text but for the extension they import each other by.
-for (const f of ['index', 'api']) {
+for (const f of ['index', 'api', 'verify']) {
   const text = readFileSync(join(root, 'sdk/js', `${f}.d.ts`), 'utf8');
   writeFileSync(join(out, `${f}.d.ts`), text);
-  writeFileSync(join(out, `${f}.d.cts`), text.replaceAll("from './api.js'", "from './api.cjs'"));
+  writeFileSync(
+    join(out, `${f}.d.cts`),
+    text.replaceAll("from './api.js'", "from './api.cjs'").replaceAll("from './index.js'", "from './index.cjs'"),
+  );
 }
 copyFileSync(join(root, 'sdk/js/README.md'), join(out, 'README.md'));
 copyFileSync(join(root, 'LICENSE'), join(out, 'LICENSE'));
 rmSync(glue, { recursive: true, force: true });
 
 const types = { import: './index.d.ts', require: './index.d.cts' };
+const verifyTypes = { import: './verify.d.ts', require: './verify.d.cts' };
 const manifest = {
   name: '@edgemeter/sdk',
   version,
@@ -186,13 +226,26 @@ const manifest = {
       require: { types: types.require, default: './index.cjs' },
       default: { types: types.import, default: './index.js' },
     },
+    // verifyInvoice and price, with the checks' own wasm (only an application that checks
+    // invoices or quotes prices loads it).
+    './verify': {
+      workerd: { types: verifyTypes, default: './verify.workerd.js' },
+      import: { types: verifyTypes.import, default: './verify.js' },
+      require: { types: verifyTypes.require, default: './verify.cjs' },
+      default: { types: verifyTypes.import, default: './verify.js' },
+    },
     // The wasm by name, for a build step that copies or imports it (not a JS module: what
     // importing it yields is the bundler's choice).
     './edgemeter_sdk_bg.wasm': './edgemeter_sdk_bg.wasm',
+    './edgemeter_checks_bg.wasm': './edgemeter_checks_bg.wasm',
     './package.json': './package.json',
   },
   sideEffects: false,
-  files: [...BUILDS.map((b) => b.file), 'edgemeter_sdk_bg.wasm', 'index.d.ts', 'index.d.cts', 'api.d.ts', 'api.d.cts', 'README.md', 'LICENSE'],
+  files: [
+    ...BUILDS.map((b) => b.file), 'edgemeter_sdk_bg.wasm', 'index.d.ts', 'index.d.cts', 'api.d.ts', 'api.d.cts',
+    ...VERIFY_BUILDS.map((b) => b.file), 'edgemeter_checks_bg.wasm', 'verify.d.ts', 'verify.d.cts',
+    'README.md', 'LICENSE',
+  ],
   engines: { node: '>=18' },
 };
 writeFileSync(join(out, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -207,8 +260,8 @@ for (const f of readdirSync(pkg).sort()) {
   sizes.set(f, [bytes.length, z]);
   console.log(`sdk:build: ${f.padEnd(24)} ${String(bytes.length).padStart(8)} B  ${String(z).padStart(7)} B gzipped`);
 }
-for (const b of BUILDS) {
-  const parts = b.platform === 'workerd' ? [b.file, 'edgemeter_sdk_bg.wasm'] : [b.file];
+for (const b of [...BUILDS, ...VERIFY_BUILDS]) {
+  const parts = b.platform === 'workerd' ? [b.file, b.wasm ?? 'edgemeter_sdk_bg.wasm'] : [b.file];
   const [raw, gz] = parts.map((f) => sizes.get(f)).reduce((a, x) => [a[0] + x[0], a[1] + x[1]]);
   console.log(`sdk:build: a runtime loading ${parts.join(' + ')}: ${raw} B, ${gz} B gzipped`);
 }

@@ -24,6 +24,10 @@ pub struct UsageSummary {
     pub event_count: u64,
     pub first_event_at: Option<Timestamp>,
     pub last_event_at: Option<Timestamp>,
+    /// SHA-256 over the content hashes of the events counted (`crate::digest`); set by
+    /// the invoicing run, absent from previews and from invoices made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_digest: Option<String>,
 }
 
 /// One item to bill, with its metric's quantity and usage for the period.
@@ -83,6 +87,7 @@ pub fn invoice_lines<'a>(
                     event_count: 0,
                     first_event_at: None,
                     last_event_at: None,
+                    events_digest: None,
                 });
                 (input.quantity, Some(usage))
             }
@@ -117,6 +122,10 @@ pub struct Invoice {
     /// When it was voided (the last of its state changes a person makes).
     #[serde(default)]
     pub voided_at: Option<Timestamp>,
+    /// SHA-256 over the usage lines' `events_digest`s (`crate::digest`); absent from
+    /// invoices made before digests existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_digest: Option<String>,
     /// What credit grants pay (API.md "Credits and the live balance"): a final invoice's
     /// draws, made once at finalization; a draft's, what it would draw now.
     #[serde(default)]
@@ -155,6 +164,7 @@ impl Invoice {
             voided_at: None,
             credits_applied: Vec::new(),
             amount_due: format_amount(lines.total.clone(), lines.currency),
+            usage_digest: None,
         }
     }
 

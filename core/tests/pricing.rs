@@ -409,6 +409,7 @@ fn invoice_lines_render_with_usage_and_fixed_fees_once() {
         event_count: 3,
         first_event_at: Some(ts("2026-11-02T10:00:00Z")),
         last_event_at: Some(ts("2026-11-20T08:30:00.250Z")),
+        events_digest: None,
     };
     let inv = invoice_lines(
         Currency::USD,

@@ -87,6 +87,8 @@ export interface CustomersResource {
   /** Every customer, fetching pages of `limit` as the loop goes: `for await (const c of …)`. */
   listAll(params?: ListParams): AsyncGenerator<Customer, void, undefined>;
   update(customerId: string, patch: CustomerUpdate): Promise<Customer>;
+  /** The invoice a period would have produced under other items; changes nothing. */
+  simulate(customerId: string, input: SimulationInput, options?: RequestOptions): Promise<SimulatedInvoice>;
 }
 
 // Billable metrics
@@ -336,6 +338,8 @@ export interface LineUsage {
   eventCount: number;
   firstEventAt: Timestamp | null;
   lastEventAt: Timestamp | null;
+  /** Hex SHA-256 over the sorted content hashes of the events counted (final and draft invoices). */
+  eventsDigest?: string;
 }
 
 export interface InvoiceLine {
@@ -378,6 +382,8 @@ export interface Invoice {
   finalizedAt: Timestamp | null;
   sentAt: Timestamp | null;
   voidedAt: Timestamp | null;
+  /** Hex SHA-256 over the usage lines' `eventsDigest`s, in line order. */
+  usageDigest?: string;
 }
 
 /** The current period's invoice as it stands: no id, number or dates yet. */
@@ -401,7 +407,39 @@ export interface InvoicesResource {
   approve(invoiceId: string, options?: RequestOptions): Promise<Invoice>;
   /** Voids an invoice in any status but `void` (then `invalid_invoice_state`, 409). */
   void(invoiceId: string, options?: RequestOptions): Promise<Invoice>;
+  /** One page of the events the invoice counted, in idempotency-key order. */
+  events(invoiceId: string, params?: ListParams): Promise<Page<InvoiceEvent>>;
+  /** Every event the invoice counted: `for await (const e of …)`. */
+  eventsAll(invoiceId: string, params?: ListParams): AsyncGenerator<InvoiceEvent, void, undefined>;
 }
+
+// Checking an invoice
+
+/** An event an invoice counted, as stored. */
+export interface InvoiceEvent {
+  idempotencyKey: string;
+  eventName: string;
+  value: Decimal;
+  timestamp: Timestamp;
+  /** Whether the client sent the timestamp (a server-chosen one is not hashed). */
+  timestampGiven: boolean;
+  properties: Record<string, string | number | boolean>;
+  /** 32 hex digits: XXH3-128 of the event's content (docs/api.md). */
+  contentHash: string;
+}
+
+export interface SimulationInput {
+  items: ItemCreate[];
+  /** A time in the period to simulate; default: the current period. */
+  periodStart?: Timestamp | Date;
+}
+
+/** A simulated invoice: items get ids `sim_1`, `sim_2`, … in request order. */
+export interface SimulatedInvoice
+  extends Omit<Invoice, 'id' | 'number' | 'status' | 'createdAt' | 'finalizedAt' | 'sentAt' | 'voidedAt'> {
+  status: 'simulated';
+}
+
 
 // Customer tokens
 

@@ -58,6 +58,9 @@ export function createApi(options) {
     list: async (params) => call('GET', '/v1/customers', { query: listQuery(params) }),
     listAll: (params) => all(customers.list, params),
     update: async (customerId, patch) => call('PATCH', `/v1/customers/${id(customerId, 'customerId')}`, { body: patch }),
+    // API.md "Checking an invoice": changes nothing, so a retry is harmless.
+    simulate: async (customerId, input, opts) =>
+      call('POST', `/v1/customers/${id(customerId, 'customerId')}/simulate`, { body: input, opts }),
   };
 
   const items = {
@@ -114,6 +117,10 @@ export function createApi(options) {
     get: async (invoiceId) => call('GET', `/v1/invoices/${id(invoiceId, 'invoiceId')}`),
     approve: async (invoiceId, opts) => transition(invoiceId, 'approve', 'sent', opts),
     void: async (invoiceId, opts) => transition(invoiceId, 'void', 'void', opts),
+    // API.md "Checking an invoice": the events it counted, in idempotency-key order.
+    events: async (invoiceId, params) =>
+      call('GET', `/v1/invoices/${id(invoiceId, 'invoiceId')}/events`, { query: listQuery(params) }),
+    eventsAll: (invoiceId, params) => all((p) => invoices.events(invoiceId, p), params),
   };
 
   const tokens = {

@@ -12,8 +12,10 @@
 
 pub mod compact;
 pub mod queue;
+pub mod verify;
 pub mod webhook;
 
+pub use verify::{price, verify_invoice_json, Difference, InvoiceEvent};
 pub use webhook::verify_signature;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -37,8 +39,13 @@ pub fn validate_event(json: &str, now_ms: i64) -> Result<String, ApiError> {
 #[cfg(all(target_arch = "wasm32", feature = "bench"))]
 mod bench;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "checks")))]
 pub mod wasm;
+
+/// The checks' own wasm (`--features checks`): `@edgemeter/sdk/verify` loads it, so the
+/// tracking client's wasm stays free of the JSON, pricing and invoice code they need.
+#[cfg(all(target_arch = "wasm32", feature = "checks"))]
+mod wasm_checks;
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,8 @@ test('npm pack yields a tarball that installs offline and imports', () => {
   const { packed, app } = installedApp();
   assert.equal(packed.name, '@edgemeter/sdk');
   assert.deepEqual(packed.files.map((f) => f.path).sort(), [
-    'LICENSE', 'README.md', 'api.d.cts', 'api.d.ts', 'edgemeter_sdk_bg.wasm', 'index.cjs', 'index.d.cts', 'index.d.ts', 'index.js', 'node.cjs', 'node.js', 'package.json', 'workerd.js',
+    'LICENSE', 'README.md', 'api.d.cts', 'api.d.ts', 'edgemeter_checks_bg.wasm', 'edgemeter_sdk_bg.wasm', 'index.cjs', 'index.d.cts', 'index.d.ts', 'index.js', 'node.cjs', 'node.js', 'package.json',
+    'verify.cjs', 'verify.d.cts', 'verify.d.ts', 'verify.js', 'verify.workerd.js', 'workerd.js',
   ]);
   writeFileSync(
     join(app, 'main.js'),

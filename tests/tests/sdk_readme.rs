@@ -24,13 +24,42 @@ fn every_readme_example_runs_as_pasted() {
     admin.metric("snippets_invoices", "invoices", "count", json!({}));
     admin.metric("snippets_api_calls", "api_calls", "count", json!({}));
     let customer = admin.customer();
+    let checked = customer_with_a_final_invoice(&server);
     let config = json!({ "baseUrl": server.base, "customerId": customer });
     let status = Command::new("node")
         .arg("tests/sdk/snippets.mjs")
         .current_dir(root())
         .env("EDGEMETER_SNIPPETS", config.to_string())
+        .env("EDGEMETER_CHECK_CUSTOMER_ID", checked)
         .env("WRANGLER_SEND_METRICS", "false")
         .status()
         .expect("run node");
     assert!(status.success(), "a README example failed (output above; server log: {})", server.log.display());
+}
+
+/// The README's invoice check needs a final invoice: a customer whose weekly period ends
+/// at the next midnight and is final at once (`grace_hours` 0), invoiced by a run just
+/// after it. No other customer's period is final then (the default grace is 24 hours), so
+/// the examples' own customer still takes events.
+fn customer_with_a_final_invoice(server: &Server) -> String {
+    let admin = server.client();
+    let tomorrow = (now_ms() / 86_400_000 + 1) * 86_400_000;
+    let anchor = &rfc3339(tomorrow)[..10];
+    let r = admin.post(
+        "/v1/customers",
+        &json!({"name": "Checked", "email": "ap@checked.test", "invoice_schedule": {"interval": "week", "anchor": anchor, "grace_hours": 0}}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_owned();
+    let metric = admin.metric("checked", "checked_calls", "sum", json!({"filters": {"region": ["eu"]}}));
+    let item = json!({"name": "Calls", "kind": "usage", "metric_code": metric,
+                      "price": {"model": "graduated", "tiers": [{"up_to": 10, "unit_amount": "0.5"}, {"up_to": null, "unit_amount": "0.25"}]}});
+    assert_eq!(admin.post(&format!("/v1/customers/{id}/items"), &item).status, 201);
+    for (value, region) in [("12.5", "eu"), ("3", "us"), ("7", "eu")] {
+        let mut e = event(&id, "checked_calls", json!(value));
+        e["properties"] = json!({"region": region, "n": 1});
+        assert_eq!(admin.ingest(&e).status, 200);
+    }
+    server.run_cron_at(tomorrow + 60_000);
+    id
 }

@@ -12,6 +12,7 @@
 
 use super::Book;
 use crate::credit::{self, Grant};
+use crate::digest::PeriodScan;
 use crate::error::ApiError;
 use crate::invoice::{invoice_lines, Invoice, LineInput, UsageSummary};
 use crate::item::{Item, ItemKind};
@@ -36,6 +37,10 @@ pub struct PeriodFacts {
     pub period: Period,
     pub existing: Option<Invoice>,
     pub spans: Vec<NameSpan>,
+    /// Each metric's `events_digest` and first and last counted event over the period
+    /// (`crate::digest::scan`), which take the place of `spans`; `None` leaves the
+    /// invoice without digests.
+    pub scan: Option<PeriodScan>,
 }
 
 /// Everything a step needs besides the book.
@@ -189,7 +194,9 @@ impl Book {
                 (id, input.now, None)
             }
         };
-        let mut inv = self.preview(input.metrics, input.items, facts.period, &facts.spans, status)?;
+        let states = self.usage(input.metrics, facts.period);
+        let mut inv =
+            self.priced(input.metrics, input.items, facts.period, states, &facts.spans, facts.scan.as_ref(), status)?;
         inv.id = id;
         inv.created_at = created_at;
         inv.number = number;
@@ -206,7 +213,25 @@ impl Book {
         spans: &[NameSpan],
         status: InvoiceStatus,
     ) -> Result<Invoice, ApiError> {
-        let states = self.usage(metrics, p);
+        self.priced(metrics, items, p, self.usage(metrics, p), spans, None, status)
+    }
+
+    /// A period's invoice from each metric's state over it (`None`: no usage, as for a
+    /// final period the book no longer holds). With a `scan` of the period's events, each
+    /// usage line's first and last event are those its metric counted, and the invoice
+    /// carries its digests; without, they are its event name's, from `spans`.
+    /// Simulation prices other items through here, so it bills exactly as the run does.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn priced(
+        &self,
+        metrics: &[MetricDef],
+        items: &[Item],
+        p: Period,
+        states: Option<Vec<crate::aggregate::AggState>>,
+        spans: &[NameSpan],
+        scan: Option<&PeriodScan>,
+        status: InvoiceStatus,
+    ) -> Result<Invoice, ApiError> {
         let mut inputs = Vec::with_capacity(items.len());
         for item in items {
             let metric = item.metric_code.as_ref().and_then(|c| metrics.iter().position(|m| &m.code == c));
@@ -214,13 +239,17 @@ impl Book {
                 (ItemKind::Fixed, _, _) => (Decimal::ONE, None),
                 (ItemKind::Usage, Some(i), Some(states)) => {
                     let s = &states[i];
-                    let seen =
-                        spans.iter().find(|n| n.event_name == metrics[i].event_name).filter(|_| s.event_count() > 0);
+                    let seen = match scan {
+                        Some(scan) => scan.get(&metrics[i].code).and_then(|m| m.first.zip(m.last)),
+                        None => spans.iter().find(|n| n.event_name == metrics[i].event_name).map(|n| (n.first, n.last)),
+                    }
+                    .filter(|_| s.event_count() > 0);
                     let usage = UsageSummary {
                         metric_code: metrics[i].code.clone(),
                         event_count: s.event_count(),
-                        first_event_at: seen.map(|n| n.first),
-                        last_event_at: seen.map(|n| n.last),
+                        first_event_at: seen.map(|n| n.0),
+                        last_event_at: seen.map(|n| n.1),
+                        events_digest: None,
                     };
                     (s.quantity(), Some(usage))
                 }
@@ -228,9 +257,12 @@ impl Book {
             };
             inputs.push(LineInput { item, quantity, usage });
         }
-        let lines = invoice_lines(self.customer.currency, inputs)
+        let mut lines = invoice_lines(self.customer.currency, inputs)
             .map_err(|e| ApiError::new(crate::ErrorCode::InternalError, format!("pricing: {e:?}")))?;
-        Ok(Invoice::from_lines(&self.customer, p, status, &lines))
+        let usage_digest = scan.map(|d| crate::digest::stamp_lines(&mut lines.lines, d));
+        let mut inv = Invoice::from_lines(&self.customer, p, status, &lines);
+        inv.usage_digest = usage_digest;
+        Ok(inv)
     }
 }
 

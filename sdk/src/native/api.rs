@@ -20,6 +20,7 @@ use super::error::{codes, Error};
 use super::options::Options;
 use super::retry::{send_with_retries, Answer, Failed, RetryPolicy};
 use super::types::*;
+use super::verify::{InvoiceEvent, SimulatedInvoice, SimulationInput};
 use reqwest::header::{HeaderMap, CONTENT_DISPOSITION, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -650,6 +651,29 @@ impl Rejections<'_> {
             Some(c) => self.0.get(&["v1", "customers", c, "rejections"], &query).await,
             None => self.0.get(&["v1", "rejections"], &query).await,
         }
+    }
+}
+
+/// API.md "Checking an invoice": the events behind an invoice, and simulation
+/// (`super::verify` checks an invoice and quotes a price locally).
+impl Invoices<'_> {
+    /// `GET /v1/invoices/{id}/events`: one page of the events the invoice counted, in
+    /// idempotency-key order.
+    pub async fn events(&self, id: &str, params: &ListParams) -> Result<Page<InvoiceEvent>, Error> {
+        self.0.get(&["v1", "invoices", id, "events"], &list_query(params)).await
+    }
+
+    /// Every event the invoice counted, page after page.
+    pub async fn events_all(&self, id: &str) -> Result<Vec<InvoiceEvent>, Error> {
+        self.0.all(&["v1", "invoices", id, "events"], &[]).await
+    }
+}
+
+impl Customers<'_> {
+    /// `POST /v1/customers/{id}/simulate`: the invoice the period would have produced
+    /// under other items, from its stored events; nothing is changed.
+    pub async fn simulate(&self, customer_id: &str, input: &SimulationInput) -> Result<SimulatedInvoice, Error> {
+        Ok(self.0.post(&["v1", "customers", customer_id, "simulate"], Some(input), None).await?)
     }
 }
 

@@ -30,6 +30,7 @@ mod refusal;
 mod retry;
 mod tracker;
 mod types;
+mod verify;
 
 pub use api::{Api, Contracts, Customers, Invoices, Items, Metrics, Rejections, Tokens, UsageApi};
 pub use batch::{backoff_cap, parse_retry_after, retryable, MAX_BATCH_EVENTS, MAX_BODY_BYTES};
@@ -39,3 +40,6 @@ pub use options::{OnError, Options};
 pub use refusal::Refused;
 pub use tracker::{Edgemeter, EventError, FlushResult};
 pub use types::*;
+pub use verify::{
+    price, price_in, verify_invoice, Difference, InvoiceEvent, Quote, QuoteTier, SimulatedInvoice, SimulationInput,
+};

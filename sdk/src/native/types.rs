@@ -351,6 +351,9 @@ pub struct Invoice {
     pub sent_at: Option<String>,
     #[serde(default)]
     pub voided_at: Option<String>,
+    /// SHA-256 over the usage lines' `events_digest`s (API.md, "Checking an invoice").
+    #[serde(default)]
+    pub usage_digest: Option<String>,
 }
 
 /// One item's line. The price breakdown differs by model (`unit_amount`, `tiers`,

@@ -420,6 +420,7 @@ fn sample_invoice(customer: &Customer, items: &[Item], now: Timestamp) -> Invoic
         event_count: 3,
         first_event_at: Some(now),
         last_event_at: Some(now),
+        events_digest: None,
     });
     let inputs = items.iter().map(|item| LineInput { item, quantity: d("1500"), usage: usage.clone() });
     let lines = invoice_lines(customer.currency, inputs).expect("priced");

@@ -171,6 +171,8 @@ pub enum Op {
     CreateAlert,
     ListAlerts,
     DeleteAlert,
+    InvoiceEvents,
+    Simulate,
 }
 
 /// The route table, as data: every (method, path template, operation) the API serves.
@@ -196,6 +198,8 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("GET", "/v1/invoices/{id}", Op::GetInvoice),
     ("POST", "/v1/invoices/{id}/approve", Op::ApproveInvoice),
     ("POST", "/v1/invoices/{id}/void", Op::VoidInvoice),
+    ("GET", "/v1/invoices/{id}/events", Op::InvoiceEvents),
+    ("POST", "/v1/customers/{id}/simulate", Op::Simulate),
     ("GET", "/v1/billing/metrics", Op::ListMetrics),
     ("POST", "/v1/billing/metrics", Op::CreateMetric),
     ("GET", "/v1/billing/metrics/{code}", Op::GetMetric),
@@ -386,6 +390,8 @@ async fn route(
         Op::GetInvoice => api::invoices::get(ctx, id).await,
         Op::ApproveInvoice => api::invoices::transition(ctx, id, true).await,
         Op::VoidInvoice => api::invoices::transition(ctx, id, false).await,
+        Op::InvoiceEvents => api::checking::events(ctx, id, query).await,
+        Op::Simulate => api::checking::simulate(ctx, id, body).await,
         Op::CreateMetric => api::metrics::create(ctx, body).await,
         Op::ListMetrics => api::metrics::list(ctx, query).await,
         Op::GetMetric => api::metrics::get(ctx, id).await,

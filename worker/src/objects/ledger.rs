@@ -12,6 +12,9 @@
 //! - `invoices`: one row per service period (`UNIQUE`), the invoice as the API shows it.
 //! - `outbox`: webhook deliveries not yet acknowledged, retried with backoff.
 //! - `limits`, `reservations`: see `ledger/limits.rs`.
+//! - `invoiced_events`: the live events of final periods that compaction took out of
+//!   `events`, by period and key, so an invoice's events stay readable
+//!   (`GET /v1/invoices/{id}/events`) while `events` stays bounded for ingest and scans.
 //! - `metrics_seen`: which metric definitions the aggregates already cover. A metric new
 //!   to this customer is back-filled from `events` the first time it is seen, so a metric
 //!   created after events arrived still counts them.
@@ -55,6 +58,12 @@ CREATE TABLE IF NOT EXISTS aggregates (
 );
 CREATE TABLE IF NOT EXISTS rejections (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics_seen (metric TEXT PRIMARY KEY, def TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS invoiced_events (
+  period_start INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (period_start, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS invoices (
   id TEXT PRIMARY KEY,
   period_start INTEGER NOT NULL UNIQUE,
@@ -467,7 +476,36 @@ impl CustomerStore for Ledger {
             .collect())
     }
 
+    /// Keyset paging on both tables' primary keys: `events` is walked in key order from
+    /// `after` (skipping other periods' rows), `invoiced_events` by its (period, key) key.
+    fn period_events(
+        &self,
+        period_start: Timestamp,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<EventRecord<'static>>> {
+        #[derive(Deserialize)]
+        struct Row {
+            body: String,
+        }
+        let (p, after) = (V::Integer(period_start.millis()), V::String(after.unwrap_or("").to_owned()));
+        let limit = V::Integer(limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64));
+        let rows: Vec<Row> = self.rows(
+            "SELECT key, body FROM events WHERE period_start = ? AND voided_at IS NULL AND key > ?
+             UNION ALL
+             SELECT key, body FROM invoiced_events WHERE period_start = ? AND key > ?
+             ORDER BY key LIMIT ?",
+            vec![p.clone(), after.clone(), p, after, limit],
+        )?;
+        rows.iter().map(|r| Ok(serde_json::from_str::<EventRecord>(&r.body).map_err(err)?.into_owned())).collect()
+    }
+
     fn compact(&mut self, closed_before: Timestamp, horizon: Timestamp) -> StoreResult<()> {
+        self.run(
+            "INSERT OR IGNORE INTO invoiced_events (period_start, key, body)
+             SELECT period_start, key, body FROM events WHERE period_start < ? AND ts < ? AND voided_at IS NULL",
+            vec![V::Integer(closed_before.millis()), V::Integer(horizon.millis())],
+        )?;
         self.run(
             "DELETE FROM events WHERE period_start < ? AND ts < ?",
             vec![V::Integer(closed_before.millis()), V::Integer(horizon.millis())],

@@ -7,6 +7,7 @@ use super::alerts::{AlertCall, AlertDeleted, CreateAlert, DeleteAlert, ListAlert
 use super::answers::{DailyUsage, Fates, Logged, RunReport, UpcomingInvoice, UsageReport, Voided};
 use super::credits::{Balance, CreateGrant, CreditCall, GetBalance, GetGrant, ListGrants, VoidGrant};
 use crate::alert::AlertView;
+use super::checking::{CheckCall, InvoiceEvents, Simulate};
 use crate::contract::Acceptance;
 use crate::credit::GrantView;
 use crate::customer::Customer;
@@ -33,6 +34,8 @@ pub enum CustomerCall<'a> {
     Limits(super::LimitCall),
     Credits(CreditCall),
     Alerts(AlertCall),
+    /// Checking an invoice: its events, and simulations (`checking.rs`).
+    Checks(CheckCall),
 }
 
 /// The customer record and its items.
@@ -235,4 +238,6 @@ asks! {
     CreateAlert => AlertCall::Create(Alerts) => AlertView,
     ListAlerts => AlertCall::List(Alerts) => Page<AlertView>,
     DeleteAlert => AlertCall::Delete(Alerts) => AlertDeleted,
+    InvoiceEvents => CheckCall::Events(Checks) => Page<crate::invoice_event::InvoiceEvent>,
+    Simulate => CheckCall::Simulate(Checks) => crate::simulate::SimulatedInvoice,
 }

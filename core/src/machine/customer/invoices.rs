@@ -10,6 +10,7 @@
 use super::usage::ensure_metrics;
 use super::{json, Body, CustomerMachine, CustomerStore, Handled, InvoiceCall, Outgoing, RunReport, UpcomingInvoice};
 use crate::book::{webhook, PeriodFacts, StepInput};
+use crate::digest::{PeriodScan, Scanner};
 use crate::id;
 use crate::ingest::LATE_WINDOW_MS;
 use crate::lifecycle::{self, InvoiceStatus};
@@ -42,11 +43,13 @@ impl CustomerMachine {
                 let mut facts = Vec::with_capacity(periods.len());
                 let mut new_ids = Vec::with_capacity(periods.len());
                 for p in &periods {
-                    facts.push(PeriodFacts {
-                        period: *p,
-                        existing: store.invoice_for_period(p.start)?,
-                        spans: store.period_spans(p.start)?,
-                    });
+                    let existing = store.invoice_for_period(p.start)?;
+                    // Only an invoice the step may compute needs the period's events.
+                    let scan = match &existing {
+                        Some(e) if e.status != InvoiceStatus::Draft => None,
+                        _ => Some(scan_period(store, &r.metrics, p.start)?),
+                    };
+                    facts.push(PeriodFacts { period: *p, existing, spans: Vec::new(), scan });
                     new_ids.push((p.start, invoice_id(&book.customer().id, p.start, now)));
                 }
                 let items = store.items()?;
@@ -172,6 +175,28 @@ impl CustomerMachine {
             Err(e) => store.delivery_failed(&d.id, now.saturating_add_ms(backoff(d.attempts)), &e)?,
         }
         Ok(())
+    }
+}
+
+/// Events read per statement by [`scan_period`].
+const SCAN_CHUNK: usize = 2048;
+
+/// One pass over a period's live events, in chunks: each metric's `events_digest` and
+/// first and last counted event (`crate::digest`).
+pub(super) fn scan_period(
+    store: &impl CustomerStore,
+    metrics: &[crate::metric::MetricDef],
+    period_start: Timestamp,
+) -> Result<PeriodScan, ApiError> {
+    let mut scanner = Scanner::new(metrics);
+    let mut after: Option<String> = None;
+    loop {
+        let chunk = store.period_events(period_start, after.as_deref(), Some(SCAN_CHUNK))?;
+        chunk.iter().for_each(|ev| scanner.add(ev));
+        match chunk.last() {
+            Some(last) if chunk.len() == SCAN_CHUNK => after = Some(last.key.to_string()),
+            _ => return Ok(scanner.finish()),
+        }
     }
 }
 

@@ -47,6 +47,9 @@ pub struct MemoryStore {
     pub seen: BTreeMap<String, MetricDef>,
     pub aggregates: BTreeMap<(String, Timestamp), AggState>,
     pub events: BTreeMap<String, StoredEvent>,
+    /// The live events compaction took out of `events`, by (period start, key): the
+    /// ledger's `invoiced_events`.
+    pub invoiced_events: BTreeMap<(Timestamp, String), EventRecord<'static>>,
     /// By id.
     pub invoices: BTreeMap<String, Invoice>,
     pub outbox: BTreeMap<String, Queued>,
@@ -208,9 +211,32 @@ impl CustomerStore for MemoryStore {
             .collect())
     }
 
+    fn period_events(
+        &self,
+        period_start: Timestamp,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<EventRecord<'static>>> {
+        let live = self
+            .events
+            .values()
+            .filter(|e| e.voided_at.is_none() && e.period_start == period_start)
+            .map(|e| &e.record)
+            .chain(self.invoiced_events.iter().filter(|((p, _), _)| *p == period_start).map(|(_, r)| r));
+        let mut out: Vec<EventRecord<'static>> =
+            live.filter(|r| after.is_none_or(|a| r.key.as_ref() > a)).cloned().collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.truncate(limit.unwrap_or(usize::MAX));
+        Ok(out)
+    }
+
     fn compact(&mut self, closed_before: Timestamp, horizon: Timestamp) -> StoreResult<()> {
         self.write()?;
-        self.events.retain(|_, e| !(e.period_start < closed_before && e.record.ts < horizon.millis()));
+        let gone = |e: &StoredEvent| e.period_start < closed_before && e.record.ts < horizon.millis();
+        for e in self.events.values().filter(|e| gone(e) && e.voided_at.is_none()) {
+            self.invoiced_events.insert((e.period_start, e.record.key.to_string()), e.record.clone());
+        }
+        self.events.retain(|_, e| !gone(e));
         self.outbox.retain(|_, q| q.delivered_at.is_none_or(|d| d >= horizon));
         Ok(())
     }

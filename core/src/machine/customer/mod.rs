@@ -12,6 +12,7 @@ mod answers;
 mod calls;
 mod credit_store;
 mod credits;
+mod checking;
 mod invoices;
 mod limit_store;
 mod limits;
@@ -25,6 +26,7 @@ pub use answers::*;
 pub use calls::*;
 pub use credit_store::CreditStore;
 pub use credits::{Balance, CreateGrant, CreditBalance, CreditCall, GetBalance, GetGrant, ListGrants, VoidGrant};
+pub use checking::{CheckCall, InvoiceEvents, Simulate};
 pub use invoices::{backoff, DELIVERIES_PER_CALL};
 pub use limit_store::LimitStore;
 pub use limits::*;
@@ -93,6 +95,7 @@ impl CustomerMachine {
             CustomerCall::Limits(c) => self.limits_call(c, store),
             CustomerCall::Credits(c) => self.credit_call(c, store),
             CustomerCall::Alerts(c) => self.alert_call(c, store),
+            CustomerCall::Checks(c) => self.checks(c, store),
         };
         if out.is_err() {
             self.book = None;

@@ -73,8 +73,20 @@ pub trait CustomerStore: super::LimitStore + CreditStore {
     fn mark_voided(&mut self, key: &str, now: Timestamp) -> StoreResult<()>;
     /// Per event name, the first and last live event of a period.
     fn period_spans(&self, period_start: Timestamp) -> StoreResult<Vec<NameSpan>>;
-    /// Deletes the events of periods starting before `closed_before` whose timestamps are
-    /// before `horizon`, and the deliveries acknowledged before `horizon`.
+    /// Up to `limit` (all with `None`) live events of the period starting at
+    /// `period_start` whose keys come after `after`, in key order: those still in the
+    /// events table and those compaction moved aside, since an invoice's events stay
+    /// readable (API.md "Checking an invoice").
+    fn period_events(
+        &self,
+        period_start: Timestamp,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<EventRecord<'static>>>;
+    /// Takes out of the events table the events of periods starting before
+    /// `closed_before` whose timestamps are before `horizon` (keeping the live ones aside,
+    /// for [`CustomerStore::period_events`]), and deletes the deliveries acknowledged
+    /// before `horizon`.
     fn compact(&mut self, closed_before: Timestamp, horizon: Timestamp) -> StoreResult<()>;
 
     // Invoices.

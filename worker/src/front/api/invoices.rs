@@ -30,7 +30,7 @@ pub async fn list(ctx: &Ctx, query: &[(String, String)]) -> Result<Reply, ApiErr
 }
 
 /// The customer an invoice belongs to, or 404.
-async fn owner(ctx: &Ctx, id: &str) -> Result<String, ApiError> {
+pub(super) async fn owner(ctx: &Ctx, id: &str) -> Result<String, ApiError> {
     let not_found = || ApiError::new(ErrorCode::NotFound, format!("no invoice `{id}`"));
     if !edgemeter_core::id::is_id(id, "inv") {
         return Err(not_found());

@@ -2,6 +2,7 @@
 //! input with `core`, makes its object calls, and returns a [`Reply`].
 
 pub mod alerts;
+pub mod checking;
 pub mod contracts;
 pub mod credits;
 pub mod customers;
