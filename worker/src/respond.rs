@@ -31,7 +31,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | UnknownMetric
         | InvalidContract
         | UnsupportedAggregation => 400,
-        | InvalidAmount => 400,
+        InvalidAmount => 400,
         Unauthorized => 401,
         Forbidden | ForbiddenCustomer => 403,
         NotFound | UnknownCustomer | EventNotFound => 404,

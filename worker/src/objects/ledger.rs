@@ -24,8 +24,8 @@
 //! few statements per call, not one per event). Every method is synchronous: a call's
 //! writes run inside one `transactionSync` (see `tx.rs`) with no `await` in between.
 
-mod limits;
 mod credits;
+mod limits;
 
 use crate::objects::sql::parse;
 use edgemeter_core::aggregate::AggState;

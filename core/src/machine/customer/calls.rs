@@ -5,9 +5,9 @@
 
 use super::alerts::{AlertCall, AlertDeleted, CreateAlert, DeleteAlert, ListAlerts};
 use super::answers::{DailyUsage, Fates, Logged, RunReport, UpcomingInvoice, UsageReport, Voided};
+use super::checking::{CheckCall, InvoiceEvents, Simulate};
 use super::credits::{Balance, CreateGrant, CreditCall, GetBalance, GetGrant, ListGrants, VoidGrant};
 use crate::alert::AlertView;
-use super::checking::{CheckCall, InvoiceEvents, Simulate};
 use crate::contract::Acceptance;
 use crate::credit::GrantView;
 use crate::customer::Customer;
