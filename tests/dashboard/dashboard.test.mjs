@@ -383,7 +383,7 @@ function run(cfg) {
     await page.locator('tr.tier-row', { hasText: 'Tier 2' }).getByText('12.00 USD').waitFor();
     await page.locator('.invoice-total').getByText('62.00 USD').waitFor();
     await page.getByText('3 events of').waitFor();
-    await page.locator('tr.credit-row').getByText('62.00 USD').waitFor();
+    await page.locator('tr.credit-row', { hasText: 'Credit: Prepaid' }).getByText('62.00 USD').waitFor();
     await page.locator('.invoice-due').getByText('0.00 USD').waitFor();
     await shoot('10-invoice-pending');
 

@@ -9,8 +9,16 @@ import { add, formatFixed, minorUnits, parse, ZERO } from '../money.js';
 export function invoicePage({ params: [id] }) {
   const root = h('div', null, h('h1', null, 'Invoice'), loading('Loading the invoice'));
   let message = null;
+  // The grants' names, for the credits an invoice drew (ids alone when they cannot be read).
+  let grantNames = new Map();
   const load = () => Promise.all([api(`/v1/invoices/${encodeURIComponent(id)}`), customers().catch(() => [])]).then(
-    ([inv, people]) => fill(root, view(inv, people.find((c) => c.id === inv.customer_id))),
+    async ([inv, people]) => {
+      if ((inv.credits_applied ?? []).length) {
+        const grants = await api(`/v1/customers/${encodeURIComponent(inv.customer_id)}/credit_grants`).catch(() => ({ data: [] }));
+        grantNames = new Map(grants.data.map((g) => [g.id, g.name]));
+      }
+      fill(root, view(inv, people.find((c) => c.id === inv.customer_id)));
+    },
     (e) => fill(root, h('h1', null, 'Invoice'), failure(e, load)));
 
   function view(inv, customer) {
@@ -74,13 +82,13 @@ export function invoicePage({ params: [id] }) {
               inv.voided_at ? h('time', { datetime: inv.voided_at }, when(inv.voided_at)) : null)
             : null),
           h('p', null, 'Now: ', badge(inv.status)))),
-      h('section', { class: 'card' }, h('h2', null, 'Lines'), lines(inv)));
+      h('section', { class: 'card' }, h('h2', null, 'Lines'), lines(inv, grantNames)));
   }
   load();
   return root;
 }
 
-function lines(inv) {
+function lines(inv, grantNames) {
   const cur = inv.currency;
   if (!inv.lines.length) return h('p', { class: 'state empty' }, 'No lines.');
   return h('div', { class: 'table-wrap' }, h('table', { class: 'lines' },
@@ -107,7 +115,7 @@ function lines(inv) {
       h('tr', null, h('th', { scope: 'row', colspan: 3 }, 'Subtotal'), h('td', { class: 'num' }, money(inv.subtotal, cur))),
       h('tr', null, h('th', { scope: 'row', colspan: 3 }, 'Total'), h('td', { class: 'num' }, h('strong', null, money(inv.total, cur)))),
       (inv.credits_applied ?? []).map((cr) => h('tr', { class: 'credit-row' },
-        h('th', { scope: 'row', colspan: 3 }, 'Credit ', h('span', { class: 'mono small' }, cr.grant_id)),
+        h('th', { scope: 'row', colspan: 3 }, `Credit: ${grantNames.get(cr.grant_id) ?? ''} `, h('span', { class: 'mono small' }, cr.grant_id)),
         h('td', { class: 'num' }, `− ${money(cr.amount, cur)}`))),
       inv.amount_due != null
         ? h('tr', { class: 'due-row' }, h('th', { scope: 'row', colspan: 3 }, 'Amount due'), h('td', { class: 'num' }, h('strong', null, money(inv.amount_due, cur))))
