@@ -71,8 +71,8 @@ MUTATIONS = [
     ("a hold never expires", "core/src/book/limits.rs",
      "self.holds.retain(|_, r| r.holds_at(now));", "let _ = now;", LIMIT_TEST),
     ("the hard check ignores the live holds", "core/src/book/limits.rs",
-     "if so_far + self.limits.reserved(&l.metric.code, period_start) + inc > l.max {",
-     "if so_far + inc > l.max {", LIMIT_TEST),
+     "AggState::quantity) + self.limits.reserved(code, period_start);", "AggState::quantity);",
+     LIMIT_TEST),
     ("a commit's event is decided with its own hold still counted", "core/src/machine/customer/limits.rs",
      "book.limits_mut().unhold(&reservation.id);\n        let key", "let key", LIMIT_TEST),
 ]

@@ -120,18 +120,16 @@ impl Book {
                     } else {
                         // The hard limits are checked first and counted last: a refused
                         // event leaves nothing in the batch's running totals.
-                        let room = match hard.is_empty() {
-                            true => Some(Vec::new()),
-                            false => self.limit_room(&hard, ev, period_start, &pending),
-                        };
-                        match room {
-                            None => Fate::LimitExceeded,
-                            Some(_) if !self.room_for(&uniques, ev, period_start, &mut added) => Fate::Full,
-                            Some(adds) => {
-                                pending.add(adds);
-                                new_events.push(NewEvent { index, period_start });
-                                Fate::Accepted
+                        if !hard.is_empty() && !self.limit_room(&hard, ev, period_start, &mut pending) {
+                            Fate::LimitExceeded
+                        } else if !self.room_for(&uniques, ev, period_start, &mut added) {
+                            Fate::Full
+                        } else {
+                            if !hard.is_empty() {
+                                pending.add();
                             }
+                            new_events.push(NewEvent { index, period_start });
+                            Fate::Accepted
                         }
                     };
                     let same = if fate == Fate::Accepted { Fate::Duplicate } else { fate };

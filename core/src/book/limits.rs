@@ -15,7 +15,7 @@ use crate::limit::{Entitlement, Limit, Reservation};
 use crate::metric::{Aggregation, MetricDef};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 /// The customer's limits, by metric code, and its live holds, by reservation id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -85,43 +85,58 @@ impl Limits {
     }
 }
 
-/// What a batch's accepted events have added so far to each limited (metric, period).
+/// A batch's running totals per hard limit (by its index in the batch's list) and
+/// period: what the period held before the batch, with the live holds (read once per
+/// batch, not once per event), and what the batch's accepted events have added.
+///
+/// A batch touches a few (limit, period) pairs, so they sit in a short list; the event
+/// being decided leaves its increments in `scratch`, reused from event to event, so
+/// deciding an event allocates nothing.
 #[derive(Default)]
 pub(super) struct Pending {
-    added: HashMap<(String, Timestamp), (Decimal, HashSet<ContentHash>)>,
+    running: Vec<((usize, Timestamp), Running)>,
+    scratch: Vec<Increment>,
 }
 
-/// What one event adds to a limited (metric, period): a quantity, and for a
-/// `unique_count` the new value's digest.
+#[derive(Default)]
+struct Running {
+    /// The period's quantity before the batch, plus what the live holds reserve.
+    base: Decimal,
+    added: Decimal,
+    /// `unique_count`: the values the batch has added.
+    digests: HashSet<ContentHash>,
+}
+
+/// What one event adds under one limit: a quantity, and for a `unique_count` the new
+/// value's digest.
 pub(super) struct Increment {
-    key: (String, Timestamp),
+    key: (usize, Timestamp),
     by: Decimal,
     digest: Option<ContentHash>,
 }
 
 impl Pending {
-    /// Counts an accepted event's increments.
-    pub(super) fn add(&mut self, adds: Vec<Increment>) {
-        for a in adds {
-            let e = self.added.entry(a.key).or_default();
-            e.0 += a.by;
-            e.1.extend(a.digest);
+    /// Counts the increments of the event [`Book::limit_room`] last found room for: it
+    /// was accepted.
+    pub(super) fn add(&mut self) {
+        for a in self.scratch.drain(..) {
+            if let Some((_, r)) = self.running.iter_mut().find(|(k, _)| *k == a.key) {
+                r.added += a.by;
+                r.digests.extend(a.digest);
+            }
         }
     }
 }
 
-/// How much `ev` adds to the quantity of `metric` whose state is `state`, with the
-/// distinct values the batch has already added (`unique_count`); `None` for a metric it
-/// does not count.
+/// How much `ev`, which `metric` counts, adds to its quantity whose state is `state`
+/// (needed for `unique_count` only), with the distinct values the batch has already
+/// added; `None` for an aggregation limits do not apply to.
 fn increment(
     metric: &MetricDef,
     state: Option<&AggState>,
     batch: Option<&HashSet<ContentHash>>,
     ev: &ValidEvent<'_>,
 ) -> Option<(Decimal, Option<ContentHash>)> {
-    if !metric.matches(ev) {
-        return None;
-    }
     Some(match metric.aggregation {
         Aggregation::Sum => (ev.value(), None),
         Aggregation::Count => (Decimal::ONE, None),
@@ -168,32 +183,49 @@ impl Book {
     }
 
     /// Whether `ev` fits under every hard limit it counts for, with what the batch has
-    /// accepted so far (`pending`) and the live holds: `Some` with its increments, for
-    /// [`Pending::add`] once the event is accepted, or `None`. An event that adds nothing
-    /// (a value already counted, a zero) always fits: it takes no quantity above `max`.
+    /// accepted so far (`pending`) and the live holds; if so, its increments wait in
+    /// `pending` for [`Pending::add`] once the event is accepted. An event that adds
+    /// nothing (a value already counted, a zero) always fits: it takes no quantity above
+    /// `max`.
     pub(super) fn limit_room(
         &self,
         hard: &[Limit],
         ev: &ValidEvent<'_>,
         period_start: Timestamp,
-        pending: &Pending,
-    ) -> Option<Vec<Increment>> {
-        let mut adds = Vec::new();
-        for l in hard {
-            let k = (l.metric.code.clone(), period_start);
-            let state = self.open.get(&k);
-            let batch = pending.added.get(&k);
-            let Some((inc, digest)) = increment(&l.metric, state, batch.map(|b| &b.1), ev) else { continue };
+        pending: &mut Pending,
+    ) -> bool {
+        pending.scratch.clear();
+        for (i, l) in hard.iter().enumerate() {
+            if !l.metric.matches(ev) {
+                continue;
+            }
+            let code = &l.metric.code;
+            let unique = l.metric.aggregation == Aggregation::UniqueCount;
+            // The period's state is looked up once per batch, and per event only for a
+            // `unique_count` (whether the value is new).
+            let state = || self.open.get(&(code.clone(), period_start));
+            let key = (i, period_start);
+            let at = match pending.running.iter().position(|(k, _)| *k == key) {
+                Some(at) => at,
+                None => {
+                    let base =
+                        state().map_or(Decimal::ZERO, AggState::quantity) + self.limits.reserved(code, period_start);
+                    pending.running.push((key, Running { base, ..Running::default() }));
+                    pending.running.len() - 1
+                }
+            };
+            let running = &pending.running[at].1;
+            let current = if unique { state() } else { None };
+            let Some((inc, digest)) = increment(&l.metric, current, Some(&running.digests), ev) else { continue };
             if inc.is_zero() {
                 continue;
             }
-            let so_far = state.map_or(Decimal::ZERO, AggState::quantity) + batch.map_or(Decimal::ZERO, |b| b.0);
-            if so_far + self.limits.reserved(&l.metric.code, period_start) + inc > l.max {
-                return None;
+            if running.base + running.added + inc > l.max {
+                return false;
             }
-            adds.push(Increment { key: k, by: inc, digest });
+            pending.scratch.push(Increment { key, by: inc, digest });
         }
-        Some(adds)
+        true
     }
 
     /// Whether a new hold of `quantity` on `code` in the period fits under its limit: a
