@@ -211,13 +211,10 @@ pub fn read_alert(
     now: Timestamp,
 ) -> Result<Alert, ApiError> {
     let mut f = Fields::parse(body)?;
-    let name = match f.opt_str("name")? {
-        None => "Alert".to_owned(),
-        Some(n) if !valid_name(&n, 256) || n.trim().is_empty() => {
-            return Err(f.invalid("name", "`name` must be 1 to 256 characters"))
-        }
-        Some(n) => n,
-    };
+    let name = f.req_str("name")?;
+    if !valid_name(&name, 256) || name.trim().is_empty() {
+        return Err(f.invalid("name", "`name` must be 1 to 256 characters"));
+    }
     let kind = match f.req_str("kind")?.as_str() {
         "usage" => AlertKind::Usage,
         "spend" => AlertKind::Spend,
@@ -270,7 +267,7 @@ mod tests {
 
     fn alert(kind: AlertKind, threshold: i64) -> Alert {
         read_alert(
-            format!(r#"{{"kind": "{}", "threshold": "{threshold}"}}"#, kind.as_str()).as_bytes(),
+            format!(r#"{{"name": "a", "kind": "{}", "threshold": "{threshold}"}}"#, kind.as_str()).as_bytes(),
             &[],
             Currency::USD,
             "alr_1".into(),
@@ -310,7 +307,7 @@ mod tests {
     #[test]
     fn a_usage_alert_names_a_known_metric() {
         let e = read_alert(
-            br#"{"kind": "usage", "threshold": "5"}"#,
+            br#"{"name": "a", "kind": "usage", "threshold": "5"}"#,
             &[],
             Currency::USD,
             "alr_1".into(),
@@ -319,7 +316,7 @@ mod tests {
         );
         assert_eq!(e.unwrap_err().field.as_deref(), Some("metric_code"));
         let e = read_alert(
-            br#"{"kind": "spend", "threshold": "5.001"}"#,
+            br#"{"name": "a", "kind": "spend", "threshold": "5.001"}"#,
             &[],
             Currency::USD,
             "a".into(),
@@ -328,7 +325,7 @@ mod tests {
         );
         assert_eq!(e.unwrap_err().code, ErrorCode::InvalidAmount);
         let e = read_alert(
-            br#"{"kind": "nope", "threshold": "5"}"#,
+            br#"{"name": "a", "kind": "nope", "threshold": "5"}"#,
             &[],
             Currency::USD,
             "a".into(),

@@ -216,20 +216,17 @@ pub struct GrantInput {
 
 impl GrantInput {
     /// Reads a body: `amount` > 0 with at most the currency's minor digits
-    /// (`invalid_amount`), `name` 1 to 256 characters, `priority` 0 to 1,000,000,
+    /// (`invalid_amount`), `name` 1 to 256 characters (required), `priority` 0 to 1,000,000,
     /// times in RFC 3339 with an offset, `expires_at` after `effective_at` (or after
     /// `now` when `effective_at` is absent), no other field.
     pub fn from_body(body: &[u8], currency: Currency, now: Timestamp) -> Result<GrantInput, ApiError> {
         let mut f = Fields::parse(body)?;
         let amount = f.req_value("amount")?;
         let amount = parse_grant_amount(&amount, currency)?;
-        let name = match f.opt_str("name")? {
-            None => "Credit".to_owned(),
-            Some(n) if !valid_name(&n, 256) || n.trim().is_empty() => {
-                return Err(f.invalid("name", "`name` must be 1 to 256 characters"))
-            }
-            Some(n) => n,
-        };
+        let name = f.req_str("name")?;
+        if !valid_name(&name, 256) || name.trim().is_empty() {
+            return Err(f.invalid("name", "`name` must be 1 to 256 characters"));
+        }
         let priority = f.opt_u64("priority", 0, 1_000_000)?.unwrap_or(DEFAULT_PRIORITY);
         let effective_at = time_field(&mut f, "effective_at")?;
         let expires_at = time_field(&mut f, "expires_at")?;
@@ -370,20 +367,40 @@ mod tests {
     }
 
     #[test]
+    fn an_invoice_stored_before_credits_is_due_its_total() {
+        let old = r#"{"id":"inv_1","number":null,"customer_id":"cus_1","period_start":"2026-01-01T00:00:00Z",
+            "period_end":"2026-02-01T00:00:00Z","status":"draft","currency":"USD","lines":[],"subtotal":"4.28",
+            "total":"4.28","created_at":"2026-01-01T00:00:00Z","finalized_at":null,"sent_at":null}"#;
+        let inv: Invoice = serde_json::from_str::<Invoice>(old).unwrap().with_defaults();
+        assert_eq!((inv.amount_due.as_str(), inv.credits_applied.len()), ("4.28", 0));
+        let mut inv = inv;
+        let mut gs = vec![grant("a", 3, 1, None, 0)];
+        apply(&mut inv, &mut gs).unwrap();
+        assert_eq!(inv.amount_due, "1.28");
+        assert_eq!(drawn(&inv).unwrap(), vec![Draw { grant_id: "a".into(), amount: Decimal::from(3) }]);
+        assert_eq!(give_back(&mut gs, &drawn(&inv).unwrap(), Timestamp(5))[0].amount, Decimal::from(3));
+        assert_eq!(gs[0].remaining, Decimal::from(3));
+    }
+
+    #[test]
     fn input_checks_every_field() {
         let now = Timestamp(1_800_000_000_000);
         let read = |b: &str| GrantInput::from_body(b.as_bytes(), Currency::USD, now);
         assert!(read(r#"{"amount": "10.00", "name": "Promo"}"#).is_ok());
         assert_eq!(read(r#"{"name": "x"}"#).unwrap_err().field.as_deref(), Some("amount"));
-        assert_eq!(read(r#"{"amount": "1", "bogus": 1}"#).unwrap_err().code, ErrorCode::UnknownField);
+        assert_eq!(read(r#"{"amount": "1"}"#).unwrap_err().field.as_deref(), Some("name"));
+        assert_eq!(read(r#"{"amount": "1", "name": "x", "bogus": 1}"#).unwrap_err().code, ErrorCode::UnknownField);
         let e =
-            read(r#"{"amount": "1", "effective_at": "2027-01-02T00:00:00Z", "expires_at": "2027-01-01T00:00:00Z"}"#)
+            read(r#"{"amount": "1", "name": "x", "effective_at": "2027-01-02T00:00:00Z", "expires_at": "2027-01-01T00:00:00Z"}"#)
                 .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("expires_at"));
         assert_eq!(
-            read(r#"{"amount": "1", "expires_at": "2027-01-01"}"#).unwrap_err().code,
+            read(r#"{"amount": "1", "name": "x", "expires_at": "2027-01-01"}"#).unwrap_err().code,
             ErrorCode::InvalidTimestamp
         );
-        assert_eq!(read(r#"{"amount": "1", "priority": -1}"#).unwrap_err().field.as_deref(), Some("priority"));
+        assert_eq!(
+            read(r#"{"amount": "1", "name": "x", "priority": -1}"#).unwrap_err().field.as_deref(),
+            Some("priority")
+        );
     }
 }

@@ -23,7 +23,8 @@
 //! 1. Payers ordered by priority only, not by expiry then age.
 //! 2. A grant that expires exactly at the period's end left out of the payers.
 //! 3. Voiding an invoice gives its draws back even to a voided grant.
-//! 4. A `usage` or `spend` alert fires again in a period it fired in.
+//! 4. A failed call keeps the grants and alerts in memory (they run ahead of storage).
+//! 5. A `usage` or `spend` alert fires again in a period it fired in.
 
 use chrono::NaiveDate;
 use edgemeter_core::currency::Currency;
@@ -510,7 +511,7 @@ fn check(model: &Model, object: &Object, op: usize) -> Result<(), TestCaseError>
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
     #[test]
     fn credits_and_alerts_agree_with_the_model(

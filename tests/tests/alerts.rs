@@ -115,7 +115,10 @@ fn a_receiver_that_fails_gets_one_more_with_the_same_id_from_the_alarm() {
     let server = with_receiver("alerts-retry", &receiver);
     let c = server.client();
     let (customer, name, _) = customer(&c);
-    let r = c.post(&format!("/v1/customers/{customer}/alerts"), &json!({"kind": "spend", "threshold": "1.00"}));
+    let r = c.post(
+        &format!("/v1/customers/{customer}/alerts"),
+        &json!({"name": "Alert", "kind": "spend", "threshold": "1.00"}),
+    );
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(c.ingest(&event(&customer, &name, json!(12))).status, 200);
     let first = wait_for(&receiver, 1, Duration::from_secs(10));
@@ -139,8 +142,8 @@ fn a_credit_balance_alert_fires_once_per_crossing() {
     let c = server.client();
     let (customer, name, _) = customer(&c);
     let path = |rest: &str| format!("/v1/customers/{customer}{rest}");
-    assert_eq!(c.post(&path("/credit_grants"), &json!({"amount": "10.00"})).status, 201);
-    let r = c.post(&path("/alerts"), &json!({"kind": "credit_balance", "threshold": "5.00"}));
+    assert_eq!(c.post(&path("/credit_grants"), &json!({"name": "Credit", "amount": "10.00"})).status, 201);
+    let r = c.post(&path("/alerts"), &json!({"name": "Alert", "kind": "credit_balance", "threshold": "5.00"}));
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(c.ingest(&event(&customer, &name, json!(60))).status, 200); // 6.00 pending: 4.00 left
     let got = wait_for(&receiver, 1, Duration::from_secs(10));
@@ -148,7 +151,7 @@ fn a_credit_balance_alert_fires_once_per_crossing() {
     assert_eq!(body(&got[0])["data"]["value"], "4.00");
     assert_eq!(c.ingest(&event(&customer, &name, json!(10))).status, 200); // still below
                                                                            // A new grant lifts the balance above: armed again, and the next fall fires again.
-    assert_eq!(c.post(&path("/credit_grants"), &json!({"amount": "20.00"})).status, 201); // 23.00
+    assert_eq!(c.post(&path("/credit_grants"), &json!({"name": "Credit", "amount": "20.00"})).status, 201); // 23.00
     assert_eq!(c.ingest(&event(&customer, &name, json!(200))).status, 200); // 3.00
     let got = wait_for(&receiver, 2, Duration::from_secs(10));
     std::thread::sleep(Duration::from_secs(2));
@@ -162,19 +165,28 @@ fn alerts_are_created_listed_deleted_and_checked() {
     let (customer, _, metric) = customer(&c);
     let path = |rest: &str| format!("/v1/customers/{customer}{rest}");
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({"threshold": "5"}), "missing_field", "kind"),
-        (json!({"kind": "weekly", "threshold": "5"}), "invalid_field", "kind"),
-        (json!({"kind": "usage", "threshold": "5"}), "missing_field", "metric_code"),
+        (json!({"kind": "spend", "threshold": "5"}), "missing_field", "name"),
+        (json!({"name": "Alert", "threshold": "5"}), "missing_field", "kind"),
+        (json!({"name": "Alert", "kind": "weekly", "threshold": "5"}), "invalid_field", "kind"),
+        (json!({"name": "Alert", "kind": "usage", "threshold": "5"}), "missing_field", "metric_code"),
         (
-            json!({"kind": "usage", "metric_code": "nope_not_a_metric", "threshold": "5"}),
+            json!({"name": "Alert", "kind": "usage", "metric_code": "nope_not_a_metric", "threshold": "5"}),
             "unknown_metric",
             "metric_code",
         ),
-        (json!({"kind": "usage", "metric_code": metric, "threshold": "-5"}), "invalid_field", "threshold"),
-        (json!({"kind": "spend", "threshold": "1.001"}), "invalid_amount", "threshold"),
-        (json!({"kind": "spend"}), "missing_field", "threshold"),
-        (json!({"kind": "spend", "metric_code": metric, "threshold": "1"}), "invalid_field", "metric_code"),
-        (json!({"kind": "spend", "threshold": "1", "when": "now"}), "unknown_field", "when"),
+        (
+            json!({"name": "Alert", "kind": "usage", "metric_code": metric, "threshold": "-5"}),
+            "invalid_field",
+            "threshold",
+        ),
+        (json!({"name": "Alert", "kind": "spend", "threshold": "1.001"}), "invalid_amount", "threshold"),
+        (json!({"name": "Alert", "kind": "spend"}), "missing_field", "threshold"),
+        (
+            json!({"name": "Alert", "kind": "spend", "metric_code": metric, "threshold": "1"}),
+            "invalid_field",
+            "metric_code",
+        ),
+        (json!({"name": "Alert", "kind": "spend", "threshold": "1", "when": "now"}), "unknown_field", "when"),
     ];
     for (b, code, field) in cases {
         c.post(&path("/alerts"), &b).assert_error(400, code, Some(field));

@@ -268,13 +268,15 @@ fn fixture(w: &World, method: &str, template: &str) -> Option<Fixture> {
         ("POST", "/v1/customers/{}/reservations/{}/release") => {
             (vec![w.this.clone(), w.reservations[1].clone()], "", empty(), 200)
         }
-        ("POST", "/v1/customers/{}/credit_grants") => (this(), "", body(json!({"amount": "10.00"})), 201),
+        ("POST", "/v1/customers/{}/credit_grants") => {
+            (this(), "", body(json!({"name": "Credit", "amount": "10.00"})), 201)
+        }
         ("GET", "/v1/customers/{}/credit_grants") => (this(), "", None, 200),
         ("GET", "/v1/customers/{}/credit_grants/{}") => (vec![w.this.clone(), w.grant.clone()], "", None, 200),
         ("POST", "/v1/customers/{}/credit_grants/{}/void") => (vec![w.this.clone(), w.grant.clone()], "", empty(), 200),
         ("GET", "/v1/customers/{}/balance") => (this(), "", None, 200),
         ("POST", "/v1/customers/{}/alerts") => {
-            (this(), "", body(json!({"kind": "spend", "threshold": "1000.00"})), 201)
+            (this(), "", body(json!({"name": "Alert", "kind": "spend", "threshold": "1000.00"})), 201)
         }
         ("GET", "/v1/customers/{}/alerts") => (this(), "", None, 200),
         ("DELETE", "/v1/customers/{}/alerts/{}") => (vec![w.this.clone(), w.alert.clone()], "", None, 200),
@@ -455,8 +457,12 @@ fn world(server: &Server, contracts_served: bool) -> (World, Creds) {
         assert_eq!(r.status, 201, "{}", r.text);
         r.body["id"].as_str().expect("an id").to_owned()
     };
-    let grant = made(format!("/v1/customers/{}/credit_grants", s.customer), json!({"amount": "5.00"}));
-    let alert = made(format!("/v1/customers/{}/alerts", s.customer), json!({"kind": "spend", "threshold": "99.00"}));
+    let grant =
+        made(format!("/v1/customers/{}/credit_grants", s.customer), json!({"name": "Credit", "amount": "5.00"}));
+    let alert = made(
+        format!("/v1/customers/{}/alerts", s.customer),
+        json!({"name": "Alert", "kind": "spend", "threshold": "99.00"}),
+    );
     let world = World {
         grant,
         alert,

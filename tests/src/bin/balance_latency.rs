@@ -33,7 +33,7 @@ fn main() {
     ] {
         assert_eq!(c.post(&format!("/v1/customers/{customer}/items"), &item).status, 201);
     }
-    let r = c.post(&format!("/v1/customers/{customer}/credit_grants"), &json!({"amount": "500.00"}));
+    let r = c.post(&format!("/v1/customers/{customer}/credit_grants"), &json!({"name": "Credit", "amount": "500.00"}));
     assert_eq!(r.status, 201, "{}", r.text);
     for chunk in (0..events).collect::<Vec<_>>().chunks(500) {
         let batch: Vec<Value> = chunk.iter().map(|i| event(&customer, &name, json!(i % 7 + 1))).collect();

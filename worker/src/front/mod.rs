@@ -406,12 +406,12 @@ async fn route(
         Op::CommitReservation => api::reservations::commit(ctx, principal, id, second, body).await,
         Op::ReleaseReservation => api::reservations::release(ctx, principal, id, second).await,
         Op::CreateGrant => api::credits::create(ctx, id, body).await,
-        Op::ListGrants => api::credits::list(ctx, id).await,
+        Op::ListGrants => api::credits::list(ctx, id, query).await,
         Op::GetGrant => api::credits::get(ctx, id, params.get(1).copied().unwrap_or_default()).await,
         Op::VoidGrant => api::credits::void(ctx, id, params.get(1).copied().unwrap_or_default()).await,
         Op::Balance => api::credits::balance(ctx, principal, id).await,
         Op::CreateAlert => api::alerts::create(ctx, id, body).await,
-        Op::ListAlerts => api::alerts::list(ctx, id).await,
+        Op::ListAlerts => api::alerts::list(ctx, id, query).await,
         Op::DeleteAlert => api::alerts::delete(ctx, id, params.get(1).copied().unwrap_or_default()).await,
     }
 }

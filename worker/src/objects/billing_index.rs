@@ -191,7 +191,8 @@ pub fn put_number(
 }
 
 pub fn invoice(sql: &SqlStorage, id: &str) -> StoreResult<Option<Invoice>> {
-    Ok(bodies(sql, "SELECT body FROM invoices WHERE id = ?", vec![V::String(id.to_owned())])?.into_iter().next())
+    let found: Vec<Invoice> = bodies(sql, "SELECT body FROM invoices WHERE id = ?", vec![V::String(id.to_owned())])?;
+    Ok(found.into_iter().next().map(Invoice::with_defaults))
 }
 
 pub fn put_invoice(sql: &SqlStorage, inv: &Invoice) -> StoreResult<()> {
@@ -217,9 +218,11 @@ pub fn invoices(
     status: Option<InvoiceStatus>,
 ) -> StoreResult<Vec<Invoice>> {
     let status = || -> V { status.map(|s| s.as_str().to_owned()).into() };
-    bodies(
+    let found: Vec<Invoice> = bodies(
         sql,
         "SELECT body FROM invoices WHERE id > ? AND (? IS NULL OR status = ?) ORDER BY id LIMIT ?",
         vec![V::String(after.to_owned()), status(), status(), V::Integer(limit as i64)],
-    )
+    )?;
+    // Copies filed before credits existed are due their total.
+    Ok(found.into_iter().map(Invoice::with_defaults).collect())
 }

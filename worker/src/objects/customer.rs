@@ -10,7 +10,7 @@
 
 use crate::objects::ledger::Ledger;
 use crate::objects::tx::transaction;
-use crate::protocol::{self, CustomerCall};
+use crate::protocol::{self, customer, CustomerCall};
 use crate::respond::{self, internal};
 use edgemeter_core::machine::customer::{CustomerMachine, CustomerStore, Outgoing};
 use edgemeter_core::time::Timestamp;
@@ -89,14 +89,20 @@ impl CustomerObject {
 
     async fn answer(&self, body: &[u8]) -> std::result::Result<(u16, String), ApiError> {
         let call = protocol::read::<CustomerCall>(body)?;
+        let ingest = matches!(call, CustomerCall::Usage(customer::UsageCall::Ingest(_)));
         let mut ledger = self.ledger()?;
         let mut call = Some(call);
         let handled = transaction(&self.state.storage(), || {
             let call = call.take().ok_or_else(|| internal("customer object", "a transaction ran its call twice"))?;
             self.machine.borrow_mut().handle(call, &mut ledger)
         })?;
-        if let Some(now) = handled.deliver {
-            self.deliver(&mut ledger, now).await;
+        match handled.deliver {
+            // An ingest call that fired an alert answers at once: its customer's next
+            // batches wait for it, and must not wait for a receiver. The alarm sends it
+            // right after.
+            Some(now) if ingest => self.set_alarm(now).await,
+            Some(now) => self.deliver(&mut ledger, now).await,
+            None => {}
         }
         let answer = self.machine.borrow().render(handled, &ledger);
         if self.cost_log {
@@ -124,10 +130,7 @@ impl CustomerObject {
     async fn deliver(&self, ledger: &mut Ledger, now: Timestamp) {
         if self.delivering.replace(true) {
             // Another call is sending: what this one queued goes a second from now.
-            if let Err(e) = self.state.storage().set_alarm(at_time(now.millis() + 1000)).await {
-                worker::console_error!("setting the delivery alarm: {e}");
-            }
-            return;
+            return self.set_alarm(now.saturating_add_ms(1000)).await;
         }
         self.send_due(ledger, now).await;
         self.delivering.set(false);
@@ -163,9 +166,13 @@ impl CustomerObject {
             Err(e) => return worker::console_error!("reading the webhook outbox: {e}"),
         };
         if let Some(at) = next {
-            if let Err(e) = self.state.storage().set_alarm(at_time(at.millis())).await {
-                worker::console_error!("setting the delivery alarm: {e}");
-            }
+            self.set_alarm(at).await;
+        }
+    }
+
+    async fn set_alarm(&self, at: Timestamp) {
+        if let Err(e) = self.state.storage().set_alarm(at_time(at.millis())).await {
+            worker::console_error!("setting the delivery alarm: {e}");
         }
     }
 }

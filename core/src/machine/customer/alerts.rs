@@ -12,11 +12,10 @@
 
 use super::credits::{open_periods, snapshot, Credits};
 use super::{json, CustomerMachine, CustomerStore, Handled};
-use crate::alert::{read_alert, AlertKind, AlertView, Observation};
+use crate::alert::{read_alert, AlertKind, Observation};
 use crate::book::Book;
 use crate::credit;
 use crate::metric::MetricDef;
-use crate::page::Page;
 use crate::time::Timestamp;
 use crate::{ApiError, ErrorCode};
 use rust_decimal::Decimal;
@@ -41,8 +40,14 @@ pub struct CreateAlert {
     pub metrics: Vec<MetricDef>,
 }
 
+/// A page of alerts by id, after `cursor`.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct ListAlerts {}
+pub struct ListAlerts {
+    #[serde(default = "super::credits::default_limit")]
+    pub limit: usize,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteAlert {
@@ -80,9 +85,15 @@ impl CustomerMachine {
                 handled.deliver = queued.then_some(c.now);
                 Ok(handled)
             }
-            AlertCall::List(_) => {
-                let data: Vec<AlertView> = credits.alerts.iter().map(|a| a.view(currency)).collect();
-                json(200, &Page { data, next_cursor: None })
+            AlertCall::List(l) => {
+                let page = super::credits::page_by_id(
+                    &credits.alerts,
+                    |a| &a.id,
+                    l.limit,
+                    l.cursor.as_deref(),
+                    |a| a.view(currency),
+                );
+                json(200, &page)
             }
             AlertCall::Delete(d) => {
                 let at = credits

@@ -60,9 +60,33 @@ pub struct CreateGrant {
     pub body: String,
 }
 
+/// A page of grants by id (ids are time-ordered: oldest first), after `cursor`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ListGrants {
     pub now: Timestamp,
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+pub(crate) fn default_limit() -> usize {
+    50
+}
+
+/// Up to `limit` items after `cursor` in id order, as a page.
+pub(crate) fn page_by_id<T, V>(
+    items: &[T],
+    id: impl Fn(&T) -> &str,
+    limit: usize,
+    cursor: Option<&str>,
+    view: impl Fn(&T) -> V,
+) -> Page<V> {
+    let mut sorted: Vec<&T> = items.iter().filter(|x| cursor.is_none_or(|c| id(x) > c)).collect();
+    sorted.sort_by(|a, b| id(a).cmp(id(b)));
+    sorted.truncate(limit.saturating_add(1));
+    let page = Page::from_rows(sorted, limit, |x| id(x).to_owned());
+    Page { data: page.data.into_iter().map(view).collect(), next_cursor: page.next_cursor }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -228,8 +252,9 @@ impl CustomerMachine {
                 Ok(handled)
             }
             CreditCall::List(l) => {
-                let data = credits.grants.iter().map(|g| g.view(l.now, currency)).collect();
-                json(200, &Page { data, next_cursor: None })
+                let page =
+                    page_by_id(&credits.grants, |g| &g.id, l.limit, l.cursor.as_deref(), |g| g.view(l.now, currency));
+                json(200, &page)
             }
             CreditCall::Get(g) => {
                 let grant = credits.grants.iter().find(|x| x.id == g.id).ok_or_else(grant_not_found)?;

@@ -125,7 +125,6 @@ impl CustomerMachine {
         let mut inv = store.invoice(id)?.ok_or_else(invoice_not_found)?;
         let next = if approve { lifecycle::approve(inv.status)? } else { lifecycle::void(inv.status)? };
         inv.status = next;
-        let mut alerted = false;
         if next == InvoiceStatus::Void {
             if inv.finalized_at.is_some() {
                 // A final invoice drew on the grants: voiding it gives that back.
@@ -137,7 +136,6 @@ impl CustomerMachine {
                 inv.credits_applied.clear();
                 inv.amount_due = inv.total.clone();
             }
-            alerted = super::alerts::evaluate(book, credits, store, now, webhooks)?;
         }
         match next {
             InvoiceStatus::Sent => inv.sent_at = Some(now),
@@ -145,6 +143,8 @@ impl CustomerMachine {
             _ => {}
         }
         store.put_invoice(&inv)?;
+        // After the write: the balance must see this invoice void.
+        let alerted = next == InvoiceStatus::Void && super::alerts::evaluate(book, credits, store, now, webhooks)?;
         if self.webhooks && next == InvoiceStatus::Sent {
             let d = webhook("invoice.sent", &inv, now);
             store.enqueue(&d.id, &d.body, now)?;

@@ -17,9 +17,10 @@ pub async fn create(ctx: &Ctx, customer_id: &str, body: &[u8]) -> Result<Reply, 
     customer_call(&stub, customer::CreateAlert { now: ctx.now, id: fresh_id("alr", ctx)?, body, metrics }).await
 }
 
-/// `GET /v1/customers/{id}/alerts`.
-pub async fn list(ctx: &Ctx, customer_id: &str) -> Result<Reply, ApiError> {
-    customer_call(&customer_on_path(&ctx.env, customer_id)?, customer::ListAlerts {}).await
+/// `GET /v1/customers/{id}/alerts?limit=&cursor=`.
+pub async fn list(ctx: &Ctx, customer_id: &str, query: &[(String, String)]) -> Result<Reply, ApiError> {
+    let (limit, cursor) = super::credits::id_page(query, "alr")?;
+    customer_call(&customer_on_path(&ctx.env, customer_id)?, customer::ListAlerts { limit, cursor }).await
 }
 
 /// `DELETE /v1/customers/{id}/alerts/{alert_id}`.

@@ -22,9 +22,20 @@ pub async fn create(ctx: &Ctx, customer_id: &str, body: &[u8]) -> Result<Reply, 
     customer_call(&stub, customer::CreateGrant { now: ctx.now, id: fresh_id("cg", ctx)?, body }).await
 }
 
-/// `GET /v1/customers/{id}/credit_grants`.
-pub async fn list(ctx: &Ctx, customer_id: &str) -> Result<Reply, ApiError> {
-    customer_call(&customer_on_path(&ctx.env, customer_id)?, customer::ListGrants { now: ctx.now }).await
+/// `limit` and `cursor` of a list whose cursors are ids with `prefix`.
+pub(super) fn id_page(query: &[(String, String)], prefix: &str) -> Result<(usize, Option<String>), ApiError> {
+    let (limit, cursor) = super::list_params(query)?;
+    if cursor.as_deref().is_some_and(|c| !edgemeter_core::id::is_id(c, prefix)) {
+        return Err(ApiError::invalid("cursor", "not a cursor this list gave"));
+    }
+    Ok((limit, cursor))
+}
+
+/// `GET /v1/customers/{id}/credit_grants?limit=&cursor=`.
+pub async fn list(ctx: &Ctx, customer_id: &str, query: &[(String, String)]) -> Result<Reply, ApiError> {
+    let (limit, cursor) = id_page(query, "cg")?;
+    let stub = customer_on_path(&ctx.env, customer_id)?;
+    customer_call(&stub, customer::ListGrants { now: ctx.now, limit, cursor }).await
 }
 
 /// `GET /v1/customers/{id}/credit_grants/{grant_id}`.
