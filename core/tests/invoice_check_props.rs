@@ -15,6 +15,12 @@
 //! model's counted events with their content hashes; `verify_invoice` finds nothing; one
 //! event changed is named with every line that counted it; and a simulation under the
 //! same items bills the same lines and changes nothing.
+//!
+//! Mutations it catches (each put in by hand and seen failing, at the commit that added
+//! this list): compaction deleting the live events of final periods instead of keeping
+//! them; the content hashes left unsorted in an `events_digest`; a metric counting an
+//! event when its name *or* its filters match; a filter passing when any one of several
+//! properties matches.
 
 use chrono::NaiveDate;
 use edgemeter_core::currency::Currency;

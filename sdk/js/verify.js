@@ -45,7 +45,7 @@ export function verifyInvoice(invoice, events, items, metrics) {
 }
 
 /**
- * Prices `quantity` (a decimal string or a whole number) with `price` (an item's price,
+ * Prices `quantity` (a decimal string, or a number: its shortest decimal text) with `price` (an item's price,
  * as items.create takes it), tier by tier and rounded once to `currency`'s minor unit
  * (default USD), with an item's `minimum`: exactly the line an invoice would show
  * (`model`, `quantity`, `unitAmount`, `tiers`, `subtotalExact`, `minimum`,
@@ -59,13 +59,18 @@ export function price(price, quantity, options = {}) {
       JSON.parse(
         wasmPrice(
           JSON.stringify(toWire(price)),
-          JSON.stringify(quantity),
+          JSON.stringify(decimalText(quantity)),
           currency ?? undefined,
-          minimum === undefined || minimum === null ? undefined : JSON.stringify(minimum),
+          minimum === undefined || minimum === null ? undefined : JSON.stringify(decimalText(minimum)),
         ),
       ),
     ),
   );
+}
+
+/** A number as its shortest decimal text (`85.7`); anything else as given, for the wasm to check. */
+function decimalText(v) {
+  return typeof v === 'number' && Number.isFinite(v) ? String(v) : v;
 }
 
 /** An async iterable's items are not a list: collect a plain array or page only. */

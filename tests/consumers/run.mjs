@@ -74,9 +74,10 @@ function packAndInstall() {
   log(`packed ${packed.filename}: ${packed.size} B, ${packed.entryCount} files`);
   const bin = (name) => join(here, 'node_modules/.bin', name);
   log(sh(bin('publint'), ['--strict', join(root, 'sdk/pkg')], { cwd: work }).trim().split('\n').pop());
-  // The wasm's own entry is a file to copy or hand to a bundler, not a JS module, so attw
-  // (which checks JS entries and their types) is told to leave it out.
-  const attw = sh(bin('attw'), [tarball, '--format', 'ascii', '--exclude-entrypoints', './edgemeter_sdk_bg.wasm'], { cwd: work });
+  // The wasm files' own entries are files to copy or hand to a bundler, not JS modules,
+  // so attw (which checks JS entries and their types) is told to leave them out.
+  const wasmEntries = ['./edgemeter_sdk_bg.wasm', './edgemeter_checks_bg.wasm'];
+  const attw = sh(bin('attw'), [tarball, '--format', 'ascii', '--exclude-entrypoints', ...wasmEntries], { cwd: work });
   log(`attw: ${attw.trim().split('\n')[0]}`);
   sh('npm', ['install', '--no-save', '--offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: here });
 }

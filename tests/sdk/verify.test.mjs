@@ -121,6 +121,7 @@ test('a final invoice verifies from its events, and a changed event is named', N
 test('price() quotes tier by tier and rounds once, half-even, to the currency', () => {
   assert.equal(price({ model: 'per_unit', unitAmount: '0.05' }, '85.7').amount, '4.28');
   assert.equal(price({ model: 'per_unit', unitAmount: '0.05' }, 85, { currency: 'JPY' }).amount, '4');
+  assert.equal(price({ model: 'per_unit', unitAmount: '0.05' }, 85.7).quantity, '85.7');
   const graduated = price(
     { model: 'graduated', tiers: [{ upTo: 1000, unitAmount: '0.05' }, { upTo: null, unitAmount: '0.03', flatAmount: '1' }] },
     '1500',

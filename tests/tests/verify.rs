@@ -172,6 +172,24 @@ fn line<'a>(inv: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn a_final_invoice_checks_out_from_its_events_and_a_changed_event_is_named() {
     let b = billed();
+    let rt = runtime();
+    let api = Api::new(SECRET_KEY, &server().base).expect("a client");
+    let check = |id: &str| {
+        rt.block_on(async {
+            let invoice = api.invoices().get(id).await.expect("the invoice");
+            let events = api.invoices().events_all(id).await.expect("its events");
+            let items = api.items().list(&b.customer).await.expect("items").data;
+            let metrics = api.metrics().list_all().await.expect("metrics");
+            native::verify_invoice(&invoice, &events, &items, &metrics).expect("verifies")
+        })
+    };
+    // A draft carries the digests of the events counted so far, and checks out too.
+    server().run_cron_at(b.end - 3 * 24 * H + H);
+    let draft = the_invoice(&b);
+    assert_eq!(draft["status"], "draft");
+    assert!(draft["usage_digest"].is_string(), "{draft:#?}");
+    assert_eq!(check(draft["id"].as_str().expect("id")), vec![]);
+
     server().run_cron_at(b.end + 25 * H);
     let inv = the_invoice(&b);
     assert_eq!(inv["status"], "pending_approval");
@@ -198,8 +216,7 @@ fn a_final_invoice_checks_out_from_its_events_and_a_changed_event_is_named() {
     b.c.get("/v1/invoices/inv_00000000000000000000000000/events").assert_error(404, "not_found", None);
 
     // Verified in Rust, through the native SDK's client and its verify_invoice.
-    let rt = runtime();
-    let api = Api::new(SECRET_KEY, &server().base).expect("a client");
+    assert_eq!(check(&id), vec![]);
     let (invoice, events, items, metrics) = rt.block_on(async {
         let invoice = api.invoices().get(&id).await.expect("the invoice");
         let events = api.invoices().events_all(&id).await.expect("its events");
