@@ -258,6 +258,7 @@ function run(cfg) {
     // 1,200 units so far bill 56.00: the open period would draw that from the grant.
     await page.locator('#balance .balance-available', { hasText: '44.00 USD' }).waitFor();
     await page.locator('#upcoming .amount-due', { hasText: '0.00 USD' }).waitFor();
+    await page.locator('#upcoming .totals-credits', { hasText: 'Credit: Prepaid' }).getByText('− 56.00 USD').waitFor();
 
     await form.getByLabel('Amount (USD)').fill('10');
     await form.getByLabel('Name').fill('Promo');

@@ -37,10 +37,13 @@ export function customerPage({ params: [id] }) {
       const metrics = api(`${path}/usage`).then((u) => u.metrics, () => []);
       const invoices = api('/v1/invoices', { query: { customer_id: c.id } });
       const balance = balanceSection(c);
-      const upcoming = liveSection('Upcoming invoice', () => api(`${path}/invoices/upcoming`), (inv) => h('div', null,
+      // The grants' names, for the credits the upcoming invoice would draw.
+      const grantNames = () => api(`${path}/credit_grants`, { query: { limit: 500 } })
+        .then((page) => new Map(page.data.map((g) => [g.id, g.name])), () => new Map());
+      const upcoming = liveSection('Upcoming invoice', () => Promise.all([api(`${path}/invoices/upcoming`), grantNames()]), ([inv, names]) => h('div', null,
         h('p', { class: 'muted' }, `Period ${day(inv.period_start)} to ${day(inv.period_end)}, from the usage recorded so far`),
         inv.lines.length ? table('Upcoming invoice', ['Line', 'Quantity', 'Amount'], inv.lines.map((l) => [l.name, l.quantity, money(l.amount, inv.currency)])) : empty('No lines.'),
-        totals(inv)), { id: 'upcoming' });
+        totals(inv, names)), { id: 'upcoming' });
       const moneyChanged = () => { balance.reload(); upcoming.reload(); };
       let entitlements = null;
       const limits = later(metrics, (m) => { entitlements = limitsSection(c, m); return entitlements.el; });

@@ -18,13 +18,14 @@ export function invoiceBrief(inv, caption) {
     totals(inv));
 }
 
-/** Total, each credit drawn and the amount due, for any invoice shape the API answers. */
-export function totals(inv) {
+/** Total, each credit drawn (named when `names` has its grant) and the amount due. */
+export function totals(inv, names = new Map()) {
   const cur = inv.currency;
   const credits = inv.credits_applied ?? [];
   const drawn = credits.length
     ? h('dl', { class: 'totals-credits' }, credits.map((cr) => [
-      h('dt', null, 'Credit ', h('span', { class: 'mono small' }, cr.grant_id)), h('dd', null, `− ${money(cr.amount, cur)}`)]))
+      h('dt', null, names.has(cr.grant_id) ? `Credit: ${names.get(cr.grant_id)} ` : 'Credit ', h('span', { class: 'mono small' }, cr.grant_id)),
+      h('dd', null, `− ${money(cr.amount, cur)}`)]))
     : null;
   return h('div', { class: 'totals' },
     h('p', { class: 'total' }, 'Total ', h('strong', { class: 'invoice-brief-total' }, money(inv.total, cur))),
