@@ -93,12 +93,14 @@ export function pagedList({ what, fetchPage, render, emptyText }) {
   return results;
 }
 
+// Each cell carries its column's name (`data-label`), so that at a phone's width a row can
+// be drawn as a small labelled card (style.css) instead of scrolling sideways.
 export function table(caption, headers, rows, { className } = {}) {
   return h('div', { class: 'table-wrap' },
     h('table', { class: className },
       caption ? h('caption', { class: 'visually-hidden' }, caption) : null,
       h('thead', null, h('tr', null, headers.map((x) => h('th', { scope: 'col' }, x)))),
-      h('tbody', null, rows.map((r) => h('tr', null, r.map((c) => h('td', null, c)))))));
+      h('tbody', null, rows.map((r) => h('tr', null, r.map((c, i) => h('td', { 'data-label': typeof headers[i] === 'string' && headers[i] ? headers[i] : null }, c)))))));
 }
 
 /** A definition list of label/value pairs (values may be nodes). */

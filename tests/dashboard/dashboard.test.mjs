@@ -1,9 +1,12 @@
 // The dashboard in headless Chromium (Debian's, driven by playwright-core) against a real
 // server, as a person uses it: sign in; create a contract with a graduated item, attach a
 // PDF, fix the problems the form shows, accept it; see usage sent through the API on the
-// customer page and in its chart; see an invalid event in the rejected-events logs; move
-// the clock through the scheduled handler so the invoice is held; approve it by clicking,
-// through its confirmation step; check its state through the API.
+// customer page and in its chart; see an invalid event in the rejected-events logs; add a
+// credit grant (after a refused amount) and see the live balance, void another; add an
+// alert and see it fire, delete another; set a limit and see its bar with a reservation,
+// release it, remove the limit; try another price beside the upcoming invoice; move the
+// clock through the scheduled handler so the invoice is held, paid by the grant; approve
+// it by clicking, through its confirmation step; check its state through the API.
 //
 // Run by `tests/tests/dashboard.rs`, which starts the server, makes the metric and passes
 // both in EDGEMETER_DASHBOARD (JSON); it checks the invoice once more when this passes.
@@ -234,6 +237,130 @@ function run(cfg) {
     await shoot('08-rejections');
   });
 
+  test('credit grants: the form shows a bad amount at its field, a grant pays the balance, another is voided', async (t) => {
+    if (!state.customer) return t.skip('needs the accepted contract');
+    await nav('Customers').click();
+    await page.getByRole('link', { name: cfg.customerName }).click();
+    await heading(cfg.customerName).waitFor();
+    const credits = page.locator('#credits');
+    const form = credits.getByRole('form', { name: 'Add a credit grant' });
+    await form.waitFor();
+    await expecting([{ status: 400, path: '/credit_grants' }], async () => {
+      await form.getByLabel('Amount (USD)').fill('12.345'); // past the currency's cents
+      await form.getByLabel('Name').fill('Prepaid');
+      await form.getByRole('button', { name: 'Add grant' }).click();
+      await form.locator('.field-error', { hasText: 'invalid_amount' }).waitFor();
+    });
+    assert.equal(await form.getByLabel('Amount (USD)').getAttribute('aria-invalid'), 'true');
+    await form.getByLabel('Amount (USD)').fill('100.00');
+    await form.getByRole('button', { name: 'Add grant' }).click();
+    await credits.locator('tr', { hasText: 'Prepaid' }).locator('.grant-remaining', { hasText: '100.00 USD' }).waitFor();
+    // 1,200 units so far bill 56.00: the open period would draw that from the grant.
+    await page.locator('#balance .balance-available', { hasText: '44.00 USD' }).waitFor();
+    await page.locator('#upcoming .amount-due', { hasText: '0.00 USD' }).waitFor();
+    await page.locator('#upcoming .totals-credits', { hasText: 'Credit: Prepaid' }).getByText('− 56.00 USD').waitFor();
+
+    await form.getByLabel('Amount (USD)').fill('10');
+    await form.getByLabel('Name').fill('Promo');
+    await form.getByLabel('Priority').fill('50');
+    await form.getByRole('button', { name: 'Add grant' }).click();
+    const promo = credits.locator('tr', { hasText: 'Promo' });
+    await promo.waitFor();
+    await page.locator('#balance .balance-available', { hasText: '54.00 USD' }).waitFor();
+    await promo.getByRole('button', { name: 'Void Promo' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    await promo.locator('.badge-active').waitFor();
+    await promo.getByRole('button', { name: 'Void Promo' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Void grant' }).click();
+    await promo.locator('.badge-voided').waitFor();
+    await page.locator('#balance .balance-available', { hasText: '44.00 USD' }).waitFor();
+    const grants = await api('GET', `/v1/customers/${state.customer}/credit_grants`);
+    assert.deepEqual(grants.body.data.map((g) => [g.name, g.status]).sort(), [['Prepaid', 'active'], ['Promo', 'voided']]);
+  });
+
+  test('alerts: one added in the form fires when usage crosses it, another is deleted', async (t) => {
+    if (!state.customer) return t.skip('needs the accepted contract');
+    const alerts = page.locator('#alerts');
+    const form = alerts.getByRole('form', { name: 'Add an alert' });
+    await form.getByLabel('Name').fill('Past 1,300 pages');
+    await form.getByLabel('When').selectOption('usage');
+    await form.getByLabel('Metric').selectOption(cfg.metric);
+    await form.getByLabel('Threshold').fill('1300');
+    await form.getByRole('button', { name: 'Add alert' }).click();
+    const pages = alerts.locator('tr', { hasText: 'Past 1,300 pages' });
+    await pages.getByText('never').waitFor();
+    // The metric field is for usage alerts only.
+    await form.getByLabel('When').selectOption('credit_balance');
+    assert.equal(await form.getByLabel('Metric').isVisible(), false);
+    await form.getByLabel('Name').fill('Credit low');
+    await form.getByLabel('Threshold').fill('5');
+    await form.getByRole('button', { name: 'Add alert' }).click();
+    const low = alerts.locator('tr', { hasText: 'Credit low' });
+    await low.waitFor();
+
+    const r = await api('POST', '/v1/usage/ingest', { events: [{ idempotency_key: randomUUID(), customer_id: state.customer, event_name: cfg.eventName, value: 200 }] });
+    assert.equal(r.body.accepted, 1, JSON.stringify(r.body));
+    await page.reload();
+    await page.locator('#alerts tr', { hasText: 'Past 1,300 pages' }).locator('.alert-fired').waitFor();
+    await page.locator('#alerts tr', { hasText: 'Credit low' }).getByRole('button', { name: 'Delete Credit low' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete alert' }).click();
+    await page.locator('#alerts tr', { hasText: 'Credit low' }).waitFor({ state: 'detached' });
+    const left = await api('GET', `/v1/customers/${state.customer}/alerts`);
+    assert.deepEqual(left.body.data.map((a) => a.name), ['Past 1,300 pages']);
+    assert.ok(left.body.data[0].last_triggered_at, 'the alert fired');
+  });
+
+  test('limits: set in the form, a bar per metric with what a reservation holds, released by clicking', async (t) => {
+    if (!state.customer) return t.skip('needs the accepted contract');
+    const limits = page.locator('#limits');
+    const form = limits.getByRole('form', { name: 'Set a limit' });
+    await form.getByLabel('Metric').selectOption(cfg.metric);
+    await expecting([{ status: 400, path: '/limits/' }], async () => {
+      await form.getByLabel('Most per period').fill('lots');
+      await form.getByRole('button', { name: 'Set limit' }).click();
+      await form.locator('.field-error').filter({ hasText: /\S/ }).waitFor();
+    });
+    await form.getByLabel('Most per period').fill('2000');
+    await form.getByLabel('Mode').selectOption('hard');
+    await form.getByRole('button', { name: 'Set limit' }).click();
+    const bar = limits.locator(`.usage-bar[data-metric="${cfg.metric}"]`);
+    await limits.getByText('1400 used of 2000; 600 left').waitFor();
+
+    const held = await api('POST', `/v1/customers/${state.customer}/reservations`, { metric_code: cfg.metric, quantity: 250, idempotency_key: randomUUID() });
+    assert.equal(held.status, 201, JSON.stringify(held.body));
+    await page.reload();
+    await page.locator('#limits').getByText('1400 used + 250 reserved of 2000; 350 left').waitFor();
+    assert.match(await bar.getAttribute('aria-label'), /250 reserved/);
+    const row = page.locator('#reservations tr', { hasText: held.body.id });
+    await row.waitFor();
+    await shoot('12-customer-money');
+    await row.getByRole('button', { name: `Release ${held.body.id}` }).click();
+    await page.locator('#reservations').getByText('No reservations held.').waitFor();
+    await page.locator('#limits').getByText('1400 used of 2000; 600 left').waitFor();
+    assert.equal((await api('GET', `/v1/customers/${state.customer}/entitlements/${cfg.metric}`)).body.reserved, '0');
+
+    await page.locator('#limits').getByRole('button', { name: `Remove the limit on ${cfg.metric}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove limit' }).click();
+    await page.locator('#limits').getByText('1400 used, no limit').waitFor();
+  });
+
+  test('try another price: the simulated invoice beside the upcoming one', async (t) => {
+    if (!state.customer) return t.skip('needs the accepted contract');
+    const sim = page.locator('#simulate');
+    const item = sim.locator('fieldset.sim-item', { hasText: 'OCR pages' });
+    await item.getByLabel('Price model').selectOption('per_unit');
+    await item.getByLabel('Unit amount (USD)').fill('0.04');
+    await sim.getByRole('button', { name: 'Simulate' }).click();
+    // 1,400 units: 62.00 as billed (1,000 at 0.05, 400 at 0.03), 56.00 at 0.04 each.
+    await sim.locator('#sim-actual .invoice-brief-total', { hasText: '62.00 USD' }).waitFor();
+    await sim.locator('#sim-simulated .invoice-brief-total', { hasText: '56.00 USD' }).waitFor();
+    await sim.getByText('Less than the real invoice by 6.00 USD.').waitFor();
+    await shoot('13-customer-simulate');
+    // Nothing changed: the item still bills its own price.
+    const items = await api('GET', `/v1/items?customer_id=${state.customer}`);
+    assert.equal(items.body.data[0].price.model, 'graduated');
+  });
+
   test('the held invoice is approved by clicking, after a confirmation step', async (t) => {
     if (!state.customer) return t.skip('needs the accepted contract');
     // Past the period's end and its grace (24 hours by default): final, held for approval.
@@ -252,18 +379,20 @@ function run(cfg) {
     await row.getByRole('link', { name: /^INV-/ }).click();
     await heading(/^Invoice INV-/).waitFor();
     state.invoice = decodeURIComponent(/#\/invoices\/([^/?]+)/.exec(page.url())[1]);
-    // 1,200 units: 1,000 at 0.05 and 200 at 0.03.
+    // 1,400 units: 1,000 at 0.05 and 400 at 0.03, paid by the 100.00 grant.
     await page.locator('tr.tier-row', { hasText: 'Tier 1' }).getByText('50.00 USD').waitFor();
-    await page.locator('tr.tier-row', { hasText: 'Tier 2' }).getByText('6.00 USD').waitFor();
-    await page.locator('.invoice-total').getByText('56.00 USD').waitFor();
-    await page.getByText('2 events of').waitFor();
+    await page.locator('tr.tier-row', { hasText: 'Tier 2' }).getByText('12.00 USD').waitFor();
+    await page.locator('.invoice-total').getByText('62.00 USD').waitFor();
+    await page.getByText('3 events of').waitFor();
+    await page.locator('tr.credit-row', { hasText: 'Credit: Prepaid' }).getByText('62.00 USD').waitFor();
+    await page.locator('.invoice-due').getByText('0.00 USD').waitFor();
     await shoot('10-invoice-pending');
 
     await page.getByRole('button', { name: 'Approve and send…' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
     assert.equal((await api('GET', `/v1/invoices/${state.invoice}`)).body.status, 'pending_approval', 'Cancel approves nothing');
     await page.getByRole('button', { name: 'Approve and send…' }).click();
-    await page.getByRole('dialog').getByText('56.00 USD').waitFor();
+    await page.getByRole('dialog').getByText('62.00 USD').waitFor();
     await page.getByRole('dialog').getByRole('button', { name: 'Approve and send' }).click();
     await page.getByText(/^Approved: INV-\d+ is sent\.$/).waitFor();
     await page.locator('.history li.done', { hasText: 'Sent' }).waitFor();
@@ -272,6 +401,10 @@ function run(cfg) {
     const inv = await api('GET', `/v1/invoices/${state.invoice}`);
     assert.equal(inv.body.status, 'sent');
     assert.ok(inv.body.sent_at, 'sent_at is set');
+    assert.equal(inv.body.amount_due, '0.00');
+    // The grant paid it: what is left shows on the customer's page.
+    await page.getByRole('link', { name: cfg.customerName }).first().click();
+    await page.locator('#credits tr', { hasText: 'Prepaid' }).locator('.grant-remaining', { hasText: '38.00 USD' }).waitFor();
     await writeFile(cfg.result, JSON.stringify(state));
   });
 

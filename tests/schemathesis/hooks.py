@@ -18,3 +18,13 @@ def before_call(ctx, case, **kwargs):
     key = headers.get("Idempotency-Key")
     if key is not None and 1 <= len(key) <= 255:
         headers["Idempotency-Key"] = str(uuid.uuid4())
+    # A reservation's `idempotency_key` (in the body) names it: generated keys repeat
+    # across cases with other quantities, which the server rightly answers 422
+    # `idempotency_key_reused`. tests/tests/entitlements.rs holds that replay.
+    body = case.body
+    if (
+        isinstance(body, dict)
+        and case.operation.path == "/v1/customers/{id}/reservations"
+        and isinstance(body.get("idempotency_key"), str)
+    ):
+        body["idempotency_key"] = str(uuid.uuid4())

@@ -2,8 +2,11 @@
 //! Chromium (Debian's `chromium`, driven by npm `playwright-core`; both installed by `make
 //! setup`): `tests/dashboard/dashboard.test.mjs` signs in, creates a contract with a
 //! graduated item and a PDF (fixing the problems the form shows), accepts it, sees usage
-//! and its chart, sees rejected events, moves the clock through the scheduled handler
-//! and approves the held invoice by clicking. Screenshots of each page at a laptop's and
+//! and its chart, sees rejected events, adds and voids credit grants against the live
+//! balance, adds an alert that fires and deletes another, sets a limit and releases a
+//! reservation against it, tries another price beside the upcoming invoice, moves the
+//! clock through the scheduled handler and approves the held invoice (paid by the grant)
+//! by clicking. Screenshots of each page at a laptop's and
 //! a phone's width go to `target/dashboard-screenshots/`. `tests/dashboard/money.test.mjs`
 //! checks the form's exact price arithmetic.
 //!
@@ -56,7 +59,8 @@ fn a_person_takes_a_customer_from_contract_to_approved_invoice_in_the_dashboard(
     assert_eq!(invoice.status, 200, "{}", invoice.text);
     assert_eq!(invoice.body["status"], "sent", "{}", invoice.text);
     assert_eq!(invoice.body["customer_id"], state["customer"]);
-    assert_eq!(invoice.body["total"], "56.00", "1,000 units at 0.05 and 200 at 0.03");
+    assert_eq!(invoice.body["total"], "62.00", "1,000 units at 0.05 and 400 at 0.03");
+    assert_eq!(invoice.body["amount_due"], "0.00", "the 100.00 grant pays it: {}", invoice.text);
     let contract = c.get(&format!("/v1/contracts/{}", state["contract"].as_str().expect("a contract id")));
     assert_eq!(
         (contract.body["status"].as_str(), contract.body["customer_id"].clone()),

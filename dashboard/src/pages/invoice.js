@@ -1,14 +1,24 @@
-// One invoice: its period, lines (tier breakdown, usage per line), totals, the history of
+// One invoice: its period, lines (tier breakdown, usage per line and the digest of the
+// events it counted), totals with the credits it drew and the amount due, the history of
 // its states; approve or void it, each after a confirmation step.
 import { api, customers } from '../api.js';
 import { confirmDialog } from '../dialog.js';
 import { badge, day, facts, failure, fill, h, link, loading, money, when } from '../dom.js';
+import { add, formatFixed, minorUnits, parse, ZERO } from '../money.js';
 
 export function invoicePage({ params: [id] }) {
   const root = h('div', null, h('h1', null, 'Invoice'), loading('Loading the invoice'));
   let message = null;
+  // The grants' names, for the credits an invoice drew (ids alone when they cannot be read).
+  let grantNames = new Map();
   const load = () => Promise.all([api(`/v1/invoices/${encodeURIComponent(id)}`), customers().catch(() => [])]).then(
-    ([inv, people]) => fill(root, view(inv, people.find((c) => c.id === inv.customer_id))),
+    async ([inv, people]) => {
+      if ((inv.credits_applied ?? []).length) {
+        const grants = await api(`/v1/customers/${encodeURIComponent(inv.customer_id)}/credit_grants`).catch(() => ({ data: [] }));
+        grantNames = new Map(grants.data.map((g) => [g.id, g.name]));
+      }
+      fill(root, view(inv, people.find((c) => c.id === inv.customer_id)));
+    },
     (e) => fill(root, h('h1', null, 'Invoice'), failure(e, load)));
 
   function view(inv, customer) {
@@ -59,7 +69,10 @@ export function invoicePage({ params: [id] }) {
           ['Currency', cur],
           ['Subtotal', money(inv.subtotal, cur)],
           ['Total', h('strong', { class: 'invoice-total' }, money(inv.total, cur))],
+          (inv.credits_applied ?? []).length ? ['Credits applied', money(creditsTotal(inv), cur)] : null,
+          inv.amount_due != null ? ['Amount due', h('strong', { class: 'invoice-due' }, money(inv.amount_due, cur))] : null,
           ['Id', h('span', { class: 'mono' }, inv.id)],
+          inv.usage_digest ? ['Usage digest', h('span', { class: 'mono hash small', title: 'SHA-256 over the lines’ event digests (docs/api.md)' }, inv.usage_digest)] : null,
         ])),
         h('section', { class: 'card', 'aria-labelledby': 'inv-history' }, h('h2', { id: 'inv-history' }, 'History'),
           h('ol', { class: 'history' }, history.map(([label, t]) => h('li', { class: t ? 'done' : 'todo' },
@@ -69,13 +82,13 @@ export function invoicePage({ params: [id] }) {
               inv.voided_at ? h('time', { datetime: inv.voided_at }, when(inv.voided_at)) : null)
             : null),
           h('p', null, 'Now: ', badge(inv.status)))),
-      h('section', { class: 'card' }, h('h2', null, 'Lines'), lines(inv)));
+      h('section', { class: 'card' }, h('h2', null, 'Lines'), lines(inv, grantNames)));
   }
   load();
   return root;
 }
 
-function lines(inv) {
+function lines(inv, grantNames) {
   const cur = inv.currency;
   if (!inv.lines.length) return h('p', { class: 'state empty' }, 'No lines.');
   return h('div', { class: 'table-wrap' }, h('table', { class: 'lines' },
@@ -85,7 +98,8 @@ function lines(inv) {
       h('tr', { class: 'line' },
         h('td', null, h('strong', null, l.name), h('div', { class: 'muted' }, `${l.kind}, ${l.model.replace(/_/g, ' ')}`),
           l.usage ? h('div', { class: 'muted usage' }, `${l.usage.event_count} event${l.usage.event_count === 1 ? '' : 's'} of ${l.usage.metric_code}`,
-            l.usage.first_event_at ? `, ${when(l.usage.first_event_at)} to ${when(l.usage.last_event_at)}` : '') : null),
+            l.usage.first_event_at ? `, ${when(l.usage.first_event_at)} to ${when(l.usage.last_event_at)}` : '') : null,
+          l.usage?.events_digest ? h('div', { class: 'muted mono hash small digest' }, `events ${l.usage.events_digest}`) : null),
         h('td', { class: 'num' }, l.quantity),
         h('td', null, priceOf(l, cur)),
         h('td', { class: 'num' }, money(l.amount, cur),
@@ -99,7 +113,19 @@ function lines(inv) {
     ])),
     h('tfoot', null,
       h('tr', null, h('th', { scope: 'row', colspan: 3 }, 'Subtotal'), h('td', { class: 'num' }, money(inv.subtotal, cur))),
-      h('tr', null, h('th', { scope: 'row', colspan: 3 }, 'Total'), h('td', { class: 'num' }, h('strong', null, money(inv.total, cur)))))));
+      h('tr', null, h('th', { scope: 'row', colspan: 3 }, 'Total'), h('td', { class: 'num' }, h('strong', null, money(inv.total, cur)))),
+      (inv.credits_applied ?? []).map((cr) => h('tr', { class: 'credit-row' },
+        h('th', { scope: 'row', colspan: 3 }, `Credit: ${grantNames.get(cr.grant_id) ?? ''} `, h('span', { class: 'mono small' }, cr.grant_id)),
+        h('td', { class: 'num' }, `− ${money(cr.amount, cur)}`))),
+      inv.amount_due != null
+        ? h('tr', { class: 'due-row' }, h('th', { scope: 'row', colspan: 3 }, 'Amount due'), h('td', { class: 'num' }, h('strong', null, money(inv.amount_due, cur))))
+        : null)));
+}
+
+/** The credits an invoice drew, summed exactly. */
+function creditsTotal(inv) {
+  const places = minorUnits(inv.currency);
+  return formatFixed((inv.credits_applied ?? []).reduce((sum, cr) => add(sum, parse(cr.amount) ?? ZERO), ZERO), places);
 }
 
 function priceOf(l, cur) {

@@ -10,7 +10,7 @@ use crate::protocol::Page;
 use edgemeter_core::contract::{Acceptance, Contract, Document, Terms};
 use edgemeter_core::currency::Currency;
 use edgemeter_core::customer::Customer;
-use edgemeter_core::invoice::{invoice_lines, Invoice, LineInput, UsageSummary};
+use edgemeter_core::invoice::{invoice_lines, CreditApplied, Invoice, LineInput, UsageSummary};
 use edgemeter_core::item::{Item, ItemKind};
 use edgemeter_core::lifecycle::InvoiceStatus;
 use edgemeter_core::metric::{Aggregation, Metric, MetricDef};
@@ -420,7 +420,7 @@ fn sample_invoice(customer: &Customer, items: &[Item], now: Timestamp) -> Invoic
         event_count: 3,
         first_event_at: Some(now),
         last_event_at: Some(now),
-        events_digest: None,
+        events_digest: Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into()),
     });
     let inputs = items.iter().map(|item| LineInput { item, quantity: d("1500"), usage: usage.clone() });
     let lines = invoice_lines(customer.currency, inputs).expect("priced");
@@ -431,6 +431,8 @@ fn sample_invoice(customer: &Customer, items: &[Item], now: Timestamp) -> Invoic
     invoice.finalized_at = Some(now);
     invoice.sent_at = Some(now);
     invoice.voided_at = Some(now);
+    invoice.usage_digest = Some("5df6e0e2761359d30a8275058e299fcc0381534545f55cf43e41983f5d4c9456".into());
+    invoice.credits_applied = vec![CreditApplied { grant_id: "cg_1".into(), amount: "5.00".into() }];
     invoice
 }
 
