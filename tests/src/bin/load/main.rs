@@ -144,7 +144,8 @@ fn main() {
             bench.measure(w, SHAPES[0], Duration::from_secs(2));
         }
         eprintln!("bench-load: CPU time of one 1,000-event request, {cpu_requests} requests at concurrency 1");
-        let mut text = String::from("| worker | CPU ms per 1,000-event request | of which workerd | median latency ms |\n");
+        let mut text =
+            String::from("| worker | CPU ms per 1,000-event request | of which workerd | median latency ms |\n");
         text.push_str("| --- | ---: | ---: | ---: |\n");
         for w in WORKERS {
             let c = bench.cpu(w, cpu_requests);
