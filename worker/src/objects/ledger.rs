@@ -596,12 +596,20 @@ impl CustomerStore for Ledger {
         struct Row {
             body: String,
         }
-        let (p, after) = (V::Integer(period_start.millis()), V::String(after.unwrap_or("").to_owned()));
+        let after = after.unwrap_or("");
+        // A cursor that is a key (every cursor the API hands out) walks the key's b-tree
+        // from its 16 bytes; any other string compares with the key's text, as it did.
+        let events_after = if after.is_empty() || is_canonical_uuid(after) {
+            "key > coalesce(unhex(?, '-'), x'')".to_owned()
+        } else {
+            format!("{KEY_TEXT_SQL} > ?")
+        };
+        let (p, after) = (V::Integer(period_start.millis()), V::String(after.to_owned()));
         let limit = V::Integer(limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64));
         let rows: Vec<Row> = self.rows(
             &format!(
                 "SELECT key AS k, {RECORD_SQL} AS body FROM events
-                 WHERE period_start = ? AND voided_at IS NULL AND key > coalesce(unhex(?, '-'), x'')
+                 WHERE period_start = ? AND voided_at IS NULL AND {events_after}
                  UNION ALL
                  SELECT unhex(key, '-') AS k, body FROM invoiced_events WHERE period_start = ? AND key > ?
                  ORDER BY k LIMIT ?"
