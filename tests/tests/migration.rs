@@ -1,13 +1,15 @@
 //! An object that holds events in the first layout of the `events` table (a rowid table
 //! with a `TEXT PRIMARY KEY` and the index `events_by_name_period`: three rows written per
-//! event) moves them to today's (`WITHOUT ROWID`, keyed by the idempotency key, no
-//! secondary index: one row per event) on its first call after a restart, in one
-//! transaction, and keeps every promise: dedupe exact, voids, back-fill of a new metric.
+//! event), or in the second (`WITHOUT ROWID`, keyed by the key as text, the whole event's
+//! JSON as the body), moves them to today's (`WITHOUT ROWID`, the key and content hash as
+//! 16-byte blobs, a compact body, no secondary index: one row per event) on its first
+//! call after a restart, in one transaction, and keeps every promise: dedupe exact,
+//! voids, back-fill of a new metric, an event's properties and timestamp.
 //!
-//! The old layout comes from a test-only hook (`EDGEMETER_FAULT_INJECTION=1`, which the
-//! harness sets): an event carrying the property `"edgemeter_fault": "legacy"` makes its
-//! object rewrite its `events` table, after storing the call's events, into the old
-//! layout with the old DDL, rows as the old code wrote them. The rows a call writes, as
+//! The old layouts come from a test-only hook (`EDGEMETER_FAULT_INJECTION=1`, which the
+//! harness sets): an event carrying the property `"edgemeter_fault": "legacy"` (or
+//! `"text_keys"`) makes its object rewrite its `events` table, after storing the call's
+//! events, into the first (second) layout with its DDL, rows as that code wrote them. The rows a call writes, as
 //! its object logs them under `EDGEMETER_COST_LOG=1`, show which layout served it.
 
 use edgemeter_tests::*;
@@ -117,4 +119,61 @@ fn events_in_the_old_layout_move_to_the_new_one_and_keep_every_promise() {
     // A metric new to the customer is back-filled from the moved events.
     let count = c.metric("n", &s.event_name, "count", json!({}));
     assert_eq!(c.quantity(&s.customer, &count), ("34".to_owned(), 34));
+}
+
+#[test]
+fn events_with_text_keys_move_to_the_compact_row_and_keep_every_promise() {
+    let state = fresh_state_dir("migration-text-keys");
+    let mut server = Server::start_with(&state, &[]);
+    let c = server.client();
+    let s = c.setup("sum", json!({}));
+
+    // Events with properties and a given timestamp, so the compact body carries them.
+    let mut first: Vec<Value> = (1..=6).map(|v| s.event(json!(v))).collect();
+    for (i, ev) in first.iter_mut().enumerate() {
+        let region = if i % 2 == 0 { "eu" } else { "us" };
+        ev["properties"] = json!({"region": region, "user": format!("u{}", i % 3), "n": 1.5e3});
+        ev["timestamp"] = json!(rfc3339(now_ms() - 1000 * i as i64));
+    }
+    assert_eq!(c.ingest_batch(&first).counts(), (6, 0, 0));
+    assert_eq!(void(&c, &s.customer, &first[5]).status, 200);
+
+    // The hook turns the table into the second layout, this call's event included.
+    let mut marker = s.event(json!(7));
+    marker["properties"] = json!({"edgemeter_fault": "text_keys"});
+    assert_eq!(c.ingest(&marker).statuses(), ["accepted"]);
+    let old: Vec<Value> = (10..15).map(|v| s.event(json!(v))).collect();
+    assert_eq!(c.ingest_batch(&old).counts(), (5, 0, 0));
+    // sum: 1..=5 (6 voided) + 7 + 10..=14.
+    assert_eq!(c.quantity(&s.customer, &s.metric), ("82".to_owned(), 11));
+
+    // A new instance of the object migrates on its first call.
+    server.stop();
+    let server = Server::start_with(&state, &[]);
+    let c = server.client();
+    assert_eq!(c.quantity(&s.customer, &s.metric), ("82".to_owned(), 11), "the first call, which moves the events");
+    let after: Vec<Value> = (20..25).map(|v| s.event(json!(v))).collect();
+    assert_eq!(c.ingest_batch(&after).counts(), (5, 0, 0));
+
+    // Dedupe is exact over the moved events (the voided one too), a key with other
+    // content a reuse, and the events written since are duplicates as well.
+    let mut again: Vec<Value> = first.iter().chain(&old).chain(&after).cloned().collect();
+    again.push(marker.clone());
+    let r = c.ingest_batch(&again);
+    assert_eq!(r.counts(), (0, again.len() as u64, 0), "{}", r.text);
+    let mut reused = first[0].clone();
+    reused["value"] = json!(100);
+    assert_eq!(c.ingest_batch(&[reused]).event_codes(), ["idempotency_key_reused"]);
+
+    // Voids find moved and new events; back-fill reads the moved bodies' properties.
+    assert_eq!(void(&c, &s.customer, &first[0]).status, 200);
+    assert_eq!(void(&c, &s.customer, &after[0]).status, 200);
+    assert_eq!(void(&c, &s.customer, &first[5]).status, 200, "a voided moved event voids again as a no-op");
+    assert_eq!(c.quantity(&s.customer, &s.metric), ("171".to_owned(), 14));
+    let users = c.metric("u", &s.event_name, "unique_count", json!({"field": "user", "filters": {"region": ["eu"]}}));
+    // Live eu events of `first`: indexes 2 and 4 (0 voided): users u2 and u1.
+    assert_eq!(c.quantity(&s.customer, &users).0, "2");
+    let n = c.metric("n", &s.event_name, "sum", json!({"filters": {"region": ["us"]}}));
+    // Live us events: indexes 1 and 3 (5 voided): values 2 and 4.
+    assert_eq!(c.quantity(&s.customer, &n).0, "6");
 }

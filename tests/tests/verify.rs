@@ -214,6 +214,12 @@ fn a_final_invoice_checks_out_from_its_events_and_a_changed_event_is_named() {
     }
     b.c.get(&format!("/v1/invoices/{id}/events?limit=0")).assert_error(400, "invalid_field", Some("limit"));
     b.c.get("/v1/invoices/inv_00000000000000000000000000/events").assert_error(404, "not_found", None);
+    // A cursor that is not a key compares with the keys' text (the object stores keys as
+    // 16 bytes): every key sorts after "0", none after "zzz".
+    let page =
+        |cursor: &str| b.c.get(&format!("/v1/invoices/{id}/events?limit=500&cursor={cursor}")).body["data"].clone();
+    assert_eq!(page("0"), json!(listed));
+    assert_eq!(page("zzz"), json!([]));
 
     // Verified in Rust, through the native SDK's client and its verify_invoice.
     assert_eq!(check(&id), vec![]);

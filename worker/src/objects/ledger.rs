@@ -7,7 +7,11 @@
 //!   the start of its service period. A voided event keeps its row (`voided_at`), so its
 //!   key stays a duplicate. `WITHOUT ROWID` and no other index, so an event is one row
 //!   written; the rare queries by name or period scan it (ARCHITECTURE.md "What a
-//!   customer's object stores" says what each pays).
+//!   customer's object stores" says what each pays). The row is compact: the key (a
+//!   UUID) and the content hash as 16-byte blobs, and `body` only what no column holds
+//!   (`value`, and `ts_given` / `props` when not false / empty), so a batch of random
+//!   keys touches fewer, fuller pages. Readers get the event's full JSON back from
+//!   [`RECORD_SQL`].
 //! - `aggregates`: per metric and period, the mergeable [`AggState`] of the live events.
 //! - `invoices`: one row per service period (`UNIQUE`), the invoice as the API shows it.
 //! - `outbox`: webhook deliveries not yet acknowledged, retried with backoff.
@@ -31,7 +35,7 @@ use crate::objects::sql::parse;
 use edgemeter_core::aggregate::AggState;
 use edgemeter_core::book::{NameSpan, NewEvent, StateRow, StateWrites, VoidTarget};
 use edgemeter_core::customer::Customer;
-use edgemeter_core::event::EventRecord;
+use edgemeter_core::event::{EventRecord, Properties};
 use edgemeter_core::hash::ContentHash;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::Item;
@@ -80,22 +84,78 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 ";
 
-/// The `events` columns, the same in both layouts.
+/// The `events` columns, the same in every layout.
 const EVENT_COLUMNS: &str = "key, hash, event_name, body, ts, period_start, received_at, voided_at";
 
-/// The `events` columns' definitions, the same in both layouts.
-const EVENT_COLUMN_DEFS: &str = "key TEXT PRIMARY KEY, hash TEXT NOT NULL, event_name TEXT NOT NULL,
+/// The `events` columns' definitions in the layouts before the compact row: the key and
+/// the hash as text, the body the whole event's JSON.
+const TEXT_EVENT_COLUMN_DEFS: &str = "key TEXT PRIMARY KEY, hash TEXT NOT NULL, event_name TEXT NOT NULL,
   body TEXT NOT NULL, ts INTEGER NOT NULL, period_start INTEGER NOT NULL, received_at INTEGER NOT NULL,
   voided_at INTEGER";
 
-/// The events table in today's layout (`WITHOUT ROWID`: the key's b-tree is the table),
-/// or, with `legacy`, in the first layout, as objects created before it changed still
-/// hold it: a rowid table, its primary key as a second b-tree, and
-/// `events_by_name_period` (made by the caller), so three rows written per event.
-/// [`Ledger::open`] moves such a table to today's layout.
-fn events_table(name: &str, legacy: bool) -> String {
-    let layout = if legacy { "" } else { " WITHOUT ROWID" };
-    format!("CREATE TABLE IF NOT EXISTS {name} ({EVENT_COLUMN_DEFS}){layout};")
+/// Today's: the key and the hash as 16-byte blobs, the body without the columns' fields.
+const EVENT_COLUMN_DEFS: &str = "key BLOB PRIMARY KEY, hash BLOB NOT NULL, event_name TEXT NOT NULL,
+  body TEXT NOT NULL, ts INTEGER NOT NULL, period_start INTEGER NOT NULL, received_at INTEGER NOT NULL,
+  voided_at INTEGER";
+
+/// The layouts `events` has had. Objects created before a change still hold the older
+/// one until [`Ledger::open`] moves their events to today's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// The first: a rowid table, its text primary key as a second b-tree, and
+    /// `events_by_name_period` (made by the caller): three rows written per event.
+    First,
+    /// The second: `WITHOUT ROWID` (the key's b-tree is the table), text key and hash,
+    /// the whole event's JSON as the body: one row per event, about 330 bytes.
+    TextKeys,
+    /// Today's: `WITHOUT ROWID`, blob key and hash, the compact body.
+    Compact,
+}
+
+fn events_table(name: &str, layout: Layout) -> String {
+    match layout {
+        Layout::First => format!("CREATE TABLE IF NOT EXISTS {name} ({TEXT_EVENT_COLUMN_DEFS});"),
+        Layout::TextKeys => format!("CREATE TABLE IF NOT EXISTS {name} ({TEXT_EVENT_COLUMN_DEFS}) WITHOUT ROWID;"),
+        Layout::Compact => format!("CREATE TABLE IF NOT EXISTS {name} ({EVENT_COLUMN_DEFS}) WITHOUT ROWID;"),
+    }
+}
+
+/// A compact row's key as the canonical UUID text (lower-case, hyphenated).
+const KEY_TEXT_SQL: &str = "lower(substr(hex(key), 1, 8) || '-' || substr(hex(key), 9, 4) || '-' ||
+  substr(hex(key), 13, 4) || '-' || substr(hex(key), 17, 4) || '-' || substr(hex(key), 21))";
+
+/// A compact row as the event's whole JSON (an [`EventRecord`]): the body's fields, the
+/// defaults it leaves out, and the columns'. The rare readers (back-fill, an invoice's
+/// events, compaction) pay for it; ingest never does.
+const RECORD_SQL: &str = "json_set(json_patch('{\"ts_given\":false,\"props\":{}}', body),
+  '$.key', lower(substr(hex(key), 1, 8) || '-' || substr(hex(key), 9, 4) || '-' ||
+  substr(hex(key), 13, 4) || '-' || substr(hex(key), 17, 4) || '-' || substr(hex(key), 21)),
+  '$.event_name', event_name, '$.ts', ts, '$.hash', lower(hex(hash)))";
+
+/// What a compact row's `body` holds: the event's fields no column holds, the defaults
+/// left out (a usage event usually has neither a timestamp nor properties).
+#[derive(serde::Serialize)]
+struct StoredBody<'r, 'a> {
+    value: rust_decimal::Decimal,
+    #[serde(skip_serializing_if = "is_false")]
+    ts_given: bool,
+    #[serde(skip_serializing_if = "Properties::is_empty")]
+    props: &'r Properties<'a>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Whether `key` is a UUID in canonical form (lower-case hex, hyphenated), the only keys
+/// ingest accepts: such a key and its 16 bytes stand for each other, in the same order.
+fn is_canonical_uuid(key: &str) -> bool {
+    let b = key.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
+        })
 }
 
 /// One customer's storage.
@@ -163,37 +223,50 @@ impl Ledger {
             ledger.run(SCHEMA, vec![])?;
             ledger.run(credits::SCHEMA, vec![])?;
             ledger.run(limits::SCHEMA, vec![])?;
-            ledger.run(&events_table("events", false), vec![])?;
-            if ledger.events_layout_is_legacy()? {
-                ledger.move_events(&events_table("events_moved", false), "events_moved", "")?;
+            ledger.run(&events_table("events", Layout::Compact), vec![])?;
+            if ledger.events_layout()? != Layout::Compact {
+                ledger.move_events(Layout::Compact, "")?;
             }
         }
         Ok(ledger)
     }
 
-    /// Whether `events` is a rowid table (the first layout): today's is `WITHOUT ROWID`.
-    fn events_layout_is_legacy(&self) -> StoreResult<bool> {
-        #[derive(Deserialize)]
-        struct Row {
-            legacy: i64,
-        }
-        let rows: Vec<Row> = self.rows(
-            "SELECT instr(upper(sql), 'WITHOUT ROWID') = 0 AS legacy FROM sqlite_master
-             WHERE type = 'table' AND name = 'events'",
-            vec![],
-        )?;
-        Ok(rows.first().is_some_and(|r| r.legacy != 0))
+    /// The layout `events` is in, from its DDL: a rowid table is the first layout, a
+    /// text key the second.
+    fn events_layout(&self) -> StoreResult<Layout> {
+        let rows: Vec<TextRow> =
+            self.rows("SELECT upper(sql) AS v FROM sqlite_master WHERE type = 'table' AND name = 'events'", vec![])?;
+        let sql = rows.first().map_or("", |r| r.v.as_str());
+        Ok(if !sql.contains("WITHOUT ROWID") {
+            Layout::First
+        } else if sql.contains("KEY TEXT") {
+            Layout::TextKeys
+        } else {
+            Layout::Compact
+        })
     }
 
-    /// Copies every event into the table `create` makes (named `name`), which then takes
-    /// the place of `events` (its indexes go with the old table); `then` runs after.
-    fn move_events(&self, create: &str, name: &str, then: &str) -> StoreResult<()> {
+    /// Copies every event into a new table in layout `to`, which then takes the place of
+    /// `events` (its indexes go with the old table); `then` runs after. From a text layout
+    /// to the compact one, or (tests only) back.
+    fn move_events(&self, to: Layout, then: &str) -> StoreResult<()> {
+        let select = if to == Layout::Compact {
+            "SELECT unhex(key, '-'), unhex(hash), event_name, json_remove(body, '$.key', '$.event_name', '$.ts', '$.hash'),
+               ts, period_start, received_at, voided_at FROM events"
+                .to_owned()
+        } else {
+            format!(
+                "SELECT {KEY_TEXT_SQL}, lower(hex(hash)), event_name, {RECORD_SQL}, ts, period_start, received_at,
+                   voided_at FROM events"
+            )
+        };
+        let create = events_table("events_moved", to);
         self.run(
             &format!(
                 "{create}
-                 INSERT INTO {name} ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM events;
+                 INSERT INTO events_moved ({EVENT_COLUMNS}) {select};
                  DROP TABLE events;
-                 ALTER TABLE {name} RENAME TO events;
+                 ALTER TABLE events_moved RENAME TO events;
                  {then}"
             ),
             vec![],
@@ -359,8 +432,10 @@ impl CustomerStore for Ledger {
             key: String,
             hash: String,
         }
+        // Only the keys already stored come back, each as it was asked.
         let rows: Vec<KeyHash> = self.rows(
-            "SELECT key, hash FROM events WHERE key IN (SELECT value FROM json_each(?))",
+            "SELECT j.value AS key, hex(e.hash) AS hash FROM json_each(?) AS j
+             JOIN events AS e ON e.key = unhex(j.value, '-')",
             vec![V::String(text(keys)?)],
         )?;
         rows.into_iter()
@@ -376,24 +451,43 @@ impl CustomerStore for Ledger {
     /// one parameter (Cloudflare allows 100 bound parameters and 100 KB of SQL per
     /// statement; the rows travel in the parameter).
     fn insert_events(&mut self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> StoreResult<()> {
-        // Each row is `[key, hash, event_name, {record}, ts, period_start]`, the record as a
-        // JSON object (not a string), so it is written once and stored as `value -> 3`.
+        // Each row is `[key, hash, event_name, {body}, ts, period_start]`, the body as a
+        // JSON object (not a string), so it is written once and stored as `value -> 3`;
+        // SQL turns the key and the hash into their 16 bytes. Only the migration test's
+        // hook leaves a text layout behind in a running object (a new instance moves it on
+        // its first call); then rows go in as the code of that layout wrote them.
+        let text_layout = self.fault_injection && self.events_layout()? != Layout::Compact;
         let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + 4096);
         for (i, n) in new.iter().enumerate() {
             let ev = &events[n.index];
+            if !is_canonical_uuid(&ev.key) {
+                return Err(err(format!("an event key that is not a canonical UUID: {:?}", ev.key)));
+            }
             chunk.push(if chunk.is_empty() { b'[' } else { b',' });
             serde_json::to_writer(&mut chunk, &(&ev.key, ev.hash, &ev.event_name)).map_err(err)?;
             chunk.pop(); // the tuple's `]`: the row goes on
             chunk.push(b',');
-            serde_json::to_writer(&mut chunk, ev).map_err(err)?;
+            if text_layout {
+                serde_json::to_writer(&mut chunk, ev).map_err(err)?;
+            } else {
+                let body = StoredBody { value: ev.value, ts_given: ev.ts_given, props: &ev.props };
+                serde_json::to_writer(&mut chunk, &body).map_err(err)?;
+            }
             chunk.extend_from_slice(format!(",{},{}]", ev.ts, n.period_start.millis()).as_bytes());
             if chunk.len() >= CHUNK_BYTES || i + 1 == new.len() {
                 chunk.push(b']');
                 let rows = String::from_utf8(std::mem::take(&mut chunk)).map_err(err)?;
+                let (key, hash) = if text_layout {
+                    ("value ->> 0", "value ->> 1")
+                } else {
+                    ("unhex(value ->> 0, '-')", "unhex(value ->> 1)")
+                };
                 self.run(
-                    "INSERT INTO events (key, hash, event_name, body, ts, period_start, received_at)
-                     SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, value ->> 5, ?
-                     FROM json_each(?)",
+                    &format!(
+                        "INSERT INTO events (key, hash, event_name, body, ts, period_start, received_at)
+                         SELECT {key}, {hash}, value ->> 2, value -> 3, value ->> 4, value ->> 5, ?
+                         FROM json_each(?)"
+                    ),
                     vec![V::Integer(now.millis()), V::String(rows)],
                 )?;
             }
@@ -405,10 +499,14 @@ impl CustomerStore for Ledger {
             if let Some(n) = new.iter().find(|n| fault(n, "abort")) {
                 return Err(err(format!("fault injected after writing event {}", events[n.index].key)));
             }
-            // The migration test's start: every event stored so far, in the first layout.
+            // The migration test's start: every event stored so far, in the first layout
+            // (`legacy`) or the second (`text_keys`).
             if new.iter().any(|n| fault(n, "legacy")) {
                 let index = "CREATE INDEX events_by_name_period ON events (event_name, period_start);";
-                self.move_events(&events_table("events_legacy", true), "events_legacy", index)?;
+                self.move_events(Layout::First, index)?;
+            }
+            if new.iter().any(|n| fault(n, "text_keys")) {
+                self.move_events(Layout::TextKeys, "")?;
             }
         }
         Ok(())
@@ -420,14 +518,20 @@ impl CustomerStore for Ledger {
         from: Option<Timestamp>,
     ) -> StoreResult<Vec<(Timestamp, EventRecord<'static>)>> {
         self.events_where(
-            "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start >= ?",
+            &format!(
+                "SELECT {RECORD_SQL} AS body, period_start FROM events
+                 WHERE event_name = ? AND voided_at IS NULL AND period_start >= ?"
+            ),
             vec![V::String(event_name.to_owned()), V::Integer(from_bound(from))],
         )
     }
 
     fn live_events_of(&self, event_name: &str, period_start: Timestamp) -> StoreResult<Vec<EventRecord<'static>>> {
         let rows = self.events_where(
-            "SELECT body, period_start FROM events WHERE event_name = ? AND voided_at IS NULL AND period_start = ?",
+            &format!(
+                "SELECT {RECORD_SQL} AS body, period_start FROM events
+                 WHERE event_name = ? AND voided_at IS NULL AND period_start = ?"
+            ),
             vec![V::String(event_name.to_owned()), V::Integer(period_start.millis())],
         )?;
         Ok(rows.into_iter().map(|(_, r)| r).collect())
@@ -440,8 +544,11 @@ impl CustomerStore for Ledger {
             period_start: i64,
             voided_at: Option<i64>,
         }
+        if !is_canonical_uuid(key) {
+            return Ok(None); // no stored event has such a key
+        }
         let rows: Vec<Row> = self.rows(
-            "SELECT event_name, period_start, voided_at FROM events WHERE key = ?",
+            "SELECT event_name, period_start, voided_at FROM events WHERE key = unhex(?, '-')",
             vec![V::String(key.to_owned())],
         )?;
         Ok(rows.into_iter().next().map(|r| VoidTarget {
@@ -453,7 +560,7 @@ impl CustomerStore for Ledger {
 
     fn mark_voided(&mut self, key: &str, now: Timestamp) -> StoreResult<()> {
         self.run(
-            "UPDATE events SET voided_at = ? WHERE key = ?",
+            "UPDATE events SET voided_at = ? WHERE key = unhex(?, '-')",
             vec![V::Integer(now.millis()), V::String(key.to_owned())],
         )
     }
@@ -478,6 +585,7 @@ impl CustomerStore for Ledger {
 
     /// Keyset paging on both tables' primary keys: `events` is walked in key order from
     /// `after` (skipping other periods' rows), `invoiced_events` by its (period, key) key.
+    /// Both are ordered by the key's 16 bytes, which order as the canonical text does.
     fn period_events(
         &self,
         period_start: Timestamp,
@@ -488,13 +596,24 @@ impl CustomerStore for Ledger {
         struct Row {
             body: String,
         }
-        let (p, after) = (V::Integer(period_start.millis()), V::String(after.unwrap_or("").to_owned()));
+        let after = after.unwrap_or("");
+        // A cursor that is a key (every cursor the API hands out) walks the key's b-tree
+        // from its 16 bytes; any other string compares with the key's text, as it did.
+        let events_after = if after.is_empty() || is_canonical_uuid(after) {
+            "key > coalesce(unhex(?, '-'), x'')".to_owned()
+        } else {
+            format!("{KEY_TEXT_SQL} > ?")
+        };
+        let (p, after) = (V::Integer(period_start.millis()), V::String(after.to_owned()));
         let limit = V::Integer(limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64));
         let rows: Vec<Row> = self.rows(
-            "SELECT key, body FROM events WHERE period_start = ? AND voided_at IS NULL AND key > ?
-             UNION ALL
-             SELECT key, body FROM invoiced_events WHERE period_start = ? AND key > ?
-             ORDER BY key LIMIT ?",
+            &format!(
+                "SELECT key AS k, {RECORD_SQL} AS body FROM events
+                 WHERE period_start = ? AND voided_at IS NULL AND {events_after}
+                 UNION ALL
+                 SELECT unhex(key, '-') AS k, body FROM invoiced_events WHERE period_start = ? AND key > ?
+                 ORDER BY k LIMIT ?"
+            ),
             vec![p.clone(), after.clone(), p, after, limit],
         )?;
         rows.iter().map(|r| Ok(serde_json::from_str::<EventRecord>(&r.body).map_err(err)?.into_owned())).collect()
@@ -502,8 +621,11 @@ impl CustomerStore for Ledger {
 
     fn compact(&mut self, closed_before: Timestamp, horizon: Timestamp) -> StoreResult<()> {
         self.run(
-            "INSERT OR IGNORE INTO invoiced_events (period_start, key, body)
-             SELECT period_start, key, body FROM events WHERE period_start < ? AND ts < ? AND voided_at IS NULL",
+            &format!(
+                "INSERT OR IGNORE INTO invoiced_events (period_start, key, body)
+                 SELECT period_start, {KEY_TEXT_SQL}, {RECORD_SQL} FROM events
+                 WHERE period_start < ? AND ts < ? AND voided_at IS NULL"
+            ),
             vec![V::Integer(closed_before.millis()), V::Integer(horizon.millis())],
         )?;
         self.run(

@@ -7,7 +7,8 @@
 //!
 //! Settings (environment): `LOAD_SECONDS` per round (10), `LOAD_ROUNDS` per shape (3),
 //! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30), `LOAD_KEYS`
-//! (`v4`, random keys; `v7`: time-ordered keys, as the SDKs make them), `LOAD_ONLY=checks`
+//! (`v4`, random keys; `v7`: time-ordered keys, as the SDKs make them), `LOAD_ONLY=cpu`
+//! (only the warm-up and the CPU per 1,000-event request, about 40 s), `LOAD_ONLY=checks`
 //! (only the entitlement checks, `checks.rs`).
 
 mod checks;
@@ -133,6 +134,35 @@ fn main() {
     let mut bench = Bench { js, edgemeter, admin, connections, runs: 0, time_ordered_keys };
 
     let only_checks = std::env::var("LOAD_ONLY").is_ok_and(|v| v == "checks");
+    // `LOAD_ONLY=cpu`: only the CPU per 1,000-event request, every worker (about a minute).
+    let only_cpu = std::env::var("LOAD_ONLY").is_ok_and(|v| v == "cpu");
+    if only_cpu {
+        // Warmed as in the full run (the wasm tiers up under load): without it the CPU
+        // measured is mostly that of code not yet optimized.
+        eprintln!("bench-load: warming up each worker (2 s each, not measured)");
+        for w in WORKERS {
+            bench.measure(w, SHAPES[0], Duration::from_secs(2));
+        }
+        eprintln!("bench-load: CPU time of one 1,000-event request, {cpu_requests} requests at concurrency 1");
+        let mut text =
+            String::from("| worker | CPU ms per 1,000-event request | of which workerd | median latency ms |\n");
+        text.push_str("| --- | ---: | ---: | ---: |\n");
+        for w in WORKERS {
+            let c = bench.cpu(w, cpu_requests);
+            text.push_str(&format!(
+                "| {} | {:.1} | {:.1} | {:.1} |\n",
+                w.name(),
+                c.cpu_per_request.as_secs_f64() * 1e3,
+                c.workerd_per_request.as_secs_f64() * 1e3,
+                c.median_latency.as_secs_f64() * 1e3
+            ));
+        }
+        bench.js.stop();
+        bench.edgemeter.stop();
+        println!("{text}");
+        let _ = std::fs::write(state.join("report.md"), &text);
+        return;
+    }
     if !only_checks {
         eprintln!("bench-load: warming up each worker (2 s each, not measured)");
         for w in WORKERS {
