@@ -41,6 +41,22 @@ pub struct ItemInput {
 }
 
 impl ItemInput {
+    /// The item this input makes for a customer; `event_name` is its metric's (the
+    /// caller looked the metric up), `id` and `now` the caller's.
+    pub fn into_item(self, id: String, customer_id: &str, event_name: Option<String>, now: Timestamp) -> Item {
+        Item {
+            id,
+            customer_id: customer_id.to_owned(),
+            name: self.name,
+            kind: self.kind,
+            metric_code: self.metric_code,
+            event_name,
+            price: self.price,
+            minimum: self.minimum,
+            created_at: now,
+        }
+    }
+
     /// Reads a request body, answering its first problem.
     pub fn from_body(body: &[u8]) -> Result<ItemInput, ApiError> {
         ItemInput::read(Fields::parse(body)?).map_err(|mut problems| problems.swap_remove(0))

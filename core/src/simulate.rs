@@ -77,17 +77,7 @@ impl Simulation {
                     }
                 },
             };
-            items.push(Item {
-                id: format!("sim_{}", i + 1),
-                customer_id: customer_id.to_owned(),
-                name: input.name,
-                kind: input.kind,
-                metric_code: input.metric_code,
-                event_name,
-                price: input.price,
-                minimum: input.minimum,
-                created_at: now,
-            });
+            items.push(input.into_item(format!("sim_{}", i + 1), customer_id, event_name, now));
         }
         match p.0.into_iter().next() {
             Some(first) => Err(first),

@@ -34,13 +34,12 @@ use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::{Item, ItemKind};
 use edgemeter_core::lifecycle::InvoiceStatus;
-use edgemeter_core::machine::customer::{self as m, CustomerCall, CustomerMachine, MemoryStore};
-use edgemeter_core::machine::transact;
+use edgemeter_core::machine::customer::{self as m, CustomerMachine, MemoryObject};
 use edgemeter_core::metric::{Aggregation, MetricDef};
 use edgemeter_core::period::{Interval, Schedule};
 use edgemeter_core::pricing::Price;
 use edgemeter_core::time::{Timestamp, DAY_MS, HOUR_MS};
-use edgemeter_core::{ApiError, ErrorCode};
+use edgemeter_core::ErrorCode;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -418,25 +417,6 @@ impl Model {
 // ---------------------------------------------------------------------------------------
 // The shell.
 
-struct Object {
-    machine: CustomerMachine,
-    store: MemoryStore,
-    fault: Option<u32>,
-}
-
-impl Object {
-    fn call<'a>(&mut self, call: impl Into<CustomerCall<'a>>) -> Result<Value, ApiError> {
-        if let Some(n) = self.fault.take() {
-            self.store.faults.fail_after(n);
-        }
-        let machine = &mut self.machine;
-        let out = transact(&mut self.store, |s| machine.handle(call.into(), s));
-        self.store.faults.heal();
-        let (_, body) = self.machine.render(out?, &self.store)?;
-        Ok(serde_json::from_str(&body).expect("an answer is JSON"))
-    }
-}
-
 fn dec(v: &Value) -> Decimal {
     v.as_str().unwrap_or_else(|| panic!("a decimal string, not {v}")).parse().expect("a decimal")
 }
@@ -459,7 +439,7 @@ fn credits_of(inv: &Invoice) -> Vec<(String, Decimal)> {
     inv.credits_applied.iter().map(|c| (c.grant_id.clone(), dec(&Value::String(c.amount.clone())))).collect()
 }
 
-fn check(model: &Model, object: &Object, op: usize) -> Result<(), TestCaseError> {
+fn check(model: &Model, object: &MemoryObject, op: usize) -> Result<(), TestCaseError> {
     let store = &object.store;
     // Grants: exactly the model's, never below zero or above their amount.
     prop_assert_eq!(store.grants.len(), model.grants.len());
@@ -540,7 +520,7 @@ fn run_scenario((usage_t, spend_t, credit_t): Thresholds, ops: Vec<(Op, Option<u
             ..MAlerts::default()
         },
     };
-    let mut object = Object { machine: CustomerMachine::new(true), store: MemoryStore::default(), fault: None };
+    let mut object = MemoryObject::new(CustomerMachine::new(true));
     object.call(m::Create { customer: customer() }).expect("created");
     for item in items() {
         object.call(m::CreateItem { item }).expect("item");
@@ -561,7 +541,7 @@ fn run_scenario((usage_t, spend_t, credit_t): Thresholds, ops: Vec<(Op, Option<u
     let mut next_key = 0u32;
     for (i, (op, fault)) in ops.into_iter().enumerate() {
         let i = i + 1;
-        object.fault = fault;
+        object.fail_next = fault;
         match op {
             Op::Batch(at, events) => {
                 let records: Vec<EventRecord> = events

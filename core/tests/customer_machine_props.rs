@@ -49,7 +49,7 @@ use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::{Item, ItemKind};
 use edgemeter_core::lifecycle::InvoiceStatus;
-use edgemeter_core::machine::customer::{self as m, CustomerCall, CustomerMachine, MemoryStore};
+use edgemeter_core::machine::customer::{self as m, CustomerCall, CustomerMachine, MemoryObject, MemoryStore};
 use edgemeter_core::machine::transact;
 use edgemeter_core::metric::{Aggregation, MetricDef};
 use edgemeter_core::period::{Interval, Schedule};
@@ -564,33 +564,28 @@ impl Model {
 // The shell: what the worker's object does, over the in-memory store.
 
 struct Object {
-    machine: CustomerMachine,
-    store: MemoryStore,
-    /// Fail the next call's `n`-th write.
-    fault: Option<u32>,
+    shell: MemoryObject,
     /// Successful webhook deliveries by event id, and how often each was received.
     received: BTreeMap<String, (String, String, u32)>,
 }
 
 impl Object {
+    fn new(webhooks: bool) -> Object {
+        Object { shell: MemoryObject::new(CustomerMachine::new(webhooks)), received: BTreeMap::new() }
+    }
+
+    /// As the worker's object: the decision, the deliveries it asks for, the answer.
     fn call<'a>(&mut self, call: impl Into<CustomerCall<'a>>) -> Result<Value, ApiError> {
-        if let Some(n) = self.fault.take() {
-            self.store.faults.fail_after(n);
-        }
-        let machine = &mut self.machine;
-        let out = transact(&mut self.store, |s| machine.handle(call.into(), s));
-        self.store.faults.heal();
-        let handled = out?;
+        let handled = self.shell.handle(call)?;
         if let Some(now) = handled.deliver {
             self.deliver(now);
         }
-        let (_, body) = self.machine.render(handled, &self.store)?;
-        Ok(serde_json::from_str(&body).expect("an answer is JSON"))
+        Ok(serde_json::from_str(&self.shell.render(handled)?).expect("an answer is JSON"))
     }
 
     /// The receiver answers 500 to the first attempt of every third event id.
     fn deliver(&mut self, now: Timestamp) {
-        let due = self.machine.due_deliveries(now, &self.store).expect("outbox");
+        let due = self.shell.machine.due_deliveries(now, &self.shell.store).expect("outbox");
         for d in due {
             let flaky = d.id.bytes().map(u32::from).sum::<u32>() % 3 == 0;
             let outcome = if flaky && d.attempts == 0 { Err("receiver answered 500".to_owned()) } else { Ok(()) };
@@ -601,8 +596,8 @@ impl Object {
                 let invoice = body["data"]["id"].as_str().unwrap_or_default().to_owned();
                 self.received.entry(d.id.clone()).or_insert((kind, invoice, 0)).2 += 1;
             }
-            let machine = &self.machine;
-            transact(&mut self.store, |s| machine.delivery_outcome(&d, outcome, now, s)).expect("recorded");
+            let machine = &self.shell.machine;
+            transact(&mut self.shell.store, |s| machine.delivery_outcome(&d, outcome, now, s)).expect("recorded");
         }
     }
 }
@@ -616,7 +611,7 @@ fn dec(v: &Value) -> Decimal {
 }
 
 fn check_invoices(model: &Model, object: &Object, ids: &mut BTreeMap<usize, String>) -> Result<(), TestCaseError> {
-    let store = &object.store;
+    let store = &object.shell.store;
     prop_assert_eq!(store.invoices.len(), model.invoices.len(), "one invoice per period the lifecycle reached");
     for (i, want) in &model.invoices {
         let inv = invoice_of(store, model.bounds[*i]).expect("the period's invoice");
@@ -679,12 +674,7 @@ proptest! {
             invoices: BTreeMap::new(),
             reserved: BTreeMap::new(),
         };
-        let mut object = Object {
-            machine: CustomerMachine::new(true),
-            store: MemoryStore::default(),
-            fault: None,
-            received: BTreeMap::new(),
-        };
+        let mut object = Object::new(true);
         object.call(m::Create { customer: customer(sched, auto_send) }).expect("created");
         for item in &items {
             object.call(m::CreateItem { item: item.clone() }).expect("item");
@@ -692,7 +682,7 @@ proptest! {
         let mut known = first_known;
         let mut ids = BTreeMap::new();
         for (op, fault) in ops {
-            object.fault = fault;
+            object.shell.fail_next = fault;
             match op {
                 Op::Batch(draws) => {
                     let records: Vec<EventRecord> =
@@ -734,7 +724,7 @@ proptest! {
                 }
                 Op::Approve(i) | Op::VoidInvoice(i) => {
                     let approve = matches!(op, Op::Approve(_));
-                    let id = invoice_of(&object.store, model.bounds[i as usize]).map(|inv| inv.id.clone());
+                    let id = invoice_of(&object.shell.store, model.bounds[i as usize]).map(|inv| inv.id.clone());
                     let now = Timestamp(model.final_point(PERIODS - 1));
                     let id = id.unwrap_or_else(|| "inv_00000000000000000000000000".into());
                     let got = if approve {
@@ -795,10 +785,10 @@ proptest! {
                     }
                 }
                 Op::AddMetric => known = (known + 1).min(metrics.len()),
-                Op::Restart => object.machine = CustomerMachine::new(true),
+                Op::Restart => object.shell.machine = CustomerMachine::new(true),
             }
             // A fault armed for an op that made no call is not carried to the next.
-            object.fault = None;
+            object.shell.fail_next = None;
             check_invoices(&model, &object, &mut ids)?;
         }
 
@@ -811,9 +801,9 @@ proptest! {
             model.run(now);
             check_invoices(&model, &object, &mut ids)?;
         }
-        prop_assert!(object.store.outbox.values().all(|q| q.delivered_at.is_some()), "every webhook delivered");
+        prop_assert!(object.shell.store.outbox.values().all(|q| q.delivered_at.is_some()), "every webhook delivered");
         // Numbers: one gap-free sequence, each on exactly the period reserved for it.
-        let mut given: Vec<String> = object.store.invoices.values().filter_map(|i| i.number.clone()).collect();
+        let mut given: Vec<String> = object.shell.store.invoices.values().filter_map(|i| i.number.clone()).collect();
         given.sort();
         let want: Vec<String> = (1..=PERIODS).map(|n| format!("INV-{n:06}")).collect();
         prop_assert_eq!(given, want);
@@ -841,12 +831,7 @@ proptest! {
 fn a_unique_count_stops_at_its_cap_and_says_so() {
     use edgemeter_core::aggregate::MAX_DISTINCT_VALUES;
     let unique = metric("u", "u", Aggregation::UniqueCount, Some("r"), false);
-    let mut object = Object {
-        machine: CustomerMachine::new(false),
-        store: MemoryStore::default(),
-        fault: None,
-        received: BTreeMap::new(),
-    };
+    let mut object = Object::new(false);
     let c = customer(Sched::MonthlyFirst, false);
     let jan = c.created_at.millis();
     object.call(m::Create { customer: c }).expect("created");
@@ -882,7 +867,7 @@ fn a_unique_count_stops_at_its_cap_and_says_so() {
     ];
     assert_eq!(ingest(&mut object, &metrics, batch), vec![Fate::Accepted, Fate::Full, Fate::Full, Fate::Accepted]);
     assert_eq!(ingest(&mut object, &metrics, vec![ev(n + 1, value(n + 1), day)]), vec![Fate::Full]);
-    let state = &object.store.aggregates[&("u".to_owned(), Timestamp(jan))];
+    let state = &object.shell.store.aggregates[&("u".to_owned(), Timestamp(jan))];
     assert_eq!(state.quantity(), Decimal::from(MAX_DISTINCT_VALUES as u64));
     assert_eq!(state.event_count(), MAX_DISTINCT_VALUES as u64 + 1);
     let row = serde_json::to_string(state).unwrap();
@@ -892,7 +877,7 @@ fn a_unique_count_stops_at_its_cap_and_says_so() {
     // new `s` is refused.
     let both = vec![unique, metric("s", "u", Aggregation::UniqueCount, Some("s"), false)];
     assert_eq!(ingest(&mut object, &both, vec![ev(n + 4, value(7), day)]), vec![Fate::Full]);
-    assert_eq!(object.store.aggregates[&("s".to_owned(), Timestamp(jan))].distinct(), MAX_DISTINCT_VALUES);
+    assert_eq!(object.shell.store.aggregates[&("s".to_owned(), Timestamp(jan))].distinct(), MAX_DISTINCT_VALUES);
     // The next period starts empty.
     let feb = Sched::MonthlyFirst.bounds()[1];
     assert_eq!(ingest(&mut object, &metrics, vec![ev(n + 3, value(n + 1), feb + DAY_MS)]), vec![Fate::Accepted]);

@@ -30,8 +30,7 @@ use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::invoice_event::InvoiceEvent;
 use edgemeter_core::item::{Item, ItemKind};
-use edgemeter_core::machine::customer::{self as m, CustomerCall, CustomerMachine, MemoryStore};
-use edgemeter_core::machine::transact;
+use edgemeter_core::machine::customer::{self as m, CustomerCall, CustomerMachine, MemoryObject};
 use edgemeter_core::metric::{Aggregation, MetricDef};
 use edgemeter_core::page::Page;
 use edgemeter_core::period::{Interval, Schedule};
@@ -238,8 +237,7 @@ fn model_digest(evs: &[&Ev]) -> String {
 // The shell.
 
 struct Object {
-    machine: CustomerMachine,
-    store: MemoryStore,
+    shell: MemoryObject,
 }
 
 impl Object {
@@ -250,9 +248,7 @@ impl Object {
     /// The answer's text: read straight into a type, a number property keeps its text
     /// (through a `Value` `1.5e3` would come back `1500.0`, another hash).
     fn call_text<'a>(&mut self, call: impl Into<CustomerCall<'a>>) -> String {
-        let machine = &mut self.machine;
-        let handled = transact(&mut self.store, |s| machine.handle(call.into(), s)).expect("the call succeeds");
-        self.machine.render(handled, &self.store).expect("renders").1
+        self.shell.call_text(call).expect("the call succeeds")
     }
 
     fn run(&mut self, now: i64) {
@@ -295,7 +291,7 @@ proptest! {
         tamper in any::<prop::sample::Index>(),
     ) {
         let items = items(unit);
-        let mut o = Object { machine: CustomerMachine::new(false), store: MemoryStore::default() };
+        let mut o = Object { shell: MemoryObject::new(CustomerMachine::new(false)) };
         o.call(m::Create { customer: customer() });
         for item in &items {
             o.call(m::CreateItem { item: item.clone() });
@@ -318,10 +314,10 @@ proptest! {
         o.call(m::Void { now: Timestamp(bounds()[2] + DAY_MS), key: late.key.clone(), metrics: metrics() });
         // Long after: March final too, and January's and February's events compacted.
         o.run(bounds()[3] + 40 * DAY_MS);
-        prop_assert!(o.store.events.values().all(|e| e.period_start >= Timestamp(bounds()[2])), "compacted");
+        prop_assert!(o.shell.store.events.values().all(|e| e.period_start >= Timestamp(bounds()[2])), "compacted");
 
         for p in 0..2 {
-            let inv = o.store.invoices.values().find(|i| i.period_start == Timestamp(bounds()[p])).cloned()
+            let inv = o.shell.store.invoices.values().find(|i| i.period_start == Timestamp(bounds()[p])).cloned()
                 .expect("an invoice per period");
             let mut line_digests = Vec::new();
             let mut counted_keys = std::collections::BTreeSet::new();
@@ -380,12 +376,12 @@ proptest! {
                 prop_assert!(diffs.iter().any(|d| d.field == "usage_digest"));
             }
 
-            let before = (o.store.invoices.clone(), o.store.events.len(), o.store.invoiced_events.len(), o.store.aggregates.clone());
+            let before = (o.shell.store.invoices.clone(), o.shell.store.events.len(), o.shell.store.invoiced_events.len(), o.shell.store.aggregates.clone());
             let sim = o.call(m::Simulate { now: Timestamp(bounds()[3]), period_start: Some(inv.period_start), items: items.clone(), metrics: metrics() });
             prop_assert_eq!(&sim["lines"], &inv.lines, "a simulation under the same items bills the same lines");
             prop_assert_eq!(&sim["total"], &Value::String(inv.total.clone()));
             prop_assert_eq!(&sim["status"], "simulated");
-            let after = (o.store.invoices.clone(), o.store.events.len(), o.store.invoiced_events.len(), o.store.aggregates.clone());
+            let after = (o.shell.store.invoices.clone(), o.shell.store.events.len(), o.shell.store.invoiced_events.len(), o.shell.store.aggregates.clone());
             prop_assert!(before == after, "a simulation changes nothing");
         }
     }

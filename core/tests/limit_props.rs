@@ -30,8 +30,7 @@ use edgemeter_core::customer::Customer;
 use edgemeter_core::event::EventRecord;
 use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::limit::{LimitInput, LimitMode, ReservationInput, ReservationStatus};
-use edgemeter_core::machine::customer::{self as m, CustomerCall, CustomerMachine, MemoryStore};
-use edgemeter_core::machine::transact;
+use edgemeter_core::machine::customer::{self as m, CustomerMachine, MemoryObject};
 use edgemeter_core::metric::{Aggregation, MetricDef};
 use edgemeter_core::period::{Interval, Schedule};
 use edgemeter_core::time::{Timestamp, DAY_MS};
@@ -294,25 +293,6 @@ impl Model {
 // ---------------------------------------------------------------------------------------
 // The shell: what the worker's object does, over the in-memory store.
 
-struct Object {
-    machine: CustomerMachine,
-    store: MemoryStore,
-    fault: Option<u32>,
-}
-
-impl Object {
-    fn call<'a>(&mut self, call: impl Into<CustomerCall<'a>>) -> Result<Value, ApiError> {
-        if let Some(n) = self.fault.take() {
-            self.store.faults.fail_after(n);
-        }
-        let machine = &mut self.machine;
-        let out = transact(&mut self.store, |s| machine.handle(call.into(), s));
-        self.store.faults.heal();
-        let (_, body) = self.machine.render(out?, &self.store)?;
-        Ok(serde_json::from_str(&body).expect("an answer is JSON"))
-    }
-}
-
 fn record(key: u32, c: &Content, now: i64) -> EventRecord<'static> {
     let ts = c.ts.map(|t| format!(r#","timestamp":"{}""#, Timestamp(t).to_rfc3339())).unwrap_or_default();
     let body = format!(
@@ -332,7 +312,7 @@ fn dec(v: &Value) -> Decimal {
 
 /// The machine's entitlements and held reservations are the model's, and no hard `max`
 /// is passed that was not set below the usage already there.
-fn check(model: &Model, object: &mut Object) -> Result<(), TestCaseError> {
+fn check(model: &Model, object: &mut MemoryObject) -> Result<(), TestCaseError> {
     let now = Timestamp(model.now);
     let answer = object.call(m::Entitlements { now, metrics: metrics() }).expect("entitlements");
     let period = period_of(model.now);
@@ -380,12 +360,12 @@ proptest! {
     fn the_machine_enforces_limits_as_the_model_does(
         ops in prop::collection::vec((op(), prop::option::of(0u32..4)), 1..40)
     ) {
-        let mut object = Object { machine: CustomerMachine::new(false), store: MemoryStore::default(), fault: None };
+        let mut object = MemoryObject::new(CustomerMachine::new(false));
         object.call(m::Create { customer: customer() }).expect("created");
         let mut model = Model { now: midnight(2026, 1, 20), ..Model::default() };
         let all = metrics();
         for (op, fault) in ops {
-            object.fault = fault;
+            object.fail_next = fault;
             let now = Timestamp(model.now);
             let failed = |r: &Result<Value, ApiError>| matches!(r, Err(e) if e.code == ErrorCode::InternalError);
             match op {
@@ -505,7 +485,7 @@ proptest! {
                 }
                 Op::Advance(ms) => {
                     model.now += ms;
-                    object.fault = None;
+                    object.fail_next = None;
                 }
                 Op::Void(key) => {
                     let key = u32::from(key);
@@ -523,10 +503,10 @@ proptest! {
                 }
                 Op::Restart => {
                     object.machine = CustomerMachine::new(false);
-                    object.fault = None;
+                    object.fail_next = None;
                 }
             }
-            object.fault = None;
+            object.fail_next = None;
             check(&model, &mut object)?;
         }
     }
@@ -542,7 +522,7 @@ fn pick_reservation(model: &Model, pick: u8) -> Option<usize> {
 /// 10 against 45 remaining hold exactly 4.
 #[test]
 fn a_hard_limit_is_exact_for_events_and_holds() {
-    let mut object = Object { machine: CustomerMachine::new(false), store: MemoryStore::default(), fault: None };
+    let mut object = MemoryObject::new(CustomerMachine::new(false));
     object.call(m::Create { customer: customer() }).expect("created");
     let now = Timestamp(midnight(2026, 1, 20));
     let calls = metric("calls", Aggregation::Count, None, false);

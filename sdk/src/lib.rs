@@ -39,6 +39,8 @@ pub fn validate_event(json: &str, now_ms: i64) -> Result<String, ApiError> {
 #[cfg(all(target_arch = "wasm32", feature = "bench"))]
 mod bench;
 
+#[cfg(target_arch = "wasm32")]
+mod js_error;
 #[cfg(all(target_arch = "wasm32", not(feature = "checks")))]
 pub mod wasm;
 

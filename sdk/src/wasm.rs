@@ -6,6 +6,7 @@
 //! event where it lies and keeps it; only a refused event costs more, a [`last_error`]
 //! call for its `Error`. A batch leaves the queue as its request body.
 
+use crate::js_error::to_js_error;
 use crate::queue::Queue;
 use edgemeter_core::ApiError;
 use std::cell::RefCell;
@@ -101,21 +102,4 @@ pub fn last_error() -> JsValue {
         Some(e) => to_js_error(&e),
         None => JsValue::NULL,
     }
-}
-
-fn to_js_error(e: &ApiError) -> JsValue {
-    let err = js_error_ctor(&format!("{}: {}", e.code.as_str(), e.message));
-    let _ = reflect_set(&err, &JsValue::from_str("code"), &JsValue::from_str(e.code.as_str()));
-    if let Some(f) = &e.field {
-        let _ = reflect_set(&err, &JsValue::from_str("field"), &JsValue::from_str(f));
-    }
-    err
-}
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = Error)]
-    fn js_error_ctor(message: &str) -> JsValue;
-    #[wasm_bindgen(js_namespace = Reflect, js_name = set, catch)]
-    fn reflect_set(target: &JsValue, key: &JsValue, value: &JsValue) -> Result<bool, JsValue>;
 }

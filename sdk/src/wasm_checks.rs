@@ -1,6 +1,7 @@
 //! The npm package's checks (API.md, "Checking an invoice"): `verifyInvoice` and `price`
 //! over JSON text, wrapped by `sdk/js/verify.js` (which converts the SDK's camelCase).
 
+use crate::js_error::to_js_error;
 use crate::verify;
 use edgemeter_core::ApiError;
 use serde_json::Value;
@@ -35,23 +36,4 @@ pub fn price(
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(edgemeter_core::ErrorCode::InternalError, e.to_string())
-}
-
-/// An `Error` whose message is `code: message`, with `code` and `field` set (as the
-/// tracking client's wasm makes them).
-fn to_js_error(e: &ApiError) -> JsValue {
-    let err = js_error_ctor(&format!("{}: {}", e.code.as_str(), e.message));
-    let _ = reflect_set(&err, &JsValue::from_str("code"), &JsValue::from_str(e.code.as_str()));
-    if let Some(f) = &e.field {
-        let _ = reflect_set(&err, &JsValue::from_str("field"), &JsValue::from_str(f));
-    }
-    err
-}
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = Error)]
-    fn js_error_ctor(message: &str) -> JsValue;
-    #[wasm_bindgen(js_namespace = Reflect, js_name = set, catch)]
-    fn reflect_set(target: &JsValue, key: &JsValue, value: &JsValue) -> Result<bool, JsValue>;
 }

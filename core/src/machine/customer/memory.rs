@@ -344,3 +344,52 @@ impl CustomerStore for MemoryStore {
             .collect())
     }
 }
+
+/// What the worker's customer object does with a call, over a [`MemoryStore`]: the
+/// machine's decision in one transaction (rolled back if it fails), then the answer
+/// rendered. The property tests drive the machine through it, as the object does.
+#[derive(Debug, Default)]
+pub struct MemoryObject {
+    pub machine: super::CustomerMachine,
+    pub store: MemoryStore,
+    /// Fail the next call's `n`-th write (the call's transaction rolls back).
+    pub fail_next: Option<u32>,
+}
+
+impl MemoryObject {
+    pub fn new(machine: super::CustomerMachine) -> MemoryObject {
+        MemoryObject { machine, store: MemoryStore::default(), fail_next: None }
+    }
+
+    /// Decides a call in one transaction, failing a write if [`MemoryObject::fail_next`]
+    /// says so; the store's faults are healed afterwards.
+    pub fn handle<'a>(&mut self, call: impl Into<super::CustomerCall<'a>>) -> Result<super::Handled, crate::ApiError> {
+        if let Some(n) = self.fail_next.take() {
+            self.store.faults.fail_after(n);
+        }
+        let machine = &mut self.machine;
+        let out = crate::machine::transact(&mut self.store, |s| machine.handle(call.into(), s));
+        self.store.faults.heal();
+        out
+    }
+
+    /// The answer's JSON text.
+    pub fn render(&self, handled: super::Handled) -> Result<String, crate::ApiError> {
+        Ok(self.machine.render(handled, &self.store)?.1)
+    }
+
+    /// [`MemoryObject::handle`] then [`MemoryObject::render`]: the answer's text (a number
+    /// property keeps the text it was sent with).
+    pub fn call_text<'a>(&mut self, call: impl Into<super::CustomerCall<'a>>) -> Result<String, crate::ApiError> {
+        let handled = self.handle(call)?;
+        self.render(handled)
+    }
+
+    /// The answer as JSON.
+    pub fn call<'a>(&mut self, call: impl Into<super::CustomerCall<'a>>) -> Result<serde_json::Value, crate::ApiError> {
+        let text = self.call_text(call)?;
+        serde_json::from_str(&text).map_err(|e| {
+            crate::ApiError::new(crate::ErrorCode::InternalError, format!("an answer that is not JSON: {e}"))
+        })
+    }
+}

@@ -30,7 +30,7 @@ pub use credits::{Balance, CreateGrant, CreditBalance, CreditCall, GetBalance, G
 pub use invoices::{backoff, DELIVERIES_PER_CALL};
 pub use limit_store::LimitStore;
 pub use limits::*;
-pub use memory::MemoryStore;
+pub use memory::{MemoryObject, MemoryStore};
 pub use store::{CustomerStore, Outgoing};
 
 use crate::book::Book;

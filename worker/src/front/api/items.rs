@@ -5,7 +5,7 @@ use crate::front::Ctx;
 use crate::protocol::Page;
 use crate::protocol::{customer, customer_call};
 use crate::respond::Reply;
-use edgemeter_core::item::{Item, ItemInput};
+use edgemeter_core::item::ItemInput;
 use edgemeter_core::{ApiError, ErrorCode};
 
 pub async fn create(ctx: &Ctx, customer_id: &str, body: &[u8]) -> Result<Reply, ApiError> {
@@ -20,17 +20,7 @@ pub async fn create(ctx: &Ctx, customer_id: &str, body: &[u8]) -> Result<Reply, 
             Some(m.def.event_name)
         }
     };
-    let item = Item {
-        id: fresh_id("item", ctx)?,
-        customer_id: customer_id.to_owned(),
-        name: input.name,
-        kind: input.kind,
-        metric_code: input.metric_code,
-        event_name,
-        price: input.price,
-        minimum: input.minimum,
-        created_at: ctx.now,
-    };
+    let item = input.into_item(fresh_id("item", ctx)?, customer_id, event_name, ctx.now);
     customer_call(&customer_stub(&ctx.env, customer_id)?, customer::CreateItem { item }).await
 }
 
