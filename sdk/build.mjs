@@ -22,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
@@ -31,6 +31,8 @@ const pkg = join(root, 'sdk/pkg');
 // Built beside sdk/pkg and swapped in at the end, so a test reading the package while it
 // is rebuilt sees the old one or the new one, never half of each.
 const out = join(root, `sdk/pkg.tmp-${process.pid}`);
+// Where cargo writes: `CARGO_TARGET_DIR` when set, else the workspace's `target/`.
+const cargoTarget = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, 'target');
 const glue = join(root, `target/sdk-bindgen-${process.pid}`);
 const cargoHome = process.env.CARGO_HOME || join(homedir(), '.cargo');
 
@@ -53,7 +55,7 @@ const wasmBindgen = need(join(cargoHome, 'bin/wasm-bindgen'), 'run `make setup`'
 rmSync(glue, { recursive: true, force: true });
 run(wasmBindgen, [
   '--target', 'web', '--no-typescript', '--out-dir', glue, '--out-name', 'edgemeter_sdk',
-  join(root, 'target/wasm32-unknown-unknown/sdk-release/edgemeter_sdk.wasm'),
+  join(cargoTarget, 'wasm32-unknown-unknown/sdk-release/edgemeter_sdk.wasm'),
 ]);
 
 // The checks' wasm (`@edgemeter/sdk/verify`: verifyInvoice, price), built from the same
@@ -62,7 +64,7 @@ run(wasmBindgen, [
 run('cargo', ['build', '-p', 'edgemeter-sdk', '--target', 'wasm32-unknown-unknown', '--profile', 'checks-release', '--features', 'checks']);
 run(wasmBindgen, [
   '--target', 'web', '--no-typescript', '--out-dir', glue, '--out-name', 'edgemeter_checks',
-  join(root, 'target/wasm32-unknown-unknown/checks-release/edgemeter_sdk.wasm'),
+  join(cargoTarget, 'wasm32-unknown-unknown/checks-release/edgemeter_sdk.wasm'),
 ]);
 
 rmSync(out, { recursive: true, force: true });
