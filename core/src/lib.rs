@@ -14,6 +14,7 @@ pub mod customer;
 pub mod digest;
 pub mod error;
 pub mod event;
+pub mod event_chunk;
 pub mod exact;
 pub mod hash;
 pub mod id;

@@ -1,16 +1,19 @@
-//! An object that holds events in the first layout of the `events` table (a rowid table
-//! with a `TEXT PRIMARY KEY` and the index `events_by_name_period`: three rows written per
-//! event), or in the second (`WITHOUT ROWID`, keyed by the key as text, the whole event's
-//! JSON as the body), moves them to today's (`WITHOUT ROWID`, the key and content hash as
-//! 16-byte blobs, a compact body, no secondary index: one row per event) on its first
-//! call after a restart, in one transaction, and keeps every promise: dedupe exact,
-//! voids, back-fill of a new metric, an event's properties and timestamp.
+//! An object that holds its events in an `events` table, in any of the three layouts it
+//! had before chunks (the first: a rowid table with a `TEXT PRIMARY KEY` and the index
+//! `events_by_name_period`, three rows written per event; the second: `WITHOUT ROWID`,
+//! keyed by the key as text, the whole event's JSON as the body; the third, the compact
+//! row: the key and content hash as 16-byte blobs and a compact body), moves them to
+//! today's chunks (several events per row, a small row per key) on its next first call,
+//! in one transaction, and keeps every promise: dedupe exact, voids, back-fill of a new
+//! metric, an event's properties and timestamp, an invoice's events.
 //!
 //! The old layouts come from a test-only hook (`EDGEMETER_FAULT_INJECTION=1`, which the
 //! harness sets): an event carrying the property `"edgemeter_fault": "legacy"` (or
-//! `"text_keys"`) makes its object rewrite its `events` table, after storing the call's
-//! events, into the first (second) layout with its DDL, rows as that code wrote them. The rows a call writes, as
-//! its object logs them under `EDGEMETER_COST_LOG=1`, show which layout served it.
+//! `"text_keys"`, `"compact_rows"`) makes its object put every event it holds back into an
+//! `events` table of the first (second, third) layout with its DDL, rows as that code
+//! wrote them. Under fault injection every call opens the ledger as an instance's first
+//! call does, so the next call moves them; the tests restart the server as well. The rows
+//! a call writes, as its object logs them under `EDGEMETER_COST_LOG=1`, show the layout.
 
 use edgemeter_tests::*;
 use serde_json::{json, Value};
@@ -68,8 +71,8 @@ fn events_in_the_old_layout_move_to_the_new_one_and_keep_every_promise() {
     let s = c.setup("sum", json!({}));
     let max = c.metric("max", &s.event_name, "max", json!({}));
 
-    // Today's layout from the start: one row per event, plus the call's few aggregates
-    // (the first call also records the metrics it has seen).
+    // Today's layout from the start: one key row per event and one chunk, plus the
+    // call's few aggregates (the first call also records the metrics it has seen).
     let mut first: Vec<Value> = (1..=5).map(|v| s.event(json!(v))).collect();
     assert_eq!(c.ingest_batch(&first).counts(), (5, 0, 0));
     assert_eq!(void(&c, &s.customer, &first[4]).status, 200);
@@ -82,9 +85,9 @@ fn events_in_the_old_layout_move_to_the_new_one_and_keep_every_promise() {
     let mut marker = s.event(json!(6));
     marker["properties"] = json!({"edgemeter_fault": "legacy"});
     assert_eq!(c.ingest(&marker).statuses(), ["accepted"]);
+    // The next call moves them to chunks before it stores its own.
     let old: Vec<Value> = (10..20).map(|v| s.event(json!(v))).collect();
-    let written = ingest_counting_rows(&server, &old);
-    assert!(written >= 3 * 10, "{written} rows written for 10 events: the old layout served the call");
+    assert_eq!(c.ingest_batch(&old).counts(), (10, 0, 0));
     // sum: 1+2+3+4 (5 voided) + 10 × 1 + 6 + 10..19.
     assert_eq!(c.quantity(&s.customer, &s.metric), ("171".to_owned(), 25));
 
@@ -122,8 +125,17 @@ fn events_in_the_old_layout_move_to_the_new_one_and_keep_every_promise() {
 }
 
 #[test]
-fn events_with_text_keys_move_to_the_compact_row_and_keep_every_promise() {
-    let state = fresh_state_dir("migration-text-keys");
+fn events_with_text_keys_move_to_chunks_and_keep_every_promise() {
+    moves_and_keeps_every_promise("text_keys");
+}
+
+#[test]
+fn events_in_compact_rows_move_to_chunks_and_keep_every_promise() {
+    moves_and_keeps_every_promise("compact_rows");
+}
+
+fn moves_and_keeps_every_promise(hook: &str) {
+    let state = fresh_state_dir(&format!("migration-{hook}"));
     let mut server = Server::start_with(&state, &[]);
     let c = server.client();
     let s = c.setup("sum", json!({}));
@@ -140,7 +152,7 @@ fn events_with_text_keys_move_to_the_compact_row_and_keep_every_promise() {
 
     // The hook turns the table into the second layout, this call's event included.
     let mut marker = s.event(json!(7));
-    marker["properties"] = json!({"edgemeter_fault": "text_keys"});
+    marker["properties"] = json!({"edgemeter_fault": hook});
     assert_eq!(c.ingest(&marker).statuses(), ["accepted"]);
     let old: Vec<Value> = (10..15).map(|v| s.event(json!(v))).collect();
     assert_eq!(c.ingest_batch(&old).counts(), (5, 0, 0));

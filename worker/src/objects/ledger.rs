@@ -3,24 +3,21 @@
 //! Tables:
 //! - `meta`: the customer record (`customer`).
 //! - `items`: the customer's items.
-//! - `events`: every event ever accepted, by idempotency key, with its content hash and
-//!   the start of its service period. A voided event keeps its row (`voided_at`), so its
-//!   key stays a duplicate. `WITHOUT ROWID` and no other index, so an event is one row
-//!   written; the rare queries by name or period scan it (ARCHITECTURE.md "What a
-//!   customer's object stores" says what each pays). The row is compact: the key (a
-//!   UUID) and the content hash as 16-byte blobs, and `body` only what no column holds
-//!   (`value`, and `ts_given` / `props` when not false / empty), so a batch of random
-//!   keys touches fewer, fuller pages. Readers get the event's full JSON back from
-//!   [`RECORD_SQL`].
+//! - `event_chunks`, `event_keys`, `voided_events`: every event ever accepted, several
+//!   per row, and a small row per key for dedupe (`ledger/chunks.rs`): an accepted event
+//!   is one row written (its key) and a share of its call's chunk. A voided event keeps
+//!   its key, so it stays a duplicate. Objects from before chunks held an `events` table
+//!   in one of three earlier [`Layout`]s; their first call moves it to chunks.
 //! - `aggregates`: per metric and period, the mergeable [`AggState`] of the live events.
 //! - `invoices`: one row per service period (`UNIQUE`), the invoice as the API shows it.
 //! - `outbox`: webhook deliveries not yet acknowledged, retried with backoff.
 //! - `limits`, `reservations`: see `ledger/limits.rs`.
 //! - `invoiced_events`: the live events of final periods that compaction took out of
-//!   `events`, by period and key, so an invoice's events stay readable
-//!   (`GET /v1/invoices/{id}/events`) while `events` stays bounded for ingest and scans.
+//!   the `events` table before chunks, by period and key, so an invoice's events stay
+//!   readable (`GET /v1/invoices/{id}/events`). Compaction no longer writes it: a chunk
+//!   stays where it is and only its keys go.
 //! - `metrics_seen`: which metric definitions the aggregates already cover. A metric new
-//!   to this customer is back-filled from `events` the first time it is seen, so a metric
+//!   to this customer is back-filled from the stored events the first time it is seen, so a metric
 //!   created after events arrived still counts them.
 //!
 //! The ledger is `core::machine::customer`'s [`CustomerStore`] over SQLite and decides
@@ -28,6 +25,7 @@
 //! few statements per call, not one per event). Every method is synchronous: a call's
 //! writes run inside one `transactionSync` (see `tx.rs`) with no `await` in between.
 
+mod chunks;
 mod credits;
 mod limits;
 
@@ -35,7 +33,7 @@ use crate::objects::sql::parse;
 use edgemeter_core::aggregate::AggState;
 use edgemeter_core::book::{NameSpan, NewEvent, StateRow, StateWrites, VoidTarget};
 use edgemeter_core::customer::Customer;
-use edgemeter_core::event::{EventRecord, Properties};
+use edgemeter_core::event::EventRecord;
 use edgemeter_core::hash::ContentHash;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::Item;
@@ -98,8 +96,9 @@ const EVENT_COLUMN_DEFS: &str = "key BLOB PRIMARY KEY, hash BLOB NOT NULL, event
   body TEXT NOT NULL, ts INTEGER NOT NULL, period_start INTEGER NOT NULL, received_at INTEGER NOT NULL,
   voided_at INTEGER";
 
-/// The layouts `events` has had. Objects created before a change still hold the older
-/// one until [`Ledger::open`] moves their events to today's.
+/// The layouts of the `events` table before chunks. Objects created before a change
+/// still hold one until [`Ledger::open`] moves their events to chunks (by way of the
+/// compact row).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Layout {
     /// The first: a rowid table, its text primary key as a second b-tree, and
@@ -108,7 +107,8 @@ enum Layout {
     /// The second: `WITHOUT ROWID` (the key's b-tree is the table), text key and hash,
     /// the whole event's JSON as the body: one row per event, about 330 bytes.
     TextKeys,
-    /// Today's: `WITHOUT ROWID`, blob key and hash, the compact body.
+    /// The third, the compact row: `WITHOUT ROWID`, blob key and hash, a body of only
+    /// what no column holds: one row per event, about 100 bytes.
     Compact,
 }
 
@@ -131,21 +131,6 @@ const RECORD_SQL: &str = "json_set(json_patch('{\"ts_given\":false,\"props\":{}}
   '$.key', lower(substr(hex(key), 1, 8) || '-' || substr(hex(key), 9, 4) || '-' ||
   substr(hex(key), 13, 4) || '-' || substr(hex(key), 17, 4) || '-' || substr(hex(key), 21)),
   '$.event_name', event_name, '$.ts', ts, '$.hash', lower(hex(hash)))";
-
-/// What a compact row's `body` holds: the event's fields no column holds, the defaults
-/// left out (a usage event usually has neither a timestamp nor properties).
-#[derive(serde::Serialize)]
-struct StoredBody<'r, 'a> {
-    value: rust_decimal::Decimal,
-    #[serde(skip_serializing_if = "is_false")]
-    ts_given: bool,
-    #[serde(skip_serializing_if = "Properties::is_empty")]
-    props: &'r Properties<'a>,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
 
 /// Whether `key` is a UUID in canonical form (lower-case hex, hyphenated), the only keys
 /// ingest accepts: such a key and its 16 bytes stand for each other, in the same order.
@@ -191,20 +176,11 @@ struct TextRow {
     v: String,
 }
 
-#[derive(Deserialize)]
-struct EventRow {
-    body: String,
-    period_start: i64,
-}
-
 /// A time before every period, as a bound in SQL: the smallest integer a JS number holds
 /// exactly (`i64::MIN` crosses to JS with a warning and a rounding).
 const BEFORE_ALL: i64 = -((1 << 53) - 1);
 /// The largest integer a JS number holds exactly: after every log position.
 const AFTER_ALL: i64 = (1 << 53) - 1;
-
-/// About this much JSON per set-based insert statement.
-const CHUNK_BYTES: usize = 256 * 1024;
 
 fn from_bound(t: Option<Timestamp>) -> i64 {
     t.map_or(BEFORE_ALL, |t| t.millis().max(BEFORE_ALL))
@@ -223,27 +199,34 @@ impl Ledger {
             ledger.run(SCHEMA, vec![])?;
             ledger.run(credits::SCHEMA, vec![])?;
             ledger.run(limits::SCHEMA, vec![])?;
-            ledger.run(&events_table("events", Layout::Compact), vec![])?;
-            if ledger.events_layout()? != Layout::Compact {
-                ledger.move_events(Layout::Compact, "")?;
+            ledger.run(chunks::SCHEMA, vec![])?;
+            // An object from before chunks: its `events` table, in whichever earlier
+            // layout, becomes chunks.
+            match ledger.events_layout()? {
+                None => {}
+                Some(Layout::Compact) => ledger.move_rows_to_chunks()?,
+                Some(_) => {
+                    ledger.move_events(Layout::Compact, "")?;
+                    ledger.move_rows_to_chunks()?;
+                }
             }
         }
         Ok(ledger)
     }
 
-    /// The layout `events` is in, from its DDL: a rowid table is the first layout, a
-    /// text key the second.
-    fn events_layout(&self) -> StoreResult<Layout> {
+    /// The layout of an `events` table from before chunks, from its DDL (a rowid table
+    /// is the first layout, a text key the second); `None` when there is none.
+    fn events_layout(&self) -> StoreResult<Option<Layout>> {
         let rows: Vec<TextRow> =
             self.rows("SELECT upper(sql) AS v FROM sqlite_master WHERE type = 'table' AND name = 'events'", vec![])?;
-        let sql = rows.first().map_or("", |r| r.v.as_str());
-        Ok(if !sql.contains("WITHOUT ROWID") {
+        let Some(sql) = rows.first().map(|r| r.v.as_str()) else { return Ok(None) };
+        Ok(Some(if !sql.contains("WITHOUT ROWID") {
             Layout::First
         } else if sql.contains("KEY TEXT") {
             Layout::TextKeys
         } else {
             Layout::Compact
-        })
+        }))
     }
 
     /// Copies every event into a new table in layout `to`, which then takes the place of
@@ -323,16 +306,6 @@ impl Ledger {
     fn invoice_rows(&self, q: &str, args: Vec<V>) -> StoreResult<Vec<Invoice>> {
         let rows: Vec<TextRow> = self.rows(q, args)?;
         rows.iter().map(|r| parse(&r.v).map(Invoice::with_defaults)).collect()
-    }
-
-    fn events_where(&self, q: &str, args: Vec<V>) -> StoreResult<Vec<(Timestamp, EventRecord<'static>)>> {
-        let rows: Vec<EventRow> = self.rows(q, args)?;
-        rows.iter()
-            .map(|r| {
-                let record: EventRecord = serde_json::from_str(&r.body).map_err(err)?;
-                Ok((Timestamp(r.period_start), record.into_owned()))
-            })
-            .collect()
     }
 }
 
@@ -427,71 +400,14 @@ impl CustomerStore for Ledger {
     }
 
     fn stored_hashes(&self, keys: &[&str]) -> StoreResult<HashMap<String, ContentHash>> {
-        #[derive(Deserialize)]
-        struct KeyHash {
-            key: String,
-            hash: String,
-        }
-        // Only the keys already stored come back, each as it was asked.
-        let rows: Vec<KeyHash> = self.rows(
-            "SELECT j.value AS key, hex(e.hash) AS hash FROM json_each(?) AS j
-             JOIN events AS e ON e.key = unhex(j.value, '-')",
-            vec![V::String(text(keys)?)],
-        )?;
-        rows.into_iter()
-            .map(|r| {
-                let hash =
-                    ContentHash::parse_hex(&r.hash).ok_or_else(|| err("a stored hash that is not 32 hex digits"))?;
-                Ok((r.key, hash))
-            })
-            .collect()
+        self.chunk_hashes(keys)
     }
 
-    /// Set-based inserts: one statement per chunk of about [`CHUNK_BYTES`] of JSON, bound as
-    /// one parameter (Cloudflare allows 100 bound parameters and 100 KB of SQL per
-    /// statement; the rows travel in the parameter).
     fn insert_events(&mut self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> StoreResult<()> {
-        // Each row is `[key, hash, event_name, {body}, ts, period_start]`, the body as a
-        // JSON object (not a string), so it is written once and stored as `value -> 3`;
-        // SQL turns the key and the hash into their 16 bytes. Only the migration test's
-        // hook leaves a text layout behind in a running object (a new instance moves it on
-        // its first call); then rows go in as the code of that layout wrote them.
-        let text_layout = self.fault_injection && self.events_layout()? != Layout::Compact;
-        let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + 4096);
-        for (i, n) in new.iter().enumerate() {
-            let ev = &events[n.index];
-            if !is_canonical_uuid(&ev.key) {
-                return Err(err(format!("an event key that is not a canonical UUID: {:?}", ev.key)));
-            }
-            chunk.push(if chunk.is_empty() { b'[' } else { b',' });
-            serde_json::to_writer(&mut chunk, &(&ev.key, ev.hash, &ev.event_name)).map_err(err)?;
-            chunk.pop(); // the tuple's `]`: the row goes on
-            chunk.push(b',');
-            if text_layout {
-                serde_json::to_writer(&mut chunk, ev).map_err(err)?;
-            } else {
-                let body = StoredBody { value: ev.value, ts_given: ev.ts_given, props: &ev.props };
-                serde_json::to_writer(&mut chunk, &body).map_err(err)?;
-            }
-            chunk.extend_from_slice(format!(",{},{}]", ev.ts, n.period_start.millis()).as_bytes());
-            if chunk.len() >= CHUNK_BYTES || i + 1 == new.len() {
-                chunk.push(b']');
-                let rows = String::from_utf8(std::mem::take(&mut chunk)).map_err(err)?;
-                let (key, hash) = if text_layout {
-                    ("value ->> 0", "value ->> 1")
-                } else {
-                    ("unhex(value ->> 0, '-')", "unhex(value ->> 1)")
-                };
-                self.run(
-                    &format!(
-                        "INSERT INTO events (key, hash, event_name, body, ts, period_start, received_at)
-                         SELECT {key}, {hash}, value ->> 2, value -> 3, value ->> 4, value ->> 5, ?
-                         FROM json_each(?)"
-                    ),
-                    vec![V::Integer(now.millis()), V::String(rows)],
-                )?;
-            }
+        if let Some(n) = new.iter().find(|n| !is_canonical_uuid(&events[n.index].key)) {
+            return Err(err(format!("an event key that is not a canonical UUID: {:?}", events[n.index].key)));
         }
+        self.insert_chunks(events, new, now)?;
         if self.fault_injection {
             let fault = |n: &NewEvent, what: &str| {
                 events[n.index].props.get("edgemeter_fault").is_some_and(|v| v.as_text() == what)
@@ -499,14 +415,22 @@ impl CustomerStore for Ledger {
             if let Some(n) = new.iter().find(|n| fault(n, "abort")) {
                 return Err(err(format!("fault injected after writing event {}", events[n.index].key)));
             }
-            // The migration test's start: every event stored so far, in the first layout
-            // (`legacy`) or the second (`text_keys`).
-            if new.iter().any(|n| fault(n, "legacy")) {
-                let index = "CREATE INDEX events_by_name_period ON events (event_name, period_start);";
-                self.move_events(Layout::First, index)?;
-            }
-            if new.iter().any(|n| fault(n, "text_keys")) {
-                self.move_events(Layout::TextKeys, "")?;
+            // The migration test's start: every event stored so far back in an `events`
+            // table as objects held them before chunks: the compact row
+            // (`compact_rows`), the first layout (`legacy`) or the second (`text_keys`).
+            // The object's next call moves them to chunks (under fault injection every
+            // call opens the ledger as a new instance does).
+            let to = ["compact_rows", "legacy", "text_keys"].into_iter().find(|w| new.iter().any(|n| fault(n, w)));
+            if let Some(to) = to {
+                self.move_chunks_to_rows()?;
+                match to {
+                    "legacy" => self.move_events(
+                        Layout::First,
+                        "CREATE INDEX events_by_name_period ON events (event_name, period_start);",
+                    )?,
+                    "text_keys" => self.move_events(Layout::TextKeys, "")?,
+                    _ => {}
+                }
             }
         }
         Ok(())
@@ -517,121 +441,39 @@ impl CustomerStore for Ledger {
         event_name: &str,
         from: Option<Timestamp>,
     ) -> StoreResult<Vec<(Timestamp, EventRecord<'static>)>> {
-        self.events_where(
-            &format!(
-                "SELECT {RECORD_SQL} AS body, period_start FROM events
-                 WHERE event_name = ? AND voided_at IS NULL AND period_start >= ?"
-            ),
-            vec![V::String(event_name.to_owned()), V::Integer(from_bound(from))],
-        )
+        self.chunk_live_from(event_name, from_bound(from))
     }
 
     fn live_events_of(&self, event_name: &str, period_start: Timestamp) -> StoreResult<Vec<EventRecord<'static>>> {
-        let rows = self.events_where(
-            &format!(
-                "SELECT {RECORD_SQL} AS body, period_start FROM events
-                 WHERE event_name = ? AND voided_at IS NULL AND period_start = ?"
-            ),
-            vec![V::String(event_name.to_owned()), V::Integer(period_start.millis())],
-        )?;
-        Ok(rows.into_iter().map(|(_, r)| r).collect())
+        self.chunk_live_of(event_name, period_start)
     }
 
     fn void_target(&self, key: &str) -> StoreResult<Option<VoidTarget>> {
-        #[derive(Deserialize)]
-        struct Row {
-            event_name: String,
-            period_start: i64,
-            voided_at: Option<i64>,
-        }
         if !is_canonical_uuid(key) {
             return Ok(None); // no stored event has such a key
         }
-        let rows: Vec<Row> = self.rows(
-            "SELECT event_name, period_start, voided_at FROM events WHERE key = unhex(?, '-')",
-            vec![V::String(key.to_owned())],
-        )?;
-        Ok(rows.into_iter().next().map(|r| VoidTarget {
-            event_name: r.event_name,
-            period_start: Timestamp(r.period_start),
-            voided: r.voided_at.is_some(),
-        }))
+        self.chunk_void_target(key)
     }
 
     fn mark_voided(&mut self, key: &str, now: Timestamp) -> StoreResult<()> {
-        self.run(
-            "UPDATE events SET voided_at = ? WHERE key = unhex(?, '-')",
-            vec![V::Integer(now.millis()), V::String(key.to_owned())],
-        )
+        self.chunk_mark_voided(key, now)
     }
 
     fn period_spans(&self, period_start: Timestamp) -> StoreResult<Vec<NameSpan>> {
-        #[derive(Deserialize)]
-        struct Row {
-            event_name: String,
-            first_ts: i64,
-            last_ts: i64,
-        }
-        let rows: Vec<Row> = self.rows(
-            "SELECT event_name, MIN(ts) AS first_ts, MAX(ts) AS last_ts FROM events
-             WHERE period_start = ? AND voided_at IS NULL GROUP BY event_name",
-            vec![V::Integer(period_start.millis())],
-        )?;
-        Ok(rows
-            .into_iter()
-            .map(|r| NameSpan { event_name: r.event_name, first: Timestamp(r.first_ts), last: Timestamp(r.last_ts) })
-            .collect())
+        self.chunk_spans(period_start)
     }
 
-    /// Keyset paging on both tables' primary keys: `events` is walked in key order from
-    /// `after` (skipping other periods' rows), `invoiced_events` by its (period, key) key.
-    /// Both are ordered by the key's 16 bytes, which order as the canonical text does.
     fn period_events(
         &self,
         period_start: Timestamp,
         after: Option<&str>,
         limit: Option<usize>,
-    ) -> StoreResult<Vec<EventRecord<'static>>> {
-        #[derive(Deserialize)]
-        struct Row {
-            body: String,
-        }
-        let after = after.unwrap_or("");
-        // A cursor that is a key (every cursor the API hands out) walks the key's b-tree
-        // from its 16 bytes; any other string compares with the key's text, as it did.
-        let events_after = if after.is_empty() || is_canonical_uuid(after) {
-            "key > coalesce(unhex(?, '-'), x'')".to_owned()
-        } else {
-            format!("{KEY_TEXT_SQL} > ?")
-        };
-        let (p, after) = (V::Integer(period_start.millis()), V::String(after.to_owned()));
-        let limit = V::Integer(limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64));
-        let rows: Vec<Row> = self.rows(
-            &format!(
-                "SELECT key AS k, {RECORD_SQL} AS body FROM events
-                 WHERE period_start = ? AND voided_at IS NULL AND {events_after}
-                 UNION ALL
-                 SELECT unhex(key, '-') AS k, body FROM invoiced_events WHERE period_start = ? AND key > ?
-                 ORDER BY k LIMIT ?"
-            ),
-            vec![p.clone(), after.clone(), p, after, limit],
-        )?;
-        rows.iter().map(|r| Ok(serde_json::from_str::<EventRecord>(&r.body).map_err(err)?.into_owned())).collect()
+    ) -> StoreResult<Vec<(String, EventRecord<'static>)>> {
+        self.chunk_period_events(period_start, after, limit)
     }
 
     fn compact(&mut self, closed_before: Timestamp, horizon: Timestamp) -> StoreResult<()> {
-        self.run(
-            &format!(
-                "INSERT OR IGNORE INTO invoiced_events (period_start, key, body)
-                 SELECT period_start, {KEY_TEXT_SQL}, {RECORD_SQL} FROM events
-                 WHERE period_start < ? AND ts < ? AND voided_at IS NULL"
-            ),
-            vec![V::Integer(closed_before.millis()), V::Integer(horizon.millis())],
-        )?;
-        self.run(
-            "DELETE FROM events WHERE period_start < ? AND ts < ?",
-            vec![V::Integer(closed_before.millis()), V::Integer(horizon.millis())],
-        )?;
+        self.chunk_compact(closed_before, horizon)?;
         self.run(
             "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?",
             vec![V::Integer(horizon.millis())],

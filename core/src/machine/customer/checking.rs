@@ -65,19 +65,20 @@ impl CustomerMachine {
                 let mut after = c.cursor.clone();
                 loop {
                     let chunk = store.period_events(inv.period_start, after.as_deref(), Some(READ_CHUNK))?;
-                    for ev in &chunk {
+                    for (at, ev) in &chunk {
                         if metrics.iter().any(|m| counts(m, ev)) && data.len() <= c.limit {
-                            data.push(InvoiceEvent::of(ev));
+                            data.push((at.clone(), InvoiceEvent::of(ev)));
                         }
                     }
                     match chunk.last() {
-                        Some(last) if chunk.len() == READ_CHUNK && data.len() <= c.limit => {
-                            after = Some(last.key.to_string())
-                        }
+                        Some((at, _)) if chunk.len() == READ_CHUNK && data.len() <= c.limit => after = Some(at.clone()),
                         _ => break,
                     }
                 }
-                json(200, &Page::from_rows(data, c.limit, |e| e.idempotency_key.clone()))
+                // The page's cursor is the store's position after its last event.
+                let page = Page::from_rows(data, c.limit, |(at, _)| at.clone());
+                let data = page.data.into_iter().map(|(_, e)| e).collect();
+                json(200, &Page { data, next_cursor: page.next_cursor })
             }
             CheckCall::Simulate(s) => {
                 let book = self.book(store)?;
@@ -127,7 +128,7 @@ fn final_states(
     let mut after: Option<String> = None;
     loop {
         let chunk = store.period_events(period_start, after.as_deref(), Some(READ_CHUNK))?;
-        for ev in &chunk {
+        for (_, ev) in &chunk {
             let valid = ev.to_valid(&customer_id);
             for &i in &missing {
                 if counts(&metrics[i], ev) {
@@ -136,7 +137,7 @@ fn final_states(
             }
         }
         match chunk.last() {
-            Some(last) if chunk.len() == READ_CHUNK => after = Some(last.key.to_string()),
+            Some((at, _)) if chunk.len() == READ_CHUNK => after = Some(at.clone()),
             _ => return Ok(states),
         }
     }

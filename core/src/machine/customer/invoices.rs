@@ -192,9 +192,9 @@ pub(super) fn scan_period(
     let mut after: Option<String> = None;
     loop {
         let chunk = store.period_events(period_start, after.as_deref(), Some(SCAN_CHUNK))?;
-        chunk.iter().for_each(|ev| scanner.add(ev));
+        chunk.iter().for_each(|(_, ev)| scanner.add(ev));
         match chunk.last() {
-            Some(last) if chunk.len() == SCAN_CHUNK => after = Some(last.key.to_string()),
+            Some((at, _)) if chunk.len() == SCAN_CHUNK => after = Some(at.clone()),
             _ => return Ok(scanner.finish()),
         }
     }

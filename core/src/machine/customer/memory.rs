@@ -216,7 +216,7 @@ impl CustomerStore for MemoryStore {
         period_start: Timestamp,
         after: Option<&str>,
         limit: Option<usize>,
-    ) -> StoreResult<Vec<EventRecord<'static>>> {
+    ) -> StoreResult<Vec<(String, EventRecord<'static>)>> {
         let live = self
             .events
             .values()
@@ -227,7 +227,8 @@ impl CustomerStore for MemoryStore {
             live.filter(|r| after.is_none_or(|a| r.key.as_ref() > a)).cloned().collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out.truncate(limit.unwrap_or(usize::MAX));
-        Ok(out)
+        // In key order, so a key is the position after its event.
+        Ok(out.into_iter().map(|r| (r.key.to_string(), r)).collect())
     }
 
     fn compact(&mut self, closed_before: Timestamp, horizon: Timestamp) -> StoreResult<()> {

@@ -74,15 +74,17 @@ pub trait CustomerStore: CreditStore + super::LimitStore {
     /// Per event name, the first and last live event of a period.
     fn period_spans(&self, period_start: Timestamp) -> StoreResult<Vec<NameSpan>>;
     /// Up to `limit` (all with `None`) live events of the period starting at
-    /// `period_start` whose keys come after `after`, in key order: those still in the
-    /// events table and those compaction moved aside, since an invoice's events stay
-    /// readable (API.md "Checking an invoice").
+    /// `period_start` that come after the position `after` (from the start with `None`),
+    /// each with its own position: the cursor a next call passes to go on after it. The
+    /// order is the store's, the same on every call; positions are opaque to callers.
+    /// Events still in the events table and those compaction moved aside both count, since
+    /// an invoice's events stay readable (API.md "Checking an invoice").
     fn period_events(
         &self,
         period_start: Timestamp,
         after: Option<&str>,
         limit: Option<usize>,
-    ) -> StoreResult<Vec<EventRecord<'static>>>;
+    ) -> StoreResult<Vec<(String, EventRecord<'static>)>>;
     /// Takes out of the events table the events of periods starting before
     /// `closed_before` whose timestamps are before `horizon` (keeping the live ones aside,
     /// for [`CustomerStore::period_events`]), and deletes the deliveries acknowledged
