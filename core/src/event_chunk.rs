@@ -267,4 +267,61 @@ mod tests {
             }
         }
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn event() -> impl Strategy<Value = EventRecord<'static>> {
+            let prop_value = prop_oneof![
+                "\\PC{0,20}".prop_map(|s| PropValue::Str(Cow::Owned(s))),
+                (any::<i64>(), 0u32..6).prop_map(|(m, e)| PropValue::Num(Cow::Owned(format!("{m}e{e}")))),
+                any::<bool>().prop_map(PropValue::Bool),
+            ];
+            let props = proptest::collection::btree_map("[a-z_]{1,8}", prop_value, 0..4).prop_map(|m| {
+                let pairs = m.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect();
+                Properties::new(pairs).expect("keys from a map are unique")
+            });
+            (
+                any::<[u8; 16]>(),
+                any::<u128>(),
+                any::<i64>(),
+                any::<bool>(),
+                "\\PC{1,130}",
+                any::<i64>(),
+                0u32..=20,
+                props,
+            )
+                .prop_map(|(key, hash, ts, ts_given, name, m, scale, props)| EventRecord {
+                    key: Cow::Owned(key_text(&key)),
+                    event_name: Cow::Owned(name),
+                    value: Decimal::new(m, scale),
+                    ts,
+                    ts_given,
+                    props,
+                    hash: ContentHash(hash),
+                })
+        }
+
+        proptest! {
+            /// Whatever the events, a chunk gives them back exactly, in order, scale and
+            /// property text included.
+            #[test]
+            fn a_chunk_gives_back_its_events(events in proptest::collection::vec(event(), 0..40)) {
+                let mut out = Vec::new();
+                encode(&events, &mut out).unwrap();
+                let back = decode(&out).unwrap();
+                prop_assert_eq!(&back, &events);
+                for (b, e) in back.iter().zip(&events) {
+                    prop_assert_eq!(b.value.to_string(), e.value.to_string());
+                }
+            }
+
+            /// Damaged bytes are an error or some events, never a panic.
+            #[test]
+            fn damaged_chunks_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = decode(&bytes);
+            }
+        }
+    }
 }
