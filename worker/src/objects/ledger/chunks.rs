@@ -402,6 +402,8 @@ impl Ledger {
                 ),
                 vec![V::String(after.clone()), V::Integer(MOVE_PAGE)],
             )?;
+            // By period only: which call brought an event is not kept (a chunk's
+            // `received_at` is the latest of its events').
             let mut groups: Vec<((i64, i64), Vec<EventRecord<'static>>)> = Vec::new();
             let mut voided: Vec<(String, i64)> = Vec::new();
             for r in &rows {
@@ -409,10 +411,13 @@ impl Ledger {
                     return Err(err("an event row of the wrong shape"));
                 };
                 let record: EventRecord = serde_json::from_str(string(body)?).map_err(err)?;
-                let at = (int(period_start)?, int(received_at)?);
-                match groups.iter_mut().find(|(g, _)| *g == at) {
-                    Some((_, evs)) => evs.push(record.into_owned()),
-                    None => groups.push((at, vec![record.into_owned()])),
+                let (period_start, received_at) = (int(period_start)?, int(received_at)?);
+                match groups.iter_mut().find(|((p, _), _)| *p == period_start) {
+                    Some(((_, at), evs)) => {
+                        *at = (*at).max(received_at);
+                        evs.push(record.into_owned())
+                    }
+                    None => groups.push(((period_start, received_at), vec![record.into_owned()])),
                 }
                 if !matches!(voided_at, V::Null) {
                     voided.push((string(key)?.to_owned(), int(voided_at)?));
