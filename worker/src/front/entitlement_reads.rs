@@ -42,7 +42,7 @@ pub use customer::EntitlementRead;
 const MAX_READS: usize = 128;
 /// The longest a waiting request sleeps between two looks at its slot: a read's call
 /// takes a few milliseconds, so waiters look more often than ingest's (8 ms).
-const POLL_MAX: Duration = Duration::from_millis(4);
+const POLL_MAX: Duration = Duration::from_millis(2);
 /// A lane whose driver made no progress this long is taken over by a waiter.
 const STALLED: i64 = 10_000;
 /// How long a request waits for its answer in all before answering 500 (safe to retry).
@@ -172,10 +172,9 @@ async fn drive_until_answered(env: &Env, ctx: &Context, customer_id: &str, slot:
             // Dropped when this driver stops, marking the lane undriven: a waiting
             // request's next look (within `POLL_MAX`) takes it over in its own context.
             let _guard = Release(id.clone());
+            // No yield before a call (ingest's lane has one): the reads that ride it queued
+            // while the previous call was in flight.
             loop {
-                // Let the event loop take in the requests already waiting to be read, so
-                // they ride in this call rather than the next.
-                Delay::from(Duration::ZERO).await;
                 if !one_call(&env, &id, true).await || clock() - since >= hand_off_after {
                     break;
                 }
