@@ -4,8 +4,9 @@
 //!
 //! While a customer's object is answering a read, other requests in this isolate reading
 //! the same customer's entitlements wait, and the next call carries all of them
-//! ([`customer::ReadEntitlements`]): sixteen checks at once cost one or two object calls
-//! instead of sixteen queued at the object. A read carried by a call that began after
+//! ([`customer::ReadEntitlements`]): checks arriving together share a few object calls
+//! instead of each queueing its own at the object (`tests/tests/entitlements.rs`: 32 at
+//! once took 4 to 7; BENCHMARKS.md "After coalescing"). A read carried by a call that began after
 //! its request arrived is as exact as one the request made itself, and each read keeps
 //! its own `now`, so every answer (status and JSON) is the one its own call would give.
 //!
@@ -24,7 +25,8 @@
 //! Each object call counts once in the request log's `object_calls`: to the driver's
 //! request when made in its context, else (under `waitUntil`) to the request of the first
 //! read it carried, which counts it when it takes its answer. So the counts of the
-//! requests' log lines add up to the calls made.
+//! requests' log lines add up to the calls made (but for a call whose first read was a
+//! copy sent again, whose request had its answer already: it counts to none).
 
 use crate::protocol::{call, customer, customer_stub, decode, CustomerCall};
 use crate::respond::{internal, Reply};
