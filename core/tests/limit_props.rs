@@ -557,3 +557,74 @@ fn a_hard_limit_is_exact_for_events_and_holds() {
     let e = object.call(m::GetEntitlement { now: later, metric: tokens }).unwrap();
     assert_eq!((e["reserved"].as_str(), e["remaining"].as_str()), (Some("0"), Some("45")));
 }
+
+/// A customer with a hard limit on `calls` (30 of 50 used) and four holds of 10 on
+/// `tokens_x` (45 max) that expire at `now` + 300 s; its metrics and `now`.
+fn limited_object() -> (MemoryObject, MetricDef, MetricDef, Timestamp) {
+    let mut object = MemoryObject::new(CustomerMachine::new(false));
+    object.call(m::Create { customer: customer() }).expect("created");
+    let now = Timestamp(midnight(2026, 1, 20));
+    let calls = metric("calls", Aggregation::Count, None, false);
+    let tokens = metric("tokens_x", Aggregation::Sum, None, true);
+    let hard = |max| LimitInput { max: Decimal::from(max), mode: LimitMode::Hard };
+    object.call(m::PutLimit { now, metric: calls.clone(), input: hard(50) }).expect("limit");
+    object.call(m::PutLimit { now, metric: tokens.clone(), input: hard(45) }).expect("limit");
+    for k in 0..30 {
+        let c = Content { value: Decimal::ONE, ts: Some(now.millis()), r_x: false, u: 0 };
+        object
+            .call(m::Ingest { now, metrics: vec![calls.clone()], events: vec![record(k, &c, now.millis())] })
+            .expect("ingest");
+    }
+    for k in 0..4 {
+        let input = ReservationInput {
+            metric_code: "tokens_x".into(),
+            quantity: Decimal::from(10),
+            ttl_seconds: 300,
+            idempotency_key: uuid(500 + k),
+        };
+        object.call(m::Reserve { now, id: format!("rsv_{k:08}"), metric: tokens.clone(), input }).expect("hold");
+    }
+    (object, calls, tokens, now)
+}
+
+/// Several reads in one call (the front's coalesced checks) answer each read with the
+/// very text its own call answers, in order, each at its own "now" (a read past the
+/// holds' expiry frees them for the reads after it, as calls in a row would); a metric
+/// the book has not seen yet is back-filled as its own call would.
+#[test]
+fn coalesced_entitlement_reads_answer_as_their_own_calls_would() {
+    let (mut batched, calls, tokens, now) = limited_object();
+    let (mut single, ..) = limited_object();
+    let later = Timestamp(now.millis() + 300_000);
+    let unseen = metric("units", Aggregation::Sum, None, false);
+    let one = |at, metric: &MetricDef| m::EntitlementRead::One(m::GetEntitlement { now: at, metric: metric.clone() });
+    let all = |at| m::EntitlementRead::All(m::Entitlements { now: at, metrics: metrics() });
+    let reads = vec![
+        one(now, &tokens),
+        all(now),
+        one(now, &calls),
+        one(now, &unseen),
+        one(later, &tokens),
+        all(later),
+        one(now, &tokens),
+    ];
+    let text = batched.call_text(m::ReadEntitlements { reads: reads.clone() }).expect("reads");
+    let answers: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&text).expect("a list");
+    let want: Vec<String> = reads
+        .into_iter()
+        .map(|r| match r {
+            m::EntitlementRead::One(e) => single.call_text(e),
+            m::EntitlementRead::All(e) => single.call_text(e),
+        })
+        .collect::<Result<_, _>>()
+        .expect("single reads");
+    let got: Vec<&str> = answers.iter().map(|a| a.get()).collect();
+    assert_eq!(got, want);
+    assert!(got[0].contains(r#""reserved":"40""#) && got[4].contains(r#""reserved":"0""#), "{got:?}");
+    assert!(got[6].contains(r#""reserved":"0""#), "{got:?}");
+    // No customer: the call fails as each read's own call would.
+    let mut none = MemoryObject::new(CustomerMachine::new(false));
+    let e = none.call_text(m::ReadEntitlements { reads: vec![one(now, &calls)] }).unwrap_err();
+    let single = none.call_text(m::GetEntitlement { now, metric: calls }).unwrap_err();
+    assert_eq!((e.code, e.message.clone()), (single.code, single.message.clone()));
+}

@@ -66,6 +66,84 @@ fn a_hard_limit_of_50_takes_exactly_50_of_100_parallel_events() {
     );
 }
 
+/// 32 checks at once on one customer, a few of them the whole list: the front coalesces
+/// concurrent reads of a customer in an isolate into shared object calls
+/// (`worker/src/front/entitlement_reads.rs`). Every check answers 200 with the usage
+/// there is, and the request log (whose `object_calls` count every call once, to one of
+/// the requests it carried) shows fewer object calls than checks.
+#[test]
+fn thirty_two_concurrent_checks_share_object_calls_and_all_read_the_usage() {
+    let total = concurrent_checks(shared());
+    assert!(total < 32, "{total} object calls for 32 checks");
+}
+
+/// The same with read lanes handed from driver to driver after every call (as
+/// `batching.rs` does for ingest's): the waiting checks take the lane over in turn, and
+/// every one still answers 200 with the usage.
+#[test]
+fn concurrent_checks_on_lanes_handed_over_after_every_call_all_read_the_usage() {
+    let server = Server::start_with(&fresh_state_dir("reads-handoff"), &[("EDGEMETER_LANE_HANDOFF_MS", "0")]);
+    concurrent_checks(&server);
+}
+
+/// 32 concurrent checks on one customer (every 8th the whole list), each checked; the
+/// object calls the request log counts for them.
+fn concurrent_checks(server: &Server) -> u64 {
+    const CHECKS: usize = 32;
+    let c = server.client();
+    let s = c.setup("count", json!({}));
+    assert_eq!(put_limit(&c, &s.customer, &s.metric, "100", "hard").status, 200);
+    let events: Vec<Value> = (0..7).map(|_| s.event(json!(1))).collect();
+    assert_eq!(c.ingest_batch(&events).counts(), (7, 0, 0));
+    let want = json!({"metric_code": s.metric, "max": "100", "mode": "hard", "used": "7", "reserved": "0",
+                      "remaining": "93", "allowed": true});
+    let one = format!("/v1/customers/{}/entitlements/{}", s.customer, s.metric);
+    let all = format!("/v1/customers/{}/entitlements", s.customer);
+    let start = std::sync::Barrier::new(CHECKS);
+    let answers: Vec<(bool, Resp)> = std::thread::scope(|scope| {
+        let checks: Vec<_> = (0..CHECKS)
+            .map(|i| {
+                let (c, start, one, all) = (c.clone(), &start, &one, &all);
+                scope.spawn(move || {
+                    let whole = i % 8 == 0;
+                    start.wait();
+                    (whole, c.get(if whole { all } else { one }))
+                })
+            })
+            .collect();
+        checks.into_iter().map(|h| h.join().expect("a check")).collect()
+    });
+    for (whole, r) in &answers {
+        assert_eq!(r.status, 200, "{}", r.text);
+        let e = if *whole {
+            r.body["data"].as_array().and_then(|d| d.iter().find(|e| e["metric_code"] == want["metric_code"]))
+        } else {
+            Some(&r.body)
+        };
+        assert_eq!(e, Some(&want), "{}", r.text);
+    }
+    // The request log counts each request's object calls.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+        let calls: Vec<u64> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["route"].as_str().is_some_and(|r| r.starts_with("/v1/customers/{id}/entitlements")))
+            .filter(|v| v["customer_id"] == s.customer.as_str())
+            .filter_map(|v| v["object_calls"].as_u64())
+            .collect();
+        if calls.len() >= CHECKS {
+            let total: u64 = calls.iter().sum();
+            assert!((1..=CHECKS as u64).contains(&total), "{total} object calls for {CHECKS} checks: {calls:?}");
+            eprintln!("{total} object calls for {CHECKS} concurrent checks");
+            return total;
+        }
+        assert!(std::time::Instant::now() < deadline, "the checks were not logged: {calls:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The second: 20 parallel reservations of 10 against 45 remaining hold exactly 4.
 #[test]
 fn twenty_parallel_holds_of_10_against_45_remaining_hold_exactly_4() {

@@ -10,6 +10,7 @@ mod body;
 mod contract_tests;
 mod cors;
 mod dashboard;
+mod entitlement_reads;
 pub mod log;
 mod metrics_cache;
 pub mod replay;

@@ -8,7 +8,7 @@
 //! batch of events goes through, with its own hold set aside.
 
 use super::usage::ensure_metrics;
-use super::{json, CustomerCall, CustomerMachine, CustomerStore, Handled};
+use super::{json, to_json, CustomerCall, CustomerMachine, CustomerStore, Handled};
 use crate::book::Fate;
 use crate::event::EventRecord;
 use crate::ingest::parse_ingest;
@@ -31,6 +31,7 @@ pub enum LimitCall {
     Delete(DeleteLimit),
     Entitlements(Entitlements),
     Entitlement(GetEntitlement),
+    ReadEntitlements(ReadEntitlements),
     Reserve(Reserve),
     Commit(Commit),
     Release(Release),
@@ -56,17 +57,46 @@ pub struct DeleteLimit {
 
 /// Every metric's entitlement in the period containing `now`: those of `metrics`, and
 /// any other the customer has a limit on.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Entitlements {
     pub now: Timestamp,
     pub metrics: Vec<MetricDef>,
 }
 
 /// One metric's entitlement in the period containing `now`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GetEntitlement {
     pub now: Timestamp,
     pub metric: MetricDef,
+}
+
+/// Several entitlement reads in one call (the front coalesces the concurrent reads of a
+/// customer in an isolate: `worker/src/front/entitlement_reads.rs`). Answered with each
+/// read's answer, in order, each the JSON its own call answers: the reads are decided one
+/// after another, each at its own `now`, as that many calls in a row would be. A read
+/// that fails fails the call.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReadEntitlements {
+    pub reads: Vec<EntitlementRead>,
+}
+
+/// One read of [`ReadEntitlements`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntitlementRead {
+    /// As [`Entitlements`] (answered with an [`EntitlementList`]).
+    All(Entitlements),
+    /// As [`GetEntitlement`] (answered with an [`Entitlement`]).
+    One(GetEntitlement),
+}
+
+impl EntitlementRead {
+    fn now(&self) -> Timestamp {
+        match self {
+            EntitlementRead::All(e) => e.now,
+            EntitlementRead::One(e) => e.now,
+        }
+    }
 }
 
 /// Holds `input.quantity` of `metric` (which exists) under the new id `id`.
@@ -149,6 +179,7 @@ limit_asks! {
     DeleteLimit => Delete => LimitDeleted,
     Entitlements => Entitlements => EntitlementList,
     GetEntitlement => Entitlement => Entitlement,
+    ReadEntitlements => ReadEntitlements => Vec<Box<serde_json::value::RawValue>>,
     Reserve => Reserve => ReservationView,
     Commit => Commit => Committed,
     Release => Release => ReservationView,
@@ -177,7 +208,8 @@ impl CustomerMachine {
             LimitCall::Release(c) => Some(c.now),
             LimitCall::Get(c) => Some(c.now),
             LimitCall::ListReservations(c) => Some(c.now),
-            LimitCall::List(_) | LimitCall::Delete(_) => None,
+            // Each read expires the holds at its own "now", below.
+            LimitCall::List(_) | LimitCall::Delete(_) | LimitCall::ReadEntitlements(_) => None,
         };
         if let Some(now) = now {
             book.limits_mut().expire(now);
@@ -204,23 +236,21 @@ impl CustomerMachine {
                 book.limits_mut().remove(&d.metric_code);
                 json(200, &LimitDeleted { metric_code: d.metric_code, deleted: true })
             }
-            LimitCall::Entitlements(e) => {
-                let mut metrics = e.metrics;
-                for l in book.limits().all() {
-                    if !metrics.iter().any(|m| m.code == l.metric.code) {
-                        metrics.push(l.metric.clone());
-                    }
+            LimitCall::Entitlements(e) => json(200, &entitlement_list(book, e, store)?),
+            LimitCall::Entitlement(e) => json(200, &one_entitlement(book, &e, store)?),
+            LimitCall::ReadEntitlements(r) => {
+                let mut answers = Vec::with_capacity(r.reads.len());
+                for read in r.reads {
+                    book.limits_mut().expire(read.now());
+                    let answer = match read {
+                        EntitlementRead::All(e) => to_json(&entitlement_list(book, e, store)?)?,
+                        EntitlementRead::One(e) => to_json(&one_entitlement(book, &e, store)?)?,
+                    };
+                    let raw = serde_json::value::RawValue::from_string(answer)
+                        .map_err(|e| ApiError::new(ErrorCode::InternalError, format!("rendering an answer: {e}")))?;
+                    answers.push(raw);
                 }
-                metrics.sort_by(|a, b| a.code.cmp(&b.code));
-                ensure_metrics(book, &metrics, store)?;
-                let period = book.customer().invoice_schedule.period_containing(e.now);
-                let data = metrics.iter().map(|m| book.entitlement(m, period.start)).collect();
-                json(200, &EntitlementList { period: super::PeriodOut { start: period.start, end: period.end }, data })
-            }
-            LimitCall::Entitlement(e) => {
-                ensure_metrics(book, std::slice::from_ref(&e.metric), store)?;
-                let period = book.customer().invoice_schedule.period_containing(e.now);
-                json(200, &book.entitlement(&e.metric, period.start))
+                json(200, &answers)
             }
             LimitCall::Reserve(r) => {
                 let input = r.input;
@@ -370,6 +400,37 @@ impl CustomerMachine {
         handled.deliver = alerted.then_some(c.now);
         Ok(handled)
     }
+}
+
+/// Every metric's entitlement in the period containing `e.now` (`GET …/entitlements`).
+fn entitlement_list(
+    book: &mut crate::book::Book,
+    e: Entitlements,
+    store: &mut impl CustomerStore,
+) -> Result<EntitlementList, ApiError> {
+    let mut metrics = e.metrics;
+    for l in book.limits().all() {
+        if !metrics.iter().any(|m| m.code == l.metric.code) {
+            metrics.push(l.metric.clone());
+        }
+    }
+    metrics.sort_by(|a, b| a.code.cmp(&b.code));
+    ensure_metrics(book, &metrics, store)?;
+    let period = book.customer().invoice_schedule.period_containing(e.now);
+    let data = metrics.iter().map(|m| book.entitlement(m, period.start)).collect();
+    Ok(EntitlementList { period: super::PeriodOut { start: period.start, end: period.end }, data })
+}
+
+/// One metric's entitlement in the period containing `e.now`
+/// (`GET …/entitlements/{metric_code}`).
+fn one_entitlement(
+    book: &mut crate::book::Book,
+    e: &GetEntitlement,
+    store: &mut impl CustomerStore,
+) -> Result<Entitlement, ApiError> {
+    ensure_metrics(book, std::slice::from_ref(&e.metric), store)?;
+    let period = book.customer().invoice_schedule.period_containing(e.now);
+    Ok(book.entitlement(&e.metric, period.start))
 }
 
 /// The commit's event as an ingest body: the reservation's key and metric's event name,

@@ -1,10 +1,13 @@
 //! API.md "Limits, entitlements and reservations": a customer's limits (secret keys) and
 //! its entitlements (also ingest keys and the customer's own token). Every decision is
 //! the customer's object's (`core::machine::customer::limits`); this reads the input and
-//! the metric a path or body names, and makes one object call.
+//! the metric a path or body names, and makes one object call (entitlement reads share
+//! theirs with the other reads of the same customer at the same time:
+//! `front/entitlement_reads.rs`).
 
 use super::{all_metrics, customer_call, customer_on_path};
 use crate::front::auth::Principal;
+use crate::front::entitlement_reads::{self, EntitlementRead};
 use crate::front::metrics_cache::metrics_for_ingest;
 use crate::front::Ctx;
 use crate::protocol::customer;
@@ -58,8 +61,10 @@ pub async fn delete(ctx: &Ctx, customer_id: &str, metric_code: &str) -> Result<R
 }
 
 /// `GET /v1/customers/{id}/entitlements` (every metric) and
-/// `GET /v1/customers/{id}/entitlements/{metric_code}` (one): one object call, answered
-/// from the object's memory.
+/// `GET /v1/customers/{id}/entitlements/{metric_code}` (one): answered from the object's
+/// memory, in an object call shared with the other requests reading the same customer's
+/// entitlements in this isolate at the time (`front/entitlement_reads.rs`), once the
+/// request may read them and its metric is known.
 pub async fn entitlements(
     ctx: &Ctx,
     principal: &Principal,
@@ -67,15 +72,17 @@ pub async fn entitlements(
     metric_code: Option<&str>,
 ) -> Result<Reply, ApiError> {
     principal.require_customer(customer_id)?;
-    let stub = customer_on_path(&ctx.env, customer_id)?;
-    match metric_code {
+    // A malformed id is a 404 before anything is queued.
+    customer_on_path(&ctx.env, customer_id)?;
+    let read = match metric_code {
         None => {
             let metrics = metrics_for_ingest(&ctx.env, ctx.now, false).await?.to_vec();
-            customer_call(&stub, customer::Entitlements { now: ctx.now, metrics }).await
+            EntitlementRead::All(customer::Entitlements { now: ctx.now, metrics })
         }
         Some(code) => {
             let Some(metric) = cached_metric(ctx, code).await? else { return Ok(unknown_metric(code, None)) };
-            customer_call(&stub, customer::GetEntitlement { now: ctx.now, metric }).await
+            EntitlementRead::One(customer::GetEntitlement { now: ctx.now, metric })
         }
-    }
+    };
+    entitlement_reads::read(&ctx.env, &ctx.worker, customer_id, read).await
 }
