@@ -29,6 +29,7 @@
 //! - One request may not use another's I/O objects, so only plain data (JSON text and
 //!   fates) passes between them.
 
+use crate::front::lane::{self, clock, Release, STALLED, WAIT_LIMIT};
 use crate::protocol::{call_raw, customer_stub, decode, Fates};
 use crate::respond::internal;
 use edgemeter_core::book::Fate;
@@ -36,7 +37,7 @@ use edgemeter_core::metric::MetricDef;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::ApiError;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{Context, Delay, Env};
@@ -46,16 +47,6 @@ use worker::{Context, Delay, Env};
 pub const MAX_EVENTS: usize = 5_000;
 /// The longest a waiting request sleeps between two looks at its slot.
 const POLL_MAX: Duration = Duration::from_millis(8);
-/// A lane whose driver made no progress this long is taken over by a waiter.
-const STALLED: i64 = 10_000;
-/// How long a request waits for its fates in all before answering 500 (safe to retry).
-const WAIT_LIMIT: i64 = 60_000;
-/// How long a driver keeps driving its lane after answering its own client, before it
-/// hands the lane to a waiting request: Cloudflare ends `waitUntil` work 30 s after the
-/// response, and a driver cut off mid-call would leave its waiters to find the lane
-/// stalled ([`STALLED`]) and send their events again. Tests set it with
-/// `EDGEMETER_LANE_HANDOFF_MS` (0: hand off after every call).
-const HAND_OFF_AFTER: i64 = 20_000;
 
 /// One request's events for one customer: plain data.
 pub struct Part {
@@ -94,20 +85,8 @@ impl Queued {
     }
 }
 
-#[derive(Default)]
-struct Lane {
-    driven: bool,
-    /// When the driver last made progress (ms).
-    beat: i64,
-    queue: VecDeque<Queued>,
-}
-
 thread_local! {
-    static LANES: RefCell<HashMap<String, Lane>> = RefCell::new(HashMap::new());
-}
-
-fn clock() -> i64 {
-    worker::Date::now().as_millis() as i64
+    static LANES: lane::Lanes<Queued> = RefCell::new(HashMap::new());
 }
 
 /// Sends one request's events for a customer, batched with other requests' as above.
@@ -153,26 +132,21 @@ pub async fn send(env: &Env, ctx: &Context, customer_id: &str, part: Part) -> Re
 /// Drives the lane until this request's own part is answered, then hands the rest of
 /// the queue to `waitUntil`, in this same request's context.
 async fn drive_until_answered(env: &Env, ctx: &Context, customer_id: &str, slot: &Slot) -> Result<Vec<Fate>, ApiError> {
-    let guard = Release(customer_id.to_owned());
+    let guard = Release::new(&LANES, customer_id);
     while slot.borrow().is_none() {
         if !one_call(env, customer_id).await {
             break;
         }
     }
-    let more = LANES.with(|lanes| lanes.borrow().get(customer_id).is_some_and(|l| !l.queue.is_empty()));
-    if more {
+    if lane::has_queued(&LANES, customer_id) {
         let (env, id) = (env.clone(), customer_id.to_owned());
         std::mem::forget(guard);
-        let hand_off_after = env
-            .var("EDGEMETER_LANE_HANDOFF_MS")
-            .ok()
-            .and_then(|v| v.to_string().parse::<i64>().ok())
-            .unwrap_or(HAND_OFF_AFTER);
+        let hand_off_after = lane::hand_off_after(&env);
         let since = clock();
         ctx.wait_until(async move {
             // Dropped when this driver stops, marking the lane undriven: a waiting
             // request's next look (within `POLL_MAX`) takes it over in its own context.
-            let _guard = Release(id.clone());
+            let _guard = Release::new(&LANES, &id);
             loop {
                 // Let the event loop take in the requests already waiting to be read, so
                 // they ride in this call rather than the next: under load the lane is
@@ -186,25 +160,6 @@ async fn drive_until_answered(env: &Env, ctx: &Context, customer_id: &str, slot:
     }
     let answer = slot.borrow_mut().take();
     answer.unwrap_or_else(|| Err(internal("ingest", "the lane closed before this request's call")))
-}
-
-/// Marks the lane undriven when its driver stops, however it stops (a dropped request
-/// included), so a waiter's watch takes it over.
-struct Release(String);
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        LANES.with(|lanes| {
-            let mut lanes = lanes.borrow_mut();
-            if let Some(lane) = lanes.get_mut(&self.0) {
-                if lane.queue.is_empty() {
-                    lanes.remove(&self.0);
-                } else {
-                    lane.driven = false;
-                }
-            }
-        });
-    }
 }
 
 /// One object call carrying everything queued (up to [`MAX_EVENTS`]); each part's fates
@@ -250,11 +205,7 @@ async fn one_call(env: &Env, customer_id: &str) -> bool {
         offset += n;
         q.answer(r);
     }
-    LANES.with(|lanes| {
-        if let Some(lane) = lanes.borrow_mut().get_mut(customer_id) {
-            lane.beat = clock();
-        }
-    });
+    lane::beat(&LANES, customer_id);
     true
 }
 

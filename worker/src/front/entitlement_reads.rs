@@ -28,12 +28,13 @@
 //! requests' log lines add up to the calls made (but for a call whose first read was a
 //! copy sent again, whose request had its answer already: it counts to none).
 
+use crate::front::lane::{self, clock, Release, STALLED, WAIT_LIMIT};
 use crate::protocol::{call, customer, customer_stub, decode, CustomerCall};
 use crate::respond::{internal, Reply};
 use edgemeter_core::ApiError;
 use serde_json::value::RawValue;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{Context, Delay, Env};
@@ -45,14 +46,6 @@ const MAX_READS: usize = 128;
 /// The longest a waiting request sleeps between two looks at its slot: a read's call
 /// takes a few milliseconds, so waiters look more often than ingest's (8 ms).
 const POLL_MAX: Duration = Duration::from_millis(2);
-/// A lane whose driver made no progress this long is taken over by a waiter.
-const STALLED: i64 = 10_000;
-/// How long a request waits for its answer in all before answering 500 (safe to retry).
-const WAIT_LIMIT: i64 = 60_000;
-/// How long a driver keeps driving its lane after answering its own client, before it
-/// hands the lane to a waiting request (`batcher.rs` says why); tests set it with
-/// `EDGEMETER_LANE_HANDOFF_MS`, as for ingest's lanes.
-const HAND_OFF_AFTER: i64 = 20_000;
 
 /// What a read's slot receives: plain data.
 enum Outcome {
@@ -80,20 +73,8 @@ impl Drop for Queued {
     }
 }
 
-#[derive(Default)]
-struct Lane {
-    driven: bool,
-    /// When the driver last made progress (ms).
-    beat: i64,
-    queue: VecDeque<Queued>,
-}
-
 thread_local! {
-    static LANES: RefCell<HashMap<String, Lane>> = RefCell::new(HashMap::new());
-}
-
-fn clock() -> i64 {
-    worker::Date::now().as_millis() as i64
+    static LANES: lane::Lanes<Queued> = RefCell::new(HashMap::new());
 }
 
 /// Looks at the lane for a read not yet answered: takes the lane over if no one drives it
@@ -154,50 +135,26 @@ pub async fn read(env: &Env, ctx: &Context, customer_id: &str, read: Entitlement
 /// Drives the lane until this request's own read is answered (or the queue is empty),
 /// then hands the rest of the queue to `waitUntil`, in this same request's context.
 async fn drive_until_answered(env: &Env, ctx: &Context, customer_id: &str, slot: &Slot) {
-    let guard = Release(customer_id.to_owned());
+    let guard = Release::new(&LANES, customer_id);
     while slot.borrow().is_none() {
         if !one_call(env, customer_id, false).await {
             break;
         }
     }
-    let more = LANES.with(|lanes| lanes.borrow().get(customer_id).is_some_and(|l| !l.queue.is_empty()));
-    if more {
+    if lane::has_queued(&LANES, customer_id) {
         let (env, id) = (env.clone(), customer_id.to_owned());
         std::mem::forget(guard);
-        let hand_off_after = env
-            .var("EDGEMETER_LANE_HANDOFF_MS")
-            .ok()
-            .and_then(|v| v.to_string().parse::<i64>().ok())
-            .unwrap_or(HAND_OFF_AFTER);
+        let hand_off_after = lane::hand_off_after(&env);
         let since = clock();
         ctx.wait_until(async move {
             // Dropped when this driver stops, marking the lane undriven: a waiting
             // request's next look (within `POLL_MAX`) takes it over in its own context.
-            let _guard = Release(id.clone());
+            let _guard = Release::new(&LANES, &id);
             // No yield before a call (ingest's lane has one): the reads that ride it queued
             // while the previous call was in flight.
             loop {
                 if !one_call(&env, &id, true).await || clock() - since >= hand_off_after {
                     break;
-                }
-            }
-        });
-    }
-}
-
-/// Marks the lane undriven when its driver stops, however it stops (a dropped request
-/// included), so a waiter's look takes it over.
-struct Release(String);
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        LANES.with(|lanes| {
-            let mut lanes = lanes.borrow_mut();
-            if let Some(lane) = lanes.get_mut(&self.0) {
-                if lane.queue.is_empty() {
-                    lanes.remove(&self.0);
-                } else {
-                    lane.driven = false;
                 }
             }
         });
@@ -244,10 +201,6 @@ async fn one_call(env: &Env, customer_id: &str, charge_first: bool) -> bool {
         };
         *q.slot.borrow_mut() = Some(Outcome::Answered { answer, charged: charge_first && i == 0 });
     }
-    LANES.with(|lanes| {
-        if let Some(lane) = lanes.borrow_mut().get_mut(customer_id) {
-            lane.beat = clock();
-        }
-    });
+    lane::beat(&LANES, customer_id);
     true
 }

@@ -11,6 +11,7 @@ mod contract_tests;
 mod cors;
 mod dashboard;
 mod entitlement_reads;
+mod lane;
 pub mod log;
 mod metrics_cache;
 pub mod replay;
