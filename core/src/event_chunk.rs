@@ -15,6 +15,9 @@
 //! | value, as `Decimal`'s text (its scale kept) | varint length, ASCII |
 //! | properties, when flagged: their JSON object | varint length, UTF-8 |
 //!
+//! A length is a little-endian base-128 varint, not always the shortest: properties are
+//! written in place after a five-byte length, set once their JSON is written.
+//!
 //! Decoding checks every length and every field, so a damaged value is an error, never a
 //! panic or a wrong event.
 
@@ -22,6 +25,7 @@ use crate::event::{EventRecord, Properties};
 use crate::hash::ContentHash;
 use rust_decimal::Decimal;
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::str::FromStr;
 
 const VERSION: u8 = 1;
@@ -100,16 +104,41 @@ pub fn push(ev: &EventRecord<'_>, out: &mut Vec<u8>) -> Result<(), BadChunk> {
     out.push(if ev.ts_given { TS_GIVEN } else { 0 } | if props { HAS_PROPS } else { 0 });
     out.extend_from_slice(&ev.ts.to_le_bytes());
     put_bytes(out, ev.event_name.as_bytes());
-    put_bytes(out, ev.value.to_string().as_bytes());
+    // A decimal's text is at most 30 digits, a sign and a point: one length byte.
+    let at = out.len();
+    out.push(0);
+    write!(Bytes(out), "{}", ev.value).map_err(|_| BadChunk("a value that does not format"))?;
+    out[at] = (out.len() - at - 1) as u8;
     if props {
-        let json = serde_json::to_vec(&ev.props).map_err(|_| BadChunk("properties that do not serialize"))?;
-        put_bytes(out, &json);
+        // Written in place after a length of the most bytes it could take, then the
+        // length set: no second buffer for the JSON.
+        let at = out.len();
+        out.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0]);
+        serde_json::to_writer(&mut *out, &ev.props).map_err(|_| BadChunk("properties that do not serialize"))?;
+        let n = out.len() - at - 5;
+        if n >= 1 << 28 {
+            return Err(BadChunk("properties too long"));
+        }
+        for (i, b) in out[at..at + 5].iter_mut().enumerate() {
+            let part = (n >> (7 * i)) as u8 & 0x7f;
+            *b = if i < 4 { part | 0x80 } else { part };
+        }
     }
     Ok(())
 }
 
-/// Every event of a chunk, in the order stored.
-pub fn decode(chunk: &[u8]) -> Result<Vec<EventRecord<'static>>, BadChunk> {
+/// `fmt::Write` into a byte buffer.
+struct Bytes<'v>(&'v mut Vec<u8>);
+
+impl std::fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Every event of a chunk, in the order stored; names borrow from `chunk`.
+pub fn decode(chunk: &[u8]) -> Result<Vec<EventRecord<'_>>, BadChunk> {
     let mut r = Reader(chunk);
     if r.take(1)? != [VERSION] {
         return Err(BadChunk("an unknown version"));
@@ -135,7 +164,7 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<EventRecord<'static>>, BadChunk> {
         };
         events.push(EventRecord {
             key: Cow::Owned(key_text(&key)),
-            event_name: Cow::Owned(name.to_owned()),
+            event_name: Cow::Borrowed(name),
             value,
             ts,
             ts_given: flags & TS_GIVEN != 0,

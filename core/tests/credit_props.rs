@@ -551,7 +551,12 @@ fn run_scenario((usage_t, spend_t, credit_t): Thresholds, ops: Vec<(Op, Option<u
                         event(next_key, b[*p] + *h as i64 * HOUR_MS, *v)
                     })
                     .collect();
-                match object.call(m::Ingest { now: Timestamp(t[at]), metrics: vec![metric()], events: records }) {
+                match object.call(m::Ingest {
+                    now: Timestamp(t[at]),
+                    metrics: vec![metric()],
+                    events: records,
+                    received: None,
+                }) {
                     Ok(_) => {
                         let mut any = false;
                         for (p, _, v) in &events {

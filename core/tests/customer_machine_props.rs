@@ -49,6 +49,7 @@ use edgemeter_core::ingest::parse_ingest;
 use edgemeter_core::invoice::Invoice;
 use edgemeter_core::item::{Item, ItemKind};
 use edgemeter_core::lifecycle::InvoiceStatus;
+use edgemeter_core::machine::customer::ingest_frame::{self, EventBytes};
 use edgemeter_core::machine::customer::{self as m, CustomerCall, CustomerMachine, MemoryObject, MemoryStore};
 use edgemeter_core::machine::transact;
 use edgemeter_core::metric::{Aggregation, MetricDef};
@@ -688,7 +689,14 @@ proptest! {
                     let records: Vec<EventRecord> =
                         draws.iter().map(|d| record(*d, &model_event(*d, &model.bounds))).collect();
                     let now = Timestamp(model.bounds[0]);
-                    match object.call(m::Ingest { now, metrics: metrics[..known].to_vec(), events: records }) {
+                    // As the front sends it: in the call's binary form, read back.
+                    let mut bytes = EventBytes::default();
+                    for r in &records {
+                        bytes.push(r).expect("canonical keys encode");
+                    }
+                    let defs: Vec<&MetricDef> = metrics[..known].iter().collect();
+                    let body = ingest_frame::write(now, &defs, [&bytes]);
+                    match object.call(ingest_frame::read_call(&body).expect("the call reads back")) {
                         Ok(answer) => {
                             let fates: m::Fates = serde_json::from_value(answer).unwrap();
                             prop_assert_eq!(fates.fates, model.batch(&draws), "batch {:?}", draws);
@@ -844,7 +852,9 @@ fn a_unique_count_stops_at_its_cap_and_says_so() {
         EventRecord::from_valid(&env.events.into_iter().next().unwrap().unwrap()).into_owned()
     };
     let ingest = |object: &mut Object, metrics: &[MetricDef], events: Vec<EventRecord<'static>>| {
-        let answer = object.call(m::Ingest { now: Timestamp(jan), metrics: metrics.to_vec(), events }).expect("ingest");
+        let answer = object
+            .call(m::Ingest { now: Timestamp(jan), metrics: metrics.to_vec(), events, received: None })
+            .expect("ingest");
         serde_json::from_value::<m::Fates>(answer).unwrap().fates
     };
     let metrics = vec![unique.clone()];

@@ -297,7 +297,7 @@ proptest! {
             o.call(m::CreateItem { item: item.clone() });
         }
         let records: Vec<EventRecord> = evs.iter().map(|(e, _)| record(e)).collect();
-        o.call(m::Ingest { now: Timestamp(bounds()[0]), metrics: metrics(), events: records });
+        o.call(m::Ingest { now: Timestamp(bounds()[0]), metrics: metrics(), events: records, received: None });
         for (e, voided) in &evs {
             if *voided {
                 o.call(m::Void { now: Timestamp(bounds()[0]), key: e.key.clone(), metrics: metrics() });
@@ -310,7 +310,7 @@ proptest! {
         let late = Ev { key: "00000000-0000-7000-8000-900000000000".into(), name: "a", value: Decimal::TEN,
             ts: bounds()[2] + DAY_MS, r: "x", n: "1", ts_given: true };
         let late2 = Ev { key: "00000000-0000-7000-8000-900000000001".into(), ..late.clone() };
-        o.call(m::Ingest { now: Timestamp(bounds()[2]), metrics: metrics(), events: vec![record(&late), record(&late2)] });
+        o.call(m::Ingest { now: Timestamp(bounds()[2]), metrics: metrics(), events: vec![record(&late), record(&late2)], received: None });
         o.call(m::Void { now: Timestamp(bounds()[2] + DAY_MS), key: late.key.clone(), metrics: metrics() });
         // Long after: March final too, and January's and February's events compacted.
         o.run(bounds()[3] + 40 * DAY_MS);

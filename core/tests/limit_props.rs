@@ -375,7 +375,7 @@ proptest! {
                         let c = Content { value: Decimal::from(d.value), ts: Some(at), r_x: d.r_x, u: d.u };
                         record(u32::from(d.key), &c, model.now)
                     }).collect();
-                    let got = object.call(m::Ingest { now, metrics: all.clone(), events });
+                    let got = object.call(m::Ingest { now, metrics: all.clone(), events, received: None });
                     if failed(&got) { continue; }
                     let fates = serde_json::from_value::<m::Fates>(got.expect("ingest")).unwrap().fates;
                     prop_assert_eq!(fates, model.batch(&draws));
@@ -531,8 +531,12 @@ fn a_hard_limit_is_exact_for_events_and_holds() {
     let mut accepted = 0;
     for k in 0..100 {
         let c = Content { value: Decimal::ONE, ts: Some(now.millis()), r_x: false, u: 0 };
-        let got =
-            object.call(m::Ingest { now, metrics: vec![calls.clone()], events: vec![record(k, &c, now.millis())] });
+        let got = object.call(m::Ingest {
+            now,
+            metrics: vec![calls.clone()],
+            events: vec![record(k, &c, now.millis())],
+            received: None,
+        });
         let fates = serde_json::from_value::<m::Fates>(got.unwrap()).unwrap().fates;
         accepted += usize::from(fates == [Fate::Accepted]);
     }
@@ -572,7 +576,12 @@ fn limited_object() -> (MemoryObject, MetricDef, MetricDef, Timestamp) {
     for k in 0..30 {
         let c = Content { value: Decimal::ONE, ts: Some(now.millis()), r_x: false, u: 0 };
         object
-            .call(m::Ingest { now, metrics: vec![calls.clone()], events: vec![record(k, &c, now.millis())] })
+            .call(m::Ingest {
+                now,
+                metrics: vec![calls.clone()],
+                events: vec![record(k, &c, now.millis())],
+                received: None,
+            })
             .expect("ingest");
     }
     for k in 0..4 {

@@ -85,7 +85,7 @@ pub async fn ask<'a, C: Ask + Into<CustomerCall<'a>>>(stub: &Stub, c: C) -> Resu
 /// Sends a request to an object and returns its answer.
 pub async fn call<C: Serialize>(stub: &Stub, request: &C) -> Result<Reply, ApiError> {
     let body = serde_json::to_vec(request).map_err(|e| internal("encoding an object call", e))?;
-    call_raw(stub, body).await
+    call_raw(stub, body, "application/json").await
 }
 
 /// Reads a request inside an object.
@@ -132,13 +132,14 @@ pub fn catalog_stub(env: &worker::Env) -> Result<Stub, ApiError> {
         .map_err(|e| internal("catalog object binding", e))
 }
 
-/// Sends a request already written as JSON bytes (the batcher writes ingest calls from
-/// ready-made event JSON) and returns the object's answer.
-pub async fn call_raw(stub: &Stub, body: Vec<u8>) -> Result<Reply, ApiError> {
+/// Sends a request already written as bytes of `content_type` (the batcher writes ingest
+/// calls in their binary form from ready-made event bytes) and returns the object's
+/// answer.
+pub async fn call_raw(stub: &Stub, body: Vec<u8>, content_type: &str) -> Result<Reply, ApiError> {
     crate::object_calls::count();
     let send = async {
         let headers = Headers::new();
-        headers.set("content-type", "application/json")?;
+        headers.set("content-type", content_type)?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
             .with_headers(headers)

@@ -26,13 +26,14 @@
 //! - A request that awaits nothing of its own is cancelled by workerd as hung; a waiter's
 //!   timers are its own I/O. They also watch the lane: if its driver makes no progress for
 //!   [`STALLED`] (its request died), the waiter takes the lane over.
-//! - One request may not use another's I/O objects, so only plain data (JSON text and
+//! - One request may not use another's I/O objects, so only plain data (event bytes and
 //!   fates) passes between them.
 
 use crate::front::lane::{self, clock, Release, STALLED, WAIT_LIMIT};
 use crate::protocol::{call_raw, customer_stub, decode, Fates};
 use crate::respond::internal;
 use edgemeter_core::book::Fate;
+use edgemeter_core::machine::customer::ingest_frame::{self, EventBytes};
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::ApiError;
@@ -50,9 +51,8 @@ const POLL_MAX: Duration = Duration::from_millis(8);
 
 /// One request's events for one customer: plain data.
 pub struct Part {
-    /// The events as JSON objects (`EventRecord`s), comma-separated, without brackets.
-    pub events_json: Vec<u8>,
-    pub count: usize,
+    /// The events, in the form the call carries them and the object stores them.
+    pub events: EventBytes,
     /// The definitions of the metrics these events' names feed.
     pub metrics: Vec<MetricDef>,
     /// The object calls counted to this part's request (`x-edgemeter-do-calls`): each
@@ -174,10 +174,10 @@ async fn one_call(env: &Env, customer_id: &str) -> bool {
             lane.beat = clock();
             let mut total = 0;
             while let Some(q) = lane.queue.front() {
-                if !taken.is_empty() && total + q.part.count > MAX_EVENTS {
+                if !taken.is_empty() && total + q.part.events.count > MAX_EVENTS {
                     break;
                 }
-                total += q.part.count;
+                total += q.part.events.count;
                 taken.extend(lane.queue.pop_front());
             }
         }
@@ -187,20 +187,20 @@ async fn one_call(env: &Env, customer_id: &str) -> bool {
     first.part.calls.set(first.part.calls.get() + 1);
     let body = ingest_body(Timestamp(clock()), batch.iter().map(|q| &q.part));
     let result = match customer_stub(env, customer_id) {
-        Ok(stub) => match call_raw(&stub, body).await {
+        Ok(stub) => match call_raw(&stub, body, ingest_frame::CONTENT_TYPE).await {
             Ok(reply) => decode::<Fates>(&reply).map(|f| f.fates),
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
     };
-    let total: usize = batch.iter().map(|q| q.part.count).sum();
+    let total: usize = batch.iter().map(|q| q.part.events.count).sum();
     let result = match result {
         Ok(f) if f.len() != total => Err(internal("customer object answered", "a wrong number of fates")),
         other => other,
     };
     let mut offset = 0;
     for q in batch {
-        let n = q.part.count;
+        let n = q.part.events.count;
         let r = result.as_ref().map(|f| f[offset..offset + n].to_vec()).map_err(Clone::clone);
         offset += n;
         q.answer(r);
@@ -209,8 +209,9 @@ async fn one_call(env: &Env, customer_id: &str) -> bool {
     true
 }
 
-/// The JSON of a customer's `Ingest` call (`{"usage": {"ingest": …}}`) carrying several parts, written from their
-/// ready-made JSON so no event is parsed or serialized again.
+/// The body of a customer's `Ingest` call carrying several parts
+/// (`core::machine::customer::ingest_frame`), joined from their ready-made event bytes
+/// so no event is encoded again.
 pub fn ingest_body<'p>(now: Timestamp, parts: impl Iterator<Item = &'p Part> + Clone) -> Vec<u8> {
     let mut metrics: Vec<&MetricDef> = Vec::new();
     for m in parts.clone().flat_map(|p| &p.metrics) {
@@ -218,32 +219,16 @@ pub fn ingest_body<'p>(now: Timestamp, parts: impl Iterator<Item = &'p Part> + C
             metrics.push(m);
         }
     }
-    let size: usize = parts.clone().map(|p| p.events_json.len() + 1).sum();
-    let mut body = Vec::with_capacity(size + 256);
-    body.extend_from_slice(b"{\"usage\":{\"ingest\":{\"now\":");
-    // Serializing a time and plain definitions cannot fail.
-    body.extend_from_slice(&serde_json::to_vec(&now).unwrap_or_default());
-    body.extend_from_slice(b",\"metrics\":");
-    body.extend_from_slice(&serde_json::to_vec(&metrics).unwrap_or_else(|_| b"[]".to_vec()));
-    body.extend_from_slice(b",\"events\":[");
-    let mut first = true;
-    for p in parts.filter(|p| p.count > 0) {
-        if !first {
-            body.push(b',');
-        }
-        first = false;
-        body.extend_from_slice(&p.events_json);
-    }
-    body.extend_from_slice(b"]}}}");
-    body
+    ingest_frame::write(now, &metrics, parts.map(|p| &p.events))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::customer::{CustomerCall, Ingest, UsageCall};
     use edgemeter_core::event::EventRecord;
     use edgemeter_core::ingest::parse_ingest;
+    use edgemeter_core::machine::customer::ingest_frame::read_call;
+    use edgemeter_core::machine::customer::{CustomerCall, Ingest, UsageCall};
 
     #[test]
     fn a_batched_body_reads_back_as_one_ingest_call_in_order() {
@@ -254,12 +239,12 @@ mod tests {
             {"idempotency_key":"0192f0c1-0000-7000-8000-000000000003","customer_id":"cus_a","event_name":"y"}]}"#;
         let env = parse_ingest(body, now).unwrap();
         let valid: Vec<_> = env.events.iter().map(|e| e.as_ref().unwrap()).collect();
-        let json = |evs: &[&edgemeter_core::event::ValidEvent]| {
-            evs.iter()
-                .map(|e| serde_json::to_string(&EventRecord::from_valid(e)).unwrap())
-                .collect::<Vec<_>>()
-                .join(",")
-                .into_bytes()
+        let bytes = |evs: &[&edgemeter_core::event::ValidEvent]| {
+            let mut out = EventBytes::default();
+            for e in evs {
+                out.push(&EventRecord::from_valid(e)).unwrap();
+            }
+            out
         };
         let def = |code: &str, name: &str| MetricDef {
             code: code.into(),
@@ -270,20 +255,20 @@ mod tests {
             filters: Default::default(),
         };
         let calls = Rc::new(std::cell::Cell::new(0));
-        let part = |events_json, count, metrics| Part { events_json, count, metrics, calls: calls.clone() };
-        let a = part(json(&valid[..2]), 2, vec![def("mx", "x")]);
-        let empty = part(Vec::new(), 0, vec![def("mx", "x")]);
-        let b = part(json(&valid[2..]), 1, vec![def("my", "y"), def("mx", "x")]);
-        let bytes = ingest_body(now, [&a, &empty, &b].into_iter());
-        let CustomerCall::Usage(UsageCall::Ingest(Ingest { now: n, metrics, events })) =
-            serde_json::from_slice(&bytes).unwrap()
+        let part = |events, metrics| Part { events, metrics, calls: calls.clone() };
+        let a = part(bytes(&valid[..2]), vec![def("mx", "x")]);
+        let empty = part(EventBytes::default(), vec![def("mx", "x")]);
+        let b = part(bytes(&valid[2..]), vec![def("my", "y"), def("mx", "x")]);
+        let body = ingest_body(now, [&a, &empty, &b].into_iter());
+        let CustomerCall::Usage(UsageCall::Ingest(Ingest { now: n, metrics, events, received })) =
+            read_call(&body).unwrap()
         else {
             panic!("not an ingest call")
         };
         assert_eq!(n, now);
         assert_eq!(metrics.iter().map(|m| m.code.as_str()).collect::<Vec<_>>(), ["mx", "my"]);
-        let keys: Vec<&str> = events.iter().map(|e| e.key.as_ref()).collect();
-        assert_eq!(keys.len(), 3);
+        assert_eq!(events.len(), 3);
+        assert!(received.is_some());
         for (e, v) in events.iter().zip(&valid) {
             assert_eq!(&e.to_valid("cus_a"), *v);
         }

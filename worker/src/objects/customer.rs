@@ -10,9 +10,9 @@
 
 use crate::objects::ledger::Ledger;
 use crate::objects::tx::transaction;
-use crate::protocol::{self, customer, CustomerCall};
+use crate::protocol::{customer, CustomerCall};
 use crate::respond::{self, internal};
-use edgemeter_core::machine::customer::{CustomerMachine, CustomerStore, Outgoing};
+use edgemeter_core::machine::customer::{ingest_frame, CustomerMachine, CustomerStore, Outgoing};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::webhook::signature_header;
 use edgemeter_core::ApiError;
@@ -90,7 +90,7 @@ impl CustomerObject {
     }
 
     async fn answer(&self, body: &[u8]) -> std::result::Result<(u16, String), ApiError> {
-        let call = protocol::read::<CustomerCall>(body)?;
+        let call = ingest_frame::read_call(body)?;
         let ingest = matches!(call, CustomerCall::Usage(customer::UsageCall::Ingest(_)));
         let mut ledger = self.ledger()?;
         let mut call = Some(call);

@@ -403,11 +403,17 @@ impl CustomerStore for Ledger {
         self.chunk_hashes(keys)
     }
 
-    fn insert_events(&mut self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> StoreResult<()> {
+    fn insert_events(
+        &mut self,
+        events: &[EventRecord<'_>],
+        new: &[NewEvent],
+        now: Timestamp,
+        received: Option<&[u8]>,
+    ) -> StoreResult<()> {
         if let Some(n) = new.iter().find(|n| !is_canonical_uuid(&events[n.index].key)) {
             return Err(err(format!("an event key that is not a canonical UUID: {:?}", events[n.index].key)));
         }
-        self.insert_chunks(events, new, now)?;
+        self.insert_chunks(events, new, now, received)?;
         if self.fault_injection {
             let fault = |n: &NewEvent, what: &str| {
                 events[n.index].props.get("edgemeter_fault").is_some_and(|v| v.as_text() == what)

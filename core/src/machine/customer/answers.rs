@@ -10,10 +10,83 @@ use crate::metric::Aggregation;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// The answer to an ingest call: one fate per event, in order.
+/// The answer to an ingest call: one fate per event, in order. Written as one letter per
+/// fate (`"aaad…"`, see [`fate_letters`]): a call carries up to 5,000 events, and their
+/// fates are read back by the front; a list of names is still read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fates {
+    #[serde(with = "fate_letters")]
     pub fates: Vec<Fate>,
+}
+
+/// Fates as one ASCII letter each.
+pub mod fate_letters {
+    use crate::book::Fate;
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+    use serde::Serializer;
+
+    const LETTERS: [(Fate, u8); 6] = [
+        (Fate::Accepted, b'a'),
+        (Fate::Duplicate, b'd'),
+        (Fate::Reused, b'r'),
+        (Fate::Closed, b'c'),
+        (Fate::Full, b'f'),
+        (Fate::LimitExceeded, b'l'),
+    ];
+
+    fn letter(f: Fate) -> u8 {
+        LETTERS.iter().find(|(g, _)| *g == f).map_or(b'?', |(_, l)| *l)
+    }
+
+    fn fate(l: u8) -> Option<Fate> {
+        LETTERS.iter().find(|(_, m)| *m == l).map(|(f, _)| *f)
+    }
+
+    pub fn serialize<S: Serializer>(fates: &[Fate], s: S) -> Result<S::Ok, S::Error> {
+        let text: String = fates.iter().map(|f| letter(*f) as char).collect();
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fate>, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Vec<Fate>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("fates as letters, or a list of fates")
+            }
+
+            fn visit_str<E: Error>(self, s: &str) -> Result<Vec<Fate>, E> {
+                s.bytes().map(|l| fate(l).ok_or_else(|| E::custom(format!("no fate `{}`", l as char)))).collect()
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Fate>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(f) = seq.next_element::<Fate>()? {
+                    out.push(f);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::Fates;
+        use super::LETTERS;
+
+        #[test]
+        fn every_fate_goes_as_a_letter_and_comes_back() {
+            let fates = Fates { fates: LETTERS.iter().map(|(f, _)| *f).collect() };
+            let text = serde_json::to_string(&fates).unwrap();
+            assert_eq!(text, r#"{"fates":"adrcfl"}"#);
+            assert_eq!(serde_json::from_str::<Fates>(&text).unwrap(), fates);
+            let names: Fates = serde_json::from_str(r#"{"fates":["accepted","limit_exceeded"]}"#).unwrap();
+            assert_eq!(names.fates, [LETTERS[0].0, LETTERS[5].0]);
+            assert!(serde_json::from_str::<Fates>(r#"{"fates":"ax"}"#).is_err());
+        }
+    }
 }
 
 /// Whether a void changed anything (API.md "Voiding an event").

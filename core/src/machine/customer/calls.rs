@@ -114,13 +114,18 @@ pub struct Adopt {
 }
 
 /// Events from one or more requests, with the metrics their names feed; answered with
-/// one fate per event, in order, once they are durably written.
+/// one fate per event, in order, once they are durably written. The front sends it in
+/// its binary form ([`super::ingest_frame`]); as JSON it is still read.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Ingest<'a> {
     pub now: Timestamp,
     pub metrics: Vec<MetricDef>,
     #[serde(borrow)]
     pub events: Vec<EventRecord<'a>>,
+    /// The events as received, when the call came in its binary form: an
+    /// [`crate::event_chunk`] of exactly `events`, which storage may keep as it is.
+    #[serde(skip)]
+    pub received: Option<&'a [u8]>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

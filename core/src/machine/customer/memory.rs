@@ -141,7 +141,13 @@ impl CustomerStore for MemoryStore {
         Ok(keys.iter().filter_map(|k| self.events.get(*k).map(|e| ((*k).to_owned(), e.record.hash))).collect())
     }
 
-    fn insert_events(&mut self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> StoreResult<()> {
+    fn insert_events(
+        &mut self,
+        events: &[EventRecord<'_>],
+        new: &[NewEvent],
+        now: Timestamp,
+        _received: Option<&[u8]>,
+    ) -> StoreResult<()> {
         if new.is_empty() {
             return Ok(());
         }

@@ -13,6 +13,7 @@ mod calls;
 mod checking;
 mod credit_store;
 mod credits;
+pub mod ingest_frame;
 mod invoices;
 mod limit_store;
 mod limits;

@@ -58,7 +58,15 @@ pub trait CustomerStore: CreditStore + super::LimitStore {
     /// The content hash of every key among `keys` that is stored.
     fn stored_hashes(&self, keys: &[&str]) -> StoreResult<HashMap<String, ContentHash>>;
     /// Stores the batch's new events (`new` indexes `events`), received at `now`.
-    fn insert_events(&mut self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> StoreResult<()>;
+    /// `received`, when given, is `events` exactly as an [`crate::event_chunk`]: the
+    /// store may keep those bytes as they are rather than encode the events again.
+    fn insert_events(
+        &mut self,
+        events: &[EventRecord<'_>],
+        new: &[NewEvent],
+        now: Timestamp,
+        received: Option<&[u8]>,
+    ) -> StoreResult<()>;
     /// The live (not voided) events of `event_name` in periods starting at or after
     /// `from`, each with its period's start.
     fn live_events_from(

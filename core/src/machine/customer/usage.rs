@@ -31,7 +31,7 @@ impl CustomerMachine {
                 let keys: Vec<&str> = c.events.iter().map(|e| e.key.as_ref()).collect();
                 let stored = store.stored_hashes(&keys)?;
                 let out = book.ingest(&c.metrics, &valid, &stored);
-                store.insert_events(&c.events, &out.new_events, c.now)?;
+                store.insert_events(&c.events, &out.new_events, c.now, c.received)?;
                 store.write_states(&out.states)?;
                 let alerted = !out.new_events.is_empty() && self.evaluate_alerts(store, c.now)?;
                 let mut handled = json(200, &Fates { fates: out.fates })?;

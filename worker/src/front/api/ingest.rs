@@ -14,6 +14,7 @@ use edgemeter_core::book::Fate;
 use edgemeter_core::event::EventRecord;
 use edgemeter_core::event::ValidEvent;
 use edgemeter_core::ingest::{parse_ingest, Rejected};
+use edgemeter_core::machine::customer::ingest_frame::EventBytes;
 use edgemeter_core::metric::MetricDef;
 use edgemeter_core::rejection::{RejectedEvent, MAX_LOGGED_PER_REQUEST};
 use edgemeter_core::{ApiError, ErrorCode};
@@ -172,27 +173,26 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
         }
     }
 
-    // One part per customer, written as JSON here (plain data), sent through the
-    // isolate's batcher: it rides along with other requests' events for the same customer.
+    // One part per customer, its events written here in the form the object stores
+    // (plain data), sent through the isolate's batcher: it rides along with other
+    // requests' events for the same customer.
     let calls = std::rc::Rc::new(std::cell::Cell::new(0));
-    let sends = groups.iter().map(|(customer_id, idx)| {
-        let mut events_json = Vec::with_capacity(idx.len() * 256);
+    let mut parts = Vec::with_capacity(groups.len());
+    for (customer_id, idx) in &groups {
+        let mut events = EventBytes { bytes: Vec::with_capacity(idx.len() * 64), count: 0 };
         let mut names: Vec<&str> = Vec::new();
-        for (j, (_, e)) in idx.iter().enumerate() {
-            if j > 0 {
-                events_json.push(b',');
-            }
-            // An event of validated strings and numbers always serializes.
-            let _ = serde_json::to_writer(&mut events_json, &EventRecord::from_valid(e));
+        for (_, e) in idx {
+            // A validated event's key is a canonical UUID: it always encodes.
+            events.push(&EventRecord::from_valid(e)).map_err(|e| internal("encoding events", e))?;
             if !names.contains(&e.event_name()) {
                 names.push(e.event_name());
             }
         }
         let metrics: Vec<MetricDef> =
             metrics.iter().filter(|m| names.contains(&m.event_name.as_str())).cloned().collect();
-        let part = batcher::Part { events_json, count: idx.len(), metrics, calls: calls.clone() };
-        batcher::send(&ctx.env, &ctx.worker, customer_id, part)
-    });
+        parts.push((*customer_id, batcher::Part { events, metrics, calls: calls.clone() }));
+    }
+    let sends = parts.into_iter().map(|(customer_id, part)| batcher::send(&ctx.env, &ctx.worker, customer_id, part));
     let replies = join_all(sends).await;
     let object_calls = calls.get();
 
