@@ -71,6 +71,19 @@ impl Book {
         events: &[ValidEvent<'_>],
         stored: &HashMap<String, ContentHash>,
     ) -> Ingested {
+        let (fates, new_events) = self.decide(metrics, events, stored);
+        self.apply(metrics, events, fates, new_events)
+    }
+
+    /// Each event's fate and the events to store, as [`Book::ingest`] decides them,
+    /// changing nothing: a caller may decide a batch as if no key were stored, store it
+    /// only if that holds, and then [`Book::apply`] the decision.
+    pub fn decide(
+        &self,
+        metrics: &[MetricDef],
+        events: &[ValidEvent<'_>],
+        stored: &HashMap<String, ContentHash>,
+    ) -> (Vec<Fate>, Vec<NewEvent>) {
         debug_assert!(self.unseen(metrics).is_empty(), "metrics must be back-filled before a batch");
         let schedule = &self.customer.invoice_schedule;
         let mut fates = Vec::with_capacity(events.len());
@@ -139,6 +152,17 @@ impl Book {
             };
             fates.push(fate);
         }
+        (fates, new_events)
+    }
+
+    /// Counts a decided batch ([`Book::decide`]) into the aggregates.
+    pub fn apply(
+        &mut self,
+        metrics: &[MetricDef],
+        events: &[ValidEvent<'_>],
+        fates: Vec<Fate>,
+        new_events: Vec<NewEvent>,
+    ) -> Ingested {
         let states = self.fold(metrics, events, &new_events);
         Ingested { fates, new_events, states }
     }

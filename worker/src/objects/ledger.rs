@@ -187,6 +187,36 @@ fn from_bound(t: Option<Timestamp>) -> i64 {
 }
 
 impl Ledger {
+    /// Tests only (`EDGEMETER_FAULT_INJECTION=1`), after the events just stored: an event
+    /// with the property `edgemeter_fault: "abort"` fails the call; `compact_rows`,
+    /// `legacy` or `text_keys` put every event stored so far back in an `events` table as
+    /// objects held them before chunks (the migration test's start): the compact row, the
+    /// first layout or the second. The object's next call moves them to chunks (under
+    /// fault injection every call opens the ledger as a new instance does).
+    fn faults_after_insert<'e, 'a: 'e>(&self, stored: impl Iterator<Item = &'e EventRecord<'a>>) -> StoreResult<()> {
+        if !self.fault_injection {
+            return Ok(());
+        }
+        let mut to = None;
+        for e in stored {
+            let Some(what) = e.props.get("edgemeter_fault").map(|v| v.as_text()) else { continue };
+            if what == "abort" {
+                return Err(err(format!("fault injected after writing event {}", e.key)));
+            }
+            if let Some(w) = ["compact_rows", "legacy", "text_keys"].into_iter().find(|w| *w == what) {
+                to.get_or_insert(w);
+            }
+        }
+        let Some(to) = to else { return Ok(()) };
+        self.move_chunks_to_rows()?;
+        match to {
+            "legacy" => self
+                .move_events(Layout::First, "CREATE INDEX events_by_name_period ON events (event_name, period_start);"),
+            "text_keys" => self.move_events(Layout::TextKeys, ""),
+            _ => Ok(()),
+        }
+    }
+
     /// Opens the ledger. `create` runs the schema (`CREATE … IF NOT EXISTS`) and moves
     /// events kept in the first layout to today's: once per object instance is enough, so
     /// callers pass true only the first time, inside a transaction (the move is all or
@@ -414,32 +444,24 @@ impl CustomerStore for Ledger {
             return Err(err(format!("an event key that is not a canonical UUID: {:?}", events[n.index].key)));
         }
         self.insert_chunks(events, new, now, received)?;
-        if self.fault_injection {
-            let fault = |n: &NewEvent, what: &str| {
-                events[n.index].props.get("edgemeter_fault").is_some_and(|v| v.as_text() == what)
-            };
-            if let Some(n) = new.iter().find(|n| fault(n, "abort")) {
-                return Err(err(format!("fault injected after writing event {}", events[n.index].key)));
-            }
-            // The migration test's start: every event stored so far back in an `events`
-            // table as objects held them before chunks: the compact row
-            // (`compact_rows`), the first layout (`legacy`) or the second (`text_keys`).
-            // The object's next call moves them to chunks (under fault injection every
-            // call opens the ledger as a new instance does).
-            let to = ["compact_rows", "legacy", "text_keys"].into_iter().find(|w| new.iter().any(|n| fault(n, w)));
-            if let Some(to) = to {
-                self.move_chunks_to_rows()?;
-                match to {
-                    "legacy" => self.move_events(
-                        Layout::First,
-                        "CREATE INDEX events_by_name_period ON events (event_name, period_start);",
-                    )?,
-                    "text_keys" => self.move_events(Layout::TextKeys, "")?,
-                    _ => {}
-                }
-            }
+        self.faults_after_insert(new.iter().map(|n| &events[n.index]))
+    }
+
+    fn insert_if_new(
+        &mut self,
+        events: &[EventRecord<'_>],
+        period_start: Timestamp,
+        now: Timestamp,
+        received: Option<&[u8]>,
+    ) -> StoreResult<bool> {
+        if let Some(e) = events.iter().find(|e| !is_canonical_uuid(&e.key)) {
+            return Err(err(format!("an event key that is not a canonical UUID: {:?}", e.key)));
         }
-        Ok(())
+        if !self.chunk_if_new(events, period_start, now, received)? {
+            return Ok(false);
+        }
+        self.faults_after_insert(events.iter())?;
+        Ok(true)
     }
 
     fn live_events_from(

@@ -165,6 +165,21 @@ impl CustomerStore for MemoryStore {
         Ok(())
     }
 
+    fn insert_if_new(
+        &mut self,
+        events: &[EventRecord<'_>],
+        period_start: Timestamp,
+        now: Timestamp,
+        received: Option<&[u8]>,
+    ) -> StoreResult<bool> {
+        let mut keys = std::collections::HashSet::new();
+        if events.iter().any(|e| self.events.contains_key(e.key.as_ref()) || !keys.insert(e.key.as_ref())) {
+            return Ok(false);
+        }
+        let new: Vec<NewEvent> = (0..events.len()).map(|index| NewEvent { index, period_start }).collect();
+        self.insert_events(events, &new, now, received).map(|()| true)
+    }
+
     fn live_events_from(
         &self,
         event_name: &str,

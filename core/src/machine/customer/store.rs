@@ -67,6 +67,18 @@ pub trait CustomerStore: CreditStore + super::LimitStore {
         now: Timestamp,
         received: Option<&[u8]>,
     ) -> StoreResult<()>;
+    /// Stores all of `events`, every one new and of the period starting at
+    /// `period_start`, received at `now` (`received` as for
+    /// [`CustomerStore::insert_events`]), if none of their keys is stored yet nor any twice
+    /// among them, and the store can write them in one piece; `false`, with nothing
+    /// written, otherwise. A batch's common case so costs no separate lookup of its keys.
+    fn insert_if_new(
+        &mut self,
+        events: &[EventRecord<'_>],
+        period_start: Timestamp,
+        now: Timestamp,
+        received: Option<&[u8]>,
+    ) -> StoreResult<bool>;
     /// The live (not voided) events of `event_name` in periods starting at or after
     /// `from`, each with its period's start.
     fn live_events_from(

@@ -28,10 +28,16 @@ impl CustomerMachine {
                 ensure_metrics(book, &c.metrics, store)?;
                 let customer_id = book.customer().id.clone();
                 let valid: Vec<ValidEvent> = c.events.iter().map(|e| e.to_valid(&customer_id)).collect();
-                let keys: Vec<&str> = c.events.iter().map(|e| e.key.as_ref()).collect();
-                let stored = store.stored_hashes(&keys)?;
-                let out = book.ingest(&c.metrics, &valid, &stored);
-                store.insert_events(&c.events, &out.new_events, c.now, c.received)?;
+                let out = match ingest_if_all_new(book, &c, &valid, store)? {
+                    Some(out) => out,
+                    None => {
+                        let keys: Vec<&str> = c.events.iter().map(|e| e.key.as_ref()).collect();
+                        let stored = store.stored_hashes(&keys)?;
+                        let out = book.ingest(&c.metrics, &valid, &stored);
+                        store.insert_events(&c.events, &out.new_events, c.now, c.received)?;
+                        out
+                    }
+                };
                 store.write_states(&out.states)?;
                 let alerted = !out.new_events.is_empty() && self.evaluate_alerts(store, c.now)?;
                 let mut handled = json(200, &Fates { fates: out.fates })?;
@@ -112,6 +118,28 @@ impl CustomerMachine {
             }
         }
     }
+}
+
+/// A batch's common case in one write: decided as if none of its keys were stored, every
+/// event is accepted into one period; the store then writes it all if that holds (no key
+/// stored, none twice), and the decision stands, being the one the stored keys give.
+/// `None`, with nothing written or counted, sends the batch the general way: look its
+/// keys up, decide, store what is accepted.
+fn ingest_if_all_new(
+    book: &mut Book,
+    c: &super::Ingest<'_>,
+    valid: &[ValidEvent<'_>],
+    store: &mut impl CustomerStore,
+) -> Result<Option<crate::book::Ingested>, ApiError> {
+    let (fates, new) = book.decide(&c.metrics, valid, &std::collections::HashMap::new());
+    let Some(first) = new.first().copied() else { return Ok(None) };
+    if new.len() != valid.len() || new.iter().any(|n| n.period_start != first.period_start) {
+        return Ok(None);
+    }
+    if !store.insert_if_new(&c.events, first.period_start, c.now, c.received)? {
+        return Ok(None);
+    }
+    Ok(Some(book.apply(&c.metrics, valid, fates, new)))
 }
 
 /// Whether one of the customer's items is priced on the metric.

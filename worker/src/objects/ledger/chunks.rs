@@ -233,6 +233,51 @@ impl Ledger {
         Ok(())
     }
 
+    /// Writes `events` (all new, all of one period) as one chunk with their key rows, if no
+    /// key of theirs is stored (nor any twice among them) and they fit in one chunk; false,
+    /// with nothing written, otherwise. The key rows go first, in one plain `INSERT`: a key
+    /// already there fails it with a `UNIQUE` constraint, and SQLite backs out that
+    /// statement alone (the call's transaction goes on). So new keys cost one probe each,
+    /// in the insert, and no lookup before it. The chunk's id is the one SQLite would give
+    /// it next (the largest plus one), named before the chunk is written.
+    pub(super) fn chunk_if_new(
+        &self,
+        events: &[EventRecord<'_>],
+        period_start: Timestamp,
+        received_at: Timestamp,
+        received: Option<&[u8]>,
+    ) -> StoreResult<bool> {
+        if events.len() > KEYS_PER_STATEMENT {
+            return Ok(false);
+        }
+        let bytes = match received {
+            Some(b) => b.to_vec(),
+            None => {
+                let mut b = Vec::with_capacity(1 + events.len() * 64);
+                event_chunk::encode(events, &mut b).map_err(err)?;
+                b
+            }
+        };
+        if bytes.len() > CHUNK_BYTES {
+            return Ok(false);
+        }
+        const NEXT_ID: &str = "(SELECT coalesce(max(id), 0) + 1 FROM event_chunks)";
+        let keys: Vec<&str> = events.iter().map(|e| e.key.as_ref()).collect();
+        let claimed = self.run(
+            &format!("INSERT INTO event_keys (key, chunk) SELECT unhex(value, '-'), {NEXT_ID} FROM json_each(?)"),
+            vec![V::String(serde_json::to_string(&keys).map_err(err)?)],
+        );
+        match claimed {
+            Err(e) if e.to_string().contains("UNIQUE constraint failed") => return Ok(false),
+            other => other?,
+        }
+        self.run(
+            &format!("INSERT INTO event_chunks (id, period_start, received_at, events) VALUES ({NEXT_ID}, ?, ?, ?)"),
+            vec![V::Integer(period_start.millis()), V::Integer(received_at.millis()), V::Blob(bytes)],
+        )?;
+        Ok(true)
+    }
+
     /// The content hash of each key of `keys` that is stored: one lookup of the keys
     /// (which returns nothing for a batch of new events), then the chunks of those found.
     pub(super) fn chunk_hashes(&self, keys: &[&str]) -> StoreResult<HashMap<String, ContentHash>> {
