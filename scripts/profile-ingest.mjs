@@ -5,7 +5,9 @@
 //   make build && node scripts/profile-ingest.mjs
 //
 // Settings: PROFILE_REQUESTS (100, profiled), PROFILE_WARM (100, not profiled),
-// PROFILE_KEYS (v4 | v7), PROFILE_TOP (40 rows), PROFILE_OUT (also write the raw
+// PROFILE_KEYS (v4 | v7), PROFILE_BATCH (1000 events a request), PROFILE_CONCURRENCY (1:
+// requests in flight at once; 16 and PROFILE_BATCH=100 is `make bench-load`'s
+// one-customer shape), PROFILE_TOP (40 rows), PROFILE_OUT (also write the raw
 // .cpuprofile there, for Chrome's DevTools). The worker, its objects and SQLite run in
 // one workerd isolate here, so the profile holds the front and the customer's object
 // alike; "by root" splits the samples between the two by the first frame of ours on
@@ -25,6 +27,8 @@ const REQUESTS = Number(env("PROFILE_REQUESTS", 100));
 const WARM = Number(env("PROFILE_WARM", 100));
 const V7 = env("PROFILE_KEYS", "v4") === "v7";
 const TOP = Number(env("PROFILE_TOP", 40));
+const BATCH = Number(env("PROFILE_BATCH", 1000));
+const CONCURRENCY = Number(env("PROFILE_CONCURRENCY", 1));
 // PROFILE_WORKER=batched profiles the load benchmark's batched JS floor instead
 // (tests/load/worker.js), the same requests at the same table sizes.
 const FLOOR = env("PROFILE_WORKER", "edgemeter") === "batched";
@@ -116,12 +120,17 @@ async function main() {
       customer = (await post("/v1/customers", JSON.stringify({ name: "Profile", email: "p@example.test" }))).id;
     }
     const send = async (n) => {
-      for (let i = 0; i < n; i++) {
-        const r = await post(FLOOR ? "/batched" : "/v1/usage/ingest", batch(customer, name, 1000), INGEST);
-        if (r.accepted !== 1000) throw new Error(`accepted ${r.accepted}`);
-      }
+      let left = n;
+      const one = async () => {
+        while (left > 0) {
+          left -= 1;
+          const r = await post(FLOOR ? "/batched" : "/v1/usage/ingest", batch(customer, name, BATCH), INGEST);
+          if (r.accepted !== BATCH) throw new Error(`accepted ${r.accepted}`);
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, one));
     };
-    console.error(`profile-ingest: warming up (${WARM} requests of 1,000 events)`);
+    console.error(`profile-ingest: warming up (${WARM} requests of ${BATCH} events)`);
     await send(WARM);
 
     const targets = await (await fetch(`http://127.0.0.1:${inspector}/json`)).json();
@@ -139,7 +148,7 @@ async function main() {
     await cdp("Profiler.enable");
     await cdp("Profiler.setSamplingInterval", { interval: 100 });
     await cdp("Profiler.start");
-    console.error(`profile-ingest: profiling ${REQUESTS} requests of 1,000 events (keys ${V7 ? "v7" : "v4"})`);
+    console.error(`profile-ingest: profiling ${REQUESTS} requests of ${BATCH} events (keys ${V7 ? "v7" : "v4"})`);
     const t0 = performance.now();
     await send(REQUESTS);
     const wall = performance.now() - t0;
@@ -182,7 +191,7 @@ function report(p, wall) {
   }
   const ms = (us) => (us / 1000 / REQUESTS).toFixed(2);
   const pct = (us) => ((100 * us) / total).toFixed(1);
-  console.log(`\n${REQUESTS} requests of 1,000 events, ${(wall / REQUESTS).toFixed(1)} ms each (wall); ` +
+  console.log(`\n${REQUESTS} requests of ${BATCH} events, ${(wall / REQUESTS).toFixed(1)} ms each (wall); ` +
     `busy samples ${(total / 1000 / REQUESTS).toFixed(2)} ms per request, idle ${ms(idle)}\n`);
   const table = (title, m) => {
     console.log(`| ${title} | ms / request | % of busy |\n| --- | ---: | ---: |`);

@@ -9,7 +9,9 @@
 //! `LOAD_CONNECTIONS` (16), `LOAD_CPU_REQUESTS` for the CPU measurement (30), `LOAD_KEYS`
 //! (`v4`, random keys; `v7`: time-ordered keys, as the SDKs make them), `LOAD_ONLY=cpu`
 //! (only the warm-up and the CPU per 1,000-event request, about 40 s), `LOAD_ONLY=checks`
-//! (only the entitlement checks, `checks.rs`).
+//! (only the entitlement checks, `checks.rs`), `LOAD_SHAPES` (only these shapes, by their
+//! place in the report from 1, comma-separated: `LOAD_SHAPES=2` is the one-customer
+//! shape; the throughput and cost tables only, no CPU or checks sections).
 
 mod checks;
 mod cost;
@@ -170,8 +172,12 @@ fn main() {
         }
     }
 
+    let picked: Option<Vec<usize>> = std::env::var("LOAD_SHAPES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse::<usize>().ok()).map(|n| n.saturating_sub(1)).collect());
+    let wanted = |s: usize| !only_checks && picked.as_ref().is_none_or(|p| p.contains(&s));
     let mut runs = Vec::new();
-    for (s, shape) in SHAPES.iter().enumerate().filter(|_| !only_checks) {
+    for (s, shape) in SHAPES.iter().enumerate().filter(|(s, _)| wanted(*s)) {
         for round in 0..rounds {
             // Each round starts with another worker, so none always follows the same one.
             for i in 0..WORKERS.len() {
@@ -199,6 +205,13 @@ fn main() {
         }
     }
 
+    if picked.is_some() {
+        bench.js.stop();
+        bench.edgemeter.stop();
+        let keys = if bench.time_ordered_keys { "UUIDv7 (time-ordered)" } else { "random UUIDv4" };
+        println!("{}", report::render(&runs, &[], seconds, rounds, connections, started.elapsed(), keys));
+        return;
+    }
     let cpu: Vec<Cpu> = if only_checks {
         Vec::new()
     } else {
