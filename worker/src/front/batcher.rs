@@ -21,7 +21,8 @@
 //!   woken waiter's object call failed with "Cannot perform I/O on behalf of a different
 //!   request", and so did its own response body (`ReadableStreamSource`). So nothing
 //!   wakes a waiter: it polls its slot on timers of its own ([`worker::Delay`]: 1 ms, then
-//!   doubling to [`POLL_MAX`]), and everything it does after runs in its own context.
+//!   doubling to [`POLL_MAX`]; the parts of one request share them, [`Ticker`]), and
+//!   everything it does after runs in its own context.
 //!   Only the driver makes object calls.
 //! - A request that awaits nothing of its own is cancelled by workerd as hung; a waiter's
 //!   timers are its own I/O. They also watch the lane: if its driver makes no progress for
@@ -29,7 +30,7 @@
 //! - One request may not use another's I/O objects, so only plain data (event bytes and
 //!   fates) passes between them.
 
-use crate::front::lane::{self, clock, Release, STALLED, WAIT_LIMIT};
+use crate::front::lane::{self, clock, Release, Ticker, STALLED, WAIT_LIMIT};
 use crate::protocol::{call_raw, customer_stub, decode, Fates};
 use crate::respond::internal;
 use edgemeter_core::book::Fate;
@@ -90,7 +91,13 @@ thread_local! {
 }
 
 /// Sends one request's events for a customer, batched with other requests' as above.
-pub async fn send(env: &Env, ctx: &Context, customer_id: &str, part: Part) -> Result<Vec<Fate>, ApiError> {
+pub async fn send(
+    env: &Env,
+    ctx: &Context,
+    ticker: &Ticker,
+    customer_id: &str,
+    part: Part,
+) -> Result<Vec<Fate>, ApiError> {
     let slot: Slot = Rc::new(RefCell::new(None));
     let drive_now = LANES.with(|lanes| {
         let mut lanes = lanes.borrow_mut();
@@ -102,10 +109,9 @@ pub async fn send(env: &Env, ctx: &Context, customer_id: &str, part: Part) -> Re
         return drive_until_answered(env, ctx, customer_id, &slot).await;
     }
     let started = clock();
-    let mut nap = Duration::from_millis(1);
+    let mut seen = 0;
     loop {
-        Delay::from(nap).await;
-        nap = (nap * 2).min(POLL_MAX);
+        seen = ticker.next(seen, POLL_MAX).await;
         if let Some(answer) = slot.borrow_mut().take() {
             return answer;
         }

@@ -4,10 +4,13 @@
 //! one request at a time; these are its state, its clock, and the guard that marks it
 //! undriven however its driver stops.
 
+use futures_util::future::{FutureExt, Shared};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::thread::LocalKey;
-use worker::Env;
+use std::time::Duration;
+use worker::{Delay, Env};
 
 /// A lane whose driver made no progress this long is taken over by a waiter.
 pub const STALLED: i64 = 10_000;
@@ -86,5 +89,42 @@ impl<Q: 'static> Drop for Release<Q> {
                 }
             }
         });
+    }
+}
+
+/// The timer a request's waiting parts share. An ingest request waits for one part per
+/// customer it names, each looking at its own slot on a timer of the request's own
+/// (batcher.rs's first rule); with one `Ticker` per request, one `setTimeout` serves each
+/// round of looks, and the request's task is woken once a round rather than once per
+/// part (its parts are joined in one task, which polls all of them at every wake).
+#[derive(Clone, Default)]
+pub struct Ticker(Rc<RefCell<Option<Tick>>>);
+
+struct Tick {
+    n: u64,
+    nap: Duration,
+    fired: Shared<Delay>,
+}
+
+impl Ticker {
+    /// Waits for the round after the one numbered `seen` (0: none yet) and returns its
+    /// number. Rounds come 1 ms apart at first, then twice as far apart each time, up to
+    /// `max`; the first waiter to need a round sets its timer, the others share it.
+    pub async fn next(&self, seen: u64, max: Duration) -> u64 {
+        let (n, fired) = {
+            let mut tick = self.0.borrow_mut();
+            match &*tick {
+                Some(t) if t.n > seen => (t.n, t.fired.clone()),
+                current => {
+                    let (n, nap) =
+                        current.as_ref().map_or((1, Duration::from_millis(1)), |t| (t.n + 1, (t.nap * 2).min(max)));
+                    let fired = Delay::from(nap).shared();
+                    *tick = Some(Tick { n, nap, fired: fired.clone() });
+                    (n, fired)
+                }
+            }
+        };
+        fired.await;
+        n
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::front::auth::Principal;
 use crate::front::batcher;
+use crate::front::lane::Ticker;
 use crate::front::metrics_cache::metrics_for_ingest;
 use crate::front::Ctx;
 use crate::protocol::{account_log_stub, ask, customer, customer_stub};
@@ -192,7 +193,9 @@ pub async fn ingest(ctx: &Ctx, principal: &Principal, body: &[u8]) -> Result<Rep
             metrics.iter().filter(|m| names.contains(&m.event_name.as_str())).cloned().collect();
         parts.push((*customer_id, batcher::Part { events, metrics, calls: calls.clone() }));
     }
-    let sends = parts.into_iter().map(|(customer_id, part)| batcher::send(&ctx.env, &ctx.worker, customer_id, part));
+    let ticker = Ticker::default();
+    let sends =
+        parts.into_iter().map(|(customer_id, part)| batcher::send(&ctx.env, &ctx.worker, &ticker, customer_id, part));
     let replies = join_all(sends).await;
     let object_calls = calls.get();
 
