@@ -211,7 +211,7 @@ impl<'c> Reader<'c> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event::PropValue;
 
@@ -297,11 +297,12 @@ mod tests {
         }
     }
 
-    mod props {
+    pub(crate) mod props {
         use super::*;
         use proptest::prelude::*;
 
-        fn event() -> impl Strategy<Value = EventRecord<'static>> {
+        /// Any event a chunk can hold (other modules' property tests use it too).
+        pub(crate) fn event() -> impl Strategy<Value = EventRecord<'static>> {
             let prop_value = prop_oneof![
                 "\\PC{0,20}".prop_map(|s| PropValue::Str(Cow::Owned(s))),
                 (any::<i64>(), 0u32..6).prop_map(|(m, e)| PropValue::Num(Cow::Owned(format!("{m}e{e}")))),

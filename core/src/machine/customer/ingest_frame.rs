@@ -150,6 +150,58 @@ mod tests {
         assert_eq!(call.received, Some(chunk.as_slice()));
     }
 
+    mod props {
+        use super::*;
+        use crate::event_chunk::tests::props::event;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// However a call's events are split into requests' parts, the call reads
+            /// back as those events in order, and what it says was received is the chunk
+            /// storage would write for them.
+            #[test]
+            fn any_split_reads_back_as_the_events(
+                events in proptest::collection::vec(event(), 0..30),
+                cuts in proptest::collection::vec(0usize..30, 0..5),
+                // A time the API can hold: years 1970 to 9999.
+                now in 0i64..253_402_300_799_999,
+            ) {
+                let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(events.len())).collect();
+                cuts.push(0);
+                cuts.push(events.len());
+                cuts.sort_unstable();
+                let parts: Vec<EventBytes> = cuts
+                    .windows(2)
+                    .map(|w| {
+                        let mut p = EventBytes::default();
+                        for e in &events[w[0]..w[1]] {
+                            p.push(e).unwrap();
+                        }
+                        p
+                    })
+                    .collect();
+                let m = metric("m");
+                let body = write(Timestamp(now), &[&m], &parts);
+                let CustomerCall::Usage(UsageCall::Ingest(call)) = read_call(&body).unwrap() else {
+                    panic!("not an ingest")
+                };
+                prop_assert_eq!(call.now, Timestamp(now));
+                prop_assert_eq!(&call.events, &events);
+                let mut chunk = Vec::new();
+                event_chunk::encode(&events, &mut chunk).unwrap();
+                prop_assert_eq!(call.received, Some(chunk.as_slice()));
+            }
+
+            /// Damaged bodies are an error or some call, never a panic.
+            #[test]
+            fn damaged_bodies_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let mut body = b"EMI\x01".to_vec();
+                body.extend_from_slice(&bytes);
+                let _ = read_call(&body);
+            }
+        }
+    }
+
     #[test]
     fn json_calls_still_read_and_damage_is_an_error() {
         let json = br#"{"usage":{"ingest":{"now":"2026-01-01T00:00:00Z","metrics":[],"events":[]}}}"#;
