@@ -433,17 +433,11 @@ impl CustomerStore for Ledger {
         self.chunk_hashes(keys)
     }
 
-    fn insert_events(
-        &mut self,
-        events: &[EventRecord<'_>],
-        new: &[NewEvent],
-        now: Timestamp,
-        received: Option<&[u8]>,
-    ) -> StoreResult<()> {
+    fn insert_events(&mut self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> StoreResult<()> {
         if let Some(n) = new.iter().find(|n| !is_canonical_uuid(&events[n.index].key)) {
             return Err(err(format!("an event key that is not a canonical UUID: {:?}", events[n.index].key)));
         }
-        self.insert_chunks(events, new, now, received)?;
+        self.insert_chunks(events, new, now)?;
         self.faults_after_insert(new.iter().map(|n| &events[n.index]))
     }
 

@@ -387,7 +387,7 @@ impl CustomerMachine {
             None => return Err(ApiError::new(ErrorCode::InternalError, "a commit's event got no fate")),
         };
         let record = EventRecord::from_valid(&event);
-        store.insert_events(std::slice::from_ref(&record), &out.new_events, c.now, None)?;
+        store.insert_events(std::slice::from_ref(&record), &out.new_events, c.now)?;
         store.write_states(&out.states)?;
         let committed = CommittedEvent { idempotency_key: key, status: status.to_owned() };
         reservation.status = ReservationStatus::Committed;

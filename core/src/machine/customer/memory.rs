@@ -141,13 +141,7 @@ impl CustomerStore for MemoryStore {
         Ok(keys.iter().filter_map(|k| self.events.get(*k).map(|e| ((*k).to_owned(), e.record.hash))).collect())
     }
 
-    fn insert_events(
-        &mut self,
-        events: &[EventRecord<'_>],
-        new: &[NewEvent],
-        now: Timestamp,
-        _received: Option<&[u8]>,
-    ) -> StoreResult<()> {
+    fn insert_events(&mut self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> StoreResult<()> {
         if new.is_empty() {
             return Ok(());
         }
@@ -170,14 +164,14 @@ impl CustomerStore for MemoryStore {
         events: &[EventRecord<'_>],
         period_start: Timestamp,
         now: Timestamp,
-        received: Option<&[u8]>,
+        _received: Option<&[u8]>,
     ) -> StoreResult<bool> {
         let mut keys = std::collections::HashSet::new();
         if events.iter().any(|e| self.events.contains_key(e.key.as_ref()) || !keys.insert(e.key.as_ref())) {
             return Ok(false);
         }
         let new: Vec<NewEvent> = (0..events.len()).map(|index| NewEvent { index, period_start }).collect();
-        self.insert_events(events, &new, now, received).map(|()| true)
+        self.insert_events(events, &new, now).map(|()| true)
     }
 
     fn live_events_from(

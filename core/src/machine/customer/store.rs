@@ -58,18 +58,10 @@ pub trait CustomerStore: CreditStore + super::LimitStore {
     /// The content hash of every key among `keys` that is stored.
     fn stored_hashes(&self, keys: &[&str]) -> StoreResult<HashMap<String, ContentHash>>;
     /// Stores the batch's new events (`new` indexes `events`), received at `now`.
-    /// `received`, when given, is `events` exactly as an [`crate::event_chunk`]: the
-    /// store may keep those bytes as they are rather than encode the events again.
-    fn insert_events(
-        &mut self,
-        events: &[EventRecord<'_>],
-        new: &[NewEvent],
-        now: Timestamp,
-        received: Option<&[u8]>,
-    ) -> StoreResult<()>;
+    fn insert_events(&mut self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> StoreResult<()>;
     /// Stores all of `events`, every one new and of the period starting at
-    /// `period_start`, received at `now` (`received` as for
-    /// [`CustomerStore::insert_events`]), if none of their keys is stored yet nor any twice
+    /// `period_start`, received at `now` (`received`, when given, is `events` exactly as
+    /// an [`crate::event_chunk`]: the store may keep those bytes as they are), if none of their keys is stored yet nor any twice
     /// among them, and the store can write them in one piece; `false`, with nothing
     /// written, otherwise. A batch's common case so costs no separate lookup of its keys.
     fn insert_if_new(

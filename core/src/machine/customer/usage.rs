@@ -34,7 +34,7 @@ impl CustomerMachine {
                         let keys: Vec<&str> = c.events.iter().map(|e| e.key.as_ref()).collect();
                         let stored = store.stored_hashes(&keys)?;
                         let out = book.ingest(&c.metrics, &valid, &stored);
-                        store.insert_events(&c.events, &out.new_events, c.now, c.received)?;
+                        store.insert_events(&c.events, &out.new_events, c.now)?;
                         out
                     }
                 };

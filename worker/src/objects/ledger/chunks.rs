@@ -156,23 +156,14 @@ impl Ledger {
     }
 
     /// Stores the accepted events: one chunk per service period among them, and a key
-    /// row each. When every event of the call is new and in one period (the common case)
-    /// and the call's bytes (`received`, the events as a chunk) fit in one, those bytes
-    /// are the chunk, as received.
+    /// row each. (A call whose events are all new and of one period goes by
+    /// [`Ledger::chunk_if_new`] instead, which keeps the bytes as received.)
     pub(super) fn insert_chunks(
         &mut self,
         events: &[EventRecord<'_>],
         new: &[NewEvent],
         now: Timestamp,
-        received: Option<&[u8]>,
     ) -> StoreResult<()> {
-        if let (Some(bytes), [first, ..]) = (received, new) {
-            let one_period = new.iter().all(|n| n.period_start == first.period_start);
-            if new.len() == events.len() && one_period && bytes.len() <= CHUNK_BYTES {
-                let evs: Vec<&EventRecord<'_>> = events.iter().collect();
-                return self.write_one_chunk(first.period_start, now, bytes.to_vec(), &evs);
-            }
-        }
         let mut by_period: Vec<(Timestamp, Vec<&EventRecord<'_>>)> = Vec::new();
         for n in new {
             match by_period.iter_mut().find(|(p, _)| *p == n.period_start) {
