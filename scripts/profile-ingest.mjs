@@ -14,7 +14,7 @@
 // each stack. Not part of `make test`: a tool for BENCHMARKS.md's write-path work.
 
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve, dirname } from "node:path";
 import { randomUUID, randomBytes } from "node:crypto";
@@ -155,14 +155,36 @@ async function main() {
     const { result } = await cdp("Profiler.stop");
     ws.close();
     if (process.env.PROFILE_OUT) writeFileSync(process.env.PROFILE_OUT, JSON.stringify(result.profile));
-    report(result.profile, wall);
+    report(result.profile, wall, bundleLines(dirname(config)));
   } finally {
     stop();
   }
 }
 
+/** The lines of the bundle wrangler is serving (deleted when it stops), or none. */
+function bundleLines(configDir) {
+  try {
+    const tmp = join(configDir, ".wrangler/tmp");
+    const dev = readdirSync(tmp).find((d) => d.startsWith("dev-"));
+    return readFileSync(join(tmp, dev, "index.js"), "utf8").split("\n");
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A name for a frame the profile leaves anonymous: in the bundle, most are wasm-bindgen's
+ * imports (`__wbg_exec_85b6…: __name(function(t, e) {…`), named by the key written just
+ * before the function starts.
+ */
+function anonymousName(lines, frame) {
+  const before = (lines[frame.lineNumber] ?? "").slice(0, frame.columnNumber);
+  const m = before.match(/([A-Za-z_$][\w$]*)\s*[:=]\s*(?:\/\*[^*]*\*\/\s*)?(?:__name\(\s*)?(?:async\s+)?(?:function\s*\*?\s*[\w$]*\s*)?$/);
+  return m && `${m[1].replace(/_[0-9a-f]{16}$/, "")} (js)`;
+}
+
 /** Self time by function, and the samples split by the first frame of ours on each stack. */
-function report(p, wall) {
+function report(p, wall, lines) {
   const nodes = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -170,7 +192,10 @@ function report(p, wall) {
   for (let i = 0; i < p.samples.length; i++) {
     dt.set(p.samples[i], (dt.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
   }
-  const label = (n) => n.callFrame.functionName || `(anonymous ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber})`;
+  const label = (n) =>
+    n.callFrame.functionName ||
+    anonymousName(lines, n.callFrame) ||
+    `(anonymous ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber})`;
   const self = new Map();
   const inclusive = new Map();
   let total = 0, idle = 0;

@@ -9,6 +9,7 @@
 //!   fan-out) and `IdempotencyObject` (one per `Idempotency-Key` of an admin POST);
 //! - `protocol`: the typed requests between them. Objects never import from the front.
 
+mod console;
 mod front;
 mod ids;
 mod object_calls;

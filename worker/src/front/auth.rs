@@ -9,6 +9,9 @@ use edgemeter_core::time::Timestamp;
 use edgemeter_core::token;
 use edgemeter_core::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use worker::{Env, Request};
 
 /// What a credential may do.
@@ -57,19 +60,51 @@ impl Principal {
     }
 }
 
+thread_local! {
+    /// Settings read so far, by name. An isolate serves one version of the Worker, and a
+    /// version's variables and secrets never change under it (a new value is a new
+    /// version, in new isolates), so each is read from the environment once per isolate
+    /// rather than on every request.
+    static SETTINGS: RefCell<HashMap<&'static str, Rc<str>>> = RefCell::new(HashMap::new());
+    /// The digests of each key list's keys, by setting name, for the same reason.
+    static KEY_DIGESTS: RefCell<HashMap<&'static str, Rc<[Key]>>> = RefCell::new(HashMap::new());
+}
+
+type Key = [u8; 32];
+
 /// A variable or secret's text; absent means empty.
-pub fn setting(env: &Env, name: &str) -> String {
-    env.var(name).map(|v| v.to_string()).or_else(|_| env.secret(name).map(|v| v.to_string())).unwrap_or_default()
+pub fn setting(env: &Env, name: &'static str) -> Rc<str> {
+    if let Some(v) = SETTINGS.with(|s| s.borrow().get(name).cloned()) {
+        return v;
+    }
+    let v: Rc<str> = env
+        .var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .unwrap_or_default()
+        .into();
+    SETTINGS.with(|s| s.borrow_mut().insert(name, v.clone()));
+    v
 }
 
 /// The account's secret for customer tokens.
-pub fn token_secret(env: &Env) -> String {
+pub fn token_secret(env: &Env) -> Rc<str> {
     setting(env, "EDGEMETER_TOKEN_SECRET")
 }
 
 /// Reads a comma-separated key list from a variable or secret; absent means none.
-pub fn configured_keys(env: &Env, name: &str) -> Vec<String> {
+pub fn configured_keys(env: &Env, name: &'static str) -> Vec<String> {
     setting(env, name).split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
+}
+
+/// The SHA-256 digests of a key list's keys ([`configured_keys`]).
+fn key_digests(env: &Env, name: &'static str) -> Rc<[Key]> {
+    if let Some(d) = KEY_DIGESTS.with(|k| k.borrow().get(name).cloned()) {
+        return d;
+    }
+    let digests: Rc<[Key]> = configured_keys(env, name).iter().map(|k| Sha256::digest(k.as_bytes()).into()).collect();
+    KEY_DIGESTS.with(|k| k.borrow_mut().insert(name, digests.clone()));
+    digests
 }
 
 /// Authenticates the request's bearer key.
@@ -91,8 +126,8 @@ pub fn authenticate(req: &Request, env: &Env, now: Timestamp) -> Result<Principa
         return Ok(Principal::Customer(token::verify(&token_secret(env), key, now)?.customer_id));
     }
     let digest = Sha256::digest(key.as_bytes());
-    let secret = any_matches(&digest, &configured_keys(env, "EDGEMETER_SECRET_KEYS"));
-    let ingest = any_matches(&digest, &configured_keys(env, "EDGEMETER_INGEST_KEYS"));
+    let secret = any_matches(&digest, &key_digests(env, "EDGEMETER_SECRET_KEYS"));
+    let ingest = any_matches(&digest, &key_digests(env, "EDGEMETER_INGEST_KEYS"));
     if secret {
         Ok(Principal::Secret)
     } else if ingest {
@@ -102,10 +137,10 @@ pub fn authenticate(req: &Request, env: &Env, now: Timestamp) -> Result<Principa
     }
 }
 
-fn any_matches(digest: &[u8], keys: &[String]) -> bool {
+fn any_matches(digest: &[u8], keys: &[Key]) -> bool {
     let mut found = 0u8;
     for k in keys {
-        found |= ct_eq(digest, &Sha256::digest(k.as_bytes())) as u8;
+        found |= ct_eq(digest, k) as u8;
     }
     found == 1
 }

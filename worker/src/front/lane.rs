@@ -47,7 +47,7 @@ pub fn clock() -> i64 {
 
 /// [`HAND_OFF_AFTER`], or the test setting.
 pub fn hand_off_after(env: &Env) -> i64 {
-    env.var("EDGEMETER_LANE_HANDOFF_MS").ok().and_then(|v| v.to_string().parse::<i64>().ok()).unwrap_or(HAND_OFF_AFTER)
+    crate::front::auth::setting(env, "EDGEMETER_LANE_HANDOFF_MS").parse::<i64>().unwrap_or(HAND_OFF_AFTER)
 }
 
 /// Whether the customer's lane has work queued.

@@ -205,7 +205,7 @@ impl RunLine {
 
 fn emit<T: Serialize>(line: &T) {
     match serde_json::to_string(line) {
-        Ok(json) => worker::console_log!("{json}"),
+        Ok(json) => crate::console::log(&json),
         Err(e) => worker::console_error!("writing a log line: {e}"),
     }
 }

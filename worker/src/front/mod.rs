@@ -65,7 +65,7 @@ async fn answer(
         facts.route("dashboard");
         return dashboard::serve(&req, &env).await;
     }
-    let faults = env.var("EDGEMETER_FAULT_INJECTION").is_ok_and(|v| v.to_string() == "1");
+    let faults = &*auth::setting(&env, "EDGEMETER_FAULT_INJECTION") == "1";
     let fault = if faults { req.headers().get("edgemeter-fault").ok().flatten() } else { None };
     let now = Timestamp(worker::Date::now().as_millis() as i64);
     let ctx = Ctx { env, worker, now, id_seed: Default::default(), fault, log: facts };
@@ -437,6 +437,11 @@ async fn route(
     }
 }
 
+/// The query's pairs; the URL is parsed only when it has a query (most requests, ingest
+/// among them, have none).
 fn query_pairs(req: &Request) -> Vec<(String, String)> {
+    if !req.inner().url().contains('?') {
+        return Vec::new();
+    }
     req.url().map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()).unwrap_or_default()
 }

@@ -118,13 +118,13 @@ impl CustomerObject {
     /// wrangler's output (BENCHMARKS.md "What an event costs").
     fn log_cost(&self, ledger: &Ledger) {
         let rows = ledger.rows_counted();
-        worker::console_log!(
+        crate::console::log(&format!(
             "edgemeter-cost object={} rows_read={} rows_written={} db_bytes={}",
-            self.state.id().to_string(),
+            self.state.id(),
             rows.read,
             rows.written,
             ledger.database_size()
-        );
+        ));
     }
 
     /// Sends the webhooks due at `now`, one at a time; the machine records each outcome
