@@ -262,13 +262,14 @@ fn wrong_methods_are_refused_with_an_error_code() {
     }
     // And the `Allow` header names them (RFC 9110).
     for (method, path, allow) in [
-        ("DELETE", "/v1/customers", "GET, POST"),
-        ("PUT", customer.as_str(), "GET, PATCH"),
+        ("DELETE", "/v1/customers", "GET, HEAD, POST"),
+        ("PUT", customer.as_str(), "GET, HEAD, PATCH"),
         ("GET", "/v1/usage/ingest", "POST"),
+        ("HEAD", "/v1/usage/ingest", "POST"),
         // A method the runtime's own enum does not know is not read as a GET.
-        ("PROPFIND", "/v1/customers", "GET, POST"),
-        ("PROPFIND", customer.as_str(), "GET, PATCH"),
-        ("POST", "/healthz", "GET"),
+        ("PROPFIND", "/v1/customers", "GET, HEAD, POST"),
+        ("PROPFIND", customer.as_str(), "GET, HEAD, PATCH"),
+        ("POST", "/healthz", "GET, HEAD"),
     ] {
         let answer = agent()
             .request(method, &format!("{}{path}", shared().base))
@@ -287,6 +288,49 @@ fn wrong_methods_are_refused_with_an_error_code() {
             "{method} {path}: {}",
             r.text
         );
+    }
+    assert_still_serving(&c, &s);
+}
+
+#[test]
+fn head_is_get_without_the_body() {
+    let c = shared().client();
+    let s = c.setup("count", json!({}));
+    // On a raw connection, read until it has been quiet for half a second, so "nothing
+    // after the headers" is what the server sent, not what a client chose to read.
+    let head = |path: &str, key: Option<&str>| -> (String, Vec<u8>) {
+        use std::io::{Read, Write};
+        let addr = shared().base.trim_start_matches("http://").to_owned();
+        let mut conn = std::net::TcpStream::connect(&addr).expect("connect");
+        let auth = key.map(|k| format!("authorization: Bearer {k}\r\n")).unwrap_or_default();
+        write!(conn, "HEAD {path} HTTP/1.1\r\nhost: {addr}\r\n{auth}connection: close\r\n\r\n").expect("send");
+        conn.set_read_timeout(Some(std::time::Duration::from_millis(500))).expect("timeout");
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+                Err(e) => panic!("HEAD {path}: {e}"),
+            }
+        }
+        let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head") + 4;
+        (String::from_utf8_lossy(&raw[..end]).to_lowercase(), raw[end..].to_vec())
+    };
+    let customer = format!("/v1/customers/{}", s.customer);
+    for (path, key, status) in [
+        ("/healthz", None, "200"),
+        (customer.as_str(), Some(SECRET_KEY), "200"),
+        ("/v1/customers", Some(SECRET_KEY), "200"),
+        // The same key rules as GET.
+        (customer.as_str(), None, "401"),
+    ] {
+        let (head, body) = head(path, key);
+        assert!(head.starts_with(&format!("http/1.1 {status}")), "HEAD {path}: {head}");
+        assert!(head.contains("\r\nx-request-id: req_"), "HEAD {path}: the request's id: {head}");
+        assert!(head.contains("\r\ncontent-type: application/json"), "HEAD {path}: {head}");
+        assert!(body.is_empty(), "HEAD {path}: no body, got {:?}", String::from_utf8_lossy(&body));
     }
     assert_still_serving(&c, &s);
 }

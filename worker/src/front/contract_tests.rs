@@ -75,10 +75,14 @@ fn every_operation_lists_the_statuses_the_front_answers() {
 
 #[test]
 fn a_method_a_path_does_not_take_is_405_with_the_methods_it_takes() {
-    assert_eq!(resolve("PROPFIND", &["v1", "customers"]), Resolved::NotAllowed(vec!["GET", "POST"]));
-    assert_eq!(resolve("DELETE", &["v1", "customers", "cus_1"]), Resolved::NotAllowed(vec!["GET", "PATCH"]));
-    assert_eq!(resolve("POST", &["healthz"]), Resolved::NotAllowed(vec!["GET"]));
-    assert_eq!(resolve("get", &["v1", "items"]), Resolved::NotAllowed(vec!["GET"]));
+    assert_eq!(resolve("PROPFIND", &["v1", "customers"]), Resolved::NotAllowed(vec!["GET", "HEAD", "POST"]));
+    assert_eq!(resolve("DELETE", &["v1", "customers", "cus_1"]), Resolved::NotAllowed(vec!["GET", "HEAD", "PATCH"]));
+    assert_eq!(resolve("POST", &["healthz"]), Resolved::NotAllowed(vec!["GET", "HEAD"]));
+    assert_eq!(resolve("get", &["v1", "items"]), Resolved::NotAllowed(vec!["GET", "HEAD"]));
+    // HEAD goes where GET goes, and nowhere else.
+    assert_eq!(resolve("HEAD", &["v1", "customers", "cus_1"]), Resolved::Found(Op::GetCustomer, vec!["cus_1"]));
+    assert_eq!(resolve("HEAD", &["healthz"]), Resolved::Found(Op::Health, vec![]));
+    assert_eq!(resolve("HEAD", &["v1", "usage", "ingest"]), Resolved::NotAllowed(vec!["POST"]));
     assert_eq!(resolve("PROPFIND", &["v1", "nope"]), Resolved::NotFound);
     assert_eq!(resolve("GET", &["v1", "customers", "", "usage"]), Resolved::NotFound);
     assert_eq!(resolve("GET", &["v1", "customers", "cus_1", "usage"]), Resolved::Found(Op::Usage, vec!["cus_1"]));

@@ -250,15 +250,22 @@ pub enum Resolved<'p> {
     NotFound,
 }
 
-/// Routes a method (exactly as sent) and a path's segments through [`ROUTES`].
+/// Routes a method (exactly as sent) and a path's segments through [`ROUTES`]. `HEAD` is
+/// `GET` without the body (RFC 9110 §9.3.2): it goes wherever `GET` goes (the runtime
+/// sends its answer's status and headers, never the body), and a path that takes `GET`
+/// names `HEAD` too in its 405s.
 pub fn resolve<'p>(method: &str, segments: &[&'p str]) -> Resolved<'p> {
+    let wanted = if method == "HEAD" { "GET" } else { method };
     let mut allowed = Vec::new();
     for (m, template, op) in ROUTES {
         let Some(params) = match_template(template, segments) else { continue };
-        if *m == method {
+        if *m == wanted {
             return Resolved::Found(*op, params);
         }
         allowed.push(*m);
+        if *m == "GET" {
+            allowed.push("HEAD");
+        }
     }
     if allowed.is_empty() {
         Resolved::NotFound
