@@ -294,3 +294,23 @@ fn the_balance_is_one_object_call() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn the_balance_counts_a_metric_created_after_its_events() {
+    let c = shared().client();
+    let customer = c.customer();
+    let name = event_name("late");
+    c.metric("late_count", &name, "count", json!({}));
+    for v in [2, 3] {
+        let r = c.ingest(&event(&customer, &name, json!(v)));
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    // A metric on the same events, and a price on it, only now.
+    let sum = c.metric("late_sum", &name, "sum", json!({}));
+    let item = json!({"name": "Late", "kind": "usage", "metric_code": sum, "price": {"model": "per_unit", "unit_amount": "0.05"}});
+    assert_eq!(c.post(&format!("/v1/customers/{customer}/items"), &item).status, 201);
+    // The balance's first read counts them (0.05 × 5), with no ingest or run between.
+    let r = c.get(&format!("/v1/customers/{customer}/balance"));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["period_total"], "0.25", "{:?}", r.body);
+}

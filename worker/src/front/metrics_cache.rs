@@ -44,3 +44,9 @@ pub async fn metrics_for_ingest(
     CACHE.with(|c| *c.borrow_mut() = Some((now.millis(), metrics.clone())));
     Ok(metrics)
 }
+
+/// Drops this isolate's copy, so the next read takes the snapshot from KV: called once a
+/// metric is created here, which the catalog has published before it answers.
+pub fn forget() {
+    CACHE.with(|c| *c.borrow_mut() = None);
+}

@@ -16,6 +16,7 @@ use crate::credit::{self, Grant, GrantInput, GrantStatus};
 use crate::currency::Currency;
 use crate::invoice::Invoice;
 use crate::lifecycle::InvoiceStatus;
+use crate::metric::MetricDef;
 use crate::page::Page;
 use crate::period::Period;
 use crate::time::Timestamp;
@@ -104,6 +105,11 @@ pub struct VoidGrant {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct GetBalance {
     pub now: Timestamp,
+    /// The metrics as the front knows them: one the book has not seen yet (created after
+    /// its events arrived) is back-filled first, so the balance counts those events at
+    /// once, as `/usage` and the upcoming invoice do.
+    #[serde(default)]
+    pub metrics: Vec<MetricDef>,
 }
 
 /// `GET /v1/customers/{id}/balance`.
@@ -276,6 +282,7 @@ impl CustomerMachine {
                 Ok(handled)
             }
             CreditCall::Balance(b) => {
+                super::usage::ensure_metrics(book, &b.metrics, store)?;
                 let snap = snapshot(book, &credits.grants, store, b.now)?;
                 let (total, due) = match snap.current_invoice() {
                     Some(inv) => (inv.total.clone(), inv.amount_due.clone()),

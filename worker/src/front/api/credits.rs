@@ -4,6 +4,7 @@
 
 use super::{customer_call, customer_on_path, fresh_id};
 use crate::front::auth::Principal;
+use crate::front::metrics_cache::metrics_for_ingest;
 use crate::front::Ctx;
 use crate::protocol::customer;
 use crate::respond::Reply;
@@ -53,5 +54,8 @@ pub async fn void(ctx: &Ctx, customer_id: &str, grant_id: &str) -> Result<Reply,
 /// `GET /v1/customers/{id}/balance`: secret and ingest keys, and the customer's own token.
 pub async fn balance(ctx: &Ctx, principal: &Principal, customer_id: &str) -> Result<Reply, ApiError> {
     principal.require_customer(customer_id)?;
-    customer_call(&customer_on_path(&ctx.env, customer_id)?, customer::GetBalance { now: ctx.now }).await
+    // The isolate's cached snapshot (`metrics_cache`), never the catalog object: balance
+    // reads are frequent, and a metric newer than the cache is back-filled on a later read.
+    let metrics = metrics_for_ingest(&ctx.env, ctx.now, false).await?.to_vec();
+    customer_call(&customer_on_path(&ctx.env, customer_id)?, customer::GetBalance { now: ctx.now, metrics }).await
 }

@@ -11,7 +11,9 @@ use edgemeter_core::{ApiError, ErrorCode};
 pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Reply, ApiError> {
     let def = MetricDef::from_body(body)?;
     let metric = Metric { id: fresh_id("met", ctx)?, def, created_at: ctx.now };
-    call(&catalog_stub(&ctx.env)?, &CatalogCall::CreateMetric { metric }).await
+    let reply = call(&catalog_stub(&ctx.env)?, &CatalogCall::CreateMetric { metric }).await?;
+    crate::front::metrics_cache::forget();
+    Ok(reply)
 }
 
 /// Metrics in creation order; the cursor is the last code of the previous page.
