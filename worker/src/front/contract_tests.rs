@@ -7,6 +7,7 @@
 use super::api::ingest::{EventResult, IngestResponse};
 use super::{resolve, Op, Resolved, OPENAPI, ROUTES};
 use crate::protocol::Page;
+use edgemeter_core::alert::{AlertKind, Triggered};
 use edgemeter_core::contract::{Acceptance, Contract, Document, Terms};
 use edgemeter_core::currency::Currency;
 use edgemeter_core::customer::Customer;
@@ -120,6 +121,23 @@ fn the_schemas_name_exactly_the_fields_the_types_serialize() {
     }
     check.value(&response_schema(&doc, "/v1/billing/metrics", "get", "200"), &to_value(&page(metrics)));
     check.value("#/components/schemas/Invoice", &to_value(&invoice));
+    // The webhooks' bodies, as the objects queue them.
+    for kind in ["invoice.finalized", "invoice.sent"] {
+        let body = edgemeter_core::book::webhook(kind, &invoice, now).body;
+        check.value("#/components/schemas/InvoiceWebhook", &serde_json::from_str(&body).expect("a JSON body"));
+    }
+    for kind in [AlertKind::Usage, AlertKind::Spend, AlertKind::CreditBalance] {
+        let fired = Triggered {
+            event_id: "evt_alert_alr_1_1".into(),
+            alert_id: "alr_1".into(),
+            kind,
+            threshold: "10".into(),
+            value: "12.5".into(),
+            period: Period { start: now, end: now.saturating_add_ms(86_400_000) },
+        };
+        let body = fired.body(&customer.id, now);
+        check.value("#/components/schemas/AlertTriggeredWebhook", &serde_json::from_str(&body).expect("a JSON body"));
+    }
     check.value(&response_schema(&doc, "/v1/invoices", "get", "200"), &to_value(&page(vec![invoice])));
     check.value("#/components/schemas/IngestResponse", &to_value(&sample_ingest_response()));
     let error = ApiError::new(ErrorCode::InvalidField, "bad").field("name");
