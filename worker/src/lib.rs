@@ -16,6 +16,7 @@ mod object_calls;
 mod objects;
 mod protocol;
 mod respond;
+mod settings;
 
 pub use objects::{CatalogObject, CustomerObject, IdempotencyObject};
 

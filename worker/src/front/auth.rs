@@ -5,6 +5,7 @@
 //! (`ct_…`) is checked by `core::token` with `EDGEMETER_TOKEN_SECRET`; minting one is
 //! `front::token`'s, which reads the same secret through [`token_secret`].
 
+use crate::settings;
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::token;
 use edgemeter_core::{ApiError, ErrorCode};
@@ -61,40 +62,21 @@ impl Principal {
 }
 
 thread_local! {
-    /// Settings read so far, by name. An isolate serves one version of the Worker, and a
-    /// version's variables and secrets never change under it (a new value is a new
-    /// version, in new isolates), so each is read from the environment once per isolate
-    /// rather than on every request.
-    static SETTINGS: RefCell<HashMap<&'static str, Rc<str>>> = RefCell::new(HashMap::new());
-    /// The digests of each key list's keys, by setting name, for the same reason.
+    /// The digests of each key list's keys, by setting name: settings never change under
+    /// an isolate (`crate::settings`), so neither do these.
     static KEY_DIGESTS: RefCell<HashMap<&'static str, Rc<[Key]>>> = RefCell::new(HashMap::new());
 }
 
 type Key = [u8; 32];
 
-/// A variable or secret's text; absent means empty.
-pub fn setting(env: &Env, name: &'static str) -> Rc<str> {
-    if let Some(v) = SETTINGS.with(|s| s.borrow().get(name).cloned()) {
-        return v;
-    }
-    let v: Rc<str> = env
-        .var(name)
-        .map(|v| v.to_string())
-        .or_else(|_| env.secret(name).map(|v| v.to_string()))
-        .unwrap_or_default()
-        .into();
-    SETTINGS.with(|s| s.borrow_mut().insert(name, v.clone()));
-    v
-}
-
 /// The account's secret for customer tokens.
 pub fn token_secret(env: &Env) -> Rc<str> {
-    setting(env, "EDGEMETER_TOKEN_SECRET")
+    settings::get(env, "EDGEMETER_TOKEN_SECRET")
 }
 
 /// Reads a comma-separated key list from a variable or secret; absent means none.
 pub fn configured_keys(env: &Env, name: &'static str) -> Vec<String> {
-    setting(env, name).split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
+    settings::get(env, name).split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
 }
 
 /// The SHA-256 digests of a key list's keys ([`configured_keys`]).

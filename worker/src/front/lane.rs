@@ -47,7 +47,7 @@ pub fn clock() -> i64 {
 
 /// [`HAND_OFF_AFTER`], or the test setting.
 pub fn hand_off_after(env: &Env) -> i64 {
-    crate::front::auth::setting(env, "EDGEMETER_LANE_HANDOFF_MS").parse::<i64>().unwrap_or(HAND_OFF_AFTER)
+    crate::settings::get(env, "EDGEMETER_LANE_HANDOFF_MS").parse::<i64>().unwrap_or(HAND_OFF_AFTER)
 }
 
 /// Whether the customer's lane has work queued.

@@ -65,7 +65,7 @@ async fn answer(
         facts.route("dashboard");
         return dashboard::serve(&req, &env).await;
     }
-    let faults = &*auth::setting(&env, "EDGEMETER_FAULT_INJECTION") == "1";
+    let faults = &*crate::settings::get(&env, "EDGEMETER_FAULT_INJECTION") == "1";
     let fault = if faults { req.headers().get("edgemeter-fault").ok().flatten() } else { None };
     let now = Timestamp(worker::Date::now().as_millis() as i64);
     let ctx = Ctx { env, worker, now, id_seed: Default::default(), fault, log: facts };

@@ -12,6 +12,7 @@ use crate::objects::ledger::Ledger;
 use crate::objects::tx::transaction;
 use crate::protocol::{customer, CustomerCall};
 use crate::respond::{self, internal};
+use crate::settings;
 use edgemeter_core::machine::customer::{ingest_frame, CustomerMachine, CustomerStore, Outgoing};
 use edgemeter_core::time::Timestamp;
 use edgemeter_core::webhook::signature_header;
@@ -38,10 +39,9 @@ pub struct CustomerObject {
 
 impl DurableObject for CustomerObject {
     fn new(state: State, env: Env) -> Self {
-        // Settings are read once per instance, not on every call.
-        let webhooks = !setting(&env, "EDGEMETER_WEBHOOK_URL").is_empty();
-        let faults = setting(&env, "EDGEMETER_FAULT_INJECTION") == "1";
-        let cost_log = setting(&env, "EDGEMETER_COST_LOG") == "1";
+        let webhooks = !settings::get(&env, "EDGEMETER_WEBHOOK_URL").is_empty();
+        let faults = &*settings::get(&env, "EDGEMETER_FAULT_INJECTION") == "1";
+        let cost_log = &*settings::get(&env, "EDGEMETER_COST_LOG") == "1";
         let machine = RefCell::new(CustomerMachine::new(webhooks));
         Self { state, env, schema_ready: Cell::new(false), machine, faults, cost_log, delivering: Cell::new(false) }
     }
@@ -65,10 +65,6 @@ impl DurableObject for CustomerObject {
         self.deliver(&mut ledger, Timestamp(worker::Date::now().as_millis() as i64)).await;
         Response::empty()
     }
-}
-
-fn setting(env: &Env, name: &str) -> String {
-    env.var(name).map(|v| v.to_string()).unwrap_or_default()
 }
 
 impl CustomerObject {
@@ -140,8 +136,8 @@ impl CustomerObject {
     }
 
     async fn send_due(&self, ledger: &mut Ledger, now: Timestamp) {
-        let url = setting(&self.env, "EDGEMETER_WEBHOOK_URL");
-        let secret = setting(&self.env, "EDGEMETER_WEBHOOK_SECRET");
+        let url = settings::get(&self.env, "EDGEMETER_WEBHOOK_URL");
+        let secret = settings::get(&self.env, "EDGEMETER_WEBHOOK_SECRET");
         let due = match self.machine.borrow().due_deliveries(now, ledger) {
             Ok(d) => d,
             Err(e) => return worker::console_error!("reading the webhook outbox: {e}"),

@@ -60,10 +60,11 @@ pub trait CustomerStore: CreditStore + super::LimitStore {
     /// Stores the batch's new events (`new` indexes `events`), received at `now`.
     fn insert_events(&mut self, events: &[EventRecord<'_>], new: &[NewEvent], now: Timestamp) -> StoreResult<()>;
     /// Stores all of `events`, every one new and of the period starting at
-    /// `period_start`, received at `now` (`received`, when given, is `events` exactly as
-    /// an [`crate::event_chunk`]: the store may keep those bytes as they are), if none of their keys is stored yet nor any twice
-    /// among them, and the store can write them in one piece; `false`, with nothing
+    /// `period_start`, received at `now`, if none of their keys is stored yet nor any
+    /// twice among them, and the store can write them in one piece; `false`, with nothing
     /// written, otherwise. A batch's common case so costs no separate lookup of its keys.
+    /// `received`, when given, is `events` exactly as an [`crate::event_chunk`]: the
+    /// store may keep those bytes as they are.
     fn insert_if_new(
         &mut self,
         events: &[EventRecord<'_>],
